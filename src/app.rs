@@ -1,0 +1,160 @@
+//! What each subcommand does with its parsed arguments: checks the arguments the parser cannot
+//! (names, files), then runs the job. Errors that are the user's to fix are [`UsageError`]s
+//! (exit 2); everything else is a failure (exit 3); `verify` differences exit 1.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use thiserror::Error;
+
+use crate::cli::{Cli, Command, ConnectionArgs, InspectArgs};
+use crate::cluster;
+use crate::model::literal::parse_literal;
+use crate::model::schema::ClusteringOrder;
+use crate::model::{ColumnKind, TableName, TableSchema, Token};
+
+/// The exit code for data differences found by `verify`.
+pub const EXIT_DIFFERENCES: u8 = 1;
+/// The exit code for bad usage: wrong flags, names or missing files.
+pub const EXIT_USAGE: u8 = 2;
+/// The exit code for every other failure.
+pub const EXIT_FAILURE: u8 = 3;
+
+/// A mistake in how cassbulk was called; the message says how to fix it.
+#[derive(Debug, Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// A job this build cannot do yet; said plainly instead of pretending.
+#[derive(Debug, Error)]
+#[error("{0}")]
+pub struct NotAvailable(pub String);
+
+/// Runs the command; `Ok` carries the exit code of a run that completed.
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Load(args) => {
+            check_inputs(&args.inputs)?;
+            table_name(&args.table)?;
+            Err(NotAvailable(format!(
+                "cassbulk load cannot read {} yet: no source reader is built into this version",
+                args.inputs.join(", ")
+            ))
+            .into())
+        }
+        Command::Verify(args) => {
+            check_inputs(&args.inputs)?;
+            table_name(&args.table)?;
+            Err(NotAvailable("cassbulk verify is not built into this version yet".into()).into())
+        }
+        Command::Dump(args) => {
+            table_name(&args.table)?;
+            Err(NotAvailable("cassbulk dump is not built into this version yet".into()).into())
+        }
+        Command::CopySchema(_) => Err(NotAvailable(
+            "cassbulk copy-schema is not built into this version yet".into(),
+        )
+        .into()),
+        Command::Inspect(args) => block_on(inspect(args)),
+    }
+}
+
+fn block_on<F: Future<Output = Result<ExitCode>>>(f: F) -> Result<ExitCode> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?
+        .block_on(f)
+}
+
+fn table_name(s: &str) -> Result<TableName, UsageError> {
+    TableName::parse(s).map_err(|e| UsageError(format!("--table: {e}")))
+}
+
+/// Refuses missing local inputs up front, naming each one.
+fn check_inputs(inputs: &[String]) -> Result<(), UsageError> {
+    for input in inputs {
+        if input.contains("://") {
+            continue;
+        }
+        if !Path::new(input).exists() {
+            return Err(UsageError(format!(
+                "input {input} does not exist (check the path; give folders and files, or hdfs:// URLs)"
+            )));
+        }
+    }
+    Ok(())
+}
+
+async fn connect(args: &ConnectionArgs) -> Result<scylla::client::session::Session> {
+    Ok(cluster::connect(args).await?)
+}
+
+async fn inspect(args: InspectArgs) -> Result<ExitCode> {
+    let name = table_name(&args.table)?;
+    let session = connect(&args.connection).await?;
+    let schema = cluster::read_table_schema(&session, &name).await?;
+    print!("{}", describe(&schema));
+    if !args.key.is_empty() {
+        println!("token: {}", key_token(&schema, &args.key)?);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A table's columns, one per line, with their types and roles.
+pub fn describe(schema: &TableSchema) -> String {
+    let width = schema
+        .columns
+        .iter()
+        .map(|c| c.name.len())
+        .max()
+        .unwrap_or(0);
+    let mut out = format!("table {}\n", schema.name);
+    for (i, c) in schema.columns.iter().enumerate() {
+        let role = match c.kind {
+            ColumnKind::PartitionKey => format!("partition key {}", i + 1),
+            ColumnKind::Clustering(order) => format!(
+                "clustering {} {}",
+                i + 1 - schema.partition_key_len,
+                if order == ClusteringOrder::Desc {
+                    "desc"
+                } else {
+                    "asc"
+                }
+            ),
+            ColumnKind::Static => "static".into(),
+            ColumnKind::Regular => String::new(),
+        };
+        let _ = writeln!(out, "  {:width$}  {}  {role}", c.name, c.cql_type);
+    }
+    out
+}
+
+/// The token of a partition key given as one literal per key column.
+pub fn key_token(schema: &TableSchema, literals: &[String]) -> Result<Token, UsageError> {
+    let key = schema.partition_key();
+    if literals.len() != key.len() {
+        return Err(UsageError(format!(
+            "--key: {} has {} partition key column(s) ({}), but {} value(s) were given",
+            schema.name,
+            key.len(),
+            key.iter()
+                .map(|c| c.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            literals.len()
+        )));
+    }
+    let components = key
+        .iter()
+        .zip(literals)
+        .map(|(c, l)| {
+            parse_literal(&c.cql_type, l)
+                .map(|v| v.to_bytes())
+                .map_err(|e| UsageError(format!("--key for {}: {e}", c.name)))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Token::of_components(&components))
+}

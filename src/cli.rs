@@ -1,0 +1,290 @@
+//! The command line, and only that: clap definitions for every subcommand and option, with the
+//! help text users read. Turning these into a validated plan happens in [`crate::app`].
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const ABOUT: &str = "Move big tables into, between and out of Apache Cassandra, keeping every cell's \
+write timestamp and TTL so that an older write never beats a newer one.";
+
+const AFTER_HELP: &str = "\
+Exit codes: 0 success, 1 verify found differences, 2 bad usage, 3 failure.
+Credentials: the password comes from the CASSBULK_PASSWORD environment variable or from
+--password-file, never from the command line.";
+
+#[derive(Debug, Parser)]
+#[command(name = "cassbulk", version, about = ABOUT, after_help = AFTER_HELP)]
+pub struct Cli {
+    /// Print more detail (-v: debug, -vv: trace); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Load rows from pg_dump files, Parquet folders (local or HDFS) or SSTables into a table.
+    ///
+    /// Every cell is written with USING TIMESTAMP, so anything written live after the source's
+    /// snapshot keeps winning; loading the same input twice changes nothing.
+    Load(LoadArgs),
+    /// Dump a table to Parquet, CSV or PostgreSQL COPY files, with write times and TTLs.
+    Dump(DumpArgs),
+    /// Compare a source with a table on a cluster, report what differs and optionally repair it.
+    ///
+    /// Exits 1 when differences are found.
+    Verify(VerifyArgs),
+    /// Show a table's schema as the cluster has it, and the token of a partition key.
+    Inspect(InspectArgs),
+    /// Copy keyspaces, types and tables from one cluster to another.
+    CopySchema(CopySchemaArgs),
+}
+
+/// How to reach a cluster. Shared by every subcommand that talks to one.
+#[derive(Debug, Clone, Args)]
+pub struct ConnectionArgs {
+    /// Contact points: host[:port],... (the port defaults to --port).
+    #[arg(
+        long,
+        env = "CASSBULK_HOSTS",
+        value_delimiter = ',',
+        default_value = "127.0.0.1"
+    )]
+    pub hosts: Vec<String>,
+
+    /// CQL native port for contact points given without one.
+    #[arg(long, default_value_t = 9042)]
+    pub port: u16,
+
+    /// User name for PasswordAuthenticator; the password comes from CASSBULK_PASSWORD or
+    /// --password-file.
+    #[arg(long, env = "CASSBULK_USERNAME")]
+    pub username: Option<String>,
+
+    /// A file whose first line is the password (keeps it out of the process list and logs).
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+
+    /// Prefer replicas in this data center (the local DC for LOCAL_* consistency levels).
+    #[arg(long)]
+    pub dc: Option<String>,
+
+    /// Consistency level for reads and writes.
+    #[arg(long, value_enum, ignore_case = true, default_value_t = ConsistencyArg::LocalQuorum)]
+    pub consistency: ConsistencyArg,
+
+    /// Seconds to wait for the first connection.
+    #[arg(long, default_value_t = 10, value_name = "SECONDS")]
+    pub connect_timeout: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ConsistencyArg {
+    Any,
+    One,
+    Two,
+    Three,
+    Quorum,
+    All,
+    LocalQuorum,
+    EachQuorum,
+    LocalOne,
+}
+
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// Inputs: pg_dump files (plain, custom or directory format), Parquet files or folders,
+    /// hdfs:// URLs. Several inputs reconcile last-write-wins into one stream.
+    #[arg(required = true, value_name = "INPUT")]
+    pub inputs: Vec<String>,
+
+    /// Target table as KEYSPACE.TABLE.
+    #[arg(long, value_name = "KS.TABLE")]
+    pub table: String,
+
+    /// The table to read from a dump that holds several (SCHEMA.TABLE).
+    #[arg(long, value_name = "SCHEMA.TABLE")]
+    pub source_table: Option<String>,
+
+    /// Source column whose timestamp becomes each row's write time (microsecond exact).
+    #[arg(long, value_name = "COL", conflicts_with = "writetime")]
+    pub writetime_column: Option<String>,
+
+    /// One write time for every cell: RFC 3339 or microseconds since the epoch. Defaults to
+    /// the dump's creation time where the archive has one.
+    #[arg(long, value_name = "TIME")]
+    pub writetime: Option<String>,
+
+    /// TTL in seconds for every cell.
+    #[arg(long, value_name = "SECONDS", conflicts_with = "ttl_column")]
+    pub ttl: Option<u32>,
+
+    /// Source column holding each row's TTL in seconds.
+    #[arg(long, value_name = "COL")]
+    pub ttl_column: Option<String>,
+
+    /// Column mapping where names differ: cql_col=source_col,...
+    #[arg(long, value_delimiter = ',', value_name = "CQL=SRC")]
+    pub map: Vec<String>,
+
+    /// Write rows that cannot be loaded here, with file, line, column and reason.
+    #[arg(long, value_name = "FILE")]
+    pub rejects: Option<PathBuf>,
+
+    /// Stop (exit 3) after this many rejected rows.
+    #[arg(long, default_value_t = 100)]
+    pub max_errors: u64,
+
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 256)]
+    pub concurrency: usize,
+
+    /// Rows per second at most (0: no limit).
+    #[arg(long, default_value_t = 0)]
+    pub rate: u64,
+
+    /// Memory for sorting and reconciling before spilling to --temp-dir (e.g. 512MiB, 2GiB).
+    #[arg(long, default_value = "1GiB", value_name = "SIZE")]
+    pub memory_limit: String,
+
+    /// Folder for spill files (removed on success, error and Ctrl-C).
+    #[arg(long, value_name = "DIR")]
+    pub temp_dir: Option<PathBuf>,
+
+    /// Resume file: records the token below which every partition is written.
+    #[arg(long, value_name = "FILE")]
+    pub checkpoint: Option<PathBuf>,
+
+    /// Also write the final summary as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    pub summary_json: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DumpArgs {
+    /// Table to dump as KEYSPACE.TABLE.
+    #[arg(long, value_name = "KS.TABLE")]
+    pub table: String,
+
+    /// Output file or folder.
+    #[arg(long, short, value_name = "PATH")]
+    pub output: PathBuf,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = DumpFormat::Parquet)]
+    pub format: DumpFormat,
+
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DumpFormat {
+    Parquet,
+    Csv,
+    PgCopy,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The source to compare with the table (same forms as for `load`).
+    #[arg(required = true, value_name = "INPUT")]
+    pub inputs: Vec<String>,
+
+    /// Table to compare as KEYSPACE.TABLE.
+    #[arg(long, value_name = "KS.TABLE")]
+    pub table: String,
+
+    /// Write what differs, with the source's timestamps.
+    #[arg(long)]
+    pub repair: bool,
+
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// Table to describe as KEYSPACE.TABLE.
+    #[arg(long, value_name = "KS.TABLE")]
+    pub table: String,
+
+    /// Print the token of this partition key: its values as CQL literals, one per key column
+    /// (repeat the option for a composite key), e.g. --key 42 --key "'abc'".
+    #[arg(long, value_name = "VALUE")]
+    pub key: Vec<String>,
+
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CopySchemaArgs {
+    /// Keyspaces to copy (their types, tables and indexes).
+    #[arg(long, value_delimiter = ',', required = true, value_name = "KS,...")]
+    pub keyspaces: Vec<String>,
+
+    /// Contact points of the cluster to copy from.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        required = true,
+        value_name = "HOST[:PORT],..."
+    )]
+    pub from_hosts: Vec<String>,
+
+    /// Print the statements instead of running them on the target.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// The target cluster.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_clap_definitions_are_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn hosts_split_on_commas_and_default_to_localhost() {
+        let cli = Cli::parse_from([
+            "cassbulk", "inspect", "--table", "ks.t", "--hosts", "a,b:9043",
+        ]);
+        let Command::Inspect(args) = cli.command else {
+            panic!("not inspect")
+        };
+        assert_eq!(args.connection.hosts, ["a", "b:9043"]);
+        assert_eq!(args.connection.consistency, ConsistencyArg::LocalQuorum);
+    }
+
+    #[test]
+    fn writetime_and_writetime_column_exclude_each_other() {
+        let err = Cli::try_parse_from([
+            "cassbulk",
+            "load",
+            "x.dump",
+            "--table",
+            "ks.t",
+            "--writetime",
+            "0",
+            "--writetime-column",
+            "c",
+        ])
+        .unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict);
+    }
+}

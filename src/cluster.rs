@@ -1,0 +1,212 @@
+//! Talking to a live cluster: connecting from the command line's connection options (credentials
+//! from the environment or a file, never from arguments), reading a table's schema from
+//! `system_schema`, and binding values that are already serialized so the hot path never
+//! re-encodes them.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use scylla::client::execution_profile::ExecutionProfile;
+use scylla::client::session::Session;
+use scylla::client::session_builder::SessionBuilder;
+use scylla::cluster::metadata::ColumnType;
+use scylla::policies::load_balancing::DefaultPolicy;
+use scylla::serialize::SerializationError;
+use scylla::serialize::value::SerializeValue;
+use scylla::serialize::writers::{CellWriter, WrittenCellProof};
+use scylla::statement::Consistency;
+use thiserror::Error;
+
+use crate::cli::{ConnectionArgs, ConsistencyArg};
+use crate::model::TableName;
+use crate::model::schema::{ColumnRow, SchemaError, TableSchema, TypeRow, build_table_schema};
+
+/// The environment variable that holds the password.
+pub const PASSWORD_ENV: &str = "CASSBULK_PASSWORD";
+
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum ClusterError {
+    #[error("--username {0} needs a password: set {PASSWORD_ENV} or pass --password-file FILE")]
+    NoPassword(String),
+    #[error("cannot read the password file {path}: {source}")]
+    PasswordFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "cannot connect to {hosts}: {reason} (is Cassandra running there? check --hosts and --port)"
+    )]
+    Connect { hosts: String, reason: String },
+    #[error("query failed: {statement}: {reason}")]
+    Query { statement: String, reason: String },
+    #[error(transparent)]
+    Schema(#[from] SchemaError),
+}
+
+impl From<ConsistencyArg> for Consistency {
+    fn from(c: ConsistencyArg) -> Consistency {
+        match c {
+            ConsistencyArg::Any => Consistency::Any,
+            ConsistencyArg::One => Consistency::One,
+            ConsistencyArg::Two => Consistency::Two,
+            ConsistencyArg::Three => Consistency::Three,
+            ConsistencyArg::Quorum => Consistency::Quorum,
+            ConsistencyArg::All => Consistency::All,
+            ConsistencyArg::LocalQuorum => Consistency::LocalQuorum,
+            ConsistencyArg::EachQuorum => Consistency::EachQuorum,
+            ConsistencyArg::LocalOne => Consistency::LocalOne,
+        }
+    }
+}
+
+/// Contact points with the default port added where none is given (`[v6]:port` also works).
+pub fn contact_points(hosts: &[String], default_port: u16) -> Vec<String> {
+    hosts
+        .iter()
+        .map(|h| h.trim())
+        .filter(|h| !h.is_empty())
+        .map(|h| {
+            let has_port = if h.starts_with('[') {
+                h.contains("]:")
+            } else {
+                h.matches(':').count() == 1
+            };
+            if has_port {
+                h.to_owned()
+            } else if h.contains(':') {
+                format!("[{h}]:{default_port}")
+            } else {
+                format!("{h}:{default_port}")
+            }
+        })
+        .collect()
+}
+
+/// The password for `username`: `CASSBULK_PASSWORD`, else the first line of `--password-file`.
+fn password(args: &ConnectionArgs, username: &str) -> Result<String, ClusterError> {
+    if let Some(path) = &args.password_file {
+        let text = std::fs::read_to_string(path).map_err(|source| ClusterError::PasswordFile {
+            path: path.clone(),
+            source,
+        })?;
+        return Ok(text.lines().next().unwrap_or_default().to_owned());
+    }
+    std::env::var(PASSWORD_ENV).map_err(|_| ClusterError::NoPassword(username.to_owned()))
+}
+
+/// Opens a session: token-aware, preferring `--dc`, at `--consistency`.
+pub async fn connect(args: &ConnectionArgs) -> Result<Session, ClusterError> {
+    let hosts = contact_points(&args.hosts, args.port);
+    let mut policy = DefaultPolicy::builder().token_aware(true);
+    if let Some(dc) = &args.dc {
+        policy = policy.prefer_datacenter(dc.clone());
+    }
+    let profile = ExecutionProfile::builder()
+        .consistency(args.consistency.into())
+        .load_balancing_policy(policy.build())
+        .request_timeout(Some(Duration::from_secs(30)))
+        .build();
+    let mut builder = SessionBuilder::new()
+        .known_nodes(&hosts)
+        .connection_timeout(Duration::from_secs(args.connect_timeout))
+        .default_execution_profile_handle(profile.into_handle());
+    if let Some(user) = &args.username {
+        builder = builder.user(user.clone(), password(args, user)?);
+    }
+    builder.build().await.map_err(|e| ClusterError::Connect {
+        hosts: hosts.join(","),
+        reason: e.to_string(),
+    })
+}
+
+fn query_error(statement: &str) -> impl Fn(&dyn std::fmt::Display) -> ClusterError + '_ {
+    move |e| ClusterError::Query {
+        statement: statement.to_owned(),
+        reason: e.to_string(),
+    }
+}
+
+/// Reads a table's schema, with its keyspace's user-defined types, from `system_schema`.
+pub async fn read_table_schema(
+    session: &Session,
+    name: &TableName,
+) -> Result<TableSchema, ClusterError> {
+    const COLUMNS: &str = "SELECT column_name, clustering_order, kind, position, type \
+         FROM system_schema.columns WHERE keyspace_name = ? AND table_name = ?";
+    const TYPES: &str = "SELECT type_name, field_names, field_types \
+         FROM system_schema.types WHERE keyspace_name = ?";
+    let err = query_error(COLUMNS);
+    let columns: Vec<ColumnRow> = session
+        .query_unpaged(COLUMNS, (&name.keyspace, &name.table))
+        .await
+        .map_err(|e| err(&e))?
+        .into_rows_result()
+        .map_err(|e| err(&e))?
+        .rows::<(String, String, String, i32, String)>()
+        .map_err(|e| err(&e))?
+        .map(|r| {
+            r.map(
+                |(column_name, clustering_order, kind, position, type_name)| ColumnRow {
+                    column_name,
+                    clustering_order,
+                    kind,
+                    position,
+                    type_name,
+                },
+            )
+        })
+        .collect::<Result<_, _>>()
+        .map_err(|e| err(&e))?;
+    let err = query_error(TYPES);
+    let types: Vec<TypeRow> = session
+        .query_unpaged(TYPES, (&name.keyspace,))
+        .await
+        .map_err(|e| err(&e))?
+        .into_rows_result()
+        .map_err(|e| err(&e))?
+        .rows::<(String, Vec<String>, Vec<String>)>()
+        .map_err(|e| err(&e))?
+        .map(|r| {
+            r.map(|(type_name, field_names, field_types)| TypeRow {
+                type_name,
+                field_names,
+                field_types,
+            })
+        })
+        .collect::<Result<_, _>>()
+        .map_err(|e| err(&e))?;
+    Ok(build_table_schema(name, &columns, &types)?)
+}
+
+/// A value serialized by [`crate::model::Value::encode`], bound to a statement as is.
+/// `None` binds "unset", which leaves the column untouched (NULL would write a tombstone).
+#[derive(Clone, Copy, Debug)]
+pub struct Encoded<'a>(pub Option<&'a [u8]>);
+
+impl SerializeValue for Encoded<'_> {
+    fn serialize<'b>(
+        &self,
+        _typ: &ColumnType,
+        writer: CellWriter<'b>,
+    ) -> Result<WrittenCellProof<'b>, SerializationError> {
+        match self.0 {
+            Some(bytes) => writer.set_value(bytes).map_err(SerializationError::new),
+            None => Ok(writer.set_unset()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contact_points_get_the_default_port_only_when_they_have_none() {
+        let hosts = ["a", "b:9043", "::1", "[::1]:9044", " "].map(String::from);
+        assert_eq!(
+            contact_points(&hosts, 9042),
+            ["a:9042", "b:9043", "[::1]:9042", "[::1]:9044"]
+        );
+    }
+}

@@ -1,0 +1,37 @@
+//! The `cassbulk` binary: parse the command line, run it, map errors to exit codes.
+//! Everything else lives in the library.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use cassbulk::app::{self, EXIT_FAILURE, EXIT_USAGE, UsageError};
+use cassbulk::cli::Cli;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let level = match cli.verbose {
+        0 => "warn",
+        1 => "debug",
+        _ => "trace",
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level)),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+
+    match app::run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("cassbulk: {err:#}");
+            if err.downcast_ref::<UsageError>().is_some() {
+                ExitCode::from(EXIT_USAGE)
+            } else {
+                ExitCode::from(EXIT_FAILURE)
+            }
+        }
+    }
+}

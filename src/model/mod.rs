@@ -1,0 +1,17 @@
+//! The data model every source, the partition builder and every sink share: CQL types and values
+//! (serialized exactly as Cassandra serializes them), cells with write timestamps, TTLs and
+//! tombstones, rows and partitions, Murmur3 tokens, and table schemas.
+
+pub mod cell;
+pub mod literal;
+pub mod schema;
+pub mod token;
+pub mod types;
+pub mod value;
+pub mod vint;
+
+pub use cell::{Cell, Deletion, Liveness, Partition, Row, WriteTime};
+pub use schema::{ColumnKind, ColumnSchema, TableName, TableSchema};
+pub use token::Token;
+pub use types::{CqlType, NativeType};
+pub use value::Value;

@@ -1,0 +1,8 @@
+//! Integration tests against a real Cassandra node (`scripts/cassandra start`; `scripts/test`
+//! starts one). Contact point: `CASSBULK_TEST_HOSTS` (default 127.0.0.1:9042). Every test works
+//! in a keyspace of its own, so tests run in parallel and leave nothing shared behind.
+
+mod common;
+mod inspect_cli;
+mod schema;
+mod tokens;
