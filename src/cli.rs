@@ -30,7 +30,7 @@ pub enum Command {
     ///
     /// Every cell is written with USING TIMESTAMP, so anything written live after the source's
     /// snapshot keeps winning; loading the same input twice changes nothing.
-    Load(LoadArgs),
+    Load(Box<LoadArgs>),
     /// Dump a table to Parquet, CSV or PostgreSQL COPY files, with write times and TTLs.
     Dump(DumpArgs),
     /// Compare a source with a table on a cluster, report what differs and optionally repair it.

@@ -164,7 +164,7 @@ pub enum SchemaError {
     Type {
         table: TableName,
         column: String,
-        source: TypeParseError,
+        source: Box<TypeParseError>,
     },
     #[error("column {column} of {table} has the unknown kind `{kind}`")]
     Kind {
@@ -195,7 +195,7 @@ pub fn build_table_schema(
         let cql_type = parse_type(&row.type_name, &udts).map_err(|source| SchemaError::Type {
             table: name.clone(),
             column: row.column_name.clone(),
-            source,
+            source: Box::new(source),
         })?;
         if let Some(err) = udts.error.borrow_mut().take() {
             return Err(err);
