@@ -179,20 +179,39 @@ pub async fn read_table_schema(
     Ok(build_table_schema(name, &columns, &types)?)
 }
 
-/// A value serialized by [`crate::model::Value::encode`], bound to a statement as is.
-/// `None` binds "unset", which leaves the column untouched (NULL would write a tombstone).
-#[derive(Clone, Copy, Debug)]
-pub struct Encoded<'a>(pub Option<&'a [u8]>);
+/// A value bound to a statement: serialized bytes (from [`crate::model::Value::encode`]) bound
+/// as they are, NULL (which writes a tombstone), or unset (which leaves the column untouched).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Bind {
+    Unset,
+    Null,
+    Value(Vec<u8>),
+}
 
-impl SerializeValue for Encoded<'_> {
+impl Bind {
+    /// The bytes it puts on the wire, for batch sizing.
+    pub fn len(&self) -> usize {
+        match self {
+            Bind::Value(v) => v.len() + 4,
+            _ => 4,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        !matches!(self, Bind::Value(v) if !v.is_empty())
+    }
+}
+
+impl SerializeValue for Bind {
     fn serialize<'b>(
         &self,
         _typ: &ColumnType,
         writer: CellWriter<'b>,
     ) -> Result<WrittenCellProof<'b>, SerializationError> {
-        match self.0 {
-            Some(bytes) => writer.set_value(bytes).map_err(SerializationError::new),
-            None => Ok(writer.set_unset()),
+        match self {
+            Bind::Value(bytes) => writer.set_value(bytes).map_err(SerializationError::new),
+            Bind::Null => Ok(writer.set_null()),
+            Bind::Unset => Ok(writer.set_unset()),
         }
     }
 }

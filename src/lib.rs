@@ -9,3 +9,8 @@ pub mod app;
 pub mod cli;
 pub mod cluster;
 pub mod model;
+pub mod plan;
+pub mod progress;
+pub mod rejects;
+pub mod sink;
+pub mod source;

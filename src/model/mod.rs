@@ -3,6 +3,7 @@
 //! tombstones, rows and partitions, Murmur3 tokens, and table schemas.
 
 pub mod cell;
+pub mod collection;
 pub mod literal;
 pub mod schema;
 pub mod token;

@@ -69,6 +69,25 @@ pub fn composite_key<C: AsRef<[u8]>>(components: &[C]) -> Result<Vec<u8>, KeyToo
     Ok(out)
 }
 
+/// The components of a stored partition key (the inverse of [`composite_key`]); `None` if the
+/// bytes are not a well-formed key of `n` components.
+pub fn split_key(key: &[u8], n: usize) -> Option<Vec<&[u8]>> {
+    if n == 1 {
+        return Some(vec![key]);
+    }
+    let mut parts = Vec::with_capacity(n);
+    let mut rest = key;
+    for _ in 0..n {
+        let len = usize::from(u16::from_be_bytes([*rest.first()?, *rest.get(1)?]));
+        parts.push(rest.get(2..2 + len)?);
+        if *rest.get(2 + len)? != 0 {
+            return None;
+        }
+        rest = &rest[3 + len..];
+    }
+    rest.is_empty().then_some(parts)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,6 +112,16 @@ mod tests {
         let key = composite_key(&parts).unwrap();
         assert_eq!(key, [0, 4, 0, 0, 0, 1, 0, 0, 1, b'a', 0]);
         assert_eq!(Token::of_components(&parts), Token::of_key(&key));
+    }
+
+    #[test]
+    fn split_key_inverts_composite_key() {
+        let parts: [&[u8]; 3] = [b"ab", b"", b"\x00\x01"];
+        let key = composite_key(&parts).unwrap();
+        assert_eq!(split_key(&key, 3).unwrap(), parts);
+        assert_eq!(split_key(&key, 2), None);
+        assert_eq!(split_key(&key[..key.len() - 1], 3), None);
+        assert_eq!(split_key(b"x", 1).unwrap(), [b"x"]);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use cassbulk::cluster::Encoded;
+use cassbulk::cluster::Bind;
 use cassbulk::model::types::{NoUdts, parse_type};
 use cassbulk::model::value::{Decimal, Varint};
 use cassbulk::model::{Token, Value};
@@ -143,7 +143,7 @@ async fn check(session: &Session, ks: &str, table: &str, types: &[&str], seed: u
         .map(|key| {
             let insert = &insert;
             async move {
-                let values: Vec<Encoded> = key.iter().map(|c| Encoded(Some(c))).collect();
+                let values: Vec<Bind> = key.iter().map(|c| Bind::Value(c.clone())).collect();
                 session.execute_unpaged(insert, values).await
             }
         })

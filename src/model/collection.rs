@@ -1,0 +1,214 @@
+//! Multi-cell (non-frozen) collections as Cassandra stores them: one cell per element, keyed by a
+//! cell path (set: the element; map: the key; list: a timeuuid), plus, when the whole collection
+//! was written at once (`INSERT` or `SET c = ...`), a collection deletion one microsecond before
+//! the write. Two writes with equal timestamps therefore merge element by element, exactly as
+//! Cassandra merges them. [`explode`] turns a whole value into cells, [`assemble`] the reverse.
+
+use thiserror::Error;
+
+use super::cell::{Cell, ColumnData, Deletion, Liveness, WriteTime};
+use super::types::CqlType;
+
+/// The gap, in 100 ns intervals, between the Gregorian calendar's start (1582-10-15) and 1970.
+const GREGORIAN_OFFSET: u64 = 0x01b2_1dd2_1381_4000;
+
+#[derive(Debug, Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CollectionError {
+    #[error("a {0} value is malformed: {1}")]
+    Malformed(String, String),
+    #[error("{0} is not a multi-cell collection")]
+    NotMultiCell(String),
+}
+
+/// A deterministic version-1 timeuuid for element `index` of a list written at `timestamp`, so
+/// paths sort in element order and the same input always gives the same paths.
+pub fn list_path(timestamp: WriteTime, index: usize) -> [u8; 16] {
+    let t = (timestamp as u64)
+        .wrapping_mul(10)
+        .wrapping_add(GREGORIAN_OFFSET)
+        .wrapping_add(index as u64);
+    let mut u = [0u8; 16];
+    u[0..4].copy_from_slice(&((t & 0xffff_ffff) as u32).to_be_bytes());
+    u[4..6].copy_from_slice(&(((t >> 32) & 0xffff) as u16).to_be_bytes());
+    u[6..8].copy_from_slice(&((((t >> 48) & 0x0fff) as u16) | 0x1000).to_be_bytes());
+    // Variant 10xx, clock sequence and node fixed: cassbulk's own "node".
+    u[8..16].copy_from_slice(&[0x80, 0x00, 0xca, 0x55, 0xb0, 0x1c, 0x00, 0x01]);
+    u
+}
+
+/// Splits `[int n]([int len][bytes])*` framing into its items (maps: keys and values alternate).
+fn frames<'a>(
+    cql_type: &CqlType,
+    bytes: &'a [u8],
+    per_entry: usize,
+) -> Result<Vec<&'a [u8]>, CollectionError> {
+    let bad = |why: &str| CollectionError::Malformed(cql_type.to_string(), why.to_owned());
+    let n = bytes.get(..4).ok_or_else(|| bad("no element count"))?;
+    let n = i32::from_be_bytes([n[0], n[1], n[2], n[3]]);
+    let n = usize::try_from(n).map_err(|_| bad("negative element count"))? * per_entry;
+    let mut rest = &bytes[4..];
+    let mut out = Vec::with_capacity(n.min(rest.len() / 4));
+    for _ in 0..n {
+        let len = rest.get(..4).ok_or_else(|| bad("cut short"))?;
+        let len = i32::from_be_bytes([len[0], len[1], len[2], len[3]]);
+        let len = usize::try_from(len).map_err(|_| bad("null element"))?;
+        let item = rest.get(4..4 + len).ok_or_else(|| bad("cut short"))?;
+        out.push(item);
+        rest = &rest[4 + len..];
+    }
+    if !rest.is_empty() {
+        return Err(bad("extra bytes after the last element"));
+    }
+    Ok(out)
+}
+
+/// The cells of a whole collection value written at `timestamp` with `liveness`, as Cassandra
+/// stores an `INSERT` of it: a collection deletion at `timestamp - 1`, then one cell per element.
+pub fn explode(
+    column: usize,
+    cql_type: &CqlType,
+    value: &[u8],
+    timestamp: WriteTime,
+    liveness: Liveness,
+) -> Result<ColumnData, CollectionError> {
+    let cell = |path: Vec<u8>, value: Vec<u8>| Cell {
+        timestamp,
+        liveness,
+        path,
+        value,
+    };
+    let cells = match cql_type {
+        CqlType::Set { frozen: false, .. } => {
+            let mut elems = frames(cql_type, value, 1)?;
+            elems.sort_unstable();
+            elems.dedup();
+            elems
+                .into_iter()
+                .map(|e| cell(e.to_vec(), Vec::new()))
+                .collect()
+        }
+        CqlType::Map { frozen: false, .. } => {
+            let items = frames(cql_type, value, 2)?;
+            let mut entries: Vec<_> = items.chunks(2).map(|kv| (kv[0], kv[1])).collect();
+            // Later duplicates of a key win, as they would in a CQL map literal.
+            entries.reverse();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            entries.dedup_by(|a, b| a.0 == b.0);
+            entries
+                .into_iter()
+                .map(|(k, v)| cell(k.to_vec(), v.to_vec()))
+                .collect()
+        }
+        CqlType::List { frozen: false, .. } => frames(cql_type, value, 1)?
+            .into_iter()
+            .enumerate()
+            .map(|(i, e)| cell(list_path(timestamp, i).to_vec(), e.to_vec()))
+            .collect(),
+        other => return Err(CollectionError::NotMultiCell(other.to_string())),
+    };
+    Ok(ColumnData {
+        column,
+        cells,
+        complex_deletion: Some(Deletion {
+            timestamp: timestamp - 1,
+            local_deletion_time: timestamp.div_euclid(1_000_000),
+        }),
+    })
+}
+
+/// The serialized collection value of the live element cells given (in path order).
+pub fn assemble(cql_type: &CqlType, cells: &[&Cell]) -> Result<Vec<u8>, CollectionError> {
+    let mut out = Vec::new();
+    out.extend_from_slice(&(cells.len() as i32).to_be_bytes());
+    let mut frame = |bytes: &[u8]| {
+        out.extend_from_slice(&(bytes.len() as i32).to_be_bytes());
+        out.extend_from_slice(bytes);
+    };
+    match cql_type {
+        CqlType::Set { .. } => cells.iter().for_each(|c| frame(&c.path)),
+        CqlType::Map { .. } => cells.iter().for_each(|c| {
+            frame(&c.path);
+            frame(&c.value);
+        }),
+        CqlType::List { .. } => cells.iter().for_each(|c| frame(&c.value)),
+        other => return Err(CollectionError::NotMultiCell(other.to_string())),
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Value;
+    use crate::model::types::{NoUdts, parse_type};
+
+    fn t(s: &str) -> CqlType {
+        parse_type(s, &NoUdts).unwrap()
+    }
+
+    #[test]
+    fn an_inserted_set_becomes_a_deletion_just_before_it_and_sorted_unique_elements() {
+        let value = Value::Set(vec![
+            Value::Text("b".into()),
+            Value::Text("a".into()),
+            Value::Text("b".into()),
+        ]);
+        let data = explode(3, &t("set<text>"), &value.to_bytes(), 1000, Liveness::Live).unwrap();
+        assert_eq!(data.column, 3);
+        assert_eq!(data.complex_deletion.unwrap().timestamp, 999);
+        let paths: Vec<_> = data.cells.iter().map(|c| c.path.clone()).collect();
+        assert_eq!(paths, [b"a".to_vec(), b"b".to_vec()]);
+        assert!(
+            data.cells
+                .iter()
+                .all(|c| c.value.is_empty() && c.timestamp == 1000)
+        );
+    }
+
+    #[test]
+    fn exploding_then_assembling_gives_the_value_back() {
+        for (ty, v) in [
+            ("set<int>", Value::Set(vec![Value::Int(1), Value::Int(2)])),
+            (
+                "map<text, int>",
+                Value::Map(vec![(Value::Text("k".into()), Value::Int(7))]),
+            ),
+            (
+                "list<text>",
+                Value::List(vec![Value::Text("z".into()), Value::Text("a".into())]),
+            ),
+        ] {
+            let ty = t(ty);
+            let data = explode(0, &ty, &v.to_bytes(), 5, Liveness::Live).unwrap();
+            let cells: Vec<_> = data.cells.iter().collect();
+            assert_eq!(assemble(&ty, &cells).unwrap(), v.to_bytes(), "{ty}");
+        }
+    }
+
+    #[test]
+    fn list_paths_are_version_1_timeuuids_in_element_order() {
+        let a = list_path(1_700_000_000_000_000, 0);
+        let b = list_path(1_700_000_000_000_000, 1);
+        assert_eq!(a[6] >> 4, 1, "version 1");
+        assert_eq!(a[8] >> 6, 0b10, "RFC 4122 variant");
+        // Same high bits; the low time word orders them.
+        assert_eq!(a[4..8], b[4..8]);
+        assert!(a[0..4] < b[0..4]);
+    }
+
+    #[test]
+    fn malformed_collection_bytes_are_errors() {
+        assert!(
+            explode(
+                0,
+                &t("set<int>"),
+                &[0, 0, 0, 2, 0, 0, 0, 4, 1, 2, 3, 4],
+                1,
+                Liveness::Live
+            )
+            .is_err()
+        );
+        assert!(explode(0, &t("frozen<set<int>>"), &[0, 0, 0, 0], 1, Liveness::Live).is_err());
+    }
+}

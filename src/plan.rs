@@ -1,0 +1,414 @@
+//! From command-line flags to a validated mapping, shared by every source: which source column
+//! feeds which CQL column (`--map`), where write times and TTLs come from, what SQL NULL means,
+//! and how a row of converted values becomes a partition of timestamped cells.
+
+use thiserror::Error;
+
+use crate::model::cell::{ColumnData, RowLiveness};
+use crate::model::collection::explode;
+use crate::model::literal::parse_timestamp_micros;
+use crate::model::token::composite_key;
+use crate::model::{Cell, ColumnKind, Liveness, Partition, Row, TableSchema, Token, Value};
+
+#[derive(Debug, Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PlanError {
+    #[error("--map {0}: write each pair as cql_column=source_column")]
+    MapSyntax(String),
+    #[error(
+        "--map names the CQL column {column}, which {table} does not have (its columns: {columns})"
+    )]
+    NoSuchCqlColumn {
+        column: String,
+        table: String,
+        columns: String,
+    },
+    #[error(
+        "{what} names the source column {column}, which {source_name} does not have (its columns: {columns})"
+    )]
+    NoSuchSourceColumn {
+        what: String,
+        column: String,
+        source_name: String,
+        columns: String,
+    },
+    #[error(
+        "primary key column {column} of {table} has no source column; map one with --map {column}=SOURCE_COLUMN"
+    )]
+    UnmappedKey { column: String, table: String },
+    #[error(
+        "--writetime {0}: give RFC 3339 (2026-11-18T10:30:00.123456Z) or microseconds since the epoch"
+    )]
+    WriteTime(String),
+    #[error(
+        "{source_name} carries no snapshot time to use as the write time: add --writetime TIME (RFC 3339 or microseconds) or --writetime-column COLUMN"
+    )]
+    NoWriteTime { source_name: String },
+}
+
+/// What SQL NULL (or a missing value) does to a column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum NullMode {
+    /// Leave the column as it is in Cassandra (nothing is written).
+    #[default]
+    Unset,
+    /// Write a deletion with the row's write time.
+    Delete,
+}
+
+/// Parses `--map cql=source,...` pairs.
+pub fn parse_map(pairs: &[String]) -> Result<Vec<(String, String)>, PlanError> {
+    pairs
+        .iter()
+        .filter(|p| !p.trim().is_empty())
+        .map(|p| {
+            let (cql, src) = p
+                .split_once('=')
+                .ok_or_else(|| PlanError::MapSyntax(p.clone()))?;
+            let (cql, src) = (cql.trim(), src.trim());
+            if cql.is_empty() || src.is_empty() {
+                return Err(PlanError::MapSyntax(p.clone()));
+            }
+            Ok((cql.to_owned(), src.to_owned()))
+        })
+        .collect()
+}
+
+/// Parses `--writetime`: microseconds since the epoch, or an RFC 3339 timestamp (µs exact).
+pub fn parse_writetime(s: &str) -> Result<i64, PlanError> {
+    s.trim()
+        .parse::<i64>()
+        .ok()
+        .or_else(|| parse_timestamp_micros(s))
+        .ok_or_else(|| PlanError::WriteTime(s.to_owned()))
+}
+
+/// For each CQL column (schema order), the index of the source column that feeds it, if any.
+/// Columns map by equal name unless `--map` says otherwise; every primary key column must map.
+pub fn map_columns(
+    schema: &TableSchema,
+    source_name: &str,
+    source_columns: &[String],
+    map: &[(String, String)],
+) -> Result<Vec<Option<usize>>, PlanError> {
+    let list = |names: &mut dyn Iterator<Item = &str>| names.collect::<Vec<_>>().join(", ");
+    for (cql, _) in map {
+        if schema.column(cql).is_none() {
+            return Err(PlanError::NoSuchCqlColumn {
+                column: cql.clone(),
+                table: schema.name.to_string(),
+                columns: list(&mut schema.columns.iter().map(|c| c.name.as_str())),
+            });
+        }
+    }
+    let find_source = |what: &str, name: &str| {
+        source_columns
+            .iter()
+            .position(|s| s == name)
+            .ok_or_else(|| PlanError::NoSuchSourceColumn {
+                what: what.to_owned(),
+                column: name.to_owned(),
+                source_name: source_name.to_owned(),
+                columns: list(&mut source_columns.iter().map(String::as_str)),
+            })
+    };
+    schema
+        .columns
+        .iter()
+        .map(|c| {
+            let mapped = map.iter().find(|(cql, _)| *cql == c.name);
+            let index = match mapped {
+                Some((_, src)) => Some(find_source("--map", src)?),
+                None => source_columns.iter().position(|s| *s == c.name),
+            };
+            if index.is_none()
+                && matches!(c.kind, ColumnKind::PartitionKey | ColumnKind::Clustering(_))
+            {
+                return Err(PlanError::UnmappedKey {
+                    column: c.name.clone(),
+                    table: schema.name.to_string(),
+                });
+            }
+            Ok(index)
+        })
+        .collect()
+}
+
+/// Finds a source column named by a flag such as `--writetime-column`.
+pub fn source_column(
+    what: &str,
+    name: &str,
+    source_name: &str,
+    source_columns: &[String],
+) -> Result<usize, PlanError> {
+    source_columns
+        .iter()
+        .position(|s| s == name)
+        .ok_or_else(|| PlanError::NoSuchSourceColumn {
+            what: what.to_owned(),
+            column: name.to_owned(),
+            source_name: source_name.to_owned(),
+            columns: source_columns.join(", "),
+        })
+}
+
+/// Why a row cannot become a partition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowError {
+    pub column: Option<String>,
+    pub reason: String,
+}
+
+/// Builds the one-row partition of a source row: `values[i]` is the value of CQL column `i`
+/// (`None`: NULL or not mapped, see `mapped`), written at `timestamp` with `ttl` seconds.
+pub fn row_partition(
+    schema: &TableSchema,
+    values: Vec<Option<Value>>,
+    mapped: &[bool],
+    timestamp: i64,
+    ttl: Option<u32>,
+    nulls: NullMode,
+) -> Result<Partition, RowError> {
+    let liveness = match ttl {
+        Some(ttl) if ttl > 0 => Liveness::expiring_from(timestamp, ttl),
+        _ => Liveness::Live,
+    };
+    let key_len = schema.partition_key_len;
+    let clustering_len = schema.clustering_len;
+    let mut key = Vec::with_capacity(key_len);
+    let mut clustering = Vec::with_capacity(clustering_len);
+    let mut columns = Vec::new();
+    let mut static_columns = Vec::new();
+    for (i, (value, column)) in values.into_iter().zip(&schema.columns).enumerate() {
+        let missing_key = || RowError {
+            column: Some(column.name.clone()),
+            reason: "a primary key column cannot be NULL".to_owned(),
+        };
+        match column.kind {
+            ColumnKind::PartitionKey => key.push(value.ok_or_else(missing_key)?.to_bytes()),
+            ColumnKind::Clustering(_) => clustering.push(value.ok_or_else(missing_key)?.to_bytes()),
+            ColumnKind::Regular | ColumnKind::Static => {
+                let data = match value {
+                    Some(v) if column.cql_type.is_multi_cell() => {
+                        explode(i, &column.cql_type, &v.to_bytes(), timestamp, liveness).map_err(
+                            |e| RowError {
+                                column: Some(column.name.clone()),
+                                reason: e.to_string(),
+                            },
+                        )?
+                    }
+                    Some(v) => ColumnData {
+                        column: i,
+                        cells: vec![Cell {
+                            timestamp,
+                            liveness,
+                            path: Vec::new(),
+                            value: v.to_bytes(),
+                        }],
+                        complex_deletion: None,
+                    },
+                    None if nulls == NullMode::Delete && mapped[i] => {
+                        if column.cql_type.is_multi_cell() {
+                            ColumnData {
+                                column: i,
+                                cells: Vec::new(),
+                                complex_deletion: Some(crate::model::Deletion {
+                                    timestamp: timestamp - 1,
+                                    local_deletion_time: timestamp.div_euclid(1_000_000),
+                                }),
+                            }
+                        } else {
+                            ColumnData {
+                                column: i,
+                                cells: vec![Cell::tombstone(
+                                    timestamp,
+                                    timestamp.div_euclid(1_000_000),
+                                )],
+                                complex_deletion: None,
+                            }
+                        }
+                    }
+                    None => continue,
+                };
+                if column.kind == ColumnKind::Static {
+                    static_columns.push(data);
+                } else {
+                    columns.push(data);
+                }
+            }
+        }
+    }
+    let key_bytes = composite_key(&key).map_err(|e| RowError {
+        column: Some(schema.columns[e.index].name.clone()),
+        reason: e.to_string(),
+    })?;
+    if key_bytes.is_empty() {
+        return Err(RowError {
+            column: Some(schema.columns[0].name.clone()),
+            reason: "the partition key is empty, which Cassandra refuses".to_owned(),
+        });
+    }
+    let row_liveness = Some(RowLiveness {
+        timestamp,
+        liveness,
+    });
+    let static_row = (!static_columns.is_empty()).then(|| Row {
+        clustering: Vec::new(),
+        liveness: None,
+        deletion: None,
+        columns: static_columns,
+    });
+    // A table without clustering columns keeps its one row; with them, a row needs the key.
+    let rows = vec![Row {
+        clustering,
+        liveness: row_liveness,
+        deletion: None,
+        columns,
+    }];
+    Ok(Partition {
+        token: Token::of_key(&key_bytes),
+        key: key_bytes,
+        deletion: None,
+        static_row,
+        rows,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::TableName;
+    use crate::model::schema::{ColumnRow, build_table_schema};
+
+    fn schema() -> TableSchema {
+        let col = |name: &str, kind: &str, ty: &str| ColumnRow {
+            column_name: name.into(),
+            clustering_order: "asc".into(),
+            kind: kind.into(),
+            position: 0,
+            type_name: ty.into(),
+        };
+        build_table_schema(
+            &TableName::parse("ks.accounts").unwrap(),
+            &[
+                col("username", "partition_key", "text"),
+                col("email", "regular", "text"),
+                col("tags", "regular", "set<text>"),
+            ],
+            &[],
+        )
+        .unwrap()
+    }
+
+    fn names(s: &[&str]) -> Vec<String> {
+        s.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn columns_map_by_name_unless_map_says_otherwise() {
+        let schema = schema();
+        let src = names(&["user", "email", "other"]);
+        let map = parse_map(&["username=user".into()]).unwrap();
+        assert_eq!(
+            map_columns(&schema, "dump", &src, &map).unwrap(),
+            [Some(0), Some(1), None]
+        );
+    }
+
+    #[test]
+    fn an_unmapped_key_and_unknown_names_are_refused_with_the_fix() {
+        let schema = schema();
+        let err = map_columns(&schema, "dump", &names(&["email"]), &[]).unwrap_err();
+        assert!(
+            err.to_string().contains("--map username=SOURCE_COLUMN"),
+            "{err}"
+        );
+        let err = map_columns(
+            &schema,
+            "dump",
+            &names(&["username"]),
+            &[("nope".into(), "x".into())],
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("CQL column nope"), "{err}");
+        let err = map_columns(
+            &schema,
+            "dump",
+            &names(&["username"]),
+            &[("email".into(), "mail".into())],
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("source column mail"), "{err}");
+        assert_eq!(
+            parse_map(&["a:b".into()]),
+            Err(PlanError::MapSyntax("a:b".into()))
+        );
+    }
+
+    #[test]
+    fn writetimes_parse_from_microseconds_or_rfc_3339() {
+        assert_eq!(
+            parse_writetime("1700000000000001"),
+            Ok(1_700_000_000_000_001)
+        );
+        assert_eq!(parse_writetime("1970-01-01T00:00:00.000002Z"), Ok(2));
+        assert!(parse_writetime("yesterday").is_err());
+    }
+
+    #[test]
+    fn a_row_becomes_a_partition_with_every_cell_at_the_row_timestamp_and_ttl() {
+        let schema = schema();
+        let values = vec![
+            Some(Value::Text("alice".into())),
+            Some(Value::Text("a@x".into())),
+            Some(Value::Set(vec![Value::Text("t".into())])),
+        ];
+        let p = row_partition(
+            &schema,
+            values,
+            &[true; 3],
+            1_000_000,
+            Some(60),
+            NullMode::Unset,
+        )
+        .unwrap();
+        assert_eq!(p.key, b"alice");
+        assert_eq!(p.token, Token::of_key(b"alice"));
+        let row = &p.rows[0];
+        assert_eq!(
+            row.liveness.unwrap().liveness,
+            Liveness::expiring_from(1_000_000, 60)
+        );
+        assert_eq!(row.columns.len(), 2);
+        assert_eq!(row.columns[0].cells[0].timestamp, 1_000_000);
+        assert_eq!(row.columns[1].complex_deletion.unwrap().timestamp, 999_999);
+    }
+
+    #[test]
+    fn nulls_are_left_unset_or_become_deletions_as_asked() {
+        let schema = schema();
+        let values = || vec![Some(Value::Text("bob".into())), None, None];
+        let unset = row_partition(&schema, values(), &[true; 3], 5, None, NullMode::Unset).unwrap();
+        assert!(unset.rows[0].columns.is_empty());
+        let delete =
+            row_partition(&schema, values(), &[true; 3], 5, None, NullMode::Delete).unwrap();
+        assert!(delete.rows[0].columns[0].cells[0].liveness.is_tombstone());
+        assert_eq!(
+            delete.rows[0].columns[1]
+                .complex_deletion
+                .unwrap()
+                .timestamp,
+            4
+        );
+        let err = row_partition(
+            &schema,
+            vec![None, None, None],
+            &[true; 3],
+            5,
+            None,
+            NullMode::Unset,
+        )
+        .unwrap_err();
+        assert_eq!(err.column.as_deref(), Some("username"));
+    }
+}

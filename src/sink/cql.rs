@@ -1,0 +1,690 @@
+//! The CQL sink: writes partitions to a live table with every cell's own write timestamp and TTL.
+//!
+//! Cells of a row that share a (timestamp, TTL) become one prepared
+//! `INSERT ... USING TIMESTAMP ? AND TTL ?` with the other columns unset; a whole non-frozen
+//! collection (a collection deletion just before its elements) is written as one value, which
+//! Cassandra stores exactly so. Statements of one partition are grouped into unlogged batches
+//! under Cassandra's batch-size warning; statements are idempotent (explicit timestamps), routed
+//! token-aware, bounded in flight (`--concurrency`), paced (`--rate`) and retried with backoff.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use scylla::client::session::Session;
+use scylla::errors::{DbError, ExecutionError, RequestAttemptError};
+use scylla::statement::batch::{Batch, BatchType};
+use scylla::statement::prepared::PreparedStatement;
+use thiserror::Error;
+use tokio::sync::{Semaphore, mpsc};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use crate::cluster::Bind;
+use crate::model::collection::{CollectionError, assemble};
+use crate::model::token::split_key;
+use crate::model::types::quote_identifier;
+use crate::model::{ColumnKind, Liveness, Partition, Row, TableSchema};
+use crate::progress::Counters;
+
+/// Cassandra warns about batches over 5 KiB (`batch_size_warn_threshold`); stay under it.
+pub const DEFAULT_BATCH_BYTES: usize = 4 * 1024;
+
+#[derive(Debug, Clone)]
+pub struct CqlSinkOptions {
+    /// Requests in flight at once.
+    pub concurrency: usize,
+    /// Rows per second at most; 0 for no limit.
+    pub rate: u64,
+    /// Attempts per request before the run fails.
+    pub max_attempts: u32,
+    /// Largest batch, counted in bound value bytes.
+    pub batch_bytes: usize,
+}
+
+impl Default for CqlSinkOptions {
+    fn default() -> Self {
+        CqlSinkOptions {
+            concurrency: 256,
+            rate: 0,
+            max_attempts: 10,
+            batch_bytes: DEFAULT_BATCH_BYTES,
+        }
+    }
+}
+
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum SinkError {
+    #[error("cannot prepare the write statement for {table}: {reason}")]
+    Prepare { table: String, reason: String },
+    #[error("writing to {table} failed after {attempts} attempt(s): {reason}")]
+    Write {
+        table: String,
+        attempts: u32,
+        reason: String,
+    },
+    #[error("partition key of {table} is malformed ({components} components expected)")]
+    Key { table: String, components: usize },
+    #[error("column {column} of {table}: {source}")]
+    Collection {
+        table: String,
+        column: String,
+        source: CollectionError,
+    },
+    #[error("{table}: {what} cannot be written over CQL by this version")]
+    Unsupported { table: String, what: String },
+}
+
+/// One statement's values: every column of the table in schema order, then timestamp and TTL.
+#[derive(Debug, Clone, PartialEq)]
+struct Statement {
+    values: Vec<Bind>,
+    bytes: usize,
+    /// Whether it writes the row (counts as a row written when acknowledged).
+    rows: u64,
+}
+
+/// Writes partitions into one table.
+pub struct CqlSink {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    session: Arc<Session>,
+    schema: Arc<TableSchema>,
+    insert: PreparedStatement,
+    /// Present when the table has static columns: key + static columns only.
+    insert_static: Option<PreparedStatement>,
+    options: CqlSinkOptions,
+    counters: Arc<Counters>,
+}
+
+impl CqlSink {
+    /// Prepares the statements for `schema`'s table.
+    pub async fn new(
+        session: Arc<Session>,
+        schema: Arc<TableSchema>,
+        options: CqlSinkOptions,
+        counters: Arc<Counters>,
+    ) -> Result<CqlSink, SinkError> {
+        let table = schema.name.to_string();
+        let prepare = |columns: Vec<&str>| {
+            let session = session.clone();
+            let table = table.clone();
+            let statement = format!(
+                "INSERT INTO {table} ({}) VALUES ({}) USING TIMESTAMP ? AND TTL ?",
+                columns
+                    .iter()
+                    .map(|c| quote_identifier(c))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                vec!["?"; columns.len()].join(", ")
+            );
+            async move {
+                let mut prepared =
+                    session
+                        .prepare(statement)
+                        .await
+                        .map_err(|e| SinkError::Prepare {
+                            table,
+                            reason: e.to_string(),
+                        })?;
+                prepared.set_is_idempotent(true);
+                Ok::<_, SinkError>(prepared)
+            }
+        };
+        let insert = prepare(schema.columns.iter().map(|c| c.name.as_str()).collect()).await?;
+        let has_static = schema.values().iter().any(|c| c.kind == ColumnKind::Static);
+        let insert_static = if has_static {
+            let columns = schema
+                .columns
+                .iter()
+                .filter(|c| matches!(c.kind, ColumnKind::PartitionKey | ColumnKind::Static))
+                .map(|c| c.name.as_str())
+                .collect();
+            Some(prepare(columns).await?)
+        } else {
+            None
+        };
+        Ok(CqlSink {
+            inner: Arc::new(Inner {
+                session,
+                schema,
+                insert,
+                insert_static,
+                options,
+                counters,
+            }),
+        })
+    }
+
+    /// Writes every partition received until the channel closes. Fails on the first write that
+    /// still fails after all its attempts; statements already in flight finish first.
+    pub async fn write_all(
+        &self,
+        mut partitions: mpsc::Receiver<Partition>,
+    ) -> Result<(), SinkError> {
+        let inner = &self.inner;
+        let permits = Arc::new(Semaphore::new(inner.options.concurrency.max(1)));
+        let mut tasks: JoinSet<Result<(), SinkError>> = JoinSet::new();
+        let mut pacer = Pacer::new(inner.options.rate);
+        while let Some(partition) = partitions.recv().await {
+            for (is_static, batch) in plan(&inner.schema, &partition, inner.options.batch_bytes)? {
+                pacer.wait(batch.iter().map(|s| s.rows).sum()).await;
+                let permit = permits
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| inner.write_error(0, "the writer stopped".into()))?;
+                while let Some(done) = tasks.try_join_next() {
+                    flatten(done)?;
+                }
+                let inner = self.inner.clone();
+                tasks.spawn(async move {
+                    let result = inner.execute(is_static, batch).await;
+                    drop(permit);
+                    result
+                });
+            }
+        }
+        while let Some(done) = tasks.join_next().await {
+            flatten(done)?;
+        }
+        Ok(())
+    }
+}
+
+fn flatten(done: Result<Result<(), SinkError>, tokio::task::JoinError>) -> Result<(), SinkError> {
+    done.map_err(|e| SinkError::Write {
+        table: String::new(),
+        attempts: 0,
+        reason: format!("a writer task failed: {e}"),
+    })?
+}
+
+impl Inner {
+    fn table(&self) -> String {
+        self.schema.name.to_string()
+    }
+
+    fn write_error(&self, attempts: u32, reason: String) -> SinkError {
+        SinkError::Write {
+            table: self.table(),
+            attempts,
+            reason,
+        }
+    }
+
+    /// Runs one statement or batch, retrying what may succeed on another attempt.
+    async fn execute(&self, is_static: bool, batch: Vec<Statement>) -> Result<(), SinkError> {
+        let prepared = if is_static {
+            self.insert_static
+                .as_ref()
+                .ok_or_else(|| unsupported(&self.schema, "static columns"))?
+        } else {
+            &self.insert
+        };
+        let rows: u64 = batch.iter().map(|s| s.rows).sum();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let result = if let [single] = batch.as_slice() {
+                self.session
+                    .execute_unpaged(prepared, &single.values)
+                    .await
+                    .map(drop)
+            } else {
+                let mut b = Batch::new(BatchType::Unlogged);
+                for _ in &batch {
+                    b.append_statement(prepared.clone());
+                }
+                b.set_is_idempotent(true);
+                let values: Vec<&Vec<Bind>> = batch.iter().map(|s| &s.values).collect();
+                self.session.batch(&b, values).await.map(drop)
+            };
+            match result {
+                Ok(()) => {
+                    Counters::add(&self.counters.rows_written, rows);
+                    Counters::add(&self.counters.statements, batch.len() as u64);
+                    if batch.len() > 1 {
+                        Counters::add(&self.counters.batches, 1);
+                    }
+                    return Ok(());
+                }
+                Err(e) if retryable(&e) && attempt < self.options.max_attempts => {
+                    Counters::add(&self.counters.retries, 1);
+                    tracing::debug!("attempt {attempt} failed, retrying: {e}");
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+                Err(e) => return Err(self.write_error(attempt, e.to_string())),
+            }
+        }
+    }
+}
+
+fn unsupported(schema: &TableSchema, what: &str) -> SinkError {
+    SinkError::Unsupported {
+        table: schema.name.to_string(),
+        what: what.to_owned(),
+    }
+}
+
+/// The statements for a partition, grouped into batches (`true`: static-row statements).
+fn plan(
+    schema: &TableSchema,
+    partition: &Partition,
+    batch_bytes: usize,
+) -> Result<Vec<(bool, Vec<Statement>)>, SinkError> {
+    if partition.deletion.is_some() {
+        return Err(unsupported(schema, "partition deletions"));
+    }
+    let key = split_key(&partition.key, schema.partition_key_len).ok_or(SinkError::Key {
+        table: schema.name.to_string(),
+        components: schema.partition_key_len,
+    })?;
+    let mut out = Vec::new();
+    if let Some(row) = &partition.static_row {
+        let statements = row_statements(schema, &key, row, true)?;
+        out.extend(
+            batches(statements, batch_bytes)
+                .into_iter()
+                .map(|b| (true, b)),
+        );
+    }
+    let mut statements = Vec::new();
+    for row in &partition.rows {
+        statements.extend(row_statements(schema, &key, row, false)?);
+    }
+    out.extend(
+        batches(statements, batch_bytes)
+            .into_iter()
+            .map(|b| (false, b)),
+    );
+    Ok(out)
+}
+
+/// One statement per distinct (timestamp, TTL) among the row's cells and liveness.
+fn row_statements(
+    schema: &TableSchema,
+    key: &[&[u8]],
+    row: &Row,
+    is_static: bool,
+) -> Result<Vec<Statement>, SinkError> {
+    if row.deletion.is_some() {
+        return Err(unsupported(schema, "row deletions"));
+    }
+    // Statement layout: the prepared statement's columns, then timestamp, then TTL.
+    let layout: Vec<usize> = (0..schema.columns.len())
+        .filter(|&i| {
+            !is_static
+                || matches!(
+                    schema.columns[i].kind,
+                    ColumnKind::PartitionKey | ColumnKind::Static
+                )
+        })
+        .collect();
+    let mut template = vec![Bind::Unset; layout.len()];
+    for (i, k) in key.iter().enumerate() {
+        template[i] = Bind::Value(k.to_vec());
+    }
+    if !is_static {
+        for (i, c) in row.clustering.iter().enumerate() {
+            template[schema.partition_key_len + i] = Bind::Value(c.clone());
+        }
+    }
+    let mut groups: BTreeMap<(i64, u32), Vec<Bind>> = BTreeMap::new();
+    if let Some(l) = row.liveness {
+        groups
+            .entry((l.timestamp, l.liveness.ttl().unwrap_or(0)))
+            .or_insert_with(|| template.clone());
+    }
+    for data in &row.columns {
+        let column = &schema.columns[data.column];
+        let Some(at) = layout.iter().position(|&c| c == data.column) else {
+            return Err(unsupported(
+                schema,
+                &format!("column {} in a static row", column.name),
+            ));
+        };
+        if column.cql_type.is_multi_cell() {
+            let deletion = data.complex_deletion.ok_or_else(|| {
+                unsupported(
+                    schema,
+                    &format!(
+                        "element updates of {} without a whole-collection write",
+                        column.name
+                    ),
+                )
+            })?;
+            let ts = deletion.timestamp + 1;
+            let live: Vec<_> = data
+                .cells
+                .iter()
+                .filter(|c| !c.liveness.is_tombstone())
+                .collect();
+            let ttl = live.first().and_then(|c| c.liveness.ttl()).unwrap_or(0);
+            if data
+                .cells
+                .iter()
+                .any(|c| c.timestamp != ts || c.liveness.ttl().unwrap_or(0) != ttl)
+            {
+                return Err(unsupported(
+                    schema,
+                    &format!(
+                        "elements of {} with timestamps or TTLs of their own",
+                        column.name
+                    ),
+                ));
+            }
+            let value = if live.is_empty() {
+                Bind::Null
+            } else {
+                Bind::Value(assemble(&column.cql_type, &live).map_err(|source| {
+                    SinkError::Collection {
+                        table: schema.name.to_string(),
+                        column: column.name.clone(),
+                        source,
+                    }
+                })?)
+            };
+            groups.entry((ts, ttl)).or_insert_with(|| template.clone())[at] = value;
+            continue;
+        }
+        for cell in &data.cells {
+            let (ttl, value) = match cell.liveness {
+                Liveness::Tombstone { .. } => (0, Bind::Null),
+                l => (l.ttl().unwrap_or(0), Bind::Value(cell.value.clone())),
+            };
+            groups
+                .entry((cell.timestamp, ttl))
+                .or_insert_with(|| template.clone())[at] = value;
+        }
+    }
+    let rows = u64::from(!is_static);
+    Ok(groups
+        .into_iter()
+        .map(|((ts, ttl), mut values)| {
+            values.push(Bind::Value(ts.to_be_bytes().to_vec()));
+            values.push(Bind::Value((ttl as i32).to_be_bytes().to_vec()));
+            let bytes = values.iter().map(Bind::len).sum();
+            Statement {
+                values,
+                bytes,
+                rows,
+            }
+        })
+        .collect())
+}
+
+/// Groups one partition's statements into batches of at most `batch_bytes` and 100 statements.
+fn batches(statements: Vec<Statement>, batch_bytes: usize) -> Vec<Vec<Statement>> {
+    let mut out: Vec<Vec<Statement>> = Vec::new();
+    let mut size = 0;
+    for s in statements {
+        match out.last_mut() {
+            Some(batch) if size + s.bytes <= batch_bytes && batch.len() < 100 => {
+                size += s.bytes;
+                batch.push(s);
+            }
+            _ => {
+                size = s.bytes;
+                out.push(vec![s]);
+            }
+        }
+    }
+    out
+}
+
+/// Whether another attempt of the same idempotent write may succeed.
+fn retryable(e: &ExecutionError) -> bool {
+    match e {
+        ExecutionError::LastAttemptError(RequestAttemptError::DbError(db, _)) => matches!(
+            db,
+            DbError::Unavailable { .. }
+                | DbError::Overloaded
+                | DbError::IsBootstrapping
+                | DbError::WriteTimeout { .. }
+                | DbError::ReadTimeout { .. }
+                | DbError::WriteFailure { .. }
+                | DbError::ServerError
+                | DbError::RateLimitReached { .. }
+                | DbError::Unprepared { .. }
+        ),
+        ExecutionError::LastAttemptError(_)
+        | ExecutionError::ConnectionPoolError(_)
+        | ExecutionError::RequestTimeout(_)
+        | ExecutionError::EmptyPlan => true,
+        _ => false,
+    }
+}
+
+/// 50 ms doubling per attempt, at most 5 s, with up to 25% jitter.
+fn backoff(attempt: u32) -> Duration {
+    let base = 50u64.saturating_mul(1 << attempt.min(7)).min(5_000);
+    let jitter = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::from(d.subsec_nanos()))
+        .unwrap_or(0)
+        % (base / 4 + 1);
+    Duration::from_millis(base + jitter)
+}
+
+/// Paces writes to at most `rate` rows per second.
+struct Pacer {
+    rate: u64,
+    started: Instant,
+    rows: u64,
+}
+
+impl Pacer {
+    fn new(rate: u64) -> Pacer {
+        Pacer {
+            rate,
+            started: Instant::now(),
+            rows: 0,
+        }
+    }
+
+    async fn wait(&mut self, rows: u64) {
+        if self.rate == 0 {
+            return;
+        }
+        self.rows += rows;
+        let due = self.started + Duration::from_secs_f64(self.rows as f64 / self.rate as f64);
+        tokio::time::sleep_until(due).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::cell::{ColumnData, RowLiveness};
+    use crate::model::collection::explode;
+    use crate::model::schema::{ColumnRow, build_table_schema};
+    use crate::model::{Cell, TableName, Token, Value};
+
+    fn schema() -> TableSchema {
+        let col = |name: &str, kind: &str, ty: &str| ColumnRow {
+            column_name: name.into(),
+            clustering_order: "asc".into(),
+            kind: kind.into(),
+            position: 0,
+            type_name: ty.into(),
+        };
+        build_table_schema(
+            &TableName::parse("ks.t").unwrap(),
+            &[
+                col("k", "partition_key", "text"),
+                col("c", "clustering", "int"),
+                col("a", "regular", "text"),
+                col("b", "regular", "int"),
+                col("s", "static", "text"),
+                col("tags", "regular", "set<text>"),
+            ],
+            &[],
+        )
+        .unwrap()
+    }
+
+    fn v(value: Value) -> Bind {
+        Bind::Value(value.to_bytes())
+    }
+
+    fn partition(rows: Vec<Row>) -> Partition {
+        Partition {
+            token: Token::of_key(b"key"),
+            key: b"key".to_vec(),
+            deletion: None,
+            static_row: None,
+            rows,
+        }
+    }
+
+    fn row(c: i32, columns: Vec<ColumnData>) -> Row {
+        Row {
+            clustering: vec![Value::Int(c).to_bytes()],
+            liveness: Some(RowLiveness {
+                timestamp: 10,
+                liveness: Liveness::Live,
+            }),
+            deletion: None,
+            columns,
+        }
+    }
+
+    fn simple(column: usize, cell: Cell) -> ColumnData {
+        ColumnData {
+            column,
+            cells: vec![cell],
+            complex_deletion: None,
+        }
+    }
+
+    #[test]
+    fn cells_sharing_a_timestamp_and_ttl_become_one_insert_with_the_rest_unset() {
+        let schema = schema();
+        let p = partition(vec![row(
+            1,
+            vec![simple(
+                2,
+                Cell::live(10, Value::Text("x".into()).to_bytes()),
+            )],
+        )]);
+        let planned = plan(&schema, &p, DEFAULT_BATCH_BYTES).unwrap();
+        assert_eq!(planned.len(), 1);
+        let (is_static, batch) = &planned[0];
+        assert!(!is_static);
+        assert_eq!(
+            batch[0].values,
+            [
+                Bind::Value(b"key".to_vec()),
+                v(Value::Int(1)),
+                v(Value::Text("x".into())),
+                Bind::Unset,
+                Bind::Unset,
+                Bind::Unset,
+                v(Value::Bigint(10)),
+                v(Value::Int(0)),
+            ]
+        );
+    }
+
+    #[test]
+    fn cells_with_different_timestamps_or_ttls_get_statements_of_their_own() {
+        let schema = schema();
+        let expiring = Cell {
+            liveness: Liveness::expiring_from(20, 60),
+            ..Cell::live(20, Value::Int(5).to_bytes())
+        };
+        let p = partition(vec![row(
+            1,
+            vec![simple(2, Cell::tombstone(10, 0)), simple(3, expiring)],
+        )]);
+        let batch = &plan(&schema, &p, DEFAULT_BATCH_BYTES).unwrap()[0].1;
+        assert_eq!(
+            batch.len(),
+            2,
+            "one batch of two statements in the same partition"
+        );
+        assert_eq!(batch[0].values[2], Bind::Null, "a tombstone binds NULL");
+        assert_eq!(batch[0].values[3], Bind::Unset);
+        assert_eq!(
+            batch[0].values[6..],
+            [v(Value::Bigint(10)), v(Value::Int(0))]
+        );
+        assert_eq!(batch[1].values[2], Bind::Unset);
+        assert_eq!(batch[1].values[3], v(Value::Int(5)));
+        assert_eq!(
+            batch[1].values[6..],
+            [v(Value::Bigint(20)), v(Value::Int(60))]
+        );
+    }
+
+    #[test]
+    fn a_whole_collection_is_written_as_one_value_at_its_write_time() {
+        let schema = schema();
+        let set = Value::Set(vec![Value::Text("b".into()), Value::Text("a".into())]);
+        let data = explode(
+            5,
+            &schema.columns[5].cql_type,
+            &set.to_bytes(),
+            10,
+            Liveness::Live,
+        )
+        .unwrap();
+        let p = partition(vec![row(1, vec![data])]);
+        let batch = &plan(&schema, &p, DEFAULT_BATCH_BYTES).unwrap()[0].1;
+        assert_eq!(batch.len(), 1);
+        let sorted = Value::Set(vec![Value::Text("a".into()), Value::Text("b".into())]);
+        assert_eq!(batch[0].values[5], v(sorted));
+    }
+
+    #[test]
+    fn a_partitions_rows_are_batched_under_the_size_limit() {
+        let schema = schema();
+        let rows = (0..50)
+            .map(|i| row(i, vec![simple(2, Cell::live(10, vec![b'x'; 100]))]))
+            .collect();
+        let planned = plan(&schema, &partition(rows), 1024).unwrap();
+        assert!(planned.len() > 1);
+        assert!(
+            planned
+                .iter()
+                .all(|(_, b)| b.iter().map(|s| s.bytes).sum::<usize>() <= 1024)
+        );
+        assert_eq!(planned.iter().map(|(_, b)| b.len()).sum::<usize>(), 50);
+    }
+
+    #[test]
+    fn a_static_row_binds_only_the_key_and_static_columns() {
+        let schema = schema();
+        let mut p = partition(vec![]);
+        p.static_row = Some(Row {
+            columns: vec![simple(4, Cell::live(10, b"s".to_vec()))],
+            ..Row::default()
+        });
+        let planned = plan(&schema, &p, DEFAULT_BATCH_BYTES).unwrap();
+        let (is_static, batch) = &planned[0];
+        assert!(is_static);
+        assert_eq!(batch[0].values.len(), 4, "k, s, timestamp, ttl");
+        assert_eq!(batch[0].rows, 0);
+    }
+
+    #[test]
+    fn backoff_grows_and_stays_under_the_cap() {
+        assert!(backoff(1) >= Duration::from_millis(100));
+        assert!(backoff(1) <= Duration::from_millis(125));
+        assert!(backoff(20) <= Duration::from_millis(6_250));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_pacer_spreads_rows_over_time() {
+        let mut pacer = Pacer::new(100);
+        let start = Instant::now();
+        for _ in 0..50 {
+            pacer.wait(1).await;
+        }
+        assert_eq!(start.elapsed().as_millis(), 500);
+    }
+}
