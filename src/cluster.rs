@@ -109,6 +109,10 @@ pub async fn connect(args: &ConnectionArgs) -> Result<Session, ClusterError> {
         .build();
     let mut builder = SessionBuilder::new()
         .known_nodes(&hosts)
+        // Keyspaces and the ring only: routing stays token-aware, and the driver's own column
+        // type parser, which refuses quoted UDT names such as "Address" (failing every schema
+        // change on such a cluster), is not involved. cassbulk reads tables itself.
+        .fetch_full_schema_metadata(false)
         .connection_timeout(Duration::from_secs(args.connect_timeout))
         .default_execution_profile_handle(profile.into_handle());
     if let Some(user) = &args.username {

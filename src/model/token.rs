@@ -104,6 +104,10 @@ mod tests {
             Token::of_components(&[Value::Text("hello".into()).to_bytes()]).0,
             -3_758_069_500_696_749_310
         );
+        assert_eq!(
+            Token::of_components(&[Value::Bigint(0).to_bytes()]).0,
+            2_945_182_322_382_062_539
+        );
     }
 
     #[test]
