@@ -3,13 +3,17 @@
 //! (exit 2); everything else is a failure (exit 3); `verify` differences exit 1.
 
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use thiserror::Error;
 
-use crate::cli::{Cli, Command, ConnectionArgs, InspectArgs};
+
+use crate::cli::{Cli, Command, ConnectionArgs, InspectArgs, LoadArgs};
+use crate::load::{self, LoadJob};
+use crate::plan::{MappingOptions, PlanError, parse_map, parse_writetime};
+use crate::sink::cql::CqlSinkOptions;
 use crate::cluster;
 use crate::model::literal::parse_literal;
 use crate::model::schema::ClusteringOrder;
@@ -35,15 +39,7 @@ pub struct NotAvailable(pub String);
 /// Runs the command; `Ok` carries the exit code of a run that completed.
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Load(args) => {
-            check_inputs(&args.inputs)?;
-            table_name(&args.table)?;
-            Err(NotAvailable(format!(
-                "cassbulk load cannot read {} yet: no source reader is built into this version",
-                args.inputs.join(", ")
-            ))
-            .into())
-        }
+        Command::Load(args) => load(*args),
         Command::Verify(args) => {
             check_inputs(&args.inputs)?;
             table_name(&args.table)?;
@@ -59,6 +55,51 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         .into()),
         Command::Inspect(args) => block_on(inspect(args)),
     }
+}
+
+fn load(args: LoadArgs) -> Result<ExitCode> {
+    check_inputs(&args.inputs)?;
+    if let Some(url) = args.inputs.iter().find(|i| i.contains("://")) {
+        return Err(NotAvailable(format!("cassbulk load cannot read {url} yet: only local pg_dump files are built into this version")).into());
+    }
+    let usage = |e: PlanError| UsageError(e.to_string());
+    let job = LoadJob {
+        inputs: args.inputs.iter().map(PathBuf::from).collect(),
+        table: table_name(&args.table)?,
+        source_table: args.source_table,
+        mapping: MappingOptions {
+            map: parse_map(&args.map).map_err(usage)?,
+            writetime_column: args.writetime_column,
+            writetime: args.writetime.as_deref().map(parse_writetime).transpose().map_err(usage)?,
+            ttl: args.ttl,
+            ttl_column: args.ttl_column,
+            nulls: args.nulls,
+        },
+        sink: CqlSinkOptions {
+            concurrency: args.concurrency,
+            rate: args.rate,
+            ..CqlSinkOptions::default()
+        },
+        rejects: args.rejects,
+        max_errors: args.max_errors,
+        connection: args.connection,
+        quiet: args.no_progress,
+        skip_input_check: args.skip_input_check,
+    };
+    let summary = load::run(job).map_err(|e| {
+        if e.is_usage() {
+            anyhow::Error::new(UsageError(e.to_string()))
+        } else {
+            anyhow::Error::new(e)
+        }
+    })?;
+    summary.print("load");
+    if let Some(path) = &args.summary_json {
+        summary
+            .write_json(path)
+            .with_context(|| format!("cannot write the summary to {}", path.display()))?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn block_on<F: Future<Output = Result<ExitCode>>>(f: F) -> Result<ExitCode> {

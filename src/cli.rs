@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::plan::NullMode;
+
 const ABOUT: &str = "Move big tables into, between and out of Apache Cassandra, keeping every cell's \
 write timestamp and TTL so that an older write never beats a newer one.";
 
@@ -131,7 +133,12 @@ pub struct LoadArgs {
     #[arg(long, value_delimiter = ',', value_name = "CQL=SRC")]
     pub map: Vec<String>,
 
-    /// Write rows that cannot be loaded here, with file, line, column and reason.
+    /// What SQL NULL does: leave the column as it is in Cassandra, or delete it (a tombstone at
+    /// the row's write time).
+    #[arg(long, value_enum, default_value_t = NullMode::Unset)]
+    pub nulls: NullMode,
+
+    /// Write rows that cannot be loaded here (JSON lines: file, line, column, reason, raw row).
     #[arg(long, value_name = "FILE")]
     pub rejects: Option<PathBuf>,
 
@@ -162,6 +169,15 @@ pub struct LoadArgs {
     /// Also write the final summary as JSON to this file.
     #[arg(long, value_name = "FILE")]
     pub summary_json: Option<PathBuf>,
+
+    /// No progress bar or periodic progress lines (the summary is still printed).
+    #[arg(long)]
+    pub no_progress: bool,
+
+    /// Do not read the input once before writing. By default a truncated or corrupt input is
+    /// refused before anything is written; with this flag it is found only when reached.
+    #[arg(long)]
+    pub skip_input_check: bool,
 
     #[command(flatten)]
     pub connection: ConnectionArgs,

@@ -8,6 +8,7 @@
 pub mod app;
 pub mod cli;
 pub mod cluster;
+pub mod load;
 pub mod model;
 pub mod plan;
 pub mod progress;

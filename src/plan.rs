@@ -56,6 +56,20 @@ pub enum NullMode {
     Delete,
 }
 
+/// How source columns become CQL columns, with write times and TTLs: the part of `load` and
+/// `verify` that every source shares.
+#[derive(Debug, Clone, Default)]
+pub struct MappingOptions {
+    /// `(cql_column, source_column)` pairs from `--map`.
+    pub map: Vec<(String, String)>,
+    pub writetime_column: Option<String>,
+    /// `--writetime`, in microseconds since the epoch.
+    pub writetime: Option<i64>,
+    pub ttl: Option<u32>,
+    pub ttl_column: Option<String>,
+    pub nulls: NullMode,
+}
+
 /// Parses `--map cql=source,...` pairs.
 pub fn parse_map(pairs: &[String]) -> Result<Vec<(String, String)>, PlanError> {
     pairs

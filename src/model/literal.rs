@@ -125,10 +125,17 @@ pub fn parse_decimal(s: &str) -> Option<Decimal> {
     if digits.trim_start_matches(['-', '+']).is_empty() {
         return None;
     }
-    let unscaled: i128 = digits.parse().ok()?;
+    if !digits
+        .trim_start_matches(['-', '+'])
+        .bytes()
+        .all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let unscaled: num_bigint::BigInt = digits.parse().ok()?;
     let scale = i32::try_from(frac.len()).ok()?.checked_sub(exp)?;
     Some(Decimal {
-        unscaled: Varint::from_i128(unscaled),
+        unscaled: Varint::from_bigint(&unscaled),
         scale,
     })
 }
@@ -271,6 +278,10 @@ mod tests {
         assert_eq!(lit("inet", "'10.0.0.1'").unwrap().to_string(), "'10.0.0.1'");
         assert_eq!(lit("decimal", "-1.50").unwrap().to_string(), "-1.50");
         assert_eq!(lit("decimal", "1E-3").unwrap().to_string(), "0.001");
+        let huge = "-123456789012345678901234567890123456789012345678901234567890.5";
+        assert_eq!(lit("decimal", huge).unwrap().to_string(), huge);
+        assert!(lit("decimal", "1.2.3").is_err());
+        assert!(lit("decimal", "0x10").is_err());
     }
 
     #[test]

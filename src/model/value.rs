@@ -32,6 +32,15 @@ impl Varint {
         Varint(bytes[start..].to_vec())
     }
 
+    /// The minimal encoding of any integer.
+    pub fn from_bigint(v: &num_bigint::BigInt) -> Varint {
+        Varint(v.to_signed_bytes_be())
+    }
+
+    pub fn to_bigint(&self) -> num_bigint::BigInt {
+        num_bigint::BigInt::from_signed_bytes_be(&self.0)
+    }
+
     /// The value, when it fits an `i128`.
     pub fn to_i128(&self) -> Option<i128> {
         if self.0.is_empty() || self.0.len() > 16 {
@@ -46,10 +55,7 @@ impl Varint {
 
 impl fmt::Display for Varint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.to_i128() {
-            Some(v) => write!(f, "{v}"),
-            None => write!(f, "0x{}", hex(&self.0)),
-        }
+        write!(f, "{}", self.to_bigint())
     }
 }
 
@@ -62,15 +68,13 @@ pub struct Decimal {
 
 impl fmt::Display for Decimal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Some(v) = self.unscaled.to_i128() else {
-            return write!(f, "{}E{}", self.unscaled, -i64::from(self.scale));
-        };
+        let v = self.unscaled.to_bigint();
         if self.scale <= 0 {
             return write!(f, "{v}E{}", -i64::from(self.scale));
         }
-        let digits = v.unsigned_abs().to_string();
+        let digits = v.magnitude().to_string();
         let scale = self.scale as usize;
-        let sign = if v < 0 { "-" } else { "" };
+        let sign = if v.sign() == num_bigint::Sign::Minus { "-" } else { "" };
         if digits.len() > scale {
             let (int, frac) = digits.split_at(digits.len() - scale);
             write!(f, "{sign}{int}.{frac}")

@@ -3,3 +3,4 @@
 
 pub mod pg_dump;
 pub mod pg_types;
+pub mod postgres;

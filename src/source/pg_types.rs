@@ -250,7 +250,7 @@ fn convert(pg: &PgType, cql: &CqlType, text: &str) -> Result<Value, String> {
             _ => parse_decimal(text).ok_or_else(|| bad("a decimal number"))?,
         }),
         N::Double => Value::Double(pg_float(text).ok_or_else(|| bad("a number"))?),
-        N::Float => Value::Float(pg_float(text).ok_or_else(|| bad("a number"))? as f32),
+        N::Float => Value::Float(pg_float32(text).ok_or_else(|| bad("a number"))?),
         N::Boolean => Value::Boolean(match text {
             "t" | "true" => true,
             "f" | "false" => false,
@@ -307,20 +307,33 @@ fn int_in_range<T: TryFrom<i128>>(text: &str, what: &str) -> Result<T, String> {
 
 /// The integer a decimal stands for, if it has no fractional part.
 fn integral(d: &Decimal) -> Option<Varint> {
-    let mut v = d.unscaled.to_i128()?;
+    let mut v = d.unscaled.to_bigint();
+    let ten = num_bigint::BigInt::from(10);
     if d.scale >= 0 {
         for _ in 0..d.scale {
-            if v % 10 != 0 {
+            if &v % &ten != num_bigint::BigInt::ZERO {
                 return None;
             }
-            v /= 10;
+            v /= &ten;
         }
     } else {
-        for _ in 0..-d.scale {
-            v = v.checked_mul(10)?;
+        // A huge exponent would make a huge integer: refuse past any sane width.
+        if d.scale < -10_000 {
+            return None;
         }
+        v *= ten.pow(d.scale.unsigned_abs());
     }
-    Some(Varint::from_i128(v))
+    Some(Varint::from_bigint(&v))
+}
+
+/// Parsed straight to `f32`: going through `f64` could round twice.
+fn pg_float32(text: &str) -> Option<f32> {
+    match text {
+        "NaN" => Some(f32::NAN),
+        "Infinity" => Some(f32::INFINITY),
+        "-Infinity" => Some(f32::NEG_INFINITY),
+        _ => text.parse().ok(),
+    }
 }
 
 fn pg_float(text: &str) -> Option<f64> {

@@ -60,3 +60,56 @@ pub async fn run(session: &Session, statement: &str) {
         .await
         .unwrap_or_else(|e| panic!("{statement}: {e}"));
 }
+
+/// Runs `scripts/postgres ARGS...` (the test PostgreSQL server) and returns its stdout; fails the
+/// test with its stderr.
+pub fn postgres(args: &[&str]) -> String {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/postgres");
+    let out = std::process::Command::new(script)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {script}: {e}"));
+    assert!(
+        out.status.success(),
+        "scripts/postgres {args:?} failed (start it with scripts/postgres start):\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Runs SQL on the test PostgreSQL database, stopping at the first error.
+pub fn psql(sql: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("script.sql");
+    std::fs::write(&file, sql).unwrap();
+    postgres(&["psql", "-q", "-v", "ON_ERROR_STOP=1", "-f", file.to_str().unwrap()]);
+}
+
+/// The `cassbulk` binary, with the test node as its cluster.
+pub fn cassbulk() -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::cargo_bin("cassbulk").unwrap();
+    cmd.env("CASSBULK_HOSTS", hosts()).env_remove("CASSBULK_PASSWORD");
+    cmd
+}
+
+/// Every row of a table as raw column bytes (in the SELECT's column order).
+pub async fn rows(session: &Session, select: &str) -> Vec<Vec<Option<Vec<u8>>>> {
+    use scylla::deserialize::row::ColumnIterator;
+    let mut query = scylla::statement::unprepared::Statement::new(select);
+    query.set_page_size(5000);
+    let result = session
+        .query_unpaged(query, ())
+        .await
+        .unwrap_or_else(|e| panic!("{select}: {e}"))
+        .into_rows_result()
+        .unwrap();
+    result
+        .rows::<ColumnIterator>()
+        .unwrap()
+        .map(|row| {
+            row.unwrap()
+                .map(|c| c.unwrap().slice.map(|s| s.as_slice().to_vec()))
+                .collect()
+        })
+        .collect()
+}

@@ -4,5 +4,6 @@
 
 mod common;
 mod inspect_cli;
+mod load_pg;
 mod schema;
 mod tokens;

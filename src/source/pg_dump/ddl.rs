@@ -1,0 +1,290 @@
+//! The statements of a dump that describe tables: `CREATE TABLE` (for the columns and their
+//! types) and `COPY ... FROM stdin` (for the order of the data's fields).
+
+use super::PgColumn;
+use super::lexer::{QualifiedName, Token, Tokens};
+
+/// The table a `CREATE TABLE` statement creates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CreateTable {
+    pub(crate) table: QualifiedName,
+    /// Empty for a table whose columns come from elsewhere (`PARTITION OF`, `OF type`).
+    pub(crate) columns: Vec<PgColumn>,
+}
+
+/// Keywords that end a column's type in a column definition.
+const CONSTRAINT_WORDS: &[&str] = &[
+    "collate",
+    "default",
+    "not",
+    "null",
+    "generated",
+    "constraint",
+    "check",
+    "unique",
+    "primary",
+    "references",
+    "compression",
+    "storage",
+];
+
+/// Keywords that start a table constraint rather than a column.
+const TABLE_CONSTRAINT_WORDS: &[&str] = &[
+    "constraint",
+    "check",
+    "unique",
+    "primary",
+    "foreign",
+    "exclude",
+    "like",
+];
+
+/// Parses `CREATE [UNLOGGED] TABLE name (column type ..., ...)`. `Ok(None)` if the statement
+/// creates no table (it is another `CREATE`).
+pub(crate) fn parse_create_table(
+    sql: &[u8],
+    std_strings: bool,
+) -> Result<Option<CreateTable>, String> {
+    let mut t = Tokens::new(sql, std_strings);
+    if !t.eat_keyword("create")? {
+        return Ok(None);
+    }
+    for modifier in ["global", "local", "temp", "temporary", "unlogged"] {
+        t.eat_keyword(modifier)?;
+    }
+    if !t.eat_keyword("table")? {
+        return Ok(None);
+    }
+    if t.eat_keyword("if")? {
+        t.eat_keyword("not")?;
+        t.eat_keyword("exists")?;
+    }
+    let table = t.qualified_name()?;
+    if !t.eat_punct(b'(')? {
+        return Ok(Some(CreateTable {
+            table,
+            columns: Vec::new(),
+        }));
+    }
+    let mut columns = Vec::new();
+    loop {
+        // One element: the tokens up to the next comma or closing parenthesis at depth 0.
+        let mut element: Vec<(Token, usize)> = Vec::new();
+        let mut depth = 0usize;
+        let (end, last) = loop {
+            let (token, at) = t.expect_token("the end of the column list")?;
+            match token {
+                Token::Punct(b'(' | b'[') => depth += 1,
+                Token::Punct(b')' | b']') if depth > 0 => depth -= 1,
+                Token::Punct(b')') => break (at, true),
+                Token::Punct(b',') if depth == 0 => break (at, false),
+                _ => {}
+            }
+            element.push((token, at));
+        };
+        if let Some(column) = column(sql, &element, end) {
+            columns.push(column);
+        }
+        if last {
+            return Ok(Some(CreateTable { table, columns }));
+        }
+    }
+}
+
+/// The column an element of a column list defines, or `None` for a table constraint.
+fn column(sql: &[u8], element: &[(Token, usize)], end: usize) -> Option<PgColumn> {
+    let ((first, _), rest) = element.split_first()?;
+    if let Token::Word(w) = first
+        && TABLE_CONSTRAINT_WORDS.contains(&w.as_str())
+    {
+        return None;
+    }
+    let name = first.identifier()?.to_owned();
+    let type_start = rest.first()?.1;
+    let type_end = rest
+        .iter()
+        .find(|(token, _)| matches!(token, Token::Word(w) if CONSTRAINT_WORDS.contains(&w.as_str())))
+        .map_or(end, |(_, at)| *at);
+    let raw = sql.get(type_start..type_end)?;
+    let type_name = String::from_utf8_lossy(raw)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let not_null = rest.windows(2).any(|pair| {
+        matches!(pair, [(a, _), (b, _)] if (a.is_keyword("not") && b.is_keyword("null"))
+            || (a.is_keyword("primary") && b.is_keyword("key")))
+    });
+    Some(PgColumn {
+        name,
+        type_name,
+        not_null,
+    })
+}
+
+/// A `COPY table (columns) FROM stdin` statement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CopyFrom {
+    pub(crate) table: QualifiedName,
+    /// `None` when the statement lists no columns (all columns, in table order).
+    pub(crate) columns: Option<Vec<String>>,
+    /// Options after `FROM stdin` (another format or delimiter) as written, if any: such data
+    /// is not pg_dump's text format.
+    pub(crate) options: Option<String>,
+}
+
+/// Parses `COPY name [(columns)] FROM stdin [options];`. `Ok(None)` for any other statement.
+pub(crate) fn parse_copy(sql: &[u8], std_strings: bool) -> Result<Option<CopyFrom>, String> {
+    let mut t = Tokens::new(sql, std_strings);
+    if !t.eat_keyword("copy")? {
+        return Ok(None);
+    }
+    let table = t.qualified_name()?;
+    let columns = if t.eat_punct(b'(')? {
+        Some(t.identifier_list()?)
+    } else {
+        None
+    };
+    if !t.eat_keyword("from")? || !t.eat_keyword("stdin")? {
+        return Ok(None);
+    }
+    let options_start = match t.next_token()? {
+        None | Some((Token::Punct(b';'), _)) => None,
+        Some((_, at)) => Some(at),
+    };
+    let options = options_start.map(|at| {
+        String::from_utf8_lossy(sql.get(at..).unwrap_or_default())
+            .trim()
+            .trim_end_matches(';')
+            .trim()
+            .to_owned()
+    });
+    Ok(Some(CopyFrom {
+        table,
+        columns,
+        options,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn col(name: &str, type_name: &str, not_null: bool) -> PgColumn {
+        PgColumn {
+            name: name.into(),
+            type_name: type_name.into(),
+            not_null,
+        }
+    }
+
+    #[test]
+    fn the_accounts_table_of_pg_dump_15_has_its_golden_columns() {
+        let sql = b"CREATE TABLE public.accounts (
+    username text NOT NULL,
+    email text,
+    country character(2),
+    created timestamp with time zone NOT NULL,
+    last_updated timestamp with time zone NOT NULL,
+    premium boolean,
+    accepted_licences text[],
+    bio text,
+    user_id uuid NOT NULL,
+    birth_year smallint,
+    balance numeric(12,2),
+    login_count bigint
+);";
+        let table = parse_create_table(sql, true).unwrap().unwrap();
+        assert_eq!(
+            table.table,
+            QualifiedName {
+                schema: Some("public".into()),
+                name: "accounts".into()
+            }
+        );
+        assert_eq!(
+            table.columns,
+            vec![
+                col("username", "text", true),
+                col("email", "text", false),
+                col("country", "character(2)", false),
+                col("created", "timestamp with time zone", true),
+                col("last_updated", "timestamp with time zone", true),
+                col("premium", "boolean", false),
+                col("accepted_licences", "text[]", false),
+                col("bio", "text", false),
+                col("user_id", "uuid", true),
+                col("birth_year", "smallint", false),
+                col("balance", "numeric(12,2)", false),
+                col("login_count", "bigint", false),
+            ]
+        );
+    }
+
+    #[test]
+    fn quoted_names_defaults_generated_columns_and_constraints_are_understood() {
+        let sql = br#"CREATE UNLOGGED TABLE "My Schema"."Odd ""T""" (
+    id integer DEFAULT nextval('public.t_id_seq'::regclass) NOT NULL,
+    "Name" character varying(255) COLLATE pg_catalog."C",
+    mood public.mood,
+    tags integer[] DEFAULT '{1,2}'::integer[],
+    at timestamp(3) without time zone,
+    total numeric GENERATED ALWAYS AS ((id * 2)) STORED,
+    CONSTRAINT positive CHECK ((id > 0))
+);"#;
+        let table = parse_create_table(sql, true).unwrap().unwrap();
+        assert_eq!(table.table.schema.as_deref(), Some("My Schema"));
+        assert_eq!(table.table.name, r#"Odd "T""#);
+        assert_eq!(
+            table.columns,
+            vec![
+                col("id", "integer", true),
+                col("Name", "character varying(255)", false),
+                col("mood", "public.mood", false),
+                col("tags", "integer[]", false),
+                col("at", "timestamp(3) without time zone", false),
+                col("total", "numeric", false),
+            ]
+        );
+    }
+
+    #[test]
+    fn other_create_statements_are_not_tables() {
+        assert_eq!(
+            parse_create_table(b"CREATE INDEX i ON public.t (a);", true),
+            Ok(None)
+        );
+        assert_eq!(
+            parse_create_table(b"CREATE TYPE public.mood AS ENUM ('sad');", true),
+            Ok(None)
+        );
+        let partition =
+            parse_create_table(b"CREATE TABLE public.p1 PARTITION OF public.p FOR VALUES IN (1);", true)
+                .unwrap()
+                .unwrap();
+        assert!(partition.columns.is_empty());
+    }
+
+    #[test]
+    fn a_copy_statement_gives_its_table_and_column_order() {
+        let copy = parse_copy(
+            b"COPY public.accounts (username, \"E-mail\", bio) FROM stdin;",
+            true,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(copy.table.name, "accounts");
+        assert_eq!(
+            copy.columns,
+            Some(vec!["username".into(), "E-mail".into(), "bio".into()])
+        );
+        assert_eq!(copy.options, None);
+        let bare = parse_copy(b"copy t from stdin;", true).unwrap().unwrap();
+        assert_eq!(bare.table.schema, None);
+        assert_eq!(bare.columns, None);
+        let csv = parse_copy(b"COPY t (a) FROM stdin WITH (FORMAT csv);", true)
+            .unwrap()
+            .unwrap();
+        assert_eq!(csv.options.as_deref(), Some("WITH (FORMAT csv)"));
+        assert_eq!(parse_copy(b"COPY t TO stdout;", true), Ok(None));
+    }
+}
