@@ -9,15 +9,14 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use thiserror::Error;
 
-
 use crate::cli::{Cli, Command, ConnectionArgs, InspectArgs, LoadArgs};
-use crate::load::{self, LoadJob};
-use crate::plan::{MappingOptions, PlanError, parse_map, parse_writetime};
-use crate::sink::cql::CqlSinkOptions;
 use crate::cluster;
+use crate::load::{self, LoadJob};
 use crate::model::literal::parse_literal;
 use crate::model::schema::ClusteringOrder;
 use crate::model::{ColumnKind, TableName, TableSchema, Token};
+use crate::plan::{MappingOptions, PlanError, parse_map, parse_size, parse_writetime};
+use crate::sink::cql::CqlSinkOptions;
 
 /// The exit code for data differences found by `verify`.
 pub const EXIT_DIFFERENCES: u8 = 1;
@@ -70,7 +69,12 @@ fn load(args: LoadArgs) -> Result<ExitCode> {
         mapping: MappingOptions {
             map: parse_map(&args.map).map_err(usage)?,
             writetime_column: args.writetime_column,
-            writetime: args.writetime.as_deref().map(parse_writetime).transpose().map_err(usage)?,
+            writetime: args
+                .writetime
+                .as_deref()
+                .map(parse_writetime)
+                .transpose()
+                .map_err(usage)?,
             ttl: args.ttl,
             ttl_column: args.ttl_column,
             nulls: args.nulls,
@@ -84,18 +88,40 @@ fn load(args: LoadArgs) -> Result<ExitCode> {
         max_errors: args.max_errors,
         connection: args.connection,
         quiet: args.no_progress,
-        skip_input_check: args.skip_input_check,
+        memory_limit: parse_size(&args.memory_limit).ok_or_else(|| {
+            UsageError(format!(
+                "--memory-limit {}: give a size such as 512MiB or 2GiB",
+                args.memory_limit
+            ))
+        })?,
+        temp_dir: args.temp_dir.clone().unwrap_or_else(std::env::temp_dir),
+        checkpoint: args.checkpoint.clone(),
     };
-    let summary = load::run(job).map_err(|e| {
+    let report = load::run(job).map_err(|e| {
         if e.is_usage() {
             anyhow::Error::new(UsageError(e.to_string()))
         } else {
             anyhow::Error::new(e)
         }
     })?;
-    summary.print("load");
+    report.summary.print("load");
+    let build = &report.build;
+    eprintln!(
+        "load: {} partitions; {} duplicate rows reconciled ({} cells collapsed); {} runs spilled ({} MiB){}",
+        build.partitions_out,
+        build.duplicates_collapsed,
+        build.cells_collapsed,
+        build.runs_spilled,
+        build.bytes_spilled >> 20,
+        if report.resumed_past > 0 {
+            format!("; resumed after {} partitions written before", report.resumed_past)
+        } else {
+            String::new()
+        }
+    );
     if let Some(path) = &args.summary_json {
-        summary
+        report
+            .summary
             .write_json(path)
             .with_context(|| format!("cannot write the summary to {}", path.display()))?;
     }

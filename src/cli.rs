@@ -154,7 +154,7 @@ pub struct LoadArgs {
     #[arg(long, default_value_t = 0)]
     pub rate: u64,
 
-    /// Memory for sorting and reconciling before spilling to --temp-dir (e.g. 512MiB, 2GiB).
+    /// Memory the run may use (e.g. 512MiB, 2GiB); sorting spills to --temp-dir past it.
     #[arg(long, default_value = "1GiB", value_name = "SIZE")]
     pub memory_limit: String,
 
@@ -173,11 +173,6 @@ pub struct LoadArgs {
     /// No progress bar or periodic progress lines (the summary is still printed).
     #[arg(long)]
     pub no_progress: bool,
-
-    /// Do not read the input once before writing. By default a truncated or corrupt input is
-    /// refused before anything is written; with this flag it is found only when reached.
-    #[arg(long)]
-    pub skip_input_check: bool,
 
     #[command(flatten)]
     pub connection: ConnectionArgs,

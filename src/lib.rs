@@ -6,12 +6,15 @@
 //! of it; `src/main.rs` only parses the command line and maps errors to exit codes.
 
 pub mod app;
+pub mod checkpoint;
 pub mod cli;
 pub mod cluster;
 pub mod load;
+pub mod merge;
 pub mod model;
 pub mod plan;
 pub mod progress;
 pub mod rejects;
 pub mod sink;
+pub mod sort;
 pub mod source;

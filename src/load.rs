@@ -1,7 +1,9 @@
-//! The `load` job: open the input, read the target table's schema, plan the mapping (refusing
-//! what cannot load before anything is written), then stream rows from a reader thread through
-//! a bounded channel into the CQL sink, sending rejects to the rejects file, and finish with a
-//! summary.
+//! The `load` job. Phase one reads every input in parallel (a thread per input), turns rows into
+//! partitions and feeds them to the partition builder, which sorts and reconciles them in
+//! bounded memory; rejects go to the rejects file. Nothing is written until every input was read
+//! whole, so a truncated or corrupt input is refused before the first write. Phase two streams
+//! the merged partitions, in token order, into the CQL sink, which records a checkpoint that a
+//! rerun of the same command resumes from.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -9,17 +11,19 @@ use std::sync::Arc;
 use thiserror::Error;
 use tokio::sync::mpsc;
 
+use crate::checkpoint::{self, CheckpointError};
 use crate::cli::ConnectionArgs;
 use crate::cluster::{self, ClusterError};
-use crate::model::TableName;
+use crate::model::{Partition, TableName};
 use crate::plan::MappingOptions;
 use crate::progress::{Counters, Progress, Summary};
 use crate::rejects::{Reject, RejectError, Rejects};
 use crate::sink::cql::{CqlSink, CqlSinkOptions, SinkError};
+use crate::sort::builder::{BuildStats, BuilderOptions, PartitionBuilder, SortError, install_interrupt_cleanup};
 use crate::source::pg_dump::{Dump, DumpError, DumpTable, RowEvent};
 use crate::source::postgres::{PgRowMapper, PgSourceError};
 
-/// Partitions buffered between the reader and the writer.
+/// Partitions buffered between stages.
 const CHANNEL_DEPTH: usize = 1024;
 
 /// Everything a load needs, validated by the command line.
@@ -35,9 +39,10 @@ pub struct LoadJob {
     pub connection: ConnectionArgs,
     /// No progress display (tests, scripts).
     pub quiet: bool,
-    /// Skip reading the whole input once before writing (single pass; a corrupt input is then
-    /// found only when reached, after the rows before it were written).
-    pub skip_input_check: bool,
+    /// Bytes the whole run may use; the partition builder spills past its share.
+    pub memory_limit: u64,
+    pub temp_dir: PathBuf,
+    pub checkpoint: Option<PathBuf>,
 }
 
 #[derive(Debug, Error)]
@@ -52,19 +57,21 @@ pub enum LoadError {
     #[error(transparent)]
     Sink(#[from] SinkError),
     #[error(transparent)]
+    Sort(#[from] SortError),
+    #[error(transparent)]
     Rejects(#[from] RejectError),
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
     #[error(
         "{path} holds several tables with data: {tables}; choose one with --source-table SCHEMA.TABLE"
     )]
     SeveralTables { path: String, tables: String },
     #[error("{path} holds no table data")]
     NoTables { path: String },
-    #[error("{0} inputs were given: loading several inputs into one stream needs the partition builder, which this version does not have yet; load them one at a time, oldest first")]
-    SeveralInputs(usize),
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
-    #[error("the reader thread failed: {0}")]
-    Reader(String),
+    #[error("the {0} thread failed unexpectedly")]
+    Thread(&'static str),
 }
 
 impl LoadError {
@@ -75,20 +82,29 @@ impl LoadError {
             LoadError::Source(_)
                 | LoadError::SeveralTables { .. }
                 | LoadError::NoTables { .. }
-                | LoadError::SeveralInputs(_)
+                | LoadError::Checkpoint(CheckpointError::OtherTable { .. })
                 | LoadError::Dump(DumpError::NoSuchTable { .. } | DumpError::AmbiguousTable { .. })
         )
     }
 }
 
+/// What a load did: the counters, and what the partition builder merged.
+#[derive(Debug, Clone)]
+pub struct LoadReport {
+    pub summary: Summary,
+    pub build: BuildStats,
+    /// Partitions skipped because the checkpoint said they were written.
+    pub resumed_past: u64,
+}
+
 /// Picks the table to load: `--source-table`, or the only table with data.
-fn choose_table<'a>(dump: &'a Dump, path: &Path, spec: Option<&str>) -> Result<&'a DumpTable, LoadError> {
+fn choose_table(dump: &Dump, path: &Path, spec: Option<&str>) -> Result<DumpTable, LoadError> {
     if let Some(spec) = spec {
-        return Ok(dump.table(spec)?);
+        return Ok(dump.table(spec)?.clone());
     }
     let with_data: Vec<&DumpTable> = dump.tables().iter().filter(|t| t.has_data).collect();
     match with_data.as_slice() {
-        [one] => Ok(one),
+        [one] => Ok((*one).clone()),
         [] => Err(LoadError::NoTables {
             path: path.display().to_string(),
         }),
@@ -103,18 +119,24 @@ fn choose_table<'a>(dump: &'a Dump, path: &Path, spec: Option<&str>) -> Result<&
     }
 }
 
-/// Runs the load and returns its summary.
-pub fn run(job: LoadJob) -> Result<Summary, LoadError> {
-    if job.inputs.len() != 1 {
-        return Err(LoadError::SeveralInputs(job.inputs.len()));
-    }
-    let path = job.inputs[0].clone();
-    let dump = Dump::open(&path)?;
-    let table = choose_table(&dump, &path, job.source_table.as_deref())?.clone();
-    let source_name = format!("{} (table {}.{})", path.display(), table.schema, table.name);
-    if !job.skip_input_check {
-        check_input(&dump, &table, job.quiet)?;
-    }
+/// One input, opened and planned.
+struct Input {
+    dump: Dump,
+    table: DumpTable,
+    mapper: PgRowMapper,
+}
+
+/// Runs the load and reports what it did.
+pub fn run(job: LoadJob) -> Result<LoadReport, LoadError> {
+    let opened = job
+        .inputs
+        .iter()
+        .map(|path| {
+            let dump = Dump::open(path)?;
+            let table = choose_table(&dump, path, job.source_table.as_deref())?;
+            Ok((path.clone(), dump, table))
+        })
+        .collect::<Result<Vec<_>, LoadError>>()?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -122,95 +144,164 @@ pub fn run(job: LoadJob) -> Result<Summary, LoadError> {
         .map_err(LoadError::Runtime)?;
     let session = Arc::new(runtime.block_on(cluster::connect(&job.connection))?);
     let schema = Arc::new(runtime.block_on(cluster::read_table_schema(&session, &job.table))?);
-    let mapper = PgRowMapper::new(
-        schema.clone(),
-        &table,
-        &source_name,
-        &job.mapping,
-        dump.created_micros(),
-    )?;
+    let inputs = opened
+        .into_iter()
+        .map(|(path, dump, table)| {
+            let source_name = format!("{} (table {}.{})", path.display(), table.schema, table.name);
+            let mapper = PgRowMapper::new(
+                schema.clone(),
+                &table,
+                &source_name,
+                &job.mapping,
+                dump.created_micros(),
+            )?;
+            Ok(Input {
+                dump,
+                table,
+                mapper,
+            })
+        })
+        .collect::<Result<Vec<_>, LoadError>>()?;
+    let resume = match &job.checkpoint {
+        Some(path) => checkpoint::read(path, &job.table.to_string())?,
+        None => None,
+    };
     let rejects = Arc::new(Rejects::new(job.rejects.as_deref(), job.max_errors)?);
     let counters = Arc::new(Counters::default());
     let sink = runtime.block_on(CqlSink::new(
         session,
-        schema,
+        schema.clone(),
         job.sink.clone(),
         counters.clone(),
     ))?;
-    let rows = dump.rows(&table)?;
-
+    install_interrupt_cleanup();
     let progress = Progress::start(counters.clone(), None, job.quiet);
-    let (tx, rx) = mpsc::channel(CHANNEL_DEPTH);
-    let reader = {
-        let counters = counters.clone();
-        let rejects = rejects.clone();
-        let table_name = format!("{}.{}", table.schema, table.name);
-        std::thread::spawn(move || -> Result<(), LoadError> {
-            for event in rows {
-                let reject = match event? {
-                    RowEvent::Row(row) => {
-                        Counters::add(&counters.rows_read, 1);
-                        match mapper.partition(&row.fields) {
-                            Ok(partition) => {
-                                if tx.blocking_send(partition).is_err() {
-                                    // The writer stopped; its error is the one to report.
-                                    return Ok(());
-                                }
-                                continue;
-                            }
-                            Err(e) => Reject {
-                                file: row.location.file.display().to_string(),
-                                table: table_name.clone(),
-                                line: row.location.line,
-                                column: e.column,
-                                reason: e.reason,
-                                raw: raw_row(&row.fields),
-                            },
-                        }
-                    }
-                    RowEvent::Reject(r) => {
-                        Counters::add(&counters.rows_read, 1);
-                        Reject {
-                            file: r.location.file.display().to_string(),
-                            table: table_name.clone(),
-                            line: r.location.line,
-                            column: None,
-                            reason: r.reason,
-                            raw: r.raw,
-                        }
-                    }
-                };
-                Counters::add(&counters.rows_rejected, 1);
-                rejects.add(reject)?;
-            }
-            Ok(())
-        })
-    };
-    let written = runtime.block_on(sink.write_all(rx));
-    let read = reader
-        .join()
-        .unwrap_or_else(|_| Err(LoadError::Reader("it panicked".into())));
-    let summary = progress.finish();
+
+    // Phase one: every input into the partition builder.
+    let builder = PartitionBuilder::new(
+        &schema,
+        BuilderOptions {
+            // The rest of the limit is for the stages around the builder.
+            memory_budget: (job.memory_limit / 10 * 6) as usize,
+            temp_dir: job.temp_dir.clone(),
+        },
+    );
+    let builder = read_inputs(inputs, builder, &counters, &rejects)?;
     rejects.finish()?;
-    // A reader error (corrupt input, too many rejects) explains a stopped writer; report it first.
-    read?;
+
+    // Phase two: merged partitions, in token order, into the sink.
+    let mut partitions = builder.finish()?;
+    let (tx, rx) = mpsc::channel::<Partition>(CHANNEL_DEPTH);
+    let (written, fed) = std::thread::scope(|scope| {
+        let feeder = scope.spawn(|| -> Result<(u64, BuildStats), LoadError> {
+            let mut skipped = 0;
+            for partition in partitions.by_ref() {
+                let partition = partition?;
+                if resume.as_ref().is_some_and(|m| m.covers(&partition)) {
+                    skipped += 1;
+                    continue;
+                }
+                if tx.blocking_send(partition).is_err() {
+                    break;
+                }
+            }
+            drop(tx);
+            Ok((skipped, partitions.stats().clone()))
+        });
+        let written = runtime.block_on(sink.write_all(rx, job.checkpoint.as_deref()));
+        (written, feeder.join())
+    });
+    // A failed feeder (a corrupt spill file) explains a short write; report it first.
+    let (resumed_past, build) = fed.map_err(|_| LoadError::Thread("feeder"))??;
     written?;
-    Ok(summary)
+    let summary = progress.finish();
+    if let Some(path) = &job.checkpoint {
+        // The load completed: a rerun starts from the beginning again.
+        let _ = std::fs::remove_file(path);
+    }
+    Ok(LoadReport {
+        summary,
+        build,
+        resumed_past,
+    })
 }
 
-/// Reads the whole table once, so a truncated or corrupt input is refused before anything is
-/// written. Malformed rows are left for the real pass to reject.
-fn check_input(dump: &Dump, table: &DumpTable, quiet: bool) -> Result<u64, LoadError> {
-    let counters = Arc::new(Counters::default());
-    let progress = Progress::start(counters.clone(), None, quiet);
-    let mut rows = 0;
-    for event in dump.rows(table)? {
-        event?;
-        rows += 1;
+/// Reads every input on a thread of its own into the builder; returns the builder when all
+/// inputs were read whole.
+fn read_inputs(
+    inputs: Vec<Input>,
+    mut builder: PartitionBuilder,
+    counters: &Arc<Counters>,
+    rejects: &Arc<Rejects>,
+) -> Result<PartitionBuilder, LoadError> {
+    let (tx, rx) = crossbeam_channel::bounded::<(Partition, u32)>(CHANNEL_DEPTH);
+    std::thread::scope(|scope| {
+        let readers: Vec<_> = inputs
+            .into_iter()
+            .enumerate()
+            .map(|(index, input)| {
+                let tx = tx.clone();
+                scope.spawn(move || read_input(input, index as u32, &tx, counters, rejects))
+            })
+            .collect();
+        drop(tx);
+        let mut pushed = Ok(());
+        for (partition, source) in rx.iter() {
+            if let Err(e) = builder.push(partition, source) {
+                pushed = Err(LoadError::from(e));
+                break;
+            }
+        }
+        // Readers stop when the channel closes; their errors explain a stop, so report them first.
+        drop(rx);
+        for reader in readers {
+            reader.join().map_err(|_| LoadError::Thread("reader"))??;
+        }
+        pushed
+    })?;
+    Ok(builder)
+}
+
+fn read_input(
+    input: Input,
+    source: u32,
+    tx: &crossbeam_channel::Sender<(Partition, u32)>,
+    counters: &Counters,
+    rejects: &Rejects,
+) -> Result<(), LoadError> {
+    let table_name = format!("{}.{}", input.table.schema, input.table.name);
+    for event in input.dump.rows(&input.table)? {
         Counters::add(&counters.rows_read, 1);
+        let reject = match event? {
+            RowEvent::Row(row) => match input.mapper.partition(&row.fields) {
+                Ok(partition) => {
+                    if tx.send((partition, source)).is_err() {
+                        return Ok(());
+                    }
+                    continue;
+                }
+                Err(e) => Reject {
+                    file: row.location.file.display().to_string(),
+                    table: table_name.clone(),
+                    line: row.location.line,
+                    column: e.column,
+                    reason: e.reason,
+                    raw: raw_row(&row.fields),
+                },
+            },
+            RowEvent::Reject(r) => Reject {
+                file: r.location.file.display().to_string(),
+                table: table_name.clone(),
+                line: r.location.line,
+                column: None,
+                reason: r.reason,
+                raw: r.raw,
+            },
+        };
+        Counters::add(&counters.rows_rejected, 1);
+        rejects.add(reject)?;
     }
-    drop(progress);
-    Ok(rows)
+    Ok(())
 }
 
 /// A row's fields as a tab-separated line for the rejects file (at most 1 KiB).

@@ -74,7 +74,11 @@ impl fmt::Display for Decimal {
         }
         let digits = v.magnitude().to_string();
         let scale = self.scale as usize;
-        let sign = if v.sign() == num_bigint::Sign::Minus { "-" } else { "" };
+        let sign = if v.sign() == num_bigint::Sign::Minus {
+            "-"
+        } else {
+            ""
+        };
         if digits.len() > scale {
             let (int, frac) = digits.split_at(digits.len() - scale);
             write!(f, "{sign}{int}.{frac}")

@@ -20,12 +20,19 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+use std::path::Path;
+
+use crate::checkpoint::{self, Mark, Tracker};
 use crate::cluster::Bind;
+use crate::model::value::hex;
 use crate::model::collection::{CollectionError, assemble};
 use crate::model::token::split_key;
 use crate::model::types::quote_identifier;
 use crate::model::{ColumnKind, Liveness, Partition, Row, TableSchema};
 use crate::progress::Counters;
+
+/// How often the checkpoint file is rewritten while writing.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 
 /// Cassandra warns about batches over 5 KiB (`batch_size_warn_threshold`); stay under it.
 pub const DEFAULT_BATCH_BYTES: usize = 4 * 1024;
@@ -160,17 +167,36 @@ impl CqlSink {
     }
 
     /// Writes every partition received until the channel closes. Fails on the first write that
-    /// still fails after all its attempts; statements already in flight finish first.
+    /// still fails after all its attempts; statements already in flight finish first. With a
+    /// checkpoint, records the last partition below which everything is acknowledged.
     pub async fn write_all(
         &self,
         mut partitions: mpsc::Receiver<Partition>,
+        checkpoint: Option<&Path>,
     ) -> Result<(), SinkError> {
         let inner = &self.inner;
         let permits = Arc::new(Semaphore::new(inner.options.concurrency.max(1)));
-        let mut tasks: JoinSet<Result<(), SinkError>> = JoinSet::new();
+        let mut tasks: JoinSet<Result<u64, SinkError>> = JoinSet::new();
         let mut pacer = Pacer::new(inner.options.rate);
+        let mut tracker = Tracker::default();
+        let mut saved = Instant::now();
+        let table = inner.table();
+        let save = |tracker: &Tracker| -> Result<(), SinkError> {
+            let (Some(path), Some((token, key, partitions))) = (checkpoint, tracker.mark()) else {
+                return Ok(());
+            };
+            let mark = Mark {
+                table: table.clone(),
+                token: token.0,
+                key_hex: hex(key),
+                partitions,
+            };
+            checkpoint::write(path, &mark).map_err(|e| inner.write_error(0, e.to_string()))
+        };
         while let Some(partition) = partitions.recv().await {
-            for (is_static, batch) in plan(&inner.schema, &partition, inner.options.batch_bytes)? {
+            let planned = plan(&inner.schema, &partition, inner.options.batch_bytes)?;
+            let seq = tracker.start(&partition, planned.len());
+            for (is_static, batch) in planned {
                 pacer.wait(batch.iter().map(|s| s.rows).sum()).await;
                 let permit = permits
                     .clone()
@@ -178,24 +204,28 @@ impl CqlSink {
                     .await
                     .map_err(|_| inner.write_error(0, "the writer stopped".into()))?;
                 while let Some(done) = tasks.try_join_next() {
-                    flatten(done)?;
+                    tracker.ack(flatten(done)?);
                 }
                 let inner = self.inner.clone();
                 tasks.spawn(async move {
                     let result = inner.execute(is_static, batch).await;
                     drop(permit);
-                    result
+                    result.map(|()| seq)
                 });
+            }
+            if saved.elapsed() >= CHECKPOINT_EVERY {
+                save(&tracker)?;
+                saved = Instant::now();
             }
         }
         while let Some(done) = tasks.join_next().await {
-            flatten(done)?;
+            tracker.ack(flatten(done)?);
         }
-        Ok(())
+        save(&tracker)
     }
 }
 
-fn flatten(done: Result<Result<(), SinkError>, tokio::task::JoinError>) -> Result<(), SinkError> {
+fn flatten<T>(done: Result<Result<T, SinkError>, tokio::task::JoinError>) -> Result<T, SinkError> {
     done.map_err(|e| SinkError::Write {
         table: String::new(),
         attempts: 0,

@@ -37,7 +37,10 @@ pub enum PgSourceError {
 enum WriteTime {
     Fixed(i64),
     /// A timestamp or timestamptz column (µs exact), or a bigint of microseconds.
-    Column { field: usize, micros: bool },
+    Column {
+        field: usize,
+        micros: bool,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -124,8 +127,7 @@ impl PgRowMapper {
         }
         let writetime = match (&options.writetime_column, options.writetime) {
             (Some(name), _) => {
-                let field =
-                    plan::source_column("--writetime-column", name, source_name, fields)?;
+                let field = plan::source_column("--writetime-column", name, source_name, fields)?;
                 let micros = match pg_type(field) {
                     Some(PgType::Timestamp | PgType::Timestamptz) | None => false,
                     Some(PgType::Int8) => true,
@@ -212,7 +214,10 @@ impl PgRowMapper {
             Ttl::Column(field) => match fields[field].as_deref() {
                 None => None,
                 Some(text) => Some(text.parse::<u32>().map_err(|_| {
-                    field_error(field, format!("`{text}` is not a TTL in seconds (0 or more)"))
+                    field_error(
+                        field,
+                        format!("`{text}` is not a TTL in seconds (0 or more)"),
+                    )
                 })?),
             },
         };
@@ -230,6 +235,13 @@ impl PgRowMapper {
                 },
             });
         }
-        plan::row_partition(&self.schema, values, &self.mapped, timestamp, ttl, self.nulls)
+        plan::row_partition(
+            &self.schema,
+            values,
+            &self.mapped,
+            timestamp,
+            ttl,
+            self.nulls,
+        )
     }
 }

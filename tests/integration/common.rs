@@ -82,13 +82,21 @@ pub fn psql(sql: &str) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("script.sql");
     std::fs::write(&file, sql).unwrap();
-    postgres(&["psql", "-q", "-v", "ON_ERROR_STOP=1", "-f", file.to_str().unwrap()]);
+    postgres(&[
+        "psql",
+        "-q",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-f",
+        file.to_str().unwrap(),
+    ]);
 }
 
 /// The `cassbulk` binary, with the test node as its cluster.
 pub fn cassbulk() -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::cargo_bin("cassbulk").unwrap();
-    cmd.env("CASSBULK_HOSTS", hosts()).env_remove("CASSBULK_PASSWORD");
+    cmd.env("CASSBULK_HOSTS", hosts())
+        .env_remove("CASSBULK_PASSWORD");
     cmd
 }
 

@@ -6,8 +6,8 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use cassbulk::model::value::{Decimal, Varint};
 use cassbulk::model::Value;
+use cassbulk::model::value::{Decimal, Varint};
 
 use crate::common::{self, cassbulk, psql};
 
@@ -66,11 +66,24 @@ fn epoch_plus(base: &str, micros: i64) -> String {
 }
 
 fn timestamp(col: &'static str, micros: i64) -> (&'static str, String, Value) {
-    let base = if col == "ts" { "timestamp" } else { "timestamptz" };
-    (col, epoch_plus(base, micros), Value::Timestamp(micros.div_euclid(1000)))
+    let base = if col == "ts" {
+        "timestamp"
+    } else {
+        "timestamptz"
+    };
+    (
+        col,
+        epoch_plus(base, micros),
+        Value::Timestamp(micros.div_euclid(1000)),
+    )
 }
 
-fn decimal(col: &'static str, s: &str, unscaled: &str, scale: i32) -> (&'static str, String, Value) {
+fn decimal(
+    col: &'static str,
+    s: &str,
+    unscaled: &str,
+    scale: i32,
+) -> (&'static str, String, Value) {
     let v = Varint::from_bigint(&unscaled.parse().unwrap());
     let value = if scale == 0 && col == "num_int" {
         Value::Varint(v)
@@ -98,32 +111,81 @@ fn rows() -> Vec<TestRow> {
                 ("r", "1.5".into(), Value::Float(1.5)),
                 ("d", "0.1".into(), Value::Double(0.1)),
                 ("b", "true".into(), Value::Boolean(true)),
-                ("bin", "'\\xdeadbeef'::bytea".into(), Value::Blob(vec![0xde, 0xad, 0xbe, 0xef])),
-                ("u", quote("123e4567-e89b-12d3-a456-426614174000"), Value::Uuid([0x12, 0x3e, 0x45, 0x67, 0xe8, 0x9b, 0x12, 0xd3, 0xa4, 0x56, 0x42, 0x66, 0x14, 0x17, 0x40, 0x00])),
+                (
+                    "bin",
+                    "'\\xdeadbeef'::bytea".into(),
+                    Value::Blob(vec![0xde, 0xad, 0xbe, 0xef]),
+                ),
+                (
+                    "u",
+                    quote("123e4567-e89b-12d3-a456-426614174000"),
+                    Value::Uuid([
+                        0x12, 0x3e, 0x45, 0x67, 0xe8, 0x9b, 0x12, 0xd3, 0xa4, 0x56, 0x42, 0x66,
+                        0x14, 0x17, 0x40, 0x00,
+                    ]),
+                ),
                 timestamp("ts", 1_700_000_000_123_456),
                 timestamp("tstz", 1_700_000_000_654_321),
-                ("dt", "DATE '1970-01-01' + 20000".into(), Value::Date(20_000)),
-                ("tm", "TIME '00:00' + interval '1 microsecond' * 45296789012".into(), Value::Time(45_296_789_012_000)),
-                ("ip", quote("192.168.0.1"), Value::Inet("192.168.0.1".parse().unwrap())),
+                (
+                    "dt",
+                    "DATE '1970-01-01' + 20000".into(),
+                    Value::Date(20_000),
+                ),
+                (
+                    "tm",
+                    "TIME '00:00' + interval '1 microsecond' * 45296789012".into(),
+                    Value::Time(45_296_789_012_000),
+                ),
+                (
+                    "ip",
+                    quote("192.168.0.1"),
+                    Value::Inet("192.168.0.1".parse().unwrap()),
+                ),
                 text("js", "{\"a\":  [1, 2]}"),
                 text("jb", "{\"a\": [1, 2]}"),
                 text("m", "happy"),
-                ("arr_text", "ARRAY['x','y','x']".into(), Value::List(vec![Value::Text("x".into()), Value::Text("y".into()), Value::Text("x".into())])),
-                ("arr_int", "ARRAY[3,-5,0,3]".into(), Value::Set(vec![Value::Int(-5), Value::Int(0), Value::Int(3)])),
+                (
+                    "arr_text",
+                    "ARRAY['x','y','x']".into(),
+                    Value::List(vec![
+                        Value::Text("x".into()),
+                        Value::Text("y".into()),
+                        Value::Text("x".into()),
+                    ]),
+                ),
+                (
+                    "arr_int",
+                    "ARRAY[3,-5,0,3]".into(),
+                    Value::Set(vec![Value::Int(-5), Value::Int(0), Value::Int(3)]),
+                ),
             ],
         },
         TestRow {
             id: "hostile text",
             updated_at: 1_794_997_801_000_001,
             cells: vec![
-                text("t", "tab\there\nnew line\r\ncarriage\\back\\\\slash\u{b}\u{c}\u{8}"),
+                text(
+                    "t",
+                    "tab\there\nnew line\r\ncarriage\\back\\\\slash\u{b}\u{c}\u{8}",
+                ),
                 text("vc", "\\N"),
                 text("js", "{\"k\": \"\\t\\\\N\"}"),
                 text("m", "sad"),
                 (
                     "arr_text",
-                    format!("ARRAY[{}, {}, {}, {}, {}]::text[]", quote("a,b"), quote("c\"d"), quote("e\\f"), quote("NULL"), quote("")),
-                    Value::List(["a,b", "c\"d", "e\\f", "NULL", ""].map(|s| Value::Text(s.into())).to_vec()),
+                    format!(
+                        "ARRAY[{}, {}, {}, {}, {}]::text[]",
+                        quote("a,b"),
+                        quote("c\"d"),
+                        quote("e\\f"),
+                        quote("NULL"),
+                        quote("")
+                    ),
+                    Value::List(
+                        ["a,b", "c\"d", "e\\f", "NULL", ""]
+                            .map(|s| Value::Text(s.into()))
+                            .to_vec(),
+                    ),
                 ),
             ],
         },
@@ -135,12 +197,22 @@ fn rows() -> Vec<TestRow> {
         TestRow {
             id: "empty is not null",
             updated_at: 1_794_997_802_000_002,
-            cells: vec![text("t", ""), text("js", "\"\""), ("arr_int", "'{}'::int[]".into(), Value::Set(vec![]))],
+            cells: vec![
+                text("t", ""),
+                text("js", "\"\""),
+                ("arr_int", "'{}'::int[]".into(), Value::Set(vec![])),
+            ],
         },
         TestRow {
             id: "unicode: مرحبا עולם 🎵👩‍👩‍👧",
             updated_at: 1_794_997_803_000_003,
-            cells: vec![text("t", "مرحبا بالعالم — שלום עולם — 🎵👩‍👩‍👧 — \u{202e}reversed\u{202c}"), text("vc", "זה טקסט")],
+            cells: vec![
+                text(
+                    "t",
+                    "مرحبا بالعالم — שלום עולם — 🎵👩‍👩‍👧 — \u{202e}reversed\u{202c}",
+                ),
+                text("vc", "זה טקסט"),
+            ],
         },
         TestRow {
             id: "seventy kilobytes",
@@ -154,16 +226,46 @@ fn rows() -> Vec<TestRow> {
                 ("i2", "32767".into(), Value::Smallint(i16::MAX)),
                 ("i4", "2147483647".into(), Value::Int(i32::MAX)),
                 ("i8", "9223372036854775807".into(), Value::Bigint(i64::MAX)),
-                decimal("num", "123456789012345678901234567890123456789012345678901234567890.123456789", "123456789012345678901234567890123456789012345678901234567890123456789", 9),
-                decimal("num_int", "1000000000000000000000000000000000000000000000000000000000", "1000000000000000000000000000000000000000000000000000000000", 0),
+                decimal(
+                    "num",
+                    "123456789012345678901234567890123456789012345678901234567890.123456789",
+                    "123456789012345678901234567890123456789012345678901234567890123456789",
+                    9,
+                ),
+                decimal(
+                    "num_int",
+                    "1000000000000000000000000000000000000000000000000000000000",
+                    "1000000000000000000000000000000000000000000000000000000000",
+                    0,
+                ),
                 ("r", "3.4028235e+38".into(), Value::Float(f32::MAX)),
-                ("d", "1.7976931348623157e+308".into(), Value::Double(f64::MAX)),
+                (
+                    "d",
+                    "1.7976931348623157e+308".into(),
+                    Value::Double(f64::MAX),
+                ),
                 timestamp("ts", 253_402_300_799_999_999),
                 timestamp("tstz", 300_000_000_000_000_000),
-                ("dt", "DATE '1970-01-01' + 2932896".into(), Value::Date(2_932_896)),
-                ("tm", "TIME '23:59:59.999999'".into(), Value::Time(86_399_999_999_000)),
-                ("ip", quote("2001:db8::ff00:42:8329"), Value::Inet("2001:db8::ff00:42:8329".parse().unwrap())),
-                ("bin", "'\\x00ff5c'::bytea".into(), Value::Blob(vec![0, 0xff, b'\\'])),
+                (
+                    "dt",
+                    "DATE '1970-01-01' + 2932896".into(),
+                    Value::Date(2_932_896),
+                ),
+                (
+                    "tm",
+                    "TIME '23:59:59.999999'".into(),
+                    Value::Time(86_399_999_999_000),
+                ),
+                (
+                    "ip",
+                    quote("2001:db8::ff00:42:8329"),
+                    Value::Inet("2001:db8::ff00:42:8329".parse().unwrap()),
+                ),
+                (
+                    "bin",
+                    "'\\x00ff5c'::bytea".into(),
+                    Value::Blob(vec![0, 0xff, b'\\']),
+                ),
             ],
         },
         TestRow {
@@ -173,14 +275,28 @@ fn rows() -> Vec<TestRow> {
                 ("i2", "-32768".into(), Value::Smallint(i16::MIN)),
                 ("i4", "-2147483648".into(), Value::Int(i32::MIN)),
                 ("i8", "-9223372036854775808".into(), Value::Bigint(i64::MIN)),
-                decimal("num", "-0.000000000000000000000000000000000000000001", "-1", 42),
-                decimal("num_int", "-99999999999999999999999999999999999999999999", "-99999999999999999999999999999999999999999999", 0),
+                decimal(
+                    "num",
+                    "-0.000000000000000000000000000000000000000001",
+                    "-1",
+                    42,
+                ),
+                decimal(
+                    "num_int",
+                    "-99999999999999999999999999999999999999999999",
+                    "-99999999999999999999999999999999999999999999",
+                    0,
+                ),
                 ("r", "1e-45".into(), Value::Float(f32::from_bits(1))),
                 ("d", "-5e-324".into(), Value::Double(-f64::from_bits(1))),
                 ("b", "false".into(), Value::Boolean(false)),
                 timestamp("ts", -1),
                 timestamp("tstz", -100_000_000_000_000_000),
-                ("dt", "DATE '1970-01-01' - 2000000".into(), Value::Date(-2_000_000)),
+                (
+                    "dt",
+                    "DATE '1970-01-01' - 2000000".into(),
+                    Value::Date(-2_000_000),
+                ),
                 ("tm", "TIME '00:00'".into(), Value::Time(0)),
                 ("ip", quote("::1"), Value::Inet("::1".parse().unwrap())),
             ],
@@ -199,7 +315,10 @@ fn rows() -> Vec<TestRow> {
 /// The rows expected in Cassandra: all but the one with a NULL inside an array, which a CQL
 /// collection cannot hold and the loader must reject.
 fn expected_rows() -> Vec<TestRow> {
-    rows().into_iter().filter(|r| r.id != "null inside an array").collect()
+    rows()
+        .into_iter()
+        .filter(|r| r.id != "null inside an array")
+        .collect()
 }
 
 /// Creates and fills the PostgreSQL table `name`, with an enum of its own.
@@ -222,24 +341,43 @@ fn create_pg_table(name: &str) {
             cols.push(c.to_string());
             vals.push(expr.clone());
         }
-        sql += &format!("INSERT INTO {name} ({}) VALUES ({});\n", cols.join(", "), vals.join(", "));
+        sql += &format!(
+            "INSERT INTO {name} ({}) VALUES ({});\n",
+            cols.join(", "),
+            vals.join(", ")
+        );
     }
     psql(&sql);
 }
 
 async fn create_cql_table(session: &scylla::client::session::Session, ks: &str, name: &str) {
-    let columns: Vec<String> = COLUMNS.iter().map(|(c, _, cql)| format!("{c} {cql}")).collect();
-    common::run(session, &format!("CREATE TABLE {ks}.{name} ({})", columns.join(", "))).await;
+    let columns: Vec<String> = COLUMNS
+        .iter()
+        .map(|(c, _, cql)| format!("{c} {cql}"))
+        .collect();
+    common::run(
+        session,
+        &format!("CREATE TABLE {ks}.{name} ({})", columns.join(", ")),
+    )
+    .await;
 }
 
 /// Reads the table back and checks every cell and every simple cell's write time.
 async fn assert_loaded(session: &scylla::client::session::Session, ks: &str, name: &str) {
     let names: Vec<&str> = COLUMNS.iter().map(|c| c.0).collect();
-    let simple: Vec<&str> = COLUMNS.iter().filter(|c| !c.2.contains('<') && c.0 != "id").map(|c| c.0).collect();
+    let simple: Vec<&str> = COLUMNS
+        .iter()
+        .filter(|c| !c.2.contains('<') && c.0 != "id")
+        .map(|c| c.0)
+        .collect();
     let select = format!(
         "SELECT {}, {} FROM {ks}.{name}",
         names.join(", "),
-        simple.iter().map(|c| format!("writetime({c})")).collect::<Vec<_>>().join(", ")
+        simple
+            .iter()
+            .map(|c| format!("writetime({c})"))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     let actual: HashMap<String, Vec<Option<Vec<u8>>>> = common::rows(session, &select)
         .await
@@ -247,9 +385,16 @@ async fn assert_loaded(session: &scylla::client::session::Session, ks: &str, nam
         .map(|r| (String::from_utf8(r[0].clone().unwrap()).unwrap(), r))
         .collect();
     let expected = expected_rows();
-    assert_eq!(actual.len(), expected.len(), "{name}: rows loaded: {:?}", actual.keys());
+    assert_eq!(
+        actual.len(),
+        expected.len(),
+        "{name}: rows loaded: {:?}",
+        actual.keys()
+    );
     for row in expected {
-        let got = actual.get(row.id).unwrap_or_else(|| panic!("{name}: row {} missing", row.id));
+        let got = actual
+            .get(row.id)
+            .unwrap_or_else(|| panic!("{name}: row {} missing", row.id));
         // An empty collection is no cells at all: it reads back as NULL.
         let mut want: HashMap<&str, Value> = row
             .cells
@@ -257,13 +402,18 @@ async fn assert_loaded(session: &scylla::client::session::Session, ks: &str, nam
             .filter(|(_, _, v)| !matches!(v, Value::List(l) | Value::Set(l) if l.is_empty()))
             .map(|(c, _, v)| (*c, v.clone()))
             .collect();
-        want.insert("updated_at", Value::Timestamp(row.updated_at.div_euclid(1000)));
+        want.insert(
+            "updated_at",
+            Value::Timestamp(row.updated_at.div_euclid(1000)),
+        );
         for (i, col) in names.iter().enumerate().skip(1) {
             let want_bytes = want.get(col).map(Value::to_bytes);
             assert_eq!(got[i], want_bytes, "{name}: row {:?} column {col}", row.id);
         }
         for (j, col) in simple.iter().enumerate() {
-            let wt = got[names.len() + j].as_ref().map(|b| i64::from_be_bytes(b.as_slice().try_into().unwrap()));
+            let wt = got[names.len() + j]
+                .as_ref()
+                .map(|b| i64::from_be_bytes(b.as_slice().try_into().unwrap()));
             let expected_wt = want.contains_key(col).then_some(row.updated_at);
             assert_eq!(wt, expected_wt, "{name}: row {:?} writetime({col})", row.id);
         }
@@ -274,7 +424,13 @@ fn load(dump: &Path, source_table: &str, target: &str, extra: &[&str]) -> std::p
     cassbulk()
         .arg("load")
         .arg(dump)
-        .args(["--source-table", source_table, "--table", target, "--no-progress"])
+        .args([
+            "--source-table",
+            source_table,
+            "--table",
+            target,
+            "--no-progress",
+        ])
         .args(extra)
         .output()
         .unwrap()
@@ -296,7 +452,11 @@ async fn every_type_and_hostile_values_load_cell_for_cell_from_all_three_dump_fo
     let pg_table = format!("every_type_{}", ks.trim_start_matches("cb_"));
     create_pg_table(&pg_table);
     let dir = tempfile::tempdir().unwrap();
-    for (format, flag, file) in [("plain", "-Fp", "dump.sql"), ("custom", "-Fc", "dump.pgdump"), ("directory", "-Fd", "dump.dir")] {
+    for (format, flag, file) in [
+        ("plain", "-Fp", "dump.sql"),
+        ("custom", "-Fc", "dump.pgdump"),
+        ("directory", "-Fd", "dump.dir"),
+    ] {
         let path = dir.path().join(format!("{format}-{file}"));
         common::postgres(&["dump", flag, "-t", &pg_table, "-f", path.to_str().unwrap()]);
         let target = format!("every_type_{format}");
@@ -306,7 +466,12 @@ async fn every_type_and_hostile_values_load_cell_for_cell_from_all_three_dump_fo
             &path,
             &format!("public.{pg_table}"),
             &format!("{ks}.{target}"),
-            &["--writetime-column", "updated_at", "--rejects", rejects.to_str().unwrap()],
+            &[
+                "--writetime-column",
+                "updated_at",
+                "--rejects",
+                rejects.to_str().unwrap(),
+            ],
         );
         assert_success(&out);
         assert_loaded(&session, &ks, &target).await;
@@ -315,10 +480,16 @@ async fn every_type_and_hostile_values_load_cell_for_cell_from_all_three_dump_fo
         assert_eq!(rejected.lines().count(), 1, "{format}: {rejected}");
         let reject: serde_json::Value = serde_json::from_str(rejected.trim()).unwrap();
         assert_eq!(reject["column"], "arr_text", "{format}");
-        assert!(reject["reason"].as_str().unwrap().contains("NULL element"), "{format}: {reject}");
+        assert!(
+            reject["reason"].as_str().unwrap().contains("NULL element"),
+            "{format}: {reject}"
+        );
         assert!(reject["line"].as_u64().unwrap() > 0, "{format}");
         let summary = String::from_utf8_lossy(&out.stderr);
-        assert!(summary.contains("9 rows read, 8 written, 1 rejected"), "{format}: {summary}");
+        assert!(
+            summary.contains("9 rows read, 8 written, 1 rejected"),
+            "{format}: {summary}"
+        );
     }
 }
 
@@ -334,7 +505,13 @@ async fn reloading_changes_nothing_and_newer_live_writes_keep_winning() {
     let dir = tempfile::tempdir().unwrap();
     let dump = dir.path().join("accounts.pgdump");
     common::postgres(&["dump", "-Fc", "-t", &pg_table, "-f", dump.to_str().unwrap()]);
-    common::run(&session, &format!("CREATE TABLE {ks}.accounts (username text PRIMARY KEY, email text, premium boolean)")).await;
+    common::run(
+        &session,
+        &format!(
+            "CREATE TABLE {ks}.accounts (username text PRIMARY KEY, email text, premium boolean)"
+        ),
+    )
+    .await;
     let target = format!("{ks}.accounts");
 
     // No write-time flag: the archive's creation time is the write time.
@@ -344,18 +521,35 @@ async fn reloading_changes_nothing_and_newer_live_writes_keep_winning() {
     first.sort();
     assert_eq!(first.len(), 500);
     let created = i64::from_be_bytes(first[0][3].clone().unwrap().try_into().unwrap());
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros() as i64;
-    assert!(created <= now && created > now - 3_600_000_000, "write time {created} is the dump's creation time");
-    assert!(first.iter().all(|r| r[3] == first[0][3]), "every row has the archive's time");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as i64;
+    assert!(
+        created <= now && created > now - 3_600_000_000,
+        "write time {created} is the dump's creation time"
+    );
+    assert!(
+        first.iter().all(|r| r[3] == first[0][3]),
+        "every row has the archive's time"
+    );
 
     // The live service writes after the dump (a newer timestamp): the reload must not undo it.
-    common::run(&session, &format!("UPDATE {target} SET email = 'new@example.com' WHERE username = 'user7'")).await;
+    common::run(
+        &session,
+        &format!("UPDATE {target} SET email = 'new@example.com' WHERE username = 'user7'"),
+    )
+    .await;
     assert_success(&load(&dump, &pg_table, &target, &[]));
     let mut second = common::rows(&session, &select).await;
     second.sort();
     for (a, b) in first.iter().zip(&second) {
         if a[0].as_deref() == Some(b"user7") {
-            assert_eq!(b[1].as_deref(), Some(&b"new@example.com"[..]), "the newer live write wins");
+            assert_eq!(
+                b[1].as_deref(),
+                Some(&b"new@example.com"[..]),
+                "the newer live write wins"
+            );
         } else {
             assert_eq!(a, b, "reloading changed nothing");
         }
@@ -377,11 +571,19 @@ async fn a_truncated_archive_and_a_malformed_plain_dump_fail_clearly_without_a_p
     for cut in [archive.len() / 3, archive.len() - 10] {
         let truncated = dir.path().join(format!("truncated-{cut}.dump"));
         std::fs::write(&truncated, &archive[..cut]).unwrap();
-        let out = load(&truncated, "accounts", &target, &["--writetime-column", "last_updated"]);
+        let out = load(
+            &truncated,
+            "accounts",
+            &target,
+            &["--writetime-column", "last_updated"],
+        );
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(3), "{stderr}");
         assert!(!stderr.contains("panicked"), "{stderr}");
-        assert!(stderr.contains(truncated.to_str().unwrap()), "names the file: {stderr}");
+        assert!(
+            stderr.contains(truncated.to_str().unwrap()),
+            "names the file: {stderr}"
+        );
         assert!(stderr.contains("byte"), "names the byte offset: {stderr}");
     }
 
@@ -390,29 +592,54 @@ async fn a_truncated_archive_and_a_malformed_plain_dump_fail_clearly_without_a_p
     let cut = plain.find("\\.\n").unwrap();
     let unterminated = dir.path().join("unterminated.sql");
     std::fs::write(&unterminated, &plain[..cut]).unwrap();
-    let out = load(&unterminated, "accounts", &target, &["--writetime-column", "last_updated"]);
+    let out = load(
+        &unterminated,
+        "accounts",
+        &target,
+        &["--writetime-column", "last_updated"],
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 
     // A plain dump without a snapshot time and no write-time flag: told which flag to add.
-    let out = load(&fixture.join("accounts.plain.sql"), "accounts", &target, &[]);
+    let out = load(
+        &fixture.join("accounts.plain.sql"),
+        "accounts",
+        &target,
+        &[],
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("--writetime"), "{stderr}");
 
     // Nothing was written by the refused loads.
-    assert!(common::rows(&session, &format!("SELECT username FROM {target}")).await.is_empty());
+    assert!(
+        common::rows(&session, &format!("SELECT username FROM {target}"))
+            .await
+            .is_empty()
+    );
 
     // Malformed lines are rejected with their line numbers; the rest loads; too many stop the run.
     let mut lines: Vec<&str> = plain.lines().collect();
     let copy = lines.iter().position(|l| l.starts_with("COPY ")).unwrap();
     lines[copy + 3] = "only\tthree\tfields";
-    lines[copy + 5] = "bad_row\tx@y\tSE\tnot a timestamp\t2026-11-18 10:30:00+00\tt\t{}\t\\N\t\\N\t\\N\t\\N\t\\N";
+    lines[copy + 5] =
+        "bad_row\tx@y\tSE\tnot a timestamp\t2026-11-18 10:30:00+00\tt\t{}\t\\N\t\\N\t\\N\t\\N\t\\N";
     let malformed = dir.path().join("malformed.sql");
     std::fs::write(&malformed, lines.join("\n") + "\n").unwrap();
     let rejects = dir.path().join("rejects.jsonl");
-    let out = load(&malformed, "accounts", &target, &["--writetime-column", "last_updated", "--rejects", rejects.to_str().unwrap()]);
+    let out = load(
+        &malformed,
+        "accounts",
+        &target,
+        &[
+            "--writetime-column",
+            "last_updated",
+            "--rejects",
+            rejects.to_str().unwrap(),
+        ],
+    );
     assert_success(&out);
     let rejected: Vec<serde_json::Value> = std::fs::read_to_string(&rejects)
         .unwrap()
@@ -425,7 +652,12 @@ async fn a_truncated_archive_and_a_malformed_plain_dump_fail_clearly_without_a_p
     assert_eq!(rejected[1]["column"], "created");
     let loaded = common::rows(&session, &format!("SELECT username FROM {target}")).await;
     assert_eq!(loaded.len(), 198, "200 rows in the fixture, 2 rejected");
-    let out = load(&malformed, "accounts", &target, &["--writetime-column", "last_updated", "--max-errors", "1"]);
+    let out = load(
+        &malformed,
+        "accounts",
+        &target,
+        &["--writetime-column", "last_updated", "--max-errors", "1"],
+    );
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("more than --max-errors 1"));
 }

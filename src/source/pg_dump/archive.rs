@@ -138,11 +138,8 @@ impl Toc {
     pub(crate) fn read(path: &Path) -> Result<Toc, DumpError> {
         let file = FileReader::open(path)?;
         let file_len = file_len(path)?;
-        let mut reader = ArchiveReader::new(
-            BufReader::with_capacity(BUF_SIZE, file),
-            path,
-            file_len,
-        );
+        let mut reader =
+            ArchiveReader::new(BufReader::with_capacity(BUF_SIZE, file), path, file_len);
         let header = reader.header()?;
         let is_toc_dat = path.file_name().is_some_and(|name| name == "toc.dat");
         match header.format {
@@ -220,7 +217,10 @@ fn local_mktime(tm: [i64; 7]) -> Option<i64> {
     // SAFETY: `t` is a valid, exclusively borrowed `tm`; mktime only reads and normalises it.
     let seconds = unsafe { libc::mktime(&mut t) };
     // pg_restore, too, treats -1 as "invalid creation date".
-    (seconds != -1).then_some(i64::from(seconds))
+    // time_t is narrower than i64 on some platforms.
+    #[allow(clippy::useless_conversion)]
+    let seconds = i64::from(seconds);
+    (seconds != -1).then_some(seconds)
 }
 
 /// Reads archive primitives (bytes, ints, strings, offsets), tracking the byte offset so that
@@ -280,16 +280,22 @@ impl<R: BufRead> ArchiveReader<R> {
                 self.pos += buf.len() as u64;
                 Ok(())
             }
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
-                Err(self.truncated(self.pos, format!("{} ({} bytes)", self.what(what), buf.len())))
-            }
-            Err(e) => Err(match super::stream::recover(e) {
-                Ok(dump_error) => dump_error,
-                Err(source) => DumpError::Io {
-                    path: self.path.clone(),
-                    source,
-                },
-            }),
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Err(self.truncated(
+                self.pos,
+                format!("{} ({} bytes)", self.what(what), buf.len()),
+            )),
+            Err(e) => Err(self.io(e)),
+        }
+    }
+
+    /// The [`DumpError`] for an I/O error of the underlying reader.
+    fn io(&self, error: io::Error) -> DumpError {
+        match super::stream::recover(error) {
+            Ok(dump_error) => dump_error,
+            Err(source) => DumpError::Io {
+                path: self.path.clone(),
+                source,
+            },
         }
     }
 
@@ -302,13 +308,7 @@ impl<R: BufRead> ArchiveReader<R> {
     fn at_end(&mut self) -> Result<bool, DumpError> {
         match self.inner.fill_buf() {
             Ok(buf) => Ok(buf.is_empty()),
-            Err(e) => Err(match super::stream::recover(e) {
-                Ok(dump_error) => dump_error,
-                Err(source) => DumpError::Io {
-                    path: self.path.clone(),
-                    source,
-                },
-            }),
+            Err(e) => Err(self.io(e)),
         }
     }
 
@@ -326,7 +326,10 @@ impl<R: BufRead> ArchiveReader<R> {
             .rev()
             .fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
         let value = i64::try_from(magnitude).map_err(|_| {
-            self.corrupt(at, format!("{}: {magnitude} does not fit in 63 bits", self.what(what)))
+            self.corrupt(
+                at,
+                format!("{}: {magnitude} does not fit in 63 bits", self.what(what)),
+            )
         })?;
         match sign {
             0 => Ok(value),
@@ -348,9 +351,8 @@ impl<R: BufRead> ArchiveReader<R> {
         if len == -1 {
             return Ok(None);
         }
-        let len = u64::try_from(len).map_err(|_| {
-            self.corrupt(at, format!("{} has the length {len}", self.what(what)))
-        })?;
+        let len = u64::try_from(len)
+            .map_err(|_| self.corrupt(at, format!("{} has the length {len}", self.what(what))))?;
         if len > self.limit.saturating_sub(self.pos) {
             return Err(self.truncated(
                 at,
@@ -361,8 +363,24 @@ impl<R: BufRead> ArchiveReader<R> {
                 ),
             ));
         }
-        let mut bytes = vec![0u8; len as usize];
-        self.exact(&mut bytes, what)?;
+        // Read as the bytes come (not into a buffer of the announced size): a compressed
+        // toc.dat has no known length to check a corrupt length against.
+        let mut bytes = Vec::new();
+        let read = (&mut self.inner)
+            .take(len)
+            .read_to_end(&mut bytes)
+            .map_err(|e| self.io(e))?;
+        self.pos += read as u64;
+        if (read as u64) < len {
+            return Err(self.truncated(
+                self.pos,
+                format!(
+                    "{}: {} more bytes of a {len}-byte string",
+                    self.what(what),
+                    len - read as u64
+                ),
+            ));
+        }
         Ok(Some(match String::from_utf8(bytes) {
             Ok(s) => s,
             Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
@@ -500,10 +518,7 @@ impl<R: BufRead> ArchiveReader<R> {
             let at = self.pos;
             let dump_id = self.int("the dump ID")?;
             if dump_id <= 0 {
-                return Err(self.corrupt(
-                    at,
-                    format!("{}: the dump ID is {dump_id}", self.context),
-                ));
+                return Err(self.corrupt(at, format!("{}: the dump ID is {dump_id}", self.context)));
             }
             self.context = format!("TOC entry {i} of {count} (dump ID {dump_id})");
             self.int("the had-dumper flag")?;
@@ -580,13 +595,7 @@ impl ArchiveReader<BufReader<FileReader>> {
     }
 
     fn seek_result<T>(&self, result: io::Result<T>) -> Result<T, DumpError> {
-        result.map_err(|e| match super::stream::recover(e) {
-            Ok(dump_error) => dump_error,
-            Err(source) => DumpError::Io {
-                path: self.path.clone(),
-                source,
-            },
-        })
+        result.map_err(|e| self.io(e))
     }
 
     /// Checks a chunk length read at `at` against the end of the file.
@@ -779,7 +788,9 @@ impl BufRead for ChunkReader {
                 expected: format!("{remaining} more bytes of a data chunk"),
             }));
         }
-        let n = buf.len().min(usize::try_from(remaining).unwrap_or(usize::MAX));
+        let n = buf
+            .len()
+            .min(usize::try_from(remaining).unwrap_or(usize::MAX));
         Ok(&buf[..n])
     }
 
@@ -833,7 +844,11 @@ pub(crate) fn directory_toc(dir: &Path) -> Result<Toc, DumpError> {
     if plain.is_file() {
         return Toc::read(&plain);
     }
-    for (suffix, codec) in [("gz", Codec::Gzip), ("lz4", Codec::Lz4), ("zst", Codec::Zstd)] {
+    for (suffix, codec) in [
+        ("gz", Codec::Gzip),
+        ("lz4", Codec::Lz4),
+        ("zst", Codec::Zstd),
+    ] {
         let path = dir.join(format!("toc.dat.{suffix}"));
         if path.is_file() {
             let stream = DataStream::open_file(&path, codec)?;

@@ -341,7 +341,10 @@ mod tests {
     #[test]
     fn a_lone_backslash_at_the_end_of_a_line_is_malformed() {
         let error = decode("a\tb\\").unwrap_err();
-        assert!(error.contains("field 2 ends with a lone backslash"), "{error}");
+        assert!(
+            error.contains("field 2 ends with a lone backslash"),
+            "{error}"
+        );
         assert_eq!(decode("a\tb\\\\"), Ok(vec![some("a"), some("b\\")]));
     }
 

@@ -103,7 +103,9 @@ fn column(sql: &[u8], element: &[(Token, usize)], end: usize) -> Option<PgColumn
     let type_start = rest.first()?.1;
     let type_end = rest
         .iter()
-        .find(|(token, _)| matches!(token, Token::Word(w) if CONSTRAINT_WORDS.contains(&w.as_str())))
+        .find(
+            |(token, _)| matches!(token, Token::Word(w) if CONSTRAINT_WORDS.contains(&w.as_str())),
+        )
         .map_or(end, |(_, at)| *at);
     let raw = sql.get(type_start..type_end)?;
     let type_name = String::from_utf8_lossy(raw)
@@ -257,10 +259,12 @@ mod tests {
             parse_create_table(b"CREATE TYPE public.mood AS ENUM ('sad');", true),
             Ok(None)
         );
-        let partition =
-            parse_create_table(b"CREATE TABLE public.p1 PARTITION OF public.p FOR VALUES IN (1);", true)
-                .unwrap()
-                .unwrap();
+        let partition = parse_create_table(
+            b"CREATE TABLE public.p1 PARTITION OF public.p FOR VALUES IN (1);",
+            true,
+        )
+        .unwrap()
+        .unwrap();
         assert!(partition.columns.is_empty());
     }
 

@@ -237,7 +237,9 @@ impl<'a> Tokens<'a> {
             }
             _ if OPERATOR_CHARS.contains(&b) => {
                 self.pos += 1;
-                while self.byte(self.pos).is_some_and(|c| OPERATOR_CHARS.contains(&c))
+                while self
+                    .byte(self.pos)
+                    .is_some_and(|c| OPERATOR_CHARS.contains(&c))
                     && !matches!(
                         (self.byte(self.pos), self.byte(self.pos + 1)),
                         (Some(b'-'), Some(b'-')) | (Some(b'/'), Some(b'*'))
@@ -369,7 +371,10 @@ impl<'a> Tokens<'a> {
     fn dollar_string(&mut self) -> Result<Option<String>, String> {
         let start = self.pos;
         let mut end = start + 1;
-        while self.byte(end).is_some_and(|b| is_ident_char(b) && b != b'$') {
+        while self
+            .byte(end)
+            .is_some_and(|b| is_ident_char(b) && b != b'$')
+        {
             end += 1;
         }
         if self.byte(end) != Some(b'$') {

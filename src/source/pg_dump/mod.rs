@@ -149,7 +149,9 @@ pub enum DumpError {
     Unsupported { path: PathBuf, reason: String },
     #[error("the dump has no table `{spec}`; it has: {available}")]
     NoSuchTable { spec: String, available: String },
-    #[error("`{spec}` names more than one table in the dump ({candidates}); give it as schema.name")]
+    #[error(
+        "`{spec}` names more than one table in the dump ({candidates}); give it as schema.name"
+    )]
     AmbiguousTable { spec: String, candidates: String },
 }
 
@@ -198,6 +200,19 @@ impl Dump {
             return Dump::from_directory(path, toc);
         }
         let head = archive::read_head(path, 512)?;
+        if head.is_empty() {
+            return Err(DumpError::Unsupported {
+                path: path.to_owned(),
+                reason: "the file is empty, and no dump is".into(),
+            });
+        }
+        if head.len() < 5 && b"PGDMP".starts_with(&head) {
+            return Err(DumpError::Truncated {
+                path: path.to_owned(),
+                offset: head.len() as u64,
+                expected: "the rest of the archive signature PGDMP and the archive".into(),
+            });
+        }
         if archive::is_archive_file(&head) {
             let toc = Toc::read(path)?;
             let format = toc.header.format;
@@ -480,7 +495,8 @@ impl Dump {
                 continue;
             };
             if is_table {
-                if let Ok(Some(create)) = ddl::parse_create_table(entry.defn.as_bytes(), std_strings)
+                if let Ok(Some(create)) =
+                    ddl::parse_create_table(entry.defn.as_bytes(), std_strings)
                 {
                     table.columns = create.columns;
                 }
@@ -513,9 +529,7 @@ impl Dump {
         Ok(Dump {
             path: path.to_owned(),
             format,
-            created_micros: toc
-                .created_seconds()
-                .and_then(|s| s.checked_mul(1_000_000)),
+            created_micros: toc.created_seconds().and_then(|s| s.checked_mul(1_000_000)),
             tables,
             sources,
             plain_codec: Codec::None,
@@ -575,7 +589,12 @@ fn list<'a>(tables: impl Iterator<Item = &'a DumpTable>) -> String {
     if names.is_empty() {
         return "no tables".to_owned();
     }
-    let shown = names.iter().take(20).cloned().collect::<Vec<_>>().join(", ");
+    let shown = names
+        .iter()
+        .take(20)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
     match names.len() {
         n if n > 20 => format!("{shown} and {} more", n - 20),
         _ => shown,

@@ -12,11 +12,11 @@
 //! [`SqlRows`] then reads one table's rows from there.
 
 use std::collections::{HashMap, VecDeque};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::copy_text::{line_content, row_event};
 use super::ddl::{CopyFrom, parse_copy, parse_create_table};
-use super::lexer::{QualifiedName, Tokens};
+use super::lexer::{QualifiedName, Token, Tokens};
 use super::sql_literal;
 use super::stream::DataStream;
 use super::{DumpError, DumpRow, DumpTable, Location, PgColumn, Reject, RowEvent, excerpt};
@@ -89,12 +89,7 @@ impl Settings {
         // `=` or TO, then the value.
         let _ = t.next_token();
         let value = match t.next_token() {
-            Ok(Some((token, _))) => match token {
-                super::lexer::Token::Str(s)
-                | super::lexer::Token::Word(s)
-                | super::lexer::Token::QuotedIdent(s) => s,
-                _ => return,
-            },
+            Ok(Some((Token::Str(s) | Token::Word(s) | Token::QuotedIdent(s), _))) => s,
             _ => return,
         };
         match name.as_str() {
@@ -133,7 +128,9 @@ pub(crate) struct Statement {
 enum State {
     Normal,
     /// In a string constant; `escapes` when backslashes escape.
-    Quote { escapes: bool },
+    Quote {
+        escapes: bool,
+    },
     Identifier,
     /// In a dollar-quoted string with this closing tag (`$tag$`).
     Dollar(Vec<u8>),
@@ -570,7 +567,10 @@ pub(crate) fn scan(stream: DataStream) -> Result<Vec<PlainTable>, DumpError> {
                 Some(data) => data.end = end,
                 None => {
                     t.table.has_data = true;
-                    t.table.data_columns = copy.columns.clone().unwrap_or_else(|| names(&t.table.columns));
+                    t.table.data_columns = copy
+                        .columns
+                        .clone()
+                        .unwrap_or_else(|| names(&t.table.columns));
                     let mut data = start(end);
                     data.unsupported_copy = copy.options.clone();
                     t.data = Some(data);
@@ -618,6 +618,8 @@ fn names(columns: &[PgColumn]) -> Vec<String> {
 /// the scanner starts up to an end offset.
 pub(crate) struct SqlRows {
     scanner: Scanner,
+    /// The file, for row locations.
+    path: PathBuf,
     schema: String,
     name: String,
     /// The order fields come in; statements that list other columns are rejected.
@@ -632,12 +634,9 @@ pub(crate) struct SqlRows {
 }
 
 impl SqlRows {
-    pub(crate) fn new(
-        scanner: Scanner,
-        table: &DumpTable,
-        end: Option<u64>,
-    ) -> SqlRows {
+    pub(crate) fn new(scanner: Scanner, table: &DumpTable, end: Option<u64>) -> SqlRows {
         SqlRows {
+            path: scanner.path().to_owned(),
             scanner,
             schema: table.schema.clone(),
             name: table.name.clone(),
@@ -661,11 +660,14 @@ impl SqlRows {
                 return Ok(Some(event));
             }
             if self.in_copy {
-                let scanner = &mut self.scanner;
-                let path = scanner.stream.path().to_owned();
-                match scanner.next_copy_line()? {
+                match self.scanner.next_copy_line()? {
                     Some((line, line_no)) => {
-                        return Ok(Some(row_event(line, line_no, &path, &self.copy_columns)));
+                        return Ok(Some(row_event(
+                            line,
+                            line_no,
+                            &self.path,
+                            &self.copy_columns,
+                        )));
                     }
                     None => {
                         self.in_copy = false;
@@ -707,7 +709,7 @@ impl SqlRows {
     /// Queues the rows of `stmt` if it is an INSERT into the table.
     fn insert(&mut self, stmt: &Statement) {
         let mut tokens = Tokens::new(&stmt.text, self.scanner.settings.std_strings);
-        let path = self.scanner.path().to_owned();
+        let path = &self.path;
         let reject = |reason: String, line: u64, raw: &[u8]| {
             RowEvent::Reject(Reject {
                 location: Location {
@@ -767,22 +769,21 @@ impl SqlRows {
         let mut counted = 0;
         for tuple in tuples {
             let upto = tuple.offset.min(stmt.text.len());
-            line += stmt.text.get(counted..upto).map_or(0, |b| {
-                b.iter().filter(|&&c| c == b'\n').count() as u64
-            });
+            line += stmt
+                .text
+                .get(counted..upto)
+                .map_or(0, |b| b.iter().filter(|&&c| c == b'\n').count() as u64);
             counted = counted.max(upto);
             let raw_end = stmt.text.len().min(tuple.offset + 1024);
             let raw = stmt.text.get(tuple.offset..raw_end).unwrap_or_default();
             let event = match tuple.fields {
-                Ok(fields) if expected == 0 || fields.len() == expected => {
-                    RowEvent::Row(DumpRow {
-                        fields,
-                        location: Location {
-                            file: path.clone(),
-                            line,
-                        },
-                    })
-                }
+                Ok(fields) if expected == 0 || fields.len() == expected => RowEvent::Row(DumpRow {
+                    fields,
+                    location: Location {
+                        file: path.clone(),
+                        line,
+                    },
+                }),
                 Ok(fields) => reject(
                     format!(
                         "{} values, but the table's data has {expected} columns ({})",
@@ -913,7 +914,12 @@ mod tests {
         let mut s = scanner("SELECT 1;\nINSERT INTO t VALUES ('abc\n");
         s.next_statement().unwrap();
         let error = s.next_statement().unwrap_err();
-        assert!(error.to_string().contains("quoted string in the statement at line 2"), "{error}");
+        assert!(
+            error
+                .to_string()
+                .contains("quoted string in the statement at line 2"),
+            "{error}"
+        );
     }
 
     #[test]
@@ -926,14 +932,20 @@ mod tests {
         let tables = scan(stream).unwrap();
         assert_eq!(tables.len(), 2);
         let t = &tables[0];
-        assert_eq!((t.table.schema.as_str(), t.table.name.as_str()), ("app", "t"));
+        assert_eq!(
+            (t.table.schema.as_str(), t.table.name.as_str()),
+            ("app", "t")
+        );
         assert_eq!(t.table.columns.len(), 2);
         assert_eq!(t.table.data_columns, vec!["b", "a"]);
         let data = t.data.as_ref().unwrap();
         assert_eq!((data.line, data.offset), (3, 80));
         assert_eq!(data.end, 113);
         let u = &tables[1];
-        assert_eq!((u.table.schema.as_str(), u.table.name.as_str()), ("public", "u"));
+        assert_eq!(
+            (u.table.schema.as_str(), u.table.name.as_str()),
+            ("public", "u")
+        );
         assert!(u.table.columns.is_empty());
         assert!(u.table.data_columns.is_empty());
         assert_eq!(u.data.as_ref().unwrap().line, 6);

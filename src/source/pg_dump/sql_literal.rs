@@ -264,9 +264,8 @@ mod tests {
 
     #[test]
     fn an_expression_rejects_only_its_own_row() {
-        let (_, tuples) = parse(
-            "INSERT INTO t VALUES (1, now()), (2, 'a' || 'b'), (3, ARRAY[1,2]), (4, 'ok');",
-        );
+        let (_, tuples) =
+            parse("INSERT INTO t VALUES (1, now()), (2, 'a' || 'b'), (3, ARRAY[1,2]), (4, 'ok');");
         assert_eq!(tuples.len(), 4);
         for tuple in &tuples[..3] {
             let error = tuple.fields.as_ref().unwrap_err();
@@ -284,6 +283,10 @@ mod tests {
         let mut t = Tokens::new(b"UPDATE t SET a = 1;", true);
         assert_eq!(header(&mut t), Ok(None));
         let mut t = Tokens::new(b"INSERT INTO t SELECT 1;", true);
-        assert!(header(&mut t).unwrap_err().contains("only INSERT ... VALUES"));
+        assert!(
+            header(&mut t)
+                .unwrap_err()
+                .contains("only INSERT ... VALUES")
+        );
     }
 }

@@ -613,9 +613,13 @@ mod tests {
                 }))
             }
         }
-        let stream =
-            DataStream::new(Path::new("x.dump"), Codec::Zlib, BufReader::new(Failing), Position::at(0))
-                .unwrap();
+        let stream = DataStream::new(
+            Path::new("x.dump"),
+            Codec::Zlib,
+            BufReader::new(Failing),
+            Position::at(0),
+        )
+        .unwrap();
         let mut out = Vec::new();
         let mut stream = stream;
         let error = stream.read_line(&mut out).unwrap_err();

@@ -132,8 +132,7 @@ fn compress_block(compression: Compression, data: &[u8]) -> Vec<u8> {
     match compression {
         Compression::None => data.to_vec(),
         Compression::Gzip => {
-            let mut e =
-                flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+            let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
             e.write_all(data).unwrap();
             e.finish().unwrap()
         }
@@ -393,12 +392,17 @@ mod tests {
                     blobs: true,
                 };
                 let bytes = custom(&spec, &[items(3000), orders()]);
-                let path = dir.path().join(format!("a-{minor}-{compression:?}-{offsets}.dump"));
+                let path = dir
+                    .path()
+                    .join(format!("a-{minor}-{compression:?}-{offsets}.dump"));
                 std::fs::write(&path, bytes).unwrap();
                 let dump = Dump::open(&path).unwrap_or_else(|e| panic!("{spec:?}: {e}"));
                 assert_eq!(dump.format(), DumpFormat::Custom);
-                let names: Vec<String> =
-                    dump.tables().iter().map(DumpTable::qualified_name).collect();
+                let names: Vec<String> = dump
+                    .tables()
+                    .iter()
+                    .map(DumpTable::qualified_name)
+                    .collect();
                 assert_eq!(names, ["public.items", "sales.orders"], "{spec:?}");
                 let items = dump.table("items").unwrap();
                 assert_eq!(items.data_columns, ["id", "name", "price"]);

@@ -1,0 +1,452 @@
+//! Last-write-wins reconciliation exactly as Cassandra does it (`Cells.reconcile`,
+//! `LivenessInfo.supersedes`, `DeletionTime.supersedes`, `Rows.merge`), as pure functions.
+//!
+//! - Two versions of a cell: the higher timestamp wins. On equal timestamps, an expiring cell or
+//!   tombstone beats a live cell; a tombstone beats an expiring cell; then the later local
+//!   deletion time wins; then the greater value (unsigned bytes). Cassandra keeps either version
+//!   when even the values tie; we then prefer the longer TTL so the result never depends on
+//!   input order.
+//! - Deletions (partition, row, collection): the higher timestamp wins, then the later local
+//!   deletion time. A deletion shadows every cell and row liveness written at or before it.
+//! - Multi-cell collections merge element by element (by cell path).
+
+use std::cmp::Ordering;
+
+use crate::model::cell::{ColumnData, NO_DELETION_TIME, RowLiveness};
+use crate::model::{Cell, Deletion, Liveness, Partition, Row};
+
+/// The order of two versions of one cell: `Greater` means `a` wins.
+pub fn compare_cells(a: &Cell, b: &Cell) -> Ordering {
+    a.timestamp.cmp(&b.timestamp).then_with(|| {
+        let (la, lb) = (a.liveness, b.liveness);
+        let (da, db) = (la.local_deletion_time(), lb.local_deletion_time());
+        let (ea, eb) = (da != NO_DELETION_TIME, db != NO_DELETION_TIME);
+        let deletion_order = if ea || eb {
+            // An expiring cell or tombstone beats a live one (CASSANDRA-14592); a tombstone beats
+            // an expiring cell; then the later local deletion time.
+            ea.cmp(&eb)
+                .then(la.is_tombstone().cmp(&lb.is_tombstone()))
+                .then(da.cmp(&db))
+        } else {
+            Ordering::Equal
+        };
+        deletion_order
+            .then_with(|| a.value.cmp(&b.value))
+            .then_with(|| la.ttl().cmp(&lb.ttl()))
+    })
+}
+
+/// The winner of two versions of one cell.
+pub fn reconcile(a: Cell, b: Cell) -> Cell {
+    if compare_cells(&a, &b) == Ordering::Less {
+        b
+    } else {
+        a
+    }
+}
+
+/// The later of two deletions (`DeletionTime.supersedes`).
+pub fn merge_deletions(a: Option<Deletion>, b: Option<Deletion>) -> Option<Deletion> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(
+            if (b.timestamp, b.local_deletion_time) > (a.timestamp, a.local_deletion_time) {
+                b
+            } else {
+                a
+            },
+        ),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Whether `deletion` shadows something written at `timestamp`.
+pub fn shadows(deletion: Option<Deletion>, timestamp: i64) -> bool {
+    deletion.is_some_and(|d| timestamp <= d.timestamp)
+}
+
+/// The winning primary-key liveness (`LivenessInfo.supersedes`): the higher timestamp; on a tie
+/// an expiring one beats a permanent one, and between two expiring ones the later expiry.
+pub fn merge_row_liveness(a: Option<RowLiveness>, b: Option<RowLiveness>) -> Option<RowLiveness> {
+    match (a, b) {
+        (Some(a), Some(b)) => {
+            let key = |l: &RowLiveness| {
+                let expires = match l.liveness {
+                    Liveness::Expiring {
+                        local_deletion_time,
+                        ..
+                    } => local_deletion_time,
+                    _ => NO_DELETION_TIME,
+                };
+                (
+                    l.timestamp,
+                    l.liveness.ttl().is_some(),
+                    expires,
+                    l.liveness.ttl(),
+                )
+            };
+            Some(if key(&b) > key(&a) { b } else { a })
+        }
+        (a, b) => a.or(b),
+    }
+}
+
+/// Merges two versions of a column's data. `cells` must be sorted by path with `path_order`
+/// (for simple columns there is one cell with an empty path); the result is too.
+pub fn merge_column(
+    a: ColumnData,
+    b: ColumnData,
+    path_order: &dyn Fn(&[u8], &[u8]) -> Ordering,
+) -> ColumnData {
+    let complex_deletion = merge_deletions(a.complex_deletion, b.complex_deletion);
+    let mut cells = Vec::with_capacity(a.cells.len().max(b.cells.len()));
+    let mut left = a.cells.into_iter().peekable();
+    let mut right = b.cells.into_iter().peekable();
+    loop {
+        let next = match (left.peek(), right.peek()) {
+            (None, None) => break,
+            (Some(_), None) => left.next(),
+            (None, Some(_)) => right.next(),
+            (Some(l), Some(r)) => match path_order(&l.path, &r.path) {
+                Ordering::Less => left.next(),
+                Ordering::Greater => right.next(),
+                Ordering::Equal => match (left.next(), right.next()) {
+                    (Some(l), Some(r)) => Some(reconcile(l, r)),
+                    (l, r) => l.or(r),
+                },
+            },
+        };
+        cells.extend(next);
+    }
+    cells.retain(|c| !shadows(complex_deletion, c.timestamp));
+    ColumnData {
+        column: a.column,
+        cells,
+        complex_deletion,
+    }
+}
+
+/// Merges two versions of the same row (same clustering). `path_order(column, a, b)` orders the
+/// cell paths of a column. What the row's deletions shadow is dropped ([`normalize_row`]).
+pub fn merge_rows(a: Row, b: Row, path_order: &dyn Fn(usize, &[u8], &[u8]) -> Ordering) -> Row {
+    let deletion = merge_deletions(a.deletion, b.deletion);
+    let liveness = merge_row_liveness(a.liveness, b.liveness)
+        .filter(|l| !shadows(deletion, l.timestamp));
+    let mut columns = Vec::with_capacity(a.columns.len().max(b.columns.len()));
+    let mut left = a.columns.into_iter().peekable();
+    let mut right = b.columns.into_iter().peekable();
+    loop {
+        let next = match (left.peek(), right.peek()) {
+            (None, None) => break,
+            (Some(_), None) => left.next(),
+            (None, Some(_)) => right.next(),
+            (Some(l), Some(r)) => match l.column.cmp(&r.column) {
+                Ordering::Less => left.next(),
+                Ordering::Greater => right.next(),
+                Ordering::Equal => match (left.next(), right.next()) {
+                    (Some(l), Some(r)) => {
+                        let column = l.column;
+                        Some(merge_column(l, r, &|x, y| path_order(column, x, y)))
+                    }
+                    (l, r) => l.or(r),
+                },
+            },
+        };
+        columns.extend(next);
+    }
+    let mut row = Row {
+        clustering: a.clustering,
+        liveness,
+        deletion,
+        columns,
+    };
+    normalize_row(&mut row);
+    row
+}
+
+/// Drops what a row's own deletions shadow: cells and liveness at or before the row deletion,
+/// collection deletions the row deletion covers, elements at or before their collection's
+/// deletion. Every row the partition builder emits goes through this, merged or not, so equal
+/// content always has one form.
+pub fn normalize_row(row: &mut Row) {
+    let deletion = row.deletion;
+    if row.liveness.is_some_and(|l| shadows(deletion, l.timestamp)) {
+        row.liveness = None;
+    }
+    for column in &mut row.columns {
+        if column
+            .complex_deletion
+            .is_some_and(|d| shadows(deletion, d.timestamp))
+        {
+            column.complex_deletion = None;
+        }
+        let complex = column.complex_deletion;
+        column
+            .cells
+            .retain(|c| !shadows(deletion, c.timestamp) && !shadows(complex, c.timestamp));
+    }
+    row.columns
+        .retain(|c| !c.cells.is_empty() || c.complex_deletion.is_some());
+}
+
+/// Applies a partition deletion to a row: drops what it shadows, and the row deletion itself if
+/// the partition deletion covers it.
+pub fn apply_partition_deletion(row: &mut Row, deletion: Option<Deletion>) {
+    if deletion.is_none() {
+        return;
+    }
+    if row.deletion.is_some_and(|d| shadows(deletion, d.timestamp)) {
+        row.deletion = None;
+    }
+    if row.liveness.is_some_and(|l| shadows(deletion, l.timestamp)) {
+        row.liveness = None;
+    }
+    for column in &mut row.columns {
+        column.cells.retain(|c| !shadows(deletion, c.timestamp));
+        if column
+            .complex_deletion
+            .is_some_and(|d| shadows(deletion, d.timestamp))
+        {
+            column.complex_deletion = None;
+        }
+    }
+    row.columns
+        .retain(|c| !c.cells.is_empty() || c.complex_deletion.is_some());
+}
+
+/// True when nothing is left of a row (no liveness, deletion or column data).
+pub fn row_is_empty(row: &Row) -> bool {
+    row.liveness.is_none() && row.deletion.is_none() && row.columns.is_empty()
+}
+
+/// The partition deletion of two versions of a partition.
+pub fn merge_partition_deletion(a: &Partition, b: &Partition) -> Option<Deletion> {
+    merge_deletions(a.deletion, b.deletion)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn bytes_order(a: &[u8], b: &[u8]) -> Ordering {
+        a.cmp(b)
+    }
+
+    fn by_bytes(_column: usize, a: &[u8], b: &[u8]) -> Ordering {
+        a.cmp(b)
+    }
+
+    fn live(ts: i64, v: &[u8]) -> Cell {
+        Cell::live(ts, v.to_vec())
+    }
+
+    fn expiring(ts: i64, ttl: u32, ldt: i64, v: &[u8]) -> Cell {
+        Cell {
+            timestamp: ts,
+            liveness: Liveness::Expiring {
+                ttl,
+                local_deletion_time: ldt,
+            },
+            path: Vec::new(),
+            value: v.to_vec(),
+        }
+    }
+
+    #[test]
+    fn the_higher_timestamp_wins_whatever_the_values() {
+        assert_eq!(reconcile(live(2, b"a"), live(1, b"z")), live(2, b"a"));
+        assert_eq!(reconcile(live(1, b"z"), Cell::tombstone(2, 0)), Cell::tombstone(2, 0));
+    }
+
+    #[test]
+    fn on_a_tie_a_tombstone_beats_a_live_cell_and_an_expiring_cell() {
+        assert_eq!(reconcile(live(5, b"z"), Cell::tombstone(5, 0)), Cell::tombstone(5, 0));
+        let exp = expiring(5, 10, 9_999_999_999, b"z");
+        assert_eq!(reconcile(exp.clone(), Cell::tombstone(5, 0)), Cell::tombstone(5, 0));
+    }
+
+    #[test]
+    fn on_a_tie_an_expiring_cell_beats_a_permanent_one_even_with_a_smaller_value() {
+        let exp = expiring(5, 10, 100, b"a");
+        assert_eq!(reconcile(live(5, b"z"), exp.clone()), exp);
+    }
+
+    #[test]
+    fn between_two_expiring_cells_the_later_expiry_wins_before_the_value() {
+        let early = expiring(5, 10, 100, b"z");
+        let late = expiring(5, 10, 200, b"a");
+        assert_eq!(reconcile(early, late.clone()), late);
+    }
+
+    #[test]
+    fn between_two_live_cells_with_equal_timestamps_the_greater_value_bytes_win() {
+        assert_eq!(reconcile(live(5, b"abc"), live(5, b"abd")), live(5, b"abd"));
+        assert_eq!(reconcile(live(5, b"ab"), live(5, b"abc")), live(5, b"abc"));
+        assert_eq!(reconcile(live(5, &[0x80]), live(5, &[0x7f])), live(5, &[0x80]), "unsigned bytes");
+    }
+
+    #[test]
+    fn a_row_deletion_shadows_cells_and_liveness_at_or_before_it() {
+        let row = |ts: i64, deletion: Option<i64>| Row {
+            clustering: vec![],
+            liveness: Some(RowLiveness { timestamp: ts, liveness: Liveness::Live }),
+            deletion: deletion.map(|t| Deletion { timestamp: t, local_deletion_time: 0 }),
+            columns: vec![ColumnData { column: 1, cells: vec![live(ts, b"v")], complex_deletion: None }],
+        };
+        let merged = merge_rows(row(10, None), row(3, Some(10)), &by_bytes);
+        assert!(merged.liveness.is_none());
+        assert!(merged.columns.is_empty());
+        let merged = merge_rows(row(11, None), row(3, Some(10)), &by_bytes);
+        assert_eq!(merged.liveness.unwrap().timestamp, 11);
+        assert_eq!(merged.columns[0].cells, [live(11, b"v")]);
+    }
+
+    #[test]
+    fn two_whole_collection_writes_with_equal_timestamps_union_their_elements() {
+        let set = |ts: i64, elems: &[&[u8]]| ColumnData {
+            column: 0,
+            cells: elems.iter().map(|e| Cell { path: e.to_vec(), ..live(ts, b"") }).collect(),
+            complex_deletion: Some(Deletion { timestamp: ts - 1, local_deletion_time: 0 }),
+        };
+        let merged = merge_column(set(5, &[b"a", b"c"]), set(5, &[b"b"]), &bytes_order);
+        let paths: Vec<_> = merged.cells.iter().map(|c| c.path.clone()).collect();
+        assert_eq!(paths, [b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
+        let newer = merge_column(set(5, &[b"a", b"c"]), set(6, &[b"b"]), &bytes_order);
+        let paths: Vec<_> = newer.cells.iter().map(|c| c.path.clone()).collect();
+        assert_eq!(paths, [b"b".to_vec()], "the newer write's deletion shadows the older elements");
+    }
+
+    #[test]
+    fn row_liveness_prefers_the_higher_timestamp_then_expiring_then_later_expiry() {
+        let l = |ts, liveness| Some(RowLiveness { timestamp: ts, liveness });
+        assert_eq!(merge_row_liveness(l(1, Liveness::Live), l(2, Liveness::Live)), l(2, Liveness::Live));
+        let exp = Liveness::Expiring { ttl: 5, local_deletion_time: 50 };
+        assert_eq!(merge_row_liveness(l(1, Liveness::Live), l(1, exp)), l(1, exp));
+    }
+
+    fn arb_liveness() -> impl Strategy<Value = Liveness> {
+        prop_oneof![
+            Just(Liveness::Live),
+            (1u32..4, 0i64..4).prop_map(|(ttl, ldt)| Liveness::Expiring { ttl, local_deletion_time: ldt }),
+            (0i64..4).prop_map(|ldt| Liveness::Tombstone { local_deletion_time: ldt }),
+        ]
+    }
+
+    /// Cells with few distinct timestamps, deletion times, values and paths, so ties are common.
+    fn arb_cell() -> impl Strategy<Value = Cell> {
+        (0i64..4, arb_liveness(), prop::collection::vec(0u8..3, 0..2), 0u8..3).prop_map(
+            |(timestamp, liveness, value, path)| Cell {
+                timestamp,
+                liveness,
+                path: vec![path],
+                value: if liveness.is_tombstone() { vec![] } else { value },
+            },
+        )
+    }
+
+    fn arb_deletion() -> impl Strategy<Value = Option<Deletion>> {
+        prop::option::of((0i64..4, 0i64..3).prop_map(|(timestamp, ldt)| Deletion {
+            timestamp,
+            local_deletion_time: ldt,
+        }))
+    }
+
+    /// A version of row: a row deletion, liveness, and a collection column (column 0).
+    fn arb_version() -> impl Strategy<Value = Row> {
+        (arb_deletion(), prop::option::of(0i64..4), arb_deletion(), prop::collection::vec(arb_cell(), 0..4))
+            .prop_map(|(deletion, live_ts, complex_deletion, cells)| {
+                let mut cells = cells;
+                cells.sort_by(|a, b| a.path.cmp(&b.path));
+                cells.dedup_by(|a, b| a.path == b.path);
+                Row {
+                    clustering: vec![],
+                    liveness: live_ts.map(|timestamp| RowLiveness { timestamp, liveness: Liveness::Live }),
+                    deletion,
+                    columns: if cells.is_empty() && complex_deletion.is_none() {
+                        vec![]
+                    } else {
+                        vec![ColumnData { column: 0, cells, complex_deletion }]
+                    },
+                }
+            })
+    }
+
+    /// The reference: collect everything, take maxima, then drop what the deletions shadow.
+    fn naive(versions: &[Row]) -> Row {
+        let deletion = versions.iter().filter_map(|v| v.deletion).max_by_key(|d| (d.timestamp, d.local_deletion_time));
+        let complex = versions
+            .iter()
+            .flat_map(|v| &v.columns)
+            .filter_map(|c| c.complex_deletion)
+            .max_by_key(|d| (d.timestamp, d.local_deletion_time))
+            .filter(|d| !shadows(deletion, d.timestamp));
+        let mut cells: Vec<Cell> = Vec::new();
+        for cell in versions.iter().flat_map(|v| &v.columns).flat_map(|c| &c.cells) {
+            match cells.iter_mut().find(|c| c.path == cell.path) {
+                Some(existing) if compare_cells(cell, existing) == Ordering::Greater => *existing = cell.clone(),
+                Some(_) => {}
+                None => cells.push(cell.clone()),
+            }
+        }
+        cells.retain(|c| !shadows(deletion, c.timestamp) && !shadows(complex, c.timestamp));
+        cells.sort_by(|a, b| a.path.cmp(&b.path));
+        let liveness = versions
+            .iter()
+            .filter_map(|v| v.liveness)
+            .max_by_key(|l| l.timestamp)
+            .filter(|l| !shadows(deletion, l.timestamp));
+        Row {
+            clustering: vec![],
+            liveness,
+            deletion,
+            columns: if cells.is_empty() && complex.is_none() {
+                vec![]
+            } else {
+                vec![ColumnData { column: 0, cells, complex_deletion: complex }]
+            },
+        }
+    }
+
+    fn fold(versions: Vec<Row>) -> Option<Row> {
+        let mut row = versions.into_iter().reduce(|a, b| merge_rows(a, b, &by_bytes))?;
+        normalize_row(&mut row);
+        Some(row)
+    }
+
+    proptest! {
+        #[test]
+        fn reconciling_cells_is_commutative_and_associative(a in arb_cell(), b in arb_cell(), c in arb_cell()) {
+            // Versions of one cell share its path.
+            let (b, c) = (Cell { path: a.path.clone(), ..b }, Cell { path: a.path.clone(), ..c });
+            prop_assert_eq!(reconcile(a.clone(), b.clone()), reconcile(b.clone(), a.clone()));
+            prop_assert_eq!(
+                reconcile(reconcile(a.clone(), b.clone()), c.clone()),
+                reconcile(a, reconcile(b, c))
+            );
+        }
+
+        #[test]
+        fn merging_row_versions_equals_the_naive_reference(versions in prop::collection::vec(arb_version(), 1..6)) {
+            prop_assert_eq!(fold(versions.clone()).unwrap(), naive(&versions));
+        }
+
+        #[test]
+        fn the_merge_does_not_depend_on_input_order_or_on_how_it_is_split_into_runs(
+            versions in prop::collection::vec(arb_version(), 1..7),
+            split in 0usize..7,
+            seed in any::<u64>(),
+        ) {
+            let whole = fold(versions.clone()).unwrap();
+            let mut shuffled = versions.clone();
+            let n = shuffled.len();
+            for i in 0..n {
+                shuffled.swap(i, (seed as usize).wrapping_add(i * 7919) % n);
+            }
+            prop_assert_eq!(fold(shuffled).unwrap(), whole.clone());
+            let split = split.min(versions.len());
+            let (first, second) = versions.split_at(split);
+            let runs: Vec<Row> = [first.to_vec(), second.to_vec()].into_iter().filter_map(fold).collect();
+            prop_assert_eq!(fold(runs).unwrap(), whole);
+        }
+    }
+}

@@ -1,0 +1,436 @@
+//! The partition builder: takes partitions from any number of sources in any order and gives
+//! them back in token order, each written once, with every duplicate reconciled last-write-wins
+//! ([`crate::merge`]). Memory is bounded: past the budget, the buffer is sorted (in parallel)
+//! and spilled as a zstd-compressed run under the temp folder; the output is a k-way merge of
+//! the runs and what is left in memory. The temp folder goes away when the builder and its
+//! output are dropped, and on Ctrl-C.
+
+use std::cmp::Ordering;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use rayon::slice::ParallelSliceMut;
+use thiserror::Error;
+
+use crate::merge::{apply_partition_deletion, merge_deletions, merge_rows, normalize_row, row_is_empty};
+use crate::model::{Partition, TableSchema, Token};
+
+use super::entry::{Entry, EntryKind, EntryOrder};
+use super::run::{RunError, RunReader, RunWriter};
+
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum SortError {
+    #[error(transparent)]
+    Run(#[from] RunError),
+    #[error("cannot create a temporary folder under {dir}: {source} (set --temp-dir to a writable folder with free space)")]
+    TempDir { dir: PathBuf, source: std::io::Error },
+}
+
+/// What the builder did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BuildStats {
+    pub entries_in: u64,
+    pub partitions_out: u64,
+    /// Entries that were versions of an entry already seen, merged away.
+    pub duplicates_collapsed: u64,
+    /// Cells dropped by reconciliation (older versions and what deletions shadow).
+    pub cells_collapsed: u64,
+    pub runs_spilled: u64,
+    pub bytes_spilled: u64,
+}
+
+/// Temp folders to remove on Ctrl-C.
+static TEMP_DIRS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Installs the Ctrl-C handler that removes every live temp folder, then exits with 130.
+pub fn install_interrupt_cleanup() {
+    let _ = ctrlc::set_handler(|| {
+        for dir in TEMP_DIRS.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+        eprintln!("cassbulk: interrupted; temporary files removed");
+        std::process::exit(130);
+    });
+}
+
+/// A temp folder removed on drop (and on Ctrl-C while it lives).
+struct TempFolder {
+    dir: tempfile::TempDir,
+}
+
+impl TempFolder {
+    fn new(parent: &Path) -> Result<TempFolder, SortError> {
+        let dir = tempfile::Builder::new()
+            .prefix("cassbulk-")
+            .tempdir_in(parent)
+            .map_err(|source| SortError::TempDir {
+                dir: parent.to_owned(),
+                source,
+            })?;
+        TEMP_DIRS
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(dir.path().to_owned());
+        Ok(TempFolder { dir })
+    }
+}
+
+impl Drop for TempFolder {
+    fn drop(&mut self) {
+        TEMP_DIRS
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|d| d != self.dir.path());
+    }
+}
+
+pub struct BuilderOptions {
+    /// Bytes of entries to hold in memory before spilling.
+    pub memory_budget: usize,
+    pub temp_dir: PathBuf,
+}
+
+pub struct PartitionBuilder {
+    order: Arc<EntryOrder>,
+    options: BuilderOptions,
+    temp: Option<TempFolder>,
+    buffer: Vec<Entry>,
+    buffered: usize,
+    runs: Vec<PathBuf>,
+    stats: BuildStats,
+}
+
+impl PartitionBuilder {
+    pub fn new(schema: &TableSchema, options: BuilderOptions) -> PartitionBuilder {
+        PartitionBuilder {
+            order: Arc::new(EntryOrder::new(schema)),
+            options,
+            temp: None,
+            buffer: Vec::new(),
+            buffered: 0,
+            runs: Vec::new(),
+            stats: BuildStats::default(),
+        }
+    }
+
+    /// Adds a partition (or piece of one) from input number `source`.
+    pub fn push(&mut self, partition: Partition, source: u32) -> Result<(), SortError> {
+        for entry in Entry::split(partition, source) {
+            self.stats.entries_in += 1;
+            self.buffered += entry.heap_size();
+            self.buffer.push(entry);
+        }
+        if self.buffered > self.options.memory_budget {
+            self.spill()?;
+        }
+        Ok(())
+    }
+
+    /// Sorts the buffer and merges its duplicates.
+    fn sort_buffer(&mut self) -> Vec<Entry> {
+        let order = self.order.clone();
+        let mut buffer = std::mem::take(&mut self.buffer);
+        buffer.par_sort_by(|a, b| order.compare(a, b));
+        self.buffered = 0;
+        let mut merged: Vec<Entry> = Vec::with_capacity(buffer.len());
+        for mut entry in buffer {
+            if let Some(last) = merged.pop_if(|last| order.compare(last, &entry) == Ordering::Equal) {
+                let before = last.cells() + entry.cells();
+                entry.kind = merge_kinds(&order, last.kind, entry.kind);
+                self.stats.duplicates_collapsed += 1;
+                self.stats.cells_collapsed += (before - entry.cells()) as u64;
+            }
+            merged.push(entry);
+        }
+        merged
+    }
+
+    fn spill(&mut self) -> Result<(), SortError> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let sorted = self.sort_buffer();
+        let temp = match &self.temp {
+            Some(t) => t,
+            None => self.temp.insert(TempFolder::new(&self.options.temp_dir)?),
+        };
+        let path = temp.dir.path().join(format!("run-{:05}.zst", self.runs.len()));
+        let mut writer = RunWriter::create(&path)?;
+        for entry in &sorted {
+            writer.write(entry)?;
+        }
+        let bytes_in = writer.bytes_in;
+        let path = writer.finish()?;
+        self.stats.runs_spilled += 1;
+        self.stats.bytes_spilled += std::fs::metadata(&path).map(|m| m.len()).unwrap_or(bytes_in);
+        self.runs.push(path);
+        Ok(())
+    }
+
+    /// Ends input; returns the partitions in token order.
+    pub fn finish(mut self) -> Result<Partitions, SortError> {
+        let memory = self.sort_buffer();
+        let mut sources: Vec<Source> = Vec::with_capacity(self.runs.len() + 1);
+        for path in &self.runs {
+            sources.push(Source::Run(RunReader::open(path)?));
+        }
+        sources.push(Source::Memory(memory.into_iter()));
+        let mut heads = Vec::with_capacity(sources.len());
+        for source in &mut sources {
+            heads.push(source.next()?);
+        }
+        Ok(Partitions {
+            order: self.order,
+            sources,
+            heads,
+            stats: self.stats,
+            _temp: self.temp,
+            pending: None,
+            failed: false,
+        })
+    }
+}
+
+fn merge_kinds(order: &EntryOrder, a: EntryKind, b: EntryKind) -> EntryKind {
+    let path_order = |column: usize, x: &[u8], y: &[u8]| order.path_order(column, x, y);
+    match (a, b) {
+        (EntryKind::PartitionDeletion(x), EntryKind::PartitionDeletion(y)) => {
+            EntryKind::PartitionDeletion(merge_deletions(Some(x), Some(y)).unwrap_or(x))
+        }
+        (EntryKind::Static(x), EntryKind::Static(y)) => EntryKind::Static(merge_rows(x, y, &path_order)),
+        (EntryKind::Row(x), EntryKind::Row(y)) => EntryKind::Row(merge_rows(x, y, &path_order)),
+        // Entries only merge when their kinds are equal (the order ranks kinds).
+        (a, _) => a,
+    }
+}
+
+enum Source {
+    Run(RunReader),
+    Memory(std::vec::IntoIter<Entry>),
+}
+
+impl Source {
+    fn next(&mut self) -> Result<Option<Entry>, SortError> {
+        match self {
+            Source::Run(r) => Ok(r.next_entry()?),
+            Source::Memory(it) => Ok(it.next()),
+        }
+    }
+}
+
+/// The builder's output: merged partitions in token order.
+pub struct Partitions {
+    order: Arc<EntryOrder>,
+    sources: Vec<Source>,
+    heads: Vec<Option<Entry>>,
+    stats: BuildStats,
+    _temp: Option<TempFolder>,
+    /// The first entry of the next partition, already merged.
+    pending: Option<Entry>,
+    failed: bool,
+}
+
+impl Partitions {
+    pub fn stats(&self) -> &BuildStats {
+        &self.stats
+    }
+
+    /// The smallest head, removed from its source (which moves on).
+    fn pop_min(&mut self) -> Result<Option<Entry>, SortError> {
+        let mut best: Option<usize> = None;
+        for (i, head) in self.heads.iter().enumerate() {
+            if let Some(h) = head {
+                let better = match best.and_then(|b| self.heads[b].as_ref()) {
+                    None => true,
+                    Some(b) => self.order.compare(h, b) == Ordering::Less,
+                };
+                if better {
+                    best = Some(i);
+                }
+            }
+        }
+        let Some(i) = best else { return Ok(None) };
+        let next = self.sources[i].next()?;
+        Ok(std::mem::replace(&mut self.heads[i], next))
+    }
+
+    /// The next entry with every version of it merged in.
+    fn next_merged(&mut self) -> Result<Option<Entry>, SortError> {
+        let Some(mut entry) = self.pop_min()? else {
+            return Ok(None);
+        };
+        loop {
+            let same = self
+                .heads
+                .iter()
+                .position(|h| h.as_ref().is_some_and(|h| self.order.compare(h, &entry) == Ordering::Equal));
+            let Some(i) = same else { break };
+            let next = self.sources[i].next()?;
+            let Some(other) = std::mem::replace(&mut self.heads[i], next) else { break };
+            let before = entry.cells() + other.cells();
+            entry.kind = merge_kinds(&self.order, entry.kind, other.kind);
+            self.stats.duplicates_collapsed += 1;
+            self.stats.cells_collapsed += (before - entry.cells()) as u64;
+        }
+        Ok(Some(entry))
+    }
+
+    fn next_partition(&mut self) -> Result<Option<Partition>, SortError> {
+        let first = match self.pending.take() {
+            Some(e) => e,
+            None => match self.next_merged()? {
+                Some(e) => e,
+                None => return Ok(None),
+            },
+        };
+        let mut partition = Partition {
+            token: Token(first.token),
+            key: first.key.clone(),
+            deletion: None,
+            static_row: None,
+            rows: Vec::new(),
+        };
+        let mut entry = Some(first);
+        while let Some(e) = entry {
+            if e.token != partition.token.0 || e.key != partition.key {
+                self.pending = Some(e);
+                break;
+            }
+            match e.kind {
+                EntryKind::PartitionDeletion(d) => partition.deletion = Some(d),
+                EntryKind::Static(row) => partition.static_row = Some(row),
+                EntryKind::Row(row) => partition.rows.push(row),
+            }
+            entry = self.next_merged()?;
+        }
+        let deletion = partition.deletion;
+        for row in partition.static_row.iter_mut().chain(partition.rows.iter_mut()) {
+            apply_partition_deletion(row, deletion);
+            normalize_row(row);
+        }
+        partition.rows.retain(|r| !row_is_empty(r));
+        if partition.static_row.as_ref().is_some_and(row_is_empty) {
+            partition.static_row = None;
+        }
+        self.stats.partitions_out += 1;
+        Ok(Some(partition))
+    }
+}
+
+impl Iterator for Partitions {
+    type Item = Result<Partition, SortError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        let next = self.next_partition();
+        if next.is_err() {
+            self.failed = true;
+        }
+        next.transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::cell::{ColumnData, RowLiveness};
+    use crate::model::schema::{ColumnRow, build_table_schema};
+    use crate::model::{Cell, Liveness, Row, TableName, Value};
+
+    fn schema() -> TableSchema {
+        let col = |name: &str, kind: &str, order: &str, ty: &str| ColumnRow {
+            column_name: name.into(),
+            clustering_order: order.into(),
+            kind: kind.into(),
+            position: 0,
+            type_name: ty.into(),
+        };
+        build_table_schema(
+            &TableName::parse("ks.t").unwrap(),
+            &[
+                col("k", "partition_key", "none", "text"),
+                col("c", "clustering", "desc", "int"),
+                col("v", "regular", "none", "text"),
+            ],
+            &[],
+        )
+        .unwrap()
+    }
+
+    fn partition(key: &str, c: i32, ts: i64, v: &str) -> Partition {
+        let key = Value::Text(key.into()).to_bytes();
+        Partition {
+            token: Token::of_key(&key),
+            key,
+            deletion: None,
+            static_row: None,
+            rows: vec![Row {
+                clustering: vec![Value::Int(c).to_bytes()],
+                liveness: Some(RowLiveness { timestamp: ts, liveness: Liveness::Live }),
+                deletion: None,
+                columns: vec![ColumnData {
+                    column: 2,
+                    cells: vec![Cell::live(ts, Value::Text(v.into()).to_bytes())],
+                    complex_deletion: None,
+                }],
+            }],
+        }
+    }
+
+    fn build(inputs: Vec<Partition>, budget: usize) -> (Vec<Partition>, BuildStats) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut b = PartitionBuilder::new(&schema(), BuilderOptions { memory_budget: budget, temp_dir: dir.path().to_owned() });
+        for p in inputs {
+            b.push(p, 0).unwrap();
+        }
+        let mut out = b.finish().unwrap();
+        let parts: Vec<Partition> = out.by_ref().map(Result::unwrap).collect();
+        let stats = out.stats().clone();
+        drop(out);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "temp files removed");
+        (parts, stats)
+    }
+
+    fn inputs() -> Vec<Partition> {
+        let mut v = Vec::new();
+        for i in 0..300 {
+            let key = format!("user{}", i % 50);
+            v.push(partition(&key, i % 7, 1000 + i64::from(i), &format!("v{i}")));
+        }
+        v
+    }
+
+    #[test]
+    fn output_is_in_token_then_clustering_order_with_each_row_once() {
+        let (parts, stats) = build(inputs(), usize::MAX);
+        assert_eq!(parts.len(), 50);
+        assert!(parts.windows(2).all(|w| (w[0].token, &w[0].key) < (w[1].token, &w[1].key)));
+        for p in &parts {
+            let cs: Vec<i32> = p.rows.iter().map(|r| i32::from_be_bytes(r.clustering[0].clone().try_into().unwrap())).collect();
+            assert!(cs.windows(2).all(|w| w[0] > w[1]), "DESC clustering: {cs:?}");
+        }
+        assert_eq!(stats.entries_in, 300);
+        assert_eq!(stats.runs_spilled, 0);
+        let rows: usize = parts.iter().map(|p| p.rows.len()).sum();
+        assert_eq!(stats.duplicates_collapsed as usize, 300 - rows);
+    }
+
+    #[test]
+    fn spilling_to_disk_gives_exactly_the_in_memory_result() {
+        let (in_memory, _) = build(inputs(), usize::MAX);
+        let (spilled, stats) = build(inputs(), 2_000);
+        assert!(stats.runs_spilled > 5, "{stats:?}");
+        assert_eq!(spilled, in_memory);
+    }
+
+    #[test]
+    fn the_latest_version_of_each_row_wins() {
+        let (parts, _) = build(vec![partition("a", 1, 5, "old"), partition("a", 1, 9, "new"), partition("a", 1, 7, "mid")], usize::MAX);
+        let cell = &parts[0].rows[0].columns[0].cells[0];
+        assert_eq!(cell.value, Value::Text("new".into()).to_bytes());
+        assert_eq!(cell.timestamp, 9);
+    }
+}

@@ -1,0 +1,140 @@
+//! What the partition builder sorts: entries, each one piece of a partition (its deletion, its
+//! static row, or one row), ordered as Cassandra orders data: token (signed), partition key bytes
+//! (unsigned), then partition deletion, static row, rows by clustering in each clustering
+//! column's comparator order (DESC reversed).
+
+use std::cmp::Ordering;
+use std::mem::size_of;
+
+use crate::model::cell::ColumnData;
+use crate::model::{Cell, CqlType, Deletion, Partition, Row, TableSchema};
+use crate::sort::order::{ClusteringComparator, compare_cell_paths};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum EntryKind {
+    PartitionDeletion(Deletion),
+    Static(Row),
+    Row(Row),
+}
+
+impl EntryKind {
+    fn rank(&self) -> u8 {
+        match self {
+            EntryKind::PartitionDeletion(_) => 0,
+            EntryKind::Static(_) => 1,
+            EntryKind::Row(_) => 2,
+        }
+    }
+}
+
+/// One piece of a partition, with where it came from (the input's index).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    pub token: i64,
+    pub key: Vec<u8>,
+    pub source: u32,
+    pub kind: EntryKind,
+}
+
+impl Entry {
+    /// Splits a partition into its entries.
+    pub fn split(partition: Partition, source: u32) -> impl Iterator<Item = Entry> {
+        let Partition {
+            token,
+            key,
+            deletion,
+            static_row,
+            rows,
+        } = partition;
+        let kinds = deletion
+            .map(EntryKind::PartitionDeletion)
+            .into_iter()
+            .chain(static_row.map(EntryKind::Static))
+            .chain(rows.into_iter().map(EntryKind::Row))
+            .collect::<Vec<_>>();
+        kinds.into_iter().map(move |kind| Entry {
+            token: token.0,
+            key: key.clone(),
+            source,
+            kind,
+        })
+    }
+
+    /// Heap bytes this entry holds, roughly, for the memory limit.
+    pub fn heap_size(&self) -> usize {
+        let row_size = |row: &Row| {
+            row.clustering
+                .iter()
+                .map(|c| c.capacity() + size_of::<Vec<u8>>())
+                .sum::<usize>()
+                + row
+                    .columns
+                    .iter()
+                    .map(|c| {
+                        size_of::<ColumnData>()
+                            + c.cells
+                                .iter()
+                                .map(|cell| size_of::<Cell>() + cell.path.capacity() + cell.value.capacity())
+                                .sum::<usize>()
+                    })
+                    .sum::<usize>()
+        };
+        size_of::<Entry>()
+            + self.key.capacity()
+            + match &self.kind {
+                EntryKind::PartitionDeletion(_) => 0,
+                EntryKind::Static(row) | EntryKind::Row(row) => row_size(row),
+            }
+    }
+
+    /// The number of cells, for counting what merging collapsed.
+    pub fn cells(&self) -> usize {
+        match &self.kind {
+            EntryKind::PartitionDeletion(_) => 0,
+            EntryKind::Static(row) | EntryKind::Row(row) => {
+                row.columns.iter().map(|c| c.cells.len()).sum()
+            }
+        }
+    }
+}
+
+/// The order of entries for one table.
+pub struct EntryOrder {
+    clustering: ClusteringComparator,
+    column_types: Vec<CqlType>,
+}
+
+impl EntryOrder {
+    pub fn new(schema: &TableSchema) -> EntryOrder {
+        EntryOrder {
+            clustering: ClusteringComparator::new(schema),
+            column_types: schema.columns.iter().map(|c| c.cql_type.clone()).collect(),
+        }
+    }
+
+    /// Whether two entries belong to the same partition.
+    pub fn same_partition(a: &Entry, b: &Entry) -> bool {
+        a.token == b.token && a.key == b.key
+    }
+
+    pub fn compare(&self, a: &Entry, b: &Entry) -> Ordering {
+        a.token
+            .cmp(&b.token)
+            .then_with(|| a.key.cmp(&b.key))
+            .then_with(|| a.kind.rank().cmp(&b.kind.rank()))
+            .then_with(|| match (&a.kind, &b.kind) {
+                (EntryKind::Row(x), EntryKind::Row(y)) => {
+                    self.clustering.compare(&x.clustering, &y.clustering)
+                }
+                _ => Ordering::Equal,
+            })
+    }
+
+    /// The order of cell paths within column `column` (multi-cell collections).
+    pub fn path_order(&self, column: usize, a: &[u8], b: &[u8]) -> Ordering {
+        match self.column_types.get(column) {
+            Some(t) if t.is_multi_cell() => compare_cell_paths(t, a, b),
+            _ => a.cmp(b),
+        }
+    }
+}
