@@ -5,5 +5,6 @@
 mod common;
 mod inspect_cli;
 mod load_pg;
+mod partition_builder;
 mod schema;
 mod tokens;
