@@ -114,7 +114,10 @@ fn load(args: LoadArgs) -> Result<ExitCode> {
         build.runs_spilled,
         build.bytes_spilled >> 20,
         if report.resumed_past > 0 {
-            format!("; resumed after {} partitions written before", report.resumed_past)
+            format!(
+                "; resumed after {} partitions written before",
+                report.resumed_past
+            )
         } else {
             String::new()
         }

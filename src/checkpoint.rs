@@ -23,7 +23,9 @@ pub enum CheckpointError {
     },
     #[error("cannot read the checkpoint {path}: {reason} (delete it to start from the beginning)")]
     Read { path: PathBuf, reason: String },
-    #[error("the checkpoint {path} is for table {found}, not {expected}; use another --checkpoint file")]
+    #[error(
+        "the checkpoint {path} is for table {found}, not {expected}; use another --checkpoint file"
+    )]
     OtherTable {
         path: PathBuf,
         found: String,
@@ -175,7 +177,12 @@ mod tests {
 
     #[test]
     fn a_mark_covers_lower_tokens_and_equal_tokens_with_keys_up_to_its_own() {
-        let mark = Mark { table: "ks.t".into(), token: 10, key_hex: hex(b"m"), partitions: 3 };
+        let mark = Mark {
+            table: "ks.t".into(),
+            token: 10,
+            key_hex: hex(b"m"),
+            partitions: 3,
+        };
         assert!(mark.covers(&p(9, b"z")));
         assert!(mark.covers(&p(10, b"a")));
         assert!(mark.covers(&p(10, b"m")));
@@ -188,9 +195,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("load.checkpoint");
         assert_eq!(read(&path, "ks.t").unwrap(), None);
-        let mark = Mark { table: "ks.t".into(), token: -3, key_hex: "00ff".into(), partitions: 7 };
+        let mark = Mark {
+            table: "ks.t".into(),
+            token: -3,
+            key_hex: "00ff".into(),
+            partitions: 7,
+        };
         write(&path, &mark).unwrap();
         assert_eq!(read(&path, "ks.t").unwrap(), Some(mark));
-        assert!(matches!(read(&path, "ks.u"), Err(CheckpointError::OtherTable { .. })));
+        assert!(matches!(
+            read(&path, "ks.u"),
+            Err(CheckpointError::OtherTable { .. })
+        ));
     }
 }

@@ -19,7 +19,9 @@ use crate::plan::MappingOptions;
 use crate::progress::{Counters, Progress, Summary};
 use crate::rejects::{Reject, RejectError, Rejects};
 use crate::sink::cql::{CqlSink, CqlSinkOptions, SinkError};
-use crate::sort::builder::{BuildStats, BuilderOptions, PartitionBuilder, SortError, install_interrupt_cleanup};
+use crate::sort::builder::{
+    BuildStats, BuilderOptions, PartitionBuilder, SortError, install_interrupt_cleanup,
+};
 use crate::source::pg_dump::{Dump, DumpError, DumpTable, RowEvent};
 use crate::source::postgres::{PgRowMapper, PgSourceError};
 
@@ -312,7 +314,10 @@ fn raw_row(fields: &[Option<String>]) -> String {
         .collect::<Vec<_>>()
         .join("\t");
     if raw.len() > 1024 {
-        let cut = (0..=1024).rev().find(|&i| raw.is_char_boundary(i)).unwrap_or(0);
+        let cut = (0..=1024)
+            .rev()
+            .find(|&i| raw.is_char_boundary(i))
+            .unwrap_or(0);
         raw.truncate(cut);
         raw.push('…');
     }

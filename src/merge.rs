@@ -125,12 +125,15 @@ pub fn merge_column(
     }
 }
 
+/// The order of the cell paths of column `usize` (multi-cell collections).
+pub type PathOrder<'a> = &'a dyn Fn(usize, &[u8], &[u8]) -> Ordering;
+
 /// Merges two versions of the same row (same clustering). `path_order(column, a, b)` orders the
 /// cell paths of a column. What the row's deletions shadow is dropped ([`normalize_row`]).
-pub fn merge_rows(a: Row, b: Row, path_order: &dyn Fn(usize, &[u8], &[u8]) -> Ordering) -> Row {
+pub fn merge_rows(a: Row, b: Row, path_order: PathOrder) -> Row {
     let deletion = merge_deletions(a.deletion, b.deletion);
-    let liveness = merge_row_liveness(a.liveness, b.liveness)
-        .filter(|l| !shadows(deletion, l.timestamp));
+    let liveness =
+        merge_row_liveness(a.liveness, b.liveness).filter(|l| !shadows(deletion, l.timestamp));
     let mut columns = Vec::with_capacity(a.columns.len().max(b.columns.len()));
     let mut left = a.columns.into_iter().peekable();
     let mut right = b.columns.into_iter().peekable();
@@ -255,14 +258,23 @@ mod tests {
     #[test]
     fn the_higher_timestamp_wins_whatever_the_values() {
         assert_eq!(reconcile(live(2, b"a"), live(1, b"z")), live(2, b"a"));
-        assert_eq!(reconcile(live(1, b"z"), Cell::tombstone(2, 0)), Cell::tombstone(2, 0));
+        assert_eq!(
+            reconcile(live(1, b"z"), Cell::tombstone(2, 0)),
+            Cell::tombstone(2, 0)
+        );
     }
 
     #[test]
     fn on_a_tie_a_tombstone_beats_a_live_cell_and_an_expiring_cell() {
-        assert_eq!(reconcile(live(5, b"z"), Cell::tombstone(5, 0)), Cell::tombstone(5, 0));
+        assert_eq!(
+            reconcile(live(5, b"z"), Cell::tombstone(5, 0)),
+            Cell::tombstone(5, 0)
+        );
         let exp = expiring(5, 10, 9_999_999_999, b"z");
-        assert_eq!(reconcile(exp.clone(), Cell::tombstone(5, 0)), Cell::tombstone(5, 0));
+        assert_eq!(
+            reconcile(exp.clone(), Cell::tombstone(5, 0)),
+            Cell::tombstone(5, 0)
+        );
     }
 
     #[test]
@@ -282,16 +294,30 @@ mod tests {
     fn between_two_live_cells_with_equal_timestamps_the_greater_value_bytes_win() {
         assert_eq!(reconcile(live(5, b"abc"), live(5, b"abd")), live(5, b"abd"));
         assert_eq!(reconcile(live(5, b"ab"), live(5, b"abc")), live(5, b"abc"));
-        assert_eq!(reconcile(live(5, &[0x80]), live(5, &[0x7f])), live(5, &[0x80]), "unsigned bytes");
+        assert_eq!(
+            reconcile(live(5, &[0x80]), live(5, &[0x7f])),
+            live(5, &[0x80]),
+            "unsigned bytes"
+        );
     }
 
     #[test]
     fn a_row_deletion_shadows_cells_and_liveness_at_or_before_it() {
         let row = |ts: i64, deletion: Option<i64>| Row {
             clustering: vec![],
-            liveness: Some(RowLiveness { timestamp: ts, liveness: Liveness::Live }),
-            deletion: deletion.map(|t| Deletion { timestamp: t, local_deletion_time: 0 }),
-            columns: vec![ColumnData { column: 1, cells: vec![live(ts, b"v")], complex_deletion: None }],
+            liveness: Some(RowLiveness {
+                timestamp: ts,
+                liveness: Liveness::Live,
+            }),
+            deletion: deletion.map(|t| Deletion {
+                timestamp: t,
+                local_deletion_time: 0,
+            }),
+            columns: vec![ColumnData {
+                column: 1,
+                cells: vec![live(ts, b"v")],
+                complex_deletion: None,
+            }],
         };
         let merged = merge_rows(row(10, None), row(3, Some(10)), &by_bytes);
         assert!(merged.liveness.is_none());
@@ -305,43 +331,83 @@ mod tests {
     fn two_whole_collection_writes_with_equal_timestamps_union_their_elements() {
         let set = |ts: i64, elems: &[&[u8]]| ColumnData {
             column: 0,
-            cells: elems.iter().map(|e| Cell { path: e.to_vec(), ..live(ts, b"") }).collect(),
-            complex_deletion: Some(Deletion { timestamp: ts - 1, local_deletion_time: 0 }),
+            cells: elems
+                .iter()
+                .map(|e| Cell {
+                    path: e.to_vec(),
+                    ..live(ts, b"")
+                })
+                .collect(),
+            complex_deletion: Some(Deletion {
+                timestamp: ts - 1,
+                local_deletion_time: 0,
+            }),
         };
         let merged = merge_column(set(5, &[b"a", b"c"]), set(5, &[b"b"]), &bytes_order);
         let paths: Vec<_> = merged.cells.iter().map(|c| c.path.clone()).collect();
         assert_eq!(paths, [b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
         let newer = merge_column(set(5, &[b"a", b"c"]), set(6, &[b"b"]), &bytes_order);
         let paths: Vec<_> = newer.cells.iter().map(|c| c.path.clone()).collect();
-        assert_eq!(paths, [b"b".to_vec()], "the newer write's deletion shadows the older elements");
+        assert_eq!(
+            paths,
+            [b"b".to_vec()],
+            "the newer write's deletion shadows the older elements"
+        );
     }
 
     #[test]
     fn row_liveness_prefers_the_higher_timestamp_then_expiring_then_later_expiry() {
-        let l = |ts, liveness| Some(RowLiveness { timestamp: ts, liveness });
-        assert_eq!(merge_row_liveness(l(1, Liveness::Live), l(2, Liveness::Live)), l(2, Liveness::Live));
-        let exp = Liveness::Expiring { ttl: 5, local_deletion_time: 50 };
-        assert_eq!(merge_row_liveness(l(1, Liveness::Live), l(1, exp)), l(1, exp));
+        let l = |ts, liveness| {
+            Some(RowLiveness {
+                timestamp: ts,
+                liveness,
+            })
+        };
+        assert_eq!(
+            merge_row_liveness(l(1, Liveness::Live), l(2, Liveness::Live)),
+            l(2, Liveness::Live)
+        );
+        let exp = Liveness::Expiring {
+            ttl: 5,
+            local_deletion_time: 50,
+        };
+        assert_eq!(
+            merge_row_liveness(l(1, Liveness::Live), l(1, exp)),
+            l(1, exp)
+        );
     }
 
     fn arb_liveness() -> impl Strategy<Value = Liveness> {
         prop_oneof![
             Just(Liveness::Live),
-            (1u32..4, 0i64..4).prop_map(|(ttl, ldt)| Liveness::Expiring { ttl, local_deletion_time: ldt }),
-            (0i64..4).prop_map(|ldt| Liveness::Tombstone { local_deletion_time: ldt }),
+            (1u32..4, 0i64..4).prop_map(|(ttl, ldt)| Liveness::Expiring {
+                ttl,
+                local_deletion_time: ldt
+            }),
+            (0i64..4).prop_map(|ldt| Liveness::Tombstone {
+                local_deletion_time: ldt
+            }),
         ]
     }
 
     /// Cells with few distinct timestamps, deletion times, values and paths, so ties are common.
     fn arb_cell() -> impl Strategy<Value = Cell> {
-        (0i64..4, arb_liveness(), prop::collection::vec(0u8..3, 0..2), 0u8..3).prop_map(
-            |(timestamp, liveness, value, path)| Cell {
+        (
+            0i64..4,
+            arb_liveness(),
+            prop::collection::vec(0u8..3, 0..2),
+            0u8..3,
+        )
+            .prop_map(|(timestamp, liveness, value, path)| Cell {
                 timestamp,
                 liveness,
                 path: vec![path],
-                value: if liveness.is_tombstone() { vec![] } else { value },
-            },
-        )
+                value: if liveness.is_tombstone() {
+                    vec![]
+                } else {
+                    value
+                },
+            })
     }
 
     fn arb_deletion() -> impl Strategy<Value = Option<Deletion>> {
@@ -353,19 +419,31 @@ mod tests {
 
     /// A version of row: a row deletion, liveness, and a collection column (column 0).
     fn arb_version() -> impl Strategy<Value = Row> {
-        (arb_deletion(), prop::option::of(0i64..4), arb_deletion(), prop::collection::vec(arb_cell(), 0..4))
+        (
+            arb_deletion(),
+            prop::option::of(0i64..4),
+            arb_deletion(),
+            prop::collection::vec(arb_cell(), 0..4),
+        )
             .prop_map(|(deletion, live_ts, complex_deletion, cells)| {
                 let mut cells = cells;
                 cells.sort_by(|a, b| a.path.cmp(&b.path));
                 cells.dedup_by(|a, b| a.path == b.path);
                 Row {
                     clustering: vec![],
-                    liveness: live_ts.map(|timestamp| RowLiveness { timestamp, liveness: Liveness::Live }),
+                    liveness: live_ts.map(|timestamp| RowLiveness {
+                        timestamp,
+                        liveness: Liveness::Live,
+                    }),
                     deletion,
                     columns: if cells.is_empty() && complex_deletion.is_none() {
                         vec![]
                     } else {
-                        vec![ColumnData { column: 0, cells, complex_deletion }]
+                        vec![ColumnData {
+                            column: 0,
+                            cells,
+                            complex_deletion,
+                        }]
                     },
                 }
             })
@@ -373,7 +451,10 @@ mod tests {
 
     /// The reference: collect everything, take maxima, then drop what the deletions shadow.
     fn naive(versions: &[Row]) -> Row {
-        let deletion = versions.iter().filter_map(|v| v.deletion).max_by_key(|d| (d.timestamp, d.local_deletion_time));
+        let deletion = versions
+            .iter()
+            .filter_map(|v| v.deletion)
+            .max_by_key(|d| (d.timestamp, d.local_deletion_time));
         let complex = versions
             .iter()
             .flat_map(|v| &v.columns)
@@ -381,9 +462,15 @@ mod tests {
             .max_by_key(|d| (d.timestamp, d.local_deletion_time))
             .filter(|d| !shadows(deletion, d.timestamp));
         let mut cells: Vec<Cell> = Vec::new();
-        for cell in versions.iter().flat_map(|v| &v.columns).flat_map(|c| &c.cells) {
+        for cell in versions
+            .iter()
+            .flat_map(|v| &v.columns)
+            .flat_map(|c| &c.cells)
+        {
             match cells.iter_mut().find(|c| c.path == cell.path) {
-                Some(existing) if compare_cells(cell, existing) == Ordering::Greater => *existing = cell.clone(),
+                Some(existing) if compare_cells(cell, existing) == Ordering::Greater => {
+                    *existing = cell.clone()
+                }
                 Some(_) => {}
                 None => cells.push(cell.clone()),
             }
@@ -402,13 +489,19 @@ mod tests {
             columns: if cells.is_empty() && complex.is_none() {
                 vec![]
             } else {
-                vec![ColumnData { column: 0, cells, complex_deletion: complex }]
+                vec![ColumnData {
+                    column: 0,
+                    cells,
+                    complex_deletion: complex,
+                }]
             },
         }
     }
 
     fn fold(versions: Vec<Row>) -> Option<Row> {
-        let mut row = versions.into_iter().reduce(|a, b| merge_rows(a, b, &by_bytes))?;
+        let mut row = versions
+            .into_iter()
+            .reduce(|a, b| merge_rows(a, b, &by_bytes))?;
         normalize_row(&mut row);
         Some(row)
     }

@@ -73,7 +73,9 @@ pub struct MappingOptions {
 /// Parses a size such as `1GiB`, `48MiB`, `512MB`, `64k` or plain bytes.
 pub fn parse_size(s: &str) -> Option<u64> {
     let s = s.trim();
-    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
     let (number, unit) = s.split_at(split);
     let number: f64 = number.parse().ok()?;
     let factor: f64 = match unit.trim().to_ascii_lowercase().as_str() {

@@ -95,15 +95,12 @@ impl NativeType {
     /// `AbstractType.valueLengthIfFixed` says (used by vectors and SSTables).
     pub fn fixed_len(self) -> Option<usize> {
         match self {
-            NativeType::Bigint
-            | NativeType::Counter
-            | NativeType::Double
-            | NativeType::Timestamp
-            | NativeType::Time => Some(8),
-            NativeType::Int | NativeType::Float | NativeType::Date => Some(4),
+            NativeType::Bigint | NativeType::Double | NativeType::Timestamp => Some(8),
+            NativeType::Int | NativeType::Float => Some(4),
             NativeType::Uuid | NativeType::Timeuuid => Some(16),
             NativeType::Boolean => Some(1),
-            // smallint and tinyint are variable-length in Cassandra's type system.
+            // counter, date, time, smallint and tinyint have a natural width but Cassandra's
+            // types declare none, which is what the vector format follows.
             _ => None,
         }
     }
@@ -150,6 +147,16 @@ pub enum CqlType {
 }
 
 impl CqlType {
+    /// The width of every serialized value of this type, when Cassandra declares one: fixed
+    /// native types, and vectors of fixed-width elements (nested vectors included).
+    pub fn fixed_len(&self) -> Option<usize> {
+        match self {
+            CqlType::Native(t) => t.fixed_len(),
+            CqlType::Vector { elem, dimension } => elem.fixed_len().map(|n| n * dimension),
+            _ => None,
+        }
+    }
+
     /// True for a list, set or map that is not frozen: each element is then a cell of its own,
     /// with its own timestamp, TTL and cell path, and merges element by element.
     pub fn is_multi_cell(&self) -> bool {

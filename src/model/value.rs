@@ -208,7 +208,7 @@ impl Value {
                 for item in items {
                     let start = out.len();
                     item.encode(out);
-                    if item.native_type().and_then(NativeType::fixed_len).is_none() {
+                    if item.fixed_len().is_none() {
                         // Variable-length elements carry an unsigned vint length prefix.
                         let body = out.split_off(start);
                         vint::write_unsigned(body.len() as u64, out);
@@ -216,6 +216,19 @@ impl Value {
                     }
                 }
             }
+        }
+    }
+
+    /// Whether values like this one have a width Cassandra declares fixed (see
+    /// [`CqlType::fixed_len`]): decides the length prefixes inside vectors.
+    fn fixed_len(&self) -> Option<usize> {
+        match self {
+            Value::Vector(items) => items
+                .iter()
+                .map(Value::fixed_len)
+                .sum::<Option<usize>>()
+                .filter(|_| !items.is_empty()),
+            v => v.native_type().and_then(NativeType::fixed_len),
         }
     }
 
@@ -364,10 +377,7 @@ impl Value {
                 def.fields.iter().map(|(_, t)| t),
             )?),
             CqlType::Vector { elem, dimension } => {
-                let fixed_len = match elem.as_ref() {
-                    CqlType::Native(t) => t.fixed_len(),
-                    _ => None,
-                };
+                let fixed_len = elem.fixed_len();
                 let mut items = Vec::with_capacity(*dimension);
                 let mut rest = bytes;
                 for _ in 0..*dimension {
@@ -739,6 +749,25 @@ mod tests {
         assert_eq!(
             Value::decode(&t("vector<text, 2>"), &texts.to_bytes()),
             Ok(texts)
+        );
+    }
+
+    #[test]
+    fn vectors_of_dates_carry_length_prefixes_and_nested_fixed_vectors_do_not() {
+        let dates = Value::Vector(vec![Value::Date(0), Value::Date(1)]);
+        assert_eq!(dates.to_bytes(), [4, 0x80, 0, 0, 0, 4, 0x80, 0, 0, 1]);
+        assert_eq!(
+            Value::decode(&t("vector<date, 2>"), &dates.to_bytes()),
+            Ok(dates)
+        );
+        let nested = Value::Vector(vec![
+            Value::Vector(vec![Value::Int(1), Value::Int(2)]),
+            Value::Vector(vec![Value::Int(3), Value::Int(4)]),
+        ]);
+        assert_eq!(nested.to_bytes().len(), 16);
+        assert_eq!(
+            Value::decode(&t("vector<vector<int, 2>, 2>"), &nested.to_bytes()),
+            Ok(nested)
         );
     }
 

@@ -24,10 +24,10 @@ use std::path::Path;
 
 use crate::checkpoint::{self, Mark, Tracker};
 use crate::cluster::Bind;
-use crate::model::value::hex;
 use crate::model::collection::{CollectionError, assemble};
 use crate::model::token::split_key;
 use crate::model::types::quote_identifier;
+use crate::model::value::hex;
 use crate::model::{ColumnKind, Liveness, Partition, Row, TableSchema};
 use crate::progress::Counters;
 

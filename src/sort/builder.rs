@@ -12,7 +12,9 @@ use std::sync::{Arc, Mutex};
 use rayon::slice::ParallelSliceMut;
 use thiserror::Error;
 
-use crate::merge::{apply_partition_deletion, merge_deletions, merge_rows, normalize_row, row_is_empty};
+use crate::merge::{
+    apply_partition_deletion, merge_deletions, merge_rows, normalize_row, row_is_empty,
+};
 use crate::model::{Partition, TableSchema, Token};
 
 use super::entry::{Entry, EntryKind, EntryOrder};
@@ -23,8 +25,13 @@ use super::run::{RunError, RunReader, RunWriter};
 pub enum SortError {
     #[error(transparent)]
     Run(#[from] RunError),
-    #[error("cannot create a temporary folder under {dir}: {source} (set --temp-dir to a writable folder with free space)")]
-    TempDir { dir: PathBuf, source: std::io::Error },
+    #[error(
+        "cannot create a temporary folder under {dir}: {source} (set --temp-dir to a writable folder with free space)"
+    )]
+    TempDir {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// What the builder did.
@@ -135,7 +142,8 @@ impl PartitionBuilder {
         self.buffered = 0;
         let mut merged: Vec<Entry> = Vec::with_capacity(buffer.len());
         for mut entry in buffer {
-            if let Some(last) = merged.pop_if(|last| order.compare(last, &entry) == Ordering::Equal) {
+            if let Some(last) = merged.pop_if(|last| order.compare(last, &entry) == Ordering::Equal)
+            {
                 let before = last.cells() + entry.cells();
                 entry.kind = merge_kinds(&order, last.kind, entry.kind);
                 self.stats.duplicates_collapsed += 1;
@@ -155,7 +163,10 @@ impl PartitionBuilder {
             Some(t) => t,
             None => self.temp.insert(TempFolder::new(&self.options.temp_dir)?),
         };
-        let path = temp.dir.path().join(format!("run-{:05}.zst", self.runs.len()));
+        let path = temp
+            .dir
+            .path()
+            .join(format!("run-{:05}.zst", self.runs.len()));
         let mut writer = RunWriter::create(&path)?;
         for entry in &sorted {
             writer.write(entry)?;
@@ -163,7 +174,9 @@ impl PartitionBuilder {
         let bytes_in = writer.bytes_in;
         let path = writer.finish()?;
         self.stats.runs_spilled += 1;
-        self.stats.bytes_spilled += std::fs::metadata(&path).map(|m| m.len()).unwrap_or(bytes_in);
+        self.stats.bytes_spilled += std::fs::metadata(&path)
+            .map(|m| m.len())
+            .unwrap_or(bytes_in);
         self.runs.push(path);
         Ok(())
     }
@@ -198,7 +211,9 @@ fn merge_kinds(order: &EntryOrder, a: EntryKind, b: EntryKind) -> EntryKind {
         (EntryKind::PartitionDeletion(x), EntryKind::PartitionDeletion(y)) => {
             EntryKind::PartitionDeletion(merge_deletions(Some(x), Some(y)).unwrap_or(x))
         }
-        (EntryKind::Static(x), EntryKind::Static(y)) => EntryKind::Static(merge_rows(x, y, &path_order)),
+        (EntryKind::Static(x), EntryKind::Static(y)) => {
+            EntryKind::Static(merge_rows(x, y, &path_order))
+        }
         (EntryKind::Row(x), EntryKind::Row(y)) => EntryKind::Row(merge_rows(x, y, &path_order)),
         // Entries only merge when their kinds are equal (the order ranks kinds).
         (a, _) => a,
@@ -261,13 +276,15 @@ impl Partitions {
             return Ok(None);
         };
         loop {
-            let same = self
-                .heads
-                .iter()
-                .position(|h| h.as_ref().is_some_and(|h| self.order.compare(h, &entry) == Ordering::Equal));
+            let same = self.heads.iter().position(|h| {
+                h.as_ref()
+                    .is_some_and(|h| self.order.compare(h, &entry) == Ordering::Equal)
+            });
             let Some(i) = same else { break };
             let next = self.sources[i].next()?;
-            let Some(other) = std::mem::replace(&mut self.heads[i], next) else { break };
+            let Some(other) = std::mem::replace(&mut self.heads[i], next) else {
+                break;
+            };
             let before = entry.cells() + other.cells();
             entry.kind = merge_kinds(&self.order, entry.kind, other.kind);
             self.stats.duplicates_collapsed += 1;
@@ -305,7 +322,11 @@ impl Partitions {
             entry = self.next_merged()?;
         }
         let deletion = partition.deletion;
-        for row in partition.static_row.iter_mut().chain(partition.rows.iter_mut()) {
+        for row in partition
+            .static_row
+            .iter_mut()
+            .chain(partition.rows.iter_mut())
+        {
             apply_partition_deletion(row, deletion);
             normalize_row(row);
         }
@@ -369,7 +390,10 @@ mod tests {
             static_row: None,
             rows: vec![Row {
                 clustering: vec![Value::Int(c).to_bytes()],
-                liveness: Some(RowLiveness { timestamp: ts, liveness: Liveness::Live }),
+                liveness: Some(RowLiveness {
+                    timestamp: ts,
+                    liveness: Liveness::Live,
+                }),
                 deletion: None,
                 columns: vec![ColumnData {
                     column: 2,
@@ -382,7 +406,13 @@ mod tests {
 
     fn build(inputs: Vec<Partition>, budget: usize) -> (Vec<Partition>, BuildStats) {
         let dir = tempfile::tempdir().unwrap();
-        let mut b = PartitionBuilder::new(&schema(), BuilderOptions { memory_budget: budget, temp_dir: dir.path().to_owned() });
+        let mut b = PartitionBuilder::new(
+            &schema(),
+            BuilderOptions {
+                memory_budget: budget,
+                temp_dir: dir.path().to_owned(),
+            },
+        );
         for p in inputs {
             b.push(p, 0).unwrap();
         }
@@ -390,7 +420,11 @@ mod tests {
         let parts: Vec<Partition> = out.by_ref().map(Result::unwrap).collect();
         let stats = out.stats().clone();
         drop(out);
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "temp files removed");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "temp files removed"
+        );
         (parts, stats)
     }
 
@@ -398,7 +432,12 @@ mod tests {
         let mut v = Vec::new();
         for i in 0..300 {
             let key = format!("user{}", i % 50);
-            v.push(partition(&key, i % 7, 1000 + i64::from(i), &format!("v{i}")));
+            v.push(partition(
+                &key,
+                i % 7,
+                1000 + i64::from(i),
+                &format!("v{i}"),
+            ));
         }
         v
     }
@@ -407,10 +446,21 @@ mod tests {
     fn output_is_in_token_then_clustering_order_with_each_row_once() {
         let (parts, stats) = build(inputs(), usize::MAX);
         assert_eq!(parts.len(), 50);
-        assert!(parts.windows(2).all(|w| (w[0].token, &w[0].key) < (w[1].token, &w[1].key)));
+        assert!(
+            parts
+                .windows(2)
+                .all(|w| (w[0].token, &w[0].key) < (w[1].token, &w[1].key))
+        );
         for p in &parts {
-            let cs: Vec<i32> = p.rows.iter().map(|r| i32::from_be_bytes(r.clustering[0].clone().try_into().unwrap())).collect();
-            assert!(cs.windows(2).all(|w| w[0] > w[1]), "DESC clustering: {cs:?}");
+            let cs: Vec<i32> = p
+                .rows
+                .iter()
+                .map(|r| i32::from_be_bytes(r.clustering[0].clone().try_into().unwrap()))
+                .collect();
+            assert!(
+                cs.windows(2).all(|w| w[0] > w[1]),
+                "DESC clustering: {cs:?}"
+            );
         }
         assert_eq!(stats.entries_in, 300);
         assert_eq!(stats.runs_spilled, 0);
@@ -428,7 +478,14 @@ mod tests {
 
     #[test]
     fn the_latest_version_of_each_row_wins() {
-        let (parts, _) = build(vec![partition("a", 1, 5, "old"), partition("a", 1, 9, "new"), partition("a", 1, 7, "mid")], usize::MAX);
+        let (parts, _) = build(
+            vec![
+                partition("a", 1, 5, "old"),
+                partition("a", 1, 9, "new"),
+                partition("a", 1, 7, "mid"),
+            ],
+            usize::MAX,
+        );
         let cell = &parts[0].rows[0].columns[0].cells[0];
         assert_eq!(cell.value, Value::Text("new".into()).to_bytes());
         assert_eq!(cell.timestamp, 9);

@@ -74,7 +74,9 @@ impl Entry {
                         size_of::<ColumnData>()
                             + c.cells
                                 .iter()
-                                .map(|cell| size_of::<Cell>() + cell.path.capacity() + cell.value.capacity())
+                                .map(|cell| {
+                                    size_of::<Cell>() + cell.path.capacity() + cell.value.capacity()
+                                })
                                 .sum::<usize>()
                     })
                     .sum::<usize>()

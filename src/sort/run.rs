@@ -45,7 +45,8 @@ impl RunWriter {
             source,
         };
         let file = File::create(path).map_err(err)?;
-        let mut out = zstd::Encoder::new(BufWriter::with_capacity(1 << 16, file), 1).map_err(err)?;
+        let mut out =
+            zstd::Encoder::new(BufWriter::with_capacity(1 << 16, file), 1).map_err(err)?;
         out.window_log(WINDOW_LOG).map_err(err)?;
         Ok(RunWriter {
             path: path.to_owned(),
@@ -59,10 +60,12 @@ impl RunWriter {
         self.buf.clear();
         encode_entry(entry, &mut self.buf);
         self.bytes_in += self.buf.len() as u64;
-        self.out.write_all(&self.buf).map_err(|source| RunError::Write {
-            path: self.path.clone(),
-            source,
-        })
+        self.out
+            .write_all(&self.buf)
+            .map_err(|source| RunError::Write {
+                path: self.path.clone(),
+                source,
+            })
     }
 
     /// Ends the run and flushes it to disk.

@@ -5,6 +5,7 @@
 mod common;
 mod inspect_cli;
 mod load_pg;
+mod order;
 mod partition_builder;
 mod schema;
 mod tokens;

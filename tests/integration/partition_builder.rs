@@ -16,11 +16,22 @@ fn dump(table: &str, dir: &Path, name: &str) -> PathBuf {
     path
 }
 
-fn load(inputs: &[&Path], source_table: &str, target: &str, extra: &[&str]) -> std::process::Output {
+fn load(
+    inputs: &[&Path],
+    source_table: &str,
+    target: &str,
+    extra: &[&str],
+) -> std::process::Output {
     let out = cassbulk()
         .arg("load")
         .args(inputs)
-        .args(["--source-table", source_table, "--table", target, "--no-progress"])
+        .args([
+            "--source-table",
+            source_table,
+            "--table",
+            target,
+            "--no-progress",
+        ])
         .args(extra)
         .output()
         .unwrap();
@@ -37,7 +48,9 @@ fn load(inputs: &[&Path], source_table: &str, target: &str, extra: &[&str]) -> s
 async fn table_state(session: &Session, table: &str) -> Vec<Vec<Option<Vec<u8>>>> {
     let mut rows = common::rows(
         session,
-        &format!("SELECT username, email, score, tags, writetime(email), writetime(score) FROM {table}"),
+        &format!(
+            "SELECT username, email, score, tags, writetime(email), writetime(score) FROM {table}"
+        ),
     )
     .await;
     rows.sort();
@@ -80,7 +93,10 @@ async fn two_days_of_dumps_in_one_run_equal_loading_them_one_after_the_other_in_
     let wt = ["--writetime-column", "updated_at"];
     let out = load(&[&day1, &day2], &pg, &format!("{ks}.combined"), &wt);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("2000 partitions; 2000 duplicate rows reconciled"), "{stderr}");
+    assert!(
+        stderr.contains("2000 partitions; 2000 duplicate rows reconciled"),
+        "{stderr}"
+    );
     load(&[&day1], &pg, &format!("{ks}.day1_then_day2"), &wt);
     load(&[&day2], &pg, &format!("{ks}.day1_then_day2"), &wt);
     load(&[&day2], &pg, &format!("{ks}.day2_then_day1"), &wt);
@@ -88,16 +104,41 @@ async fn two_days_of_dumps_in_one_run_equal_loading_them_one_after_the_other_in_
 
     let combined = table_state(&session, &format!("{ks}.combined")).await;
     assert_eq!(combined.len(), 2000);
-    assert_eq!(combined, table_state(&session, &format!("{ks}.day1_then_day2")).await, "one run = day 1 then day 2");
-    assert_eq!(combined, table_state(&session, &format!("{ks}.day2_then_day1")).await, "one run = day 2 then day 1");
+    assert_eq!(
+        combined,
+        table_state(&session, &format!("{ks}.day1_then_day2")).await,
+        "one run = day 1 then day 2"
+    );
+    assert_eq!(
+        combined,
+        table_state(&session, &format!("{ks}.day2_then_day1")).await,
+        "one run = day 2 then day 1"
+    );
     // Spot-check the rules themselves: on equal timestamps the greater value won, and the two
     // days' sets were unioned element by element.
-    let tie = |name: &str| combined.iter().find(|r| r[0].as_deref() == Some(name.as_bytes())).unwrap().clone();
-    assert_eq!(tie("user4")[1].as_deref(), Some(&b"user4@day1.example"[..]), "'user4@day1' > 'a-smaller@tie'");
-    assert_eq!(tie("user5")[1].as_deref(), Some(&b"z-greater@tie.example"[..]));
+    let tie = |name: &str| {
+        combined
+            .iter()
+            .find(|r| r[0].as_deref() == Some(name.as_bytes()))
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        tie("user4")[1].as_deref(),
+        Some(&b"user4@day1.example"[..]),
+        "'user4@day1' > 'a-smaller@tie'"
+    );
+    assert_eq!(
+        tie("user5")[1].as_deref(),
+        Some(&b"z-greater@tie.example"[..])
+    );
     let tags = tie("user5")[3].clone().unwrap();
     for t in [&b"common"[..], b"t0", b"tie-z"] {
-        assert!(tags.windows(t.len()).any(|w| w == t), "user5's tags hold {:?}", String::from_utf8_lossy(t));
+        assert!(
+            tags.windows(t.len()).any(|w| w == t),
+            "user5's tags hold {:?}",
+            String::from_utf8_lossy(t)
+        );
     }
 }
 
@@ -117,13 +158,24 @@ async fn a_load_killed_mid_way_resumes_from_its_checkpoint_to_the_same_table() {
     let ddl = "(username text PRIMARY KEY, email text, score int, tags set<text>)";
     common::run(&session, &format!("CREATE TABLE {ks}.reference {ddl}")).await;
     common::run(&session, &format!("CREATE TABLE {ks}.resumed {ddl}")).await;
-    load(&[&input], &pg, &format!("{ks}.reference"), &["--writetime-column", "updated_at"]);
+    load(
+        &[&input],
+        &pg,
+        &format!("{ks}.reference"),
+        &["--writetime-column", "updated_at"],
+    );
 
     let checkpoint = dir.path().join("load.checkpoint");
     let args = |cmd: &mut std::process::Command| {
         cmd.arg("load")
             .arg(&input)
-            .args(["--source-table", &pg, "--table", &format!("{ks}.resumed"), "--no-progress"])
+            .args([
+                "--source-table",
+                &pg,
+                "--table",
+                &format!("{ks}.resumed"),
+                "--no-progress",
+            ])
             .args(["--writetime-column", "updated_at", "--rate", "2000"])
             .arg("--checkpoint")
             .arg(&checkpoint);
@@ -134,7 +186,10 @@ async fn a_load_killed_mid_way_resumes_from_its_checkpoint_to_the_same_table() {
         args(&mut cmd);
         cmd
     };
-    let mut child = command().stderr(std::process::Stdio::null()).spawn().unwrap();
+    let mut child = command()
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
     let started = Instant::now();
     while !checkpoint.exists() && started.elapsed() < Duration::from_secs(30) {
         std::thread::sleep(Duration::from_millis(50));
@@ -142,16 +197,29 @@ async fn a_load_killed_mid_way_resumes_from_its_checkpoint_to_the_same_table() {
     std::thread::sleep(Duration::from_secs(2));
     child.kill().unwrap(); // SIGKILL: no chance to clean up or flush
     let status = child.wait().unwrap();
-    assert!(!status.success(), "the first run was killed before it finished");
-    let mark: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&checkpoint).unwrap()).unwrap();
+    assert!(
+        !status.success(),
+        "the first run was killed before it finished"
+    );
+    let mark: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&checkpoint).unwrap()).unwrap();
     let done = mark["partitions"].as_u64().unwrap();
-    assert!(done > 0 && done < 12_000, "killed mid-way: {done} partitions acknowledged");
+    assert!(
+        done > 0 && done < 12_000,
+        "killed mid-way: {done} partitions acknowledged"
+    );
 
     let out = command().output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    assert!(stderr.contains(&format!("resumed after {done} partitions")), "{stderr}");
-    assert!(!checkpoint.exists(), "a completed load removes its checkpoint");
+    assert!(
+        stderr.contains(&format!("resumed after {done} partitions")),
+        "{stderr}"
+    );
+    assert!(
+        !checkpoint.exists(),
+        "a completed load removes its checkpoint"
+    );
     assert_eq!(
         table_state(&session, &format!("{ks}.resumed")).await,
         table_state(&session, &format!("{ks}.reference")).await
@@ -181,18 +249,33 @@ async fn memory_stays_within_the_limit_plus_a_fixed_overhead_on_inputs_several_t
         &pg,
         &format!("{ks}.big"),
         &[
-            "--writetime-column", "updated_at",
-            "--memory-limit", "48MiB",
-            "--temp-dir", temp.to_str().unwrap(),
-            "--summary-json", summary.to_str().unwrap(),
+            "--writetime-column",
+            "updated_at",
+            "--memory-limit",
+            "48MiB",
+            "--temp-dir",
+            temp.to_str().unwrap(),
+            "--summary-json",
+            summary.to_str().unwrap(),
         ],
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
     assert_eq!(summary["rows_written"], 220_000, "{stderr}");
     let peak_mib = summary["peak_rss_bytes"].as_u64().unwrap() >> 20;
     eprintln!("peak RSS with --memory-limit 48MiB: {peak_mib} MiB; {stderr}");
-    assert!(peak_mib <= 48 + 160, "peak RSS {peak_mib} MiB is more than the 48 MiB limit + 160 MiB");
-    assert!(!stderr.contains(" 0 runs spilled"), "the input did not fit and had to spill: {stderr}");
-    assert_eq!(std::fs::read_dir(&temp).unwrap().count(), 0, "spill files removed");
+    assert!(
+        peak_mib <= 48 + 160,
+        "peak RSS {peak_mib} MiB is more than the 48 MiB limit + 160 MiB"
+    );
+    assert!(
+        !stderr.contains(" 0 runs spilled"),
+        "the input did not fit and had to spill: {stderr}"
+    );
+    assert_eq!(
+        std::fs::read_dir(&temp).unwrap().count(),
+        0,
+        "spill files removed"
+    );
 }

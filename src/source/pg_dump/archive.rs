@@ -905,3 +905,32 @@ pub(crate) fn read_head(path: &Path, n: usize) -> Result<Vec<u8>, DumpError> {
         })?;
     Ok(head)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn print_fixture() {
+        let toc = Toc::read(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/accounts/accounts.dump"),
+        )
+        .unwrap();
+        println!("{:?}", toc.header);
+        for e in &toc.entries {
+            println!(
+                "{} {:?} {:?} {:?} {:?} {:?}",
+                e.dump_id, e.desc, e.tag, e.namespace, e.copy_stmt, e.data
+            );
+        }
+        println!("end {}", toc.end);
+        let toc = Toc::read(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/accounts/accounts.dir/toc.dat"),
+        )
+        .unwrap();
+        println!("{:?}", toc.header);
+        for e in &toc.entries {
+            println!("{} {:?} {:?} {:?}", e.dump_id, e.desc, e.tag, e.data);
+        }
+    }
+}

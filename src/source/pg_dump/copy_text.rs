@@ -23,14 +23,21 @@ pub(crate) fn decode_line(line: &[u8]) -> Result<Vec<Option<String>>, String> {
         // The field ends at the first tab that no backslash escapes.
         let mut end = 0;
         let mut escaped = false;
-        while let Some(&b) = rest.get(end) {
-            match b {
-                b'\t' => break,
-                b'\\' => {
+        loop {
+            let tail = rest.get(end..).unwrap_or_default();
+            match tail.iter().position(|&b| b == b'\t' || b == b'\\') {
+                Some(at) if tail.get(at) == Some(&b'\\') => {
                     escaped = true;
-                    end += 2;
+                    end += at + 2;
                 }
-                _ => end += 1,
+                Some(at) => {
+                    end += at;
+                    break;
+                }
+                None => {
+                    end += tail.len();
+                    break;
+                }
             }
         }
         let Some(raw) = rest.get(..end) else {

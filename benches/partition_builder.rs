@@ -1,0 +1,121 @@
+//! Criterion benches of the engine's hot paths: Murmur3 tokens, value encoding, and the
+//! partition builder's sort + merge, in memory and with forced spills to zstd runs.
+//! Run: `cargo bench --bench partition_builder` (numbers in docs/BENCHMARKS.md).
+
+use std::hint::black_box;
+
+use cassbulk::model::cell::{ColumnData, RowLiveness};
+use cassbulk::model::schema::{ColumnRow, build_table_schema};
+use cassbulk::model::{Cell, Liveness, Partition, Row, TableName, TableSchema, Token, Value};
+use cassbulk::sort::builder::{BuilderOptions, PartitionBuilder};
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+
+const ROWS: usize = 100_000;
+
+fn schema() -> TableSchema {
+    let col = |name: &str, kind: &str, ty: &str| ColumnRow {
+        column_name: name.into(),
+        clustering_order: "asc".into(),
+        kind: kind.into(),
+        position: 0,
+        type_name: ty.into(),
+    };
+    build_table_schema(
+        &TableName::parse("ks.accounts").unwrap(),
+        &[
+            col("username", "partition_key", "text"),
+            col("email", "regular", "text"),
+            col("score", "regular", "int"),
+            col("bio", "regular", "text"),
+        ],
+        &[],
+    )
+    .unwrap()
+}
+
+/// `ROWS` account rows over `ROWS / 2` keys (every key twice: a later version wins).
+fn rows() -> Vec<Partition> {
+    (0..ROWS)
+        .map(|i| {
+            let key = Value::Text(format!("user{}", (i * 7919) % (ROWS / 2))).to_bytes();
+            let ts = 1_790_000_000_000_000 + i as i64;
+            let cell = |column: usize, v: Value| ColumnData {
+                column,
+                cells: vec![Cell::live(ts, v.to_bytes())],
+                complex_deletion: None,
+            };
+            Partition {
+                token: Token::of_key(&key),
+                key,
+                deletion: None,
+                static_row: None,
+                rows: vec![Row {
+                    clustering: vec![],
+                    liveness: Some(RowLiveness {
+                        timestamp: ts,
+                        liveness: Liveness::Live,
+                    }),
+                    deletion: None,
+                    columns: vec![
+                        cell(1, Value::Text(format!("user{i}@example.com"))),
+                        cell(2, Value::Int(i as i32)),
+                        cell(3, Value::Text("a biography of moderate length, ".repeat(4))),
+                    ],
+                }],
+            }
+        })
+        .collect()
+}
+
+fn sort_and_merge(input: Vec<Partition>, budget: usize) -> usize {
+    let dir = tempfile::tempdir().unwrap();
+    let mut builder = PartitionBuilder::new(
+        &schema(),
+        BuilderOptions {
+            memory_budget: budget,
+            temp_dir: dir.path().to_owned(),
+        },
+    );
+    for p in input {
+        builder.push(p, 0).unwrap();
+    }
+    builder.finish().unwrap().map(Result::unwrap).count()
+}
+
+fn benches(c: &mut Criterion) {
+    let mut tokens = c.benchmark_group("token");
+    let keys: Vec<Vec<u8>> = (0..10_000)
+        .map(|i| format!("user{i}").into_bytes())
+        .collect();
+    tokens.throughput(Throughput::Elements(keys.len() as u64));
+    tokens.bench_function("murmur3 of 10k text keys", |b| {
+        b.iter(|| {
+            keys.iter()
+                .map(|k| Token::of_key(black_box(k)).0)
+                .fold(0i64, i64::wrapping_add)
+        })
+    });
+    tokens.finish();
+
+    let mut group = c.benchmark_group("partition builder");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(ROWS as u64));
+    group.bench_function("sort + merge 100k rows in memory", |b| {
+        b.iter_batched(
+            rows,
+            |input| sort_and_merge(input, usize::MAX),
+            BatchSize::LargeInput,
+        )
+    });
+    group.bench_function("sort + merge 100k rows spilling 4 MiB runs", |b| {
+        b.iter_batched(
+            rows,
+            |input| sort_and_merge(input, 4 << 20),
+            BatchSize::LargeInput,
+        )
+    });
+    group.finish();
+}
+
+criterion_group!(engine, benches);
+criterion_main!(engine);
