@@ -677,16 +677,47 @@ async fn ttls_come_from_a_flag_or_a_column_and_nulls_delete_only_when_asked() {
     common::postgres(&["dump", "-Fc", "-t", &pg, "-f", dump.to_str().unwrap()]);
     let at = written.to_string();
     for t in ["flag", "column", "deleting", "keeping"] {
-        common::run(&session, &format!("CREATE TABLE {ks}.{t} (username text PRIMARY KEY, email text)")).await;
+        common::run(
+            &session,
+            &format!("CREATE TABLE {ks}.{t} (username text PRIMARY KEY, email text)"),
+        )
+        .await;
     }
     // An older value for b, which a NULL in the dump deletes only with --nulls delete.
     for t in ["deleting", "keeping"] {
-        common::run(&session, &format!("INSERT INTO {ks}.{t} (username, email) VALUES ('b', 'old@x') USING TIMESTAMP {}", written - 10)).await;
+        common::run(
+            &session,
+            &format!(
+                "INSERT INTO {ks}.{t} (username, email) VALUES ('b', 'old@x') USING TIMESTAMP {}",
+                written - 10
+            ),
+        )
+        .await;
     }
-    assert_success(&load(&dump, &pg, &format!("{ks}.flag"), &["--writetime", &at, "--ttl", "3600"]));
-    assert_success(&load(&dump, &pg, &format!("{ks}.column"), &["--writetime", &at, "--ttl-column", "ttl_s"]));
-    assert_success(&load(&dump, &pg, &format!("{ks}.deleting"), &["--writetime", &at, "--nulls", "delete"]));
-    assert_success(&load(&dump, &pg, &format!("{ks}.keeping"), &["--writetime", &at]));
+    assert_success(&load(
+        &dump,
+        &pg,
+        &format!("{ks}.flag"),
+        &["--writetime", &at, "--ttl", "3600"],
+    ));
+    assert_success(&load(
+        &dump,
+        &pg,
+        &format!("{ks}.column"),
+        &["--writetime", &at, "--ttl-column", "ttl_s"],
+    ));
+    assert_success(&load(
+        &dump,
+        &pg,
+        &format!("{ks}.deleting"),
+        &["--writetime", &at, "--nulls", "delete"],
+    ));
+    assert_success(&load(
+        &dump,
+        &pg,
+        &format!("{ks}.keeping"),
+        &["--writetime", &at],
+    ));
 
     let ttl = |rows: &[Vec<Option<Vec<u8>>>], user: &str| -> Option<i32> {
         rows.iter()
@@ -695,27 +726,71 @@ async fn ttls_come_from_a_flag_or_a_column_and_nulls_delete_only_when_asked() {
             .as_ref()
             .map(|b| i32::from_be_bytes(b.as_slice().try_into().unwrap()))
     };
-    let flag = common::rows(&session, &format!("SELECT username, ttl(email) FROM {ks}.flag")).await;
-    assert!(ttl(&flag, "a").is_some_and(|t| t > 3500 && t <= 3600), "{:?}", ttl(&flag, "a"));
-    let column = common::rows(&session, &format!("SELECT username, ttl(email) FROM {ks}.column")).await;
-    assert!(ttl(&column, "a").is_some_and(|t| t > 500 && t <= 600), "{:?}", ttl(&column, "a"));
+    let flag = common::rows(
+        &session,
+        &format!("SELECT username, ttl(email) FROM {ks}.flag"),
+    )
+    .await;
+    assert!(
+        ttl(&flag, "a").is_some_and(|t| t > 3500 && t <= 3600),
+        "{:?}",
+        ttl(&flag, "a")
+    );
+    let column = common::rows(
+        &session,
+        &format!("SELECT username, ttl(email) FROM {ks}.column"),
+    )
+    .await;
+    assert!(
+        ttl(&column, "a").is_some_and(|t| t > 500 && t <= 600),
+        "{:?}",
+        ttl(&column, "a")
+    );
     assert_eq!(ttl(&column, "c"), None, "a TTL of 0 means none");
 
-    let email = |rows: &[Vec<Option<Vec<u8>>>]| rows.iter().find(|r| r[0].as_deref() == Some(&b"b"[..])).unwrap()[1].clone();
-    let deleting = common::rows(&session, &format!("SELECT username, email FROM {ks}.deleting")).await;
-    assert_eq!(email(&deleting), None, "--nulls delete wrote a deletion at the row's time");
-    let keeping = common::rows(&session, &format!("SELECT username, email FROM {ks}.keeping")).await;
-    assert_eq!(email(&keeping), Some(b"old@x".to_vec()), "by default NULL leaves the column as it was");
+    let email = |rows: &[Vec<Option<Vec<u8>>>]| {
+        rows.iter()
+            .find(|r| r[0].as_deref() == Some(&b"b"[..]))
+            .unwrap()[1]
+            .clone()
+    };
+    let deleting = common::rows(
+        &session,
+        &format!("SELECT username, email FROM {ks}.deleting"),
+    )
+    .await;
+    assert_eq!(
+        email(&deleting),
+        None,
+        "--nulls delete wrote a deletion at the row's time"
+    );
+    let keeping = common::rows(
+        &session,
+        &format!("SELECT username, email FROM {ks}.keeping"),
+    )
+    .await;
+    assert_eq!(
+        email(&keeping),
+        Some(b"old@x".to_vec()),
+        "by default NULL leaves the column as it was"
+    );
 }
 
 #[tokio::test]
 async fn wide_partitions_are_written_in_batches_that_stay_within_one_partition() {
     let session = common::session().await;
     let ks = common::keyspace(&session, "pg_wide").await;
-    let cql = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/messenger/messenger.cql"))
-        .unwrap()
-        .replace("{{keyspace}}", &ks);
-    let ddl: String = cql.lines().filter(|l| !l.trim_start().starts_with("--")).map(|l| l.split("--").next().unwrap()).collect::<Vec<_>>().join("\n");
+    let cql = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/messenger/messenger.cql"),
+    )
+    .unwrap()
+    .replace("{{keyspace}}", &ks);
+    let ddl: String = cql
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("--"))
+        .map(|l| l.split("--").next().unwrap())
+        .collect::<Vec<_>>()
+        .join("\n");
     common::run(&session, ddl.trim().trim_end_matches(';')).await;
     let dump = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/messenger/messages.dump");
     let dir = tempfile::tempdir().unwrap();
@@ -724,10 +799,16 @@ async fn wide_partitions_are_written_in_batches_that_stay_within_one_partition()
         &dump,
         "messages",
         &format!("{ks}.messages"),
-        &["--writetime-column", "sent_at_us", "--summary-json", summary.to_str().unwrap()],
+        &[
+            "--writetime-column",
+            "sent_at_us",
+            "--summary-json",
+            summary.to_str().unwrap(),
+        ],
     );
     assert_success(&out);
-    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
     assert_eq!(summary["rows_written"], 1619);
     assert!(summary["batches"].as_u64().unwrap() > 10, "{summary}");
     assert!(summary["statements"].as_u64().unwrap() == 1619, "{summary}");
