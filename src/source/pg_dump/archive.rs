@@ -6,7 +6,8 @@
 //! versions 1.12 to 1.16:
 //!
 //! - header: `PGDMP`, version major/minor/revision bytes, int size, offset size, format byte
-//!   (1 custom, 3 tar, 5 directory); from 1.15 a compression algorithm byte (0 none, 1 gzip,
+//!   (1 custom, 3 tar, 5 directory; a directory archive's `toc.dat` says 3, as its layout is
+//!   the tar format's); from 1.15 a compression algorithm byte (0 none, 1 gzip,
 //!   2 LZ4, 3 zstd), before it a compression level int (non-zero means gzip); the creation
 //!   time as 7 ints (a local `struct tm`: sec, min, hour, mday, mon, year, isdst); the
 //!   database name, the server version and the pg_dump version.
@@ -32,7 +33,7 @@ use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use super::DumpError;
-use super::stream::{BUF_SIZE, Codec, DataStream, FileReader, Position, carry};
+use super::stream::{BUF_SIZE, Codec, DataStream, FileReader, Position, carry, read_buffered};
 
 /// Block type of table data in a custom archive.
 const BLK_DATA: u8 = 1;
@@ -44,7 +45,8 @@ pub(crate) const OFFSET_NOT_SET: u8 = 1;
 pub(crate) const OFFSET_SET: u8 = 2;
 pub(crate) const OFFSET_NO_DATA: u8 = 3;
 
-/// Format bytes in the header.
+/// Format bytes in the header. pg_dump writes [`FORMAT_TAR`] into a directory archive's
+/// `toc.dat`; [`FORMAT_DIRECTORY`] is accepted there too.
 pub(crate) const FORMAT_CUSTOM: u8 = 1;
 pub(crate) const FORMAT_TAR: u8 = 3;
 pub(crate) const FORMAT_DIRECTORY: u8 = 5;
@@ -750,11 +752,7 @@ struct ChunkReader {
 
 impl Read for ChunkReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let available = self.fill_buf()?;
-        let n = available.len().min(buf.len());
-        buf[..n].copy_from_slice(&available[..n]);
-        self.consume(n);
-        Ok(n)
+        read_buffered(self, buf)
     }
 }
 
@@ -876,11 +874,7 @@ struct StreamReader(DataStream);
 
 impl Read for StreamReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let available = self.fill_buf()?;
-        let n = available.len().min(buf.len());
-        buf[..n].copy_from_slice(&available[..n]);
-        self.consume(n);
-        Ok(n)
+        read_buffered(self, buf)
     }
 }
 
@@ -909,28 +903,164 @@ pub(crate) fn read_head(path: &Path, n: usize) -> Result<Vec<u8>, DumpError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Cursor;
+
+    fn fixture(relative: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/accounts")
+            .join(relative)
+    }
+
+    fn entries(toc: &Toc) -> Vec<(i64, &str, &str, &str)> {
+        toc.entries
+            .iter()
+            .map(|e| {
+                (
+                    e.dump_id,
+                    e.desc.as_str(),
+                    e.tag.as_str(),
+                    e.namespace.as_str(),
+                )
+            })
+            .collect()
+    }
+
+    const ACCOUNTS_TOC: [(i64, &str, &str, &str); 10] = [
+        (3346, "ENCODING", "ENCODING", ""),
+        (3347, "STDSTRINGS", "STDSTRINGS", ""),
+        (3348, "SEARCHPATH", "SEARCHPATH", ""),
+        (3349, "DATABASE", "cassbulk", ""),
+        (214, "TABLE", "accounts", "public"),
+        (3350, "COMMENT", "TABLE accounts", "public"),
+        (3351, "COMMENT", "COLUMN accounts.last_updated", "public"),
+        (3343, "TABLE DATA", "accounts", "public"),
+        (3200, "CONSTRAINT", "accounts accounts_pkey", "public"),
+        (3198, "INDEX", "accounts_lower_email_idx", "public"),
+    ];
 
     #[test]
-    fn print_fixture() {
-        let toc = Toc::read(
-            &Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/accounts/accounts.dump"),
-        )
-        .unwrap();
-        println!("{:?}", toc.header);
-        for e in &toc.entries {
-            println!(
-                "{} {:?} {:?} {:?} {:?} {:?}",
-                e.dump_id, e.desc, e.tag, e.namespace, e.copy_stmt, e.data
-            );
+    fn the_header_and_toc_of_the_pg_dump_15_custom_archive_have_their_golden_values() {
+        let toc = Toc::read(&fixture("accounts.dump")).unwrap();
+        let h = &toc.header;
+        assert_eq!(h.version, (1, 14, 0));
+        assert_eq!((h.int_size, h.off_size, h.format), (4, 8, FORMAT_CUSTOM));
+        assert_eq!(h.compression, Compression::Gzip);
+        assert_eq!(h.database.as_deref(), Some("cassbulk"));
+        let version = Some("15.18 (Debian 15.18-0+deb12u1)");
+        assert_eq!(h.server_version.as_deref(), version);
+        assert_eq!(h.pg_dump_version.as_deref(), version);
+        // The creation time changes with each regeneration; its shape does not.
+        let [sec, min, hour, mday, mon, year, isdst] = h.created_tm;
+        assert!((0..=60).contains(&sec) && (0..60).contains(&min) && (0..24).contains(&hour));
+        assert!((1..=31).contains(&mday) && (0..12).contains(&mon) && year >= 125);
+        assert!((-1..=1).contains(&isdst));
+        assert_eq!(entries(&toc), ACCOUNTS_TOC);
+        let data = &toc.entries[7];
+        assert_eq!(
+            data.copy_stmt,
+            "COPY public.accounts (username, email, country, created, last_updated, premium, \
+             accepted_licences, bio, user_id, birth_year, balance, login_count) FROM stdin;\n"
+        );
+        // The data block follows the TOC directly.
+        assert_eq!(
+            data.data,
+            EntryData::Offset {
+                flag: OFFSET_SET,
+                offset: toc.end
+            }
+        );
+        assert!(toc.entries.iter().enumerate().all(|(i, e)| i == 7
+            || e.data
+                == EntryData::Offset {
+                    flag: OFFSET_NO_DATA,
+                    offset: 0
+                }));
+        assert_eq!(toc.setting("ENCODING"), Some("UTF8"));
+        assert_eq!(toc.setting("STDSTRINGS"), Some("on"));
+    }
+
+    #[test]
+    fn a_directory_archive_toc_says_tar_and_names_the_data_file() {
+        // pg_dump marks a directory archive's toc.dat with the tar format code (3), the
+        // layout being the same.
+        let toc = Toc::read(&fixture("accounts.dir/toc.dat")).unwrap();
+        assert_eq!(toc.header.format, FORMAT_TAR);
+        assert_eq!(toc.header.compression, Compression::Gzip);
+        assert_eq!(entries(&toc), ACCOUNTS_TOC);
+        for (i, entry) in toc.entries.iter().enumerate() {
+            let file = (i == 7).then(|| "3343.dat".to_owned());
+            assert_eq!(entry.data, EntryData::File(file));
         }
-        println!("end {}", toc.end);
-        let toc = Toc::read(
-            &Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/accounts/accounts.dir/toc.dat"),
+    }
+
+    fn reader(bytes: &[u8]) -> ArchiveReader<Cursor<Vec<u8>>> {
+        ArchiveReader::new(
+            Cursor::new(bytes.to_vec()),
+            Path::new("x"),
+            bytes.len() as u64,
         )
-        .unwrap();
-        println!("{:?}", toc.header);
-        for e in &toc.entries {
-            println!("{} {:?} {:?} {:?}", e.dump_id, e.desc, e.tag, e.data);
-        }
+    }
+
+    #[test]
+    fn ints_strings_and_offsets_decode_to_golden_values() {
+        let mut r = reader(&[
+            0, 0x0f, 0x0d, 0, 0, // 3343
+            1, 1, 0, 0, 0, // -1
+            0, 2, 0, 0, 0, b'h', b'i', // "hi"
+            1, 1, 0, 0, 0, // NULL
+            2, 0xc8, 0x0a, 0, 0, 0, 0, 0, 0, // offset 2760, set
+        ]);
+        assert_eq!(r.int("a").unwrap(), 3343);
+        assert_eq!(r.int("b").unwrap(), -1);
+        assert_eq!(r.string("c").unwrap().as_deref(), Some("hi"));
+        assert_eq!(r.string("d").unwrap(), None);
+        assert_eq!(r.offset("e").unwrap(), (OFFSET_SET, 2760));
+        assert!(r.at_end().unwrap());
+    }
+
+    #[test]
+    fn bad_sign_bytes_flags_and_lengths_name_their_byte_offset() {
+        let mut r = reader(&[0, 1, 0, 0, 0, 7, 0, 0, 0, 0]);
+        r.int("x").unwrap();
+        let error = r.int("the tag").unwrap_err();
+        assert!(
+            matches!(&error, DumpError::Corrupt { offset: 5, reason, .. }
+                if reason.contains("the tag: the sign byte is 7")),
+            "{error}"
+        );
+        let error = reader(&[9, 0, 0, 0, 0, 0, 0, 0, 0])
+            .offset("o")
+            .unwrap_err();
+        assert!(error.to_string().contains("the flag is 9"), "{error}");
+        let error = reader(&[0, 100, 0, 0, 0, b'a'])
+            .string("the owner")
+            .unwrap_err();
+        assert!(
+            matches!(&error, DumpError::Truncated { offset: 0, expected, .. }
+                if expected.contains("a string of 100 bytes, but the file ends at byte 6")),
+            "{error}"
+        );
+        let error = reader(&[0, 1, 0]).int("the section").unwrap_err();
+        assert!(
+            matches!(&error, DumpError::Truncated { offset: 0, expected, .. }
+                if expected == "the section (5 bytes)"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_toc_cut_short_names_the_entry_and_field_it_stopped_in() {
+        let bytes = std::fs::read(fixture("accounts.dump")).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cut.dump");
+        std::fs::write(&path, &bytes[..1000]).unwrap();
+        let error = Toc::read(&path).unwrap_err();
+        let DumpError::Truncated { expected, .. } = &error else {
+            panic!("{error}");
+        };
+        assert!(
+            expected.contains("of TOC entry 5 of 10 (dump ID 214)"),
+            "{error}"
+        );
     }
 }

@@ -172,6 +172,15 @@ impl<R: BufRead> BufRead for Counted<R> {
     }
 }
 
+/// `Read::read` for a reader whose `BufRead` side is the primary one.
+pub(crate) fn read_buffered(reader: &mut impl BufRead, buf: &mut [u8]) -> io::Result<usize> {
+    let available = reader.fill_buf()?;
+    let n = available.len().min(buf.len());
+    buf[..n].copy_from_slice(&available[..n]);
+    reader.consume(n);
+    Ok(n)
+}
+
 /// Wraps `inner` (compressed bytes) in the decompressor for `codec`.
 pub(crate) fn decoder(
     codec: Codec,

@@ -261,7 +261,8 @@ fn chunks(w: &mut Writer, data: &[u8]) {
 pub(crate) fn directory(dir: &Path, spec: &Spec, tables: &[Table]) {
     let entries = entries(spec, tables);
     let mut w = Writer { buf: Vec::new() };
-    header(&mut w, spec, 5);
+    // pg_dump marks a directory archive's toc.dat as tar (3), whose layout it shares.
+    header(&mut w, spec, 3);
     w.int(entries.len() as i64);
     for e in &entries {
         toc_entry(&mut w, spec, e);
