@@ -5,30 +5,21 @@
 use std::hint::black_box;
 
 use cassbulk::model::cell::{ColumnData, RowLiveness};
-use cassbulk::model::schema::{ColumnRow, build_table_schema};
-use cassbulk::model::{Cell, Liveness, Partition, Row, TableName, TableSchema, Token, Value};
+use cassbulk::model::{Cell, Liveness, Partition, Row, TableSchema, Token, Value};
 use cassbulk::sort::builder::{BuilderOptions, PartitionBuilder};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 
 const ROWS: usize = 100_000;
 
 fn schema() -> TableSchema {
-    let col = |name: &str, kind: &str, ty: &str| ColumnRow {
-        column_name: name.into(),
-        clustering_order: "asc".into(),
-        kind: kind.into(),
-        position: 0,
-        type_name: ty.into(),
-    };
-    build_table_schema(
-        &TableName::parse("ks.accounts").unwrap(),
+    TableSchema::from_columns(
+        "ks.accounts",
         &[
-            col("username", "partition_key", "text"),
-            col("email", "regular", "text"),
-            col("score", "regular", "int"),
-            col("bio", "regular", "text"),
+            ("username", "partition_key", "text"),
+            ("email", "regular", "text"),
+            ("score", "regular", "int"),
+            ("bio", "regular", "text"),
         ],
-        &[],
     )
     .unwrap()
 }

@@ -3,7 +3,7 @@
 //! (exit 2); everything else is a failure (exit 3); `verify` differences exit 1.
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -58,12 +58,19 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
 
 fn load(args: LoadArgs) -> Result<ExitCode> {
     check_inputs(&args.inputs)?;
-    if let Some(url) = args.inputs.iter().find(|i| i.contains("://")) {
-        return Err(NotAvailable(format!("cassbulk load cannot read {url} yet: only local pg_dump files are built into this version")).into());
+    if let Some(url) = args
+        .inputs
+        .iter()
+        .find(|i| i.contains("://") && !i.starts_with("hdfs://"))
+    {
+        return Err(UsageError(format!(
+            "{url}: cassbulk reads local paths and hdfs:// URLs"
+        ))
+        .into());
     }
     let usage = |e: PlanError| UsageError(e.to_string());
     let job = LoadJob {
-        inputs: args.inputs.iter().map(PathBuf::from).collect(),
+        inputs: args.inputs.clone(),
         table: table_name(&args.table)?,
         source_table: args.source_table,
         mapping: MappingOptions {

@@ -22,8 +22,10 @@ use crate::sink::cql::{CqlSink, CqlSinkOptions, SinkError};
 use crate::sort::builder::{
     BuildStats, BuilderOptions, PartitionBuilder, SortError, install_interrupt_cleanup,
 };
+use crate::source::parquet::{ParquetError, ParquetInput, ParquetPlan};
 use crate::source::pg_dump::{Dump, DumpError, DumpTable, RowEvent};
 use crate::source::postgres::{PgRowMapper, PgSourceError};
+use crate::source::{InputKind, SourceEvent, input_kind};
 
 /// Partitions buffered between stages.
 const CHANNEL_DEPTH: usize = 1024;
@@ -31,7 +33,8 @@ const CHANNEL_DEPTH: usize = 1024;
 /// Everything a load needs, validated by the command line.
 #[derive(Debug, Clone)]
 pub struct LoadJob {
-    pub inputs: Vec<PathBuf>,
+    /// pg_dump files or folders, Parquet files or folders, hdfs:// URLs.
+    pub inputs: Vec<String>,
     pub table: TableName,
     pub source_table: Option<String>,
     pub mapping: MappingOptions,
@@ -54,6 +57,8 @@ pub enum LoadError {
     Dump(#[from] DumpError),
     #[error(transparent)]
     Source(#[from] PgSourceError),
+    #[error(transparent)]
+    Parquet(#[from] ParquetError),
     #[error(transparent)]
     Cluster(#[from] ClusterError),
     #[error(transparent)]
@@ -86,6 +91,14 @@ impl LoadError {
                 | LoadError::NoTables { .. }
                 | LoadError::Checkpoint(CheckpointError::OtherTable { .. })
                 | LoadError::Dump(DumpError::NoSuchTable { .. } | DumpError::AmbiguousTable { .. })
+                | LoadError::Parquet(
+                    ParquetError::Plan(_)
+                        | ParquetError::Mapping { .. }
+                        | ParquetError::SpecialColumn { .. }
+                        | ParquetError::Ttl(_)
+                        | ParquetError::KeyIsColumn { .. }
+                        | ParquetError::NoFiles { .. }
+                )
         )
     }
 }
@@ -122,10 +135,22 @@ fn choose_table(dump: &Dump, path: &Path, spec: Option<&str>) -> Result<DumpTabl
 }
 
 /// One input, opened and planned.
-struct Input {
-    dump: Dump,
-    table: DumpTable,
-    mapper: PgRowMapper,
+enum Input {
+    Pg {
+        dump: Dump,
+        table: DumpTable,
+        mapper: PgRowMapper,
+    },
+    Parquet {
+        input: ParquetInput,
+        plan: ParquetPlan,
+    },
+}
+
+/// One input, opened but not yet planned (planning needs the table's schema).
+enum Opened {
+    Pg(Dump, DumpTable),
+    Parquet(ParquetInput),
 }
 
 /// Runs the load and reports what it did.
@@ -133,10 +158,14 @@ pub fn run(job: LoadJob) -> Result<LoadReport, LoadError> {
     let opened = job
         .inputs
         .iter()
-        .map(|path| {
-            let dump = Dump::open(path)?;
-            let table = choose_table(&dump, path, job.source_table.as_deref())?;
-            Ok((path.clone(), dump, table))
+        .map(|input| match input_kind(input) {
+            InputKind::Parquet => Ok((input.clone(), Opened::Parquet(ParquetInput::open(input)?))),
+            InputKind::PgDump => {
+                let path = Path::new(input);
+                let dump = Dump::open(path)?;
+                let table = choose_table(&dump, path, job.source_table.as_deref())?;
+                Ok((input.clone(), Opened::Pg(dump, table)))
+            }
         })
         .collect::<Result<Vec<_>, LoadError>>()?;
 
@@ -148,20 +177,27 @@ pub fn run(job: LoadJob) -> Result<LoadReport, LoadError> {
     let schema = Arc::new(runtime.block_on(cluster::read_table_schema(&session, &job.table))?);
     let inputs = opened
         .into_iter()
-        .map(|(path, dump, table)| {
-            let source_name = format!("{} (table {}.{})", path.display(), table.schema, table.name);
-            let mapper = PgRowMapper::new(
-                schema.clone(),
-                &table,
-                &source_name,
-                &job.mapping,
-                dump.created_micros(),
-            )?;
-            Ok(Input {
-                dump,
-                table,
-                mapper,
-            })
+        .map(|(name, opened)| match opened {
+            Opened::Pg(dump, table) => {
+                let source_name = format!("{name} (table {}.{})", table.schema, table.name);
+                let mapper = PgRowMapper::new(
+                    schema.clone(),
+                    &table,
+                    &source_name,
+                    &job.mapping,
+                    dump.created_micros(),
+                )?;
+                Ok(Input::Pg {
+                    dump,
+                    table,
+                    mapper,
+                })
+            }
+            Opened::Parquet(input) => {
+                tracing::info!("{name}: {}", input.describe());
+                let plan = input.plan(schema.clone(), &job.mapping)?;
+                Ok(Input::Parquet { input, plan })
+            }
         })
         .collect::<Result<Vec<_>, LoadError>>()?;
     let resume = match &job.checkpoint {
@@ -271,39 +307,64 @@ fn read_input(
     counters: &Counters,
     rejects: &Rejects,
 ) -> Result<(), LoadError> {
-    let table_name = format!("{}.{}", input.table.schema, input.table.name);
-    for event in input.dump.rows(&input.table)? {
+    let events: Box<dyn Iterator<Item = Result<SourceEvent, LoadError>> + Send> = match input {
+        Input::Pg {
+            dump,
+            table,
+            mapper,
+        } => Box::new(pg_events(dump, table, mapper)?),
+        Input::Parquet { input, plan } => {
+            Box::new(input.events(plan).map(|e| e.map_err(LoadError::from)))
+        }
+    };
+    for event in events {
         Counters::add(&counters.rows_read, 1);
-        let reject = match event? {
-            RowEvent::Row(row) => match input.mapper.partition(&row.fields) {
-                Ok(partition) => {
-                    if tx.send((partition, source)).is_err() {
-                        return Ok(());
-                    }
-                    continue;
+        match event? {
+            SourceEvent::Partition(partition) => {
+                if tx.send((partition, source)).is_err() {
+                    return Ok(());
                 }
-                Err(e) => Reject {
+            }
+            SourceEvent::Reject(reject) => {
+                Counters::add(&counters.rows_rejected, 1);
+                rejects.add(reject)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A pg_dump table's rows as source events.
+fn pg_events(
+    dump: Dump,
+    table: DumpTable,
+    mapper: PgRowMapper,
+) -> Result<impl Iterator<Item = Result<SourceEvent, LoadError>> + Send, LoadError> {
+    let table_name = format!("{}.{}", table.schema, table.name);
+    let rows = dump.rows(&table)?;
+    Ok(rows.map(move |event| {
+        Ok(match event? {
+            RowEvent::Row(row) => match mapper.partition(&row.fields) {
+                Ok(partition) => SourceEvent::Partition(partition),
+                Err(e) => SourceEvent::Reject(Reject {
                     file: row.location.file.display().to_string(),
                     table: table_name.clone(),
                     line: row.location.line,
                     column: e.column,
                     reason: e.reason,
                     raw: raw_row(&row.fields),
-                },
+                }),
             },
-            RowEvent::Reject(r) => Reject {
+            RowEvent::Reject(r) => SourceEvent::Reject(Reject {
                 file: r.location.file.display().to_string(),
                 table: table_name.clone(),
                 line: r.location.line,
                 column: None,
                 reason: r.reason,
                 raw: r.raw,
-            },
-        };
-        Counters::add(&counters.rows_rejected, 1);
-        rejects.add(reject)?;
-    }
-    Ok(())
+            }),
+        })
+    }))
 }
 
 /// A row's fields as a tab-separated line for the rejects file (at most 1 KiB).

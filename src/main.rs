@@ -10,6 +10,13 @@ use cassbulk::app::{self, EXIT_FAILURE, EXIT_USAGE, UsageError};
 use cassbulk::cli::Cli;
 
 fn main() -> ExitCode {
+    // glibc gives each thread its own malloc arena and rarely returns their memory; with rows
+    // allocated on reader threads and freed on writer threads that inflates RSS far past
+    // --memory-limit. Two arenas keep it bounded.
+    // SAFETY: mallopt only adjusts allocator parameters, before any thread exists.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
     let cli = Cli::parse();
     let level = match cli.verbose {
         0 => "warn",

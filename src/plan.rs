@@ -315,25 +315,15 @@ pub fn row_partition(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::TableName;
-    use crate::model::schema::{ColumnRow, build_table_schema};
 
     fn schema() -> TableSchema {
-        let col = |name: &str, kind: &str, ty: &str| ColumnRow {
-            column_name: name.into(),
-            clustering_order: "asc".into(),
-            kind: kind.into(),
-            position: 0,
-            type_name: ty.into(),
-        };
-        build_table_schema(
-            &TableName::parse("ks.accounts").unwrap(),
+        TableSchema::from_columns(
+            "ks.accounts",
             &[
-                col("username", "partition_key", "text"),
-                col("email", "regular", "text"),
-                col("tags", "regular", "set<text>"),
+                ("username", "partition_key", "text"),
+                ("email", "regular", "text"),
+                ("tags", "regular", "set<text>"),
             ],
-            &[],
         )
         .unwrap()
     }

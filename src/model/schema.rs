@@ -134,6 +134,49 @@ impl TableSchema {
     }
 }
 
+impl TableSchema {
+    /// A schema from `(name, kind, type)` triples in the words `system_schema` uses: kinds
+    /// `partition_key`, `clustering`, `clustering desc`, `static`, `regular`; positions follow
+    /// the order given. For tools, tests and benches that know a table without a cluster.
+    pub fn from_columns(
+        table: &str,
+        columns: &[(&str, &str, &str)],
+    ) -> Result<TableSchema, SchemaError> {
+        let name = TableName::parse(table).map_err(|e| SchemaError::Kind {
+            table: TableName {
+                keyspace: String::new(),
+                table: table.to_owned(),
+            },
+            column: String::new(),
+            kind: e.to_string(),
+        })?;
+        let mut positions: std::collections::HashMap<&str, i32> = std::collections::HashMap::new();
+        let rows: Vec<ColumnRow> = columns
+            .iter()
+            .map(|(column, kind, type_name)| {
+                let (kind, order) = kind.split_once(' ').unwrap_or((kind, "asc"));
+                // Like system_schema: key columns are numbered, the others are -1 (by name).
+                let position = match kind {
+                    "partition_key" | "clustering" => {
+                        let next = positions.entry(kind).or_insert(0);
+                        *next += 1;
+                        *next - 1
+                    }
+                    _ => -1,
+                };
+                ColumnRow {
+                    column_name: (*column).to_owned(),
+                    clustering_order: order.to_owned(),
+                    kind: kind.to_owned(),
+                    position,
+                    type_name: (*type_name).to_owned(),
+                }
+            })
+            .collect();
+        build_table_schema(&name, &rows, &[])
+    }
+}
+
 /// One row of `system_schema.columns`.
 #[derive(Clone, Debug)]
 pub struct ColumnRow {

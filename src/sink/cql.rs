@@ -531,28 +531,19 @@ mod tests {
     use super::*;
     use crate::model::cell::{ColumnData, RowLiveness};
     use crate::model::collection::explode;
-    use crate::model::schema::{ColumnRow, build_table_schema};
-    use crate::model::{Cell, TableName, Token, Value};
+    use crate::model::{Cell, Token, Value};
 
     fn schema() -> TableSchema {
-        let col = |name: &str, kind: &str, ty: &str| ColumnRow {
-            column_name: name.into(),
-            clustering_order: "asc".into(),
-            kind: kind.into(),
-            position: 0,
-            type_name: ty.into(),
-        };
-        build_table_schema(
-            &TableName::parse("ks.t").unwrap(),
+        TableSchema::from_columns(
+            "ks.t",
             &[
-                col("k", "partition_key", "text"),
-                col("c", "clustering", "int"),
-                col("a", "regular", "text"),
-                col("b", "regular", "int"),
-                col("s", "static", "text"),
-                col("tags", "regular", "set<text>"),
+                ("k", "partition_key", "text"),
+                ("c", "clustering", "int"),
+                ("a", "regular", "text"),
+                ("b", "regular", "int"),
+                ("s", "static", "text"),
+                ("tags", "regular", "set<text>"),
             ],
-            &[],
         )
         .unwrap()
     }

@@ -358,25 +358,16 @@ impl Iterator for Partitions {
 mod tests {
     use super::*;
     use crate::model::cell::{ColumnData, RowLiveness};
-    use crate::model::schema::{ColumnRow, build_table_schema};
-    use crate::model::{Cell, Liveness, Row, TableName, Value};
+    use crate::model::{Cell, Liveness, Row, Value};
 
     fn schema() -> TableSchema {
-        let col = |name: &str, kind: &str, order: &str, ty: &str| ColumnRow {
-            column_name: name.into(),
-            clustering_order: order.into(),
-            kind: kind.into(),
-            position: 0,
-            type_name: ty.into(),
-        };
-        build_table_schema(
-            &TableName::parse("ks.t").unwrap(),
+        TableSchema::from_columns(
+            "ks.t",
             &[
-                col("k", "partition_key", "none", "text"),
-                col("c", "clustering", "desc", "int"),
-                col("v", "regular", "none", "text"),
+                ("k", "partition_key", "text"),
+                ("c", "clustering desc", "int"),
+                ("v", "regular", "text"),
             ],
-            &[],
         )
         .unwrap()
     }

@@ -4,6 +4,7 @@
 
 mod common;
 mod inspect_cli;
+mod load_parquet;
 mod load_pg;
 mod order;
 mod partition_builder;

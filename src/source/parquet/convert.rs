@@ -1,0 +1,1489 @@
+//! Arrow values to CQL values. Which Arrow type may feed which CQL type is decided once per
+//! column ([`Conv::new`]), before any row is read. Binding a conversion to a decoded Arrow array
+//! ([`Conv::bind`]) downcasts it once per batch; each row then gives the exact value, NULL, or
+//! the reason the row is rejected (a null inside a collection, a value out of range).
+//!
+//! Pairs, with the checks each value gets:
+//!
+//! | Arrow | CQL |
+//! | --- | --- |
+//! | any integer width, signed or not | tinyint, smallint, int, bigint (range-checked), varint, decimal, timestamp (milliseconds) |
+//! | float16, float32, float64 | float (a float64 must be exactly representable), double |
+//! | bool | boolean |
+//! | utf8, large utf8, utf8 view | text, ascii (checked), any other native type through its CQL literal (`parse_literal`) |
+//! | binary, large binary, binary view | blob; text and ascii when the bytes are valid UTF-8 / ASCII |
+//! | fixed size binary | blob; uuid and timeuuid (version 1 checked) when 16 bytes wide |
+//! | timestamp (s, ms, µs, ns; any zone, none = UTC) | timestamp (floored to ms), date (UTC day) |
+//! | date32, date64 | date, timestamp |
+//! | time32, time64 | time |
+//! | decimal32/64/128/256 | decimal (exact); varint when the scale is 0 or negative |
+//! | duration, interval | duration (all parts of one sign) |
+//! | dictionary of any of these | as its value type |
+//! | list, large list, list view, fixed size list | list, set (sorted and deduplicated as Cassandra does), vector (length checked) |
+//! | map | map (sorted by key, a later duplicate key wins; null keys and values reject the row) |
+//! | struct | user-defined type by field name (missing fields are null), tuple by position |
+//! | null | anything (always null) |
+
+use std::cmp::Ordering;
+use std::ops::Range;
+
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::{
+    DataType, Date32Type, Date64Type, Decimal32Type, Decimal64Type, Decimal128Type, Decimal256Type,
+    DurationMicrosecondType, DurationMillisecondType, DurationNanosecondType, DurationSecondType,
+    Float16Type, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type,
+    IntervalDayTimeType, IntervalMonthDayNanoType, IntervalUnit, IntervalYearMonthType,
+    Time32MillisecondType, Time32SecondType, Time64MicrosecondType, Time64NanosecondType, TimeUnit,
+    TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
+    TimestampSecondType, UInt8Type, UInt16Type, UInt32Type, UInt64Type,
+};
+
+use crate::model::literal::parse_literal;
+use crate::model::types::UdtDef;
+use crate::model::value::{Decimal, Duration, Varint};
+use crate::model::{CqlType, NativeType, Value};
+use crate::sort::order::compare_values;
+
+/// Reads row `i` of a bound array: `Ok(None)` is NULL, `Err` the reason the row is rejected.
+pub(crate) type Get<'a> = Box<dyn Fn(usize) -> Result<Option<Value>, String> + 'a>;
+
+/// Nanoseconds in a day: CQL `time` values lie in `0..NANOS_PER_DAY`.
+const NANOS_PER_DAY: i64 = 86_400_000_000_000;
+
+/// How one Arrow column (or a nested child) becomes values of one CQL type.
+#[derive(Clone, Debug)]
+pub(crate) enum Conv {
+    /// Arrow's null type: every value is null.
+    Null,
+    /// An integer of any width to tinyint, smallint, int, bigint, varint, decimal or timestamp.
+    Int(NativeType),
+    /// float16/32/64 to float (`double: false`) or double.
+    Float {
+        double: bool,
+    },
+    Bool,
+    /// utf8 or binary to text, or to ascii (checked).
+    Text {
+        ascii: bool,
+    },
+    /// utf8 to any other native type through its CQL literal form.
+    Parse(CqlType),
+    Blob,
+    Uuid {
+        time: bool,
+    },
+    /// An Arrow timestamp to a CQL timestamp or (`date: true`) a date.
+    Timestamp {
+        date: bool,
+    },
+    /// date32/date64 to a CQL date or (`timestamp: true`) a timestamp.
+    Date {
+        timestamp: bool,
+    },
+    Time,
+    Decimal {
+        varint: bool,
+    },
+    Duration,
+    /// A dictionary-encoded column: the conversion of its value type, through the keys.
+    Dict(Box<Conv>),
+    Seq {
+        elem: Box<Conv>,
+        kind: SeqKind,
+        cql: CqlType,
+    },
+    Map {
+        key: Box<Conv>,
+        value: Box<Conv>,
+        cql: CqlType,
+    },
+    /// A struct to a UDT: for each UDT field, the struct child that feeds it, if any.
+    Udt(Vec<Option<(usize, Conv)>>),
+    /// A struct to a tuple, by position.
+    Tuple(Vec<Conv>),
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum SeqKind {
+    List,
+    /// Sorted and deduplicated with the element type's Cassandra comparator.
+    Set(CqlType),
+    Vector(usize),
+}
+
+/// Why an Arrow type cannot feed a CQL type: empty, or a clause that explains it (` (...)`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Refusal(pub String);
+
+impl Refusal {
+    fn plain() -> Refusal {
+        Refusal(String::new())
+    }
+
+    fn hint(text: &str) -> Refusal {
+        Refusal(format!(" ({text})"))
+    }
+
+    /// A refusal found inside a nested type, with the path to it.
+    fn nested(what: &str, arrow: &DataType, cql: &CqlType, inner: Refusal) -> Refusal {
+        Refusal(format!(
+            " ({what}: Arrow {arrow} cannot feed CQL {cql}{})",
+            inner.0
+        ))
+    }
+}
+
+fn is_int(t: &DataType) -> bool {
+    t.is_integer()
+}
+
+fn is_string(t: &DataType) -> bool {
+    matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
+}
+
+fn is_binary(t: &DataType) -> bool {
+    matches!(
+        t,
+        DataType::Binary | DataType::LargeBinary | DataType::BinaryView
+    )
+}
+
+/// The element field of a list-like Arrow type and, for fixed size lists, the length.
+fn list_elem(t: &DataType) -> Option<(&DataType, Option<i32>)> {
+    match t {
+        DataType::List(f)
+        | DataType::LargeList(f)
+        | DataType::ListView(f)
+        | DataType::LargeListView(f) => Some((f.data_type(), None)),
+        DataType::FixedSizeList(f, n) => Some((f.data_type(), Some(*n))),
+        _ => None,
+    }
+}
+
+impl Conv {
+    /// Decides how `arrow` values become `cql` values, or refuses the pair.
+    pub(crate) fn new(arrow: &DataType, cql: &CqlType) -> Result<Conv, Refusal> {
+        use NativeType as N;
+        if *cql == CqlType::Native(N::Counter) {
+            return Err(Refusal::hint(
+                "counter columns cannot be written with timestamps",
+            ));
+        }
+        if let DataType::Dictionary(_, values) = arrow {
+            return Ok(Conv::Dict(Box::new(Conv::new(values, cql)?)));
+        }
+        if *arrow == DataType::Null {
+            return Ok(Conv::Null);
+        }
+        if let Some((elem_type, fixed)) = list_elem(arrow) {
+            let (elem, kind) = match cql {
+                CqlType::List { elem, .. } => (elem, SeqKind::List),
+                CqlType::Set { elem, .. } => (elem, SeqKind::Set((**elem).clone())),
+                CqlType::Vector { elem, dimension } => {
+                    if let Some(n) = fixed.filter(|&n| n as usize != *dimension) {
+                        return Err(Refusal::hint(&format!(
+                            "the lists hold {n} elements, the vector {dimension}"
+                        )));
+                    }
+                    (elem, SeqKind::Vector(*dimension))
+                }
+                _ => {
+                    return Err(Refusal::hint(
+                        "Arrow lists load into list, set or vector columns",
+                    ));
+                }
+            };
+            let elem_conv = Conv::new(elem_type, elem)
+                .map_err(|r| Refusal::nested("element", elem_type, elem, r))?;
+            return Ok(Conv::Seq {
+                elem: Box::new(elem_conv),
+                kind,
+                cql: cql.clone(),
+            });
+        }
+        if let DataType::Map(entries, _) = arrow {
+            let CqlType::Map { key, value, .. } = cql else {
+                return Err(Refusal::hint("Arrow maps load into map columns"));
+            };
+            let DataType::Struct(fields) = entries.data_type() else {
+                return Err(Refusal::hint("the map's entries are not a struct"));
+            };
+            if fields.len() != 2 {
+                return Err(Refusal::hint("the map's entries are not key/value pairs"));
+            }
+            let (kt, vt) = (fields[0].data_type(), fields[1].data_type());
+            let key_conv = Conv::new(kt, key).map_err(|r| Refusal::nested("key", kt, key, r))?;
+            let value_conv =
+                Conv::new(vt, value).map_err(|r| Refusal::nested("value", vt, value, r))?;
+            return Ok(Conv::Map {
+                key: Box::new(key_conv),
+                value: Box::new(value_conv),
+                cql: cql.clone(),
+            });
+        }
+        if let DataType::Struct(fields) = arrow {
+            return match cql {
+                CqlType::Udt { def, .. } => udt(fields, def),
+                CqlType::Tuple(types) => {
+                    if fields.len() != types.len() {
+                        return Err(Refusal::hint(&format!(
+                            "the struct has {} fields, the tuple {}",
+                            fields.len(),
+                            types.len()
+                        )));
+                    }
+                    let convs = fields
+                        .iter()
+                        .zip(types)
+                        .map(|(f, t)| {
+                            Conv::new(f.data_type(), t).map_err(|r| {
+                                Refusal::nested(&format!("field {}", f.name()), f.data_type(), t, r)
+                            })
+                        })
+                        .collect::<Result<_, _>>()?;
+                    Ok(Conv::Tuple(convs))
+                }
+                _ => Err(Refusal::hint(
+                    "Arrow structs load into user-defined types (by field name) or tuples (by position)",
+                )),
+            };
+        }
+        let CqlType::Native(n) = cql else {
+            let what = match cql {
+                CqlType::List { .. } | CqlType::Set { .. } | CqlType::Vector { .. } => {
+                    "list, set and vector columns take Arrow lists"
+                }
+                CqlType::Map { .. } => "map columns take Arrow maps",
+                CqlType::Udt { .. } | CqlType::Tuple(_) => {
+                    "user-defined types and tuples take Arrow structs"
+                }
+                _ => "custom types cannot be loaded",
+            };
+            return Err(Refusal::hint(what));
+        };
+        let n = *n;
+        Ok(match arrow {
+            t if is_int(t) => match n {
+                N::Tinyint
+                | N::Smallint
+                | N::Int
+                | N::Bigint
+                | N::Varint
+                | N::Decimal
+                | N::Timestamp => Conv::Int(n),
+                _ => return Err(Refusal::plain()),
+            },
+            DataType::Float16 | DataType::Float32 | DataType::Float64 => match n {
+                N::Float => Conv::Float { double: false },
+                N::Double => Conv::Float { double: true },
+                _ => return Err(Refusal::plain()),
+            },
+            DataType::Boolean if n == N::Boolean => Conv::Bool,
+            t if is_string(t) => match n {
+                N::Text => Conv::Text { ascii: false },
+                N::Ascii => Conv::Text { ascii: true },
+                N::Duration => {
+                    return Err(Refusal::hint("durations cannot be read from strings"));
+                }
+                _ => Conv::Parse(cql.clone()),
+            },
+            t if is_binary(t) => match n {
+                N::Blob => Conv::Blob,
+                N::Text => Conv::Text { ascii: false },
+                N::Ascii => Conv::Text { ascii: true },
+                _ => return Err(Refusal::plain()),
+            },
+            DataType::FixedSizeBinary(width) => match n {
+                N::Blob => Conv::Blob,
+                N::Uuid | N::Timeuuid if *width == 16 => Conv::Uuid {
+                    time: n == N::Timeuuid,
+                },
+                N::Uuid | N::Timeuuid => {
+                    return Err(Refusal::hint(&format!(
+                        "a uuid is 16 bytes, the column's values {width}"
+                    )));
+                }
+                _ => return Err(Refusal::plain()),
+            },
+            DataType::Timestamp(..) => match n {
+                N::Timestamp => Conv::Timestamp { date: false },
+                N::Date => Conv::Timestamp { date: true },
+                _ => return Err(Refusal::plain()),
+            },
+            DataType::Date32 | DataType::Date64 => match n {
+                N::Date => Conv::Date { timestamp: false },
+                N::Timestamp => Conv::Date { timestamp: true },
+                _ => return Err(Refusal::plain()),
+            },
+            DataType::Time32(_) | DataType::Time64(_) if n == N::Time => Conv::Time,
+            DataType::Decimal32(_, scale)
+            | DataType::Decimal64(_, scale)
+            | DataType::Decimal128(_, scale)
+            | DataType::Decimal256(_, scale) => match n {
+                N::Decimal => Conv::Decimal { varint: false },
+                N::Varint if *scale <= 0 => Conv::Decimal { varint: true },
+                N::Varint => {
+                    return Err(Refusal::hint(&format!(
+                        "scale {scale} keeps a fraction; load it into a decimal column"
+                    )));
+                }
+                _ => return Err(Refusal::plain()),
+            },
+            DataType::Duration(_) | DataType::Interval(_) if n == N::Duration => Conv::Duration,
+            DataType::RunEndEncoded(..) | DataType::Union(..) => {
+                return Err(Refusal::hint(
+                    "run-end encoded and union columns are not supported",
+                ));
+            }
+            _ => return Err(Refusal::plain()),
+        })
+    }
+
+    /// Downcasts `array` once for this conversion. Fails only when the array is not of the type
+    /// the conversion was planned for (a file whose schema changed under us).
+    pub(crate) fn bind<'a>(&'a self, array: &'a dyn Array) -> Result<Get<'a>, String> {
+        let mismatch = || {
+            format!(
+                "a column of Arrow type {} cannot be read as planned ({self:?})",
+                array.data_type()
+            )
+        };
+        Ok(match self {
+            Conv::Null => Box::new(|_| Ok(None)),
+            Conv::Int(to) => {
+                let get = int_getter(array).ok_or_else(mismatch)?;
+                let to = *to;
+                leaf(array, move |i| int_value(get(i), to))
+            }
+            Conv::Float { double } => {
+                let get = float_getter(array).ok_or_else(mismatch)?;
+                let double = *double;
+                leaf(array, move |i| {
+                    let v = get(i);
+                    if double {
+                        return Ok(Value::Double(v));
+                    }
+                    let f = v as f32;
+                    if f64::from(f) == v || v.is_nan() {
+                        Ok(Value::Float(f))
+                    } else {
+                        Err(format!(
+                            "{v} has no exact CQL float; load it into a double column"
+                        ))
+                    }
+                })
+            }
+            Conv::Bool => {
+                let a = array.as_boolean_opt().ok_or_else(mismatch)?;
+                leaf(array, move |i| Ok(Value::Boolean(a.value(i))))
+            }
+            Conv::Text { ascii } => {
+                let ascii = *ascii;
+                if let Some(get) = str_getter(array) {
+                    leaf(array, move |i| text_value(get(i), ascii))
+                } else {
+                    let get = bytes_getter(array).ok_or_else(mismatch)?;
+                    leaf(array, move |i| {
+                        let s = std::str::from_utf8(get(i)).map_err(|_| {
+                            "the bytes are not valid UTF-8, which CQL text needs".to_owned()
+                        })?;
+                        text_value(s, ascii)
+                    })
+                }
+            }
+            Conv::Parse(cql) => {
+                let get = str_getter(array).ok_or_else(mismatch)?;
+                leaf(array, move |i| string_value(cql, get(i)))
+            }
+            Conv::Blob => {
+                let get = bytes_getter(array).ok_or_else(mismatch)?;
+                leaf(array, move |i| Ok(Value::Blob(get(i).to_vec())))
+            }
+            Conv::Uuid { time } => {
+                let a = array.as_fixed_size_binary_opt().ok_or_else(mismatch)?;
+                let time = *time;
+                leaf(array, move |i| {
+                    let u: [u8; 16] = a.value(i).try_into().map_err(|_| "not 16 bytes")?;
+                    if !time {
+                        Ok(Value::Uuid(u))
+                    } else if u[6] >> 4 == 1 {
+                        Ok(Value::Timeuuid(u))
+                    } else {
+                        Err(format!(
+                            "{} is not a version 1 uuid, which a CQL timeuuid needs",
+                            Value::Uuid(u)
+                        ))
+                    }
+                })
+            }
+            Conv::Timestamp { date } => {
+                let (get, per_second) = timestamp_getter(array).ok_or_else(mismatch)?;
+                let date = *date;
+                leaf(array, move |i| {
+                    let v = i128::from(get(i));
+                    if date {
+                        let days = v.div_euclid(per_second * 86_400);
+                        Ok(Value::Date(i32::try_from(days).map_err(|_| {
+                            format!("{days} days since 1970 is out of range for CQL date")
+                        })?))
+                    } else {
+                        let ms = (v * 1000).div_euclid(per_second);
+                        Ok(Value::Timestamp(i64::try_from(ms).map_err(|_| {
+                            format!("{ms} ms since 1970 is out of range for CQL timestamp")
+                        })?))
+                    }
+                })
+            }
+            Conv::Date { timestamp } => {
+                let timestamp = *timestamp;
+                // Both as milliseconds since the epoch: exact for date32, as stored for date64.
+                let get: Getter<'_, i128> = match array.data_type() {
+                    DataType::Date32 => {
+                        let a = array
+                            .as_primitive_opt::<Date32Type>()
+                            .ok_or_else(mismatch)?;
+                        Box::new(move |i| i128::from(a.value(i)) * 86_400_000)
+                    }
+                    DataType::Date64 => {
+                        let a = array
+                            .as_primitive_opt::<Date64Type>()
+                            .ok_or_else(mismatch)?;
+                        Box::new(move |i| i128::from(a.value(i)))
+                    }
+                    _ => return Err(mismatch()),
+                };
+                leaf(array, move |i| {
+                    let ms = get(i);
+                    if timestamp {
+                        Ok(Value::Timestamp(i64::try_from(ms).map_err(|_| {
+                            format!("{ms} ms since 1970 is out of range for CQL timestamp")
+                        })?))
+                    } else {
+                        let days = ms.div_euclid(86_400_000);
+                        Ok(Value::Date(i32::try_from(days).map_err(|_| {
+                            format!("{days} days since 1970 is out of range for CQL date")
+                        })?))
+                    }
+                })
+            }
+            Conv::Time => {
+                let get = time_getter(array).ok_or_else(mismatch)?;
+                leaf(array, move |i| {
+                    let nanos = get(i);
+                    match i64::try_from(nanos) {
+                        Ok(n) if (0..NANOS_PER_DAY).contains(&n) => Ok(Value::Time(n)),
+                        _ => Err(format!(
+                            "{nanos} ns is not a time of day, which CQL time needs"
+                        )),
+                    }
+                })
+            }
+            Conv::Decimal { varint } => {
+                let (get, scale) = decimal_getter(array).ok_or_else(mismatch)?;
+                let varint = *varint;
+                leaf(array, move |i| {
+                    let unscaled = get(i);
+                    if !varint {
+                        return Ok(Value::Decimal(Decimal {
+                            unscaled,
+                            scale: i32::from(scale),
+                        }));
+                    }
+                    let factor = num_bigint::BigInt::from(10).pow(u32::from(scale.unsigned_abs()));
+                    Ok(Value::Varint(Varint::from_bigint(
+                        &(unscaled.to_bigint() * factor),
+                    )))
+                })
+            }
+            Conv::Duration => {
+                let get = duration_getter(array).ok_or_else(mismatch)?;
+                leaf(array, move |i| {
+                    let d = get(i)?;
+                    let signs = [
+                        i64::from(d.months).signum(),
+                        i64::from(d.days).signum(),
+                        d.nanos.signum(),
+                    ];
+                    if signs.contains(&1) && signs.contains(&-1) {
+                        return Err(format!(
+                            "{}mo {}d {}ns mixes signs, which a CQL duration cannot",
+                            d.months, d.days, d.nanos
+                        ));
+                    }
+                    Ok(Value::Duration(d))
+                })
+            }
+            Conv::Dict(inner) => {
+                let dict = array.as_any_dictionary_opt().ok_or_else(mismatch)?;
+                let keys = dict.keys();
+                let key = int_getter(keys).ok_or_else(mismatch)?;
+                let values = inner.bind(dict.values().as_ref())?;
+                Box::new(move |i| {
+                    if keys.is_null(i) {
+                        return Ok(None);
+                    }
+                    let k = usize::try_from(key(i)).map_err(|_| "a negative dictionary key")?;
+                    values(k)
+                })
+            }
+            Conv::Seq { elem, kind, cql } => {
+                let (range, values) = list_ranges(array).ok_or_else(mismatch)?;
+                let elem = elem.bind(values)?;
+                Box::new(move |i| {
+                    if array.is_null(i) {
+                        return Ok(None);
+                    }
+                    let r = range(i);
+                    let len = r.len();
+                    let mut items = Vec::with_capacity(len);
+                    for (n, j) in r.enumerate() {
+                        match elem(j)? {
+                            Some(v) => items.push(v),
+                            None => {
+                                return Err(format!(
+                                    "element {} of {len} is null, which a CQL {cql} cannot hold",
+                                    n + 1
+                                ));
+                            }
+                        }
+                    }
+                    Ok(Some(match kind {
+                        SeqKind::List => Value::List(items),
+                        SeqKind::Set(elem_type) => Value::Set(set_of(elem_type, items)),
+                        SeqKind::Vector(dim) if len != *dim => {
+                            return Err(format!(
+                                "{len} elements cannot fill a CQL {cql} ({dim} elements)"
+                            ));
+                        }
+                        SeqKind::Vector(_) => Value::Vector(items),
+                    }))
+                })
+            }
+            Conv::Map { key, value, cql } => {
+                let map = array.as_map_opt().ok_or_else(mismatch)?;
+                let key_type = match cql {
+                    CqlType::Map { key, .. } => (**key).clone(),
+                    _ => return Err(mismatch()),
+                };
+                let keys = key.bind(map.keys().as_ref())?;
+                let values = value.bind(map.values().as_ref())?;
+                Box::new(move |i| {
+                    if map.is_null(i) {
+                        return Ok(None);
+                    }
+                    let offsets = map.value_offsets();
+                    let (start, end) = (offsets[i] as usize, offsets[i + 1] as usize);
+                    let mut entries = Vec::with_capacity(end - start);
+                    for j in start..end {
+                        let k = keys(j)?.ok_or_else(|| {
+                            format!("a map key is null, which a CQL {cql} cannot hold")
+                        })?;
+                        let v = values(j)?.ok_or_else(|| {
+                            format!("the value of key {k} is null, which a CQL {cql} cannot hold")
+                        })?;
+                        entries.push((k.to_bytes(), k, v));
+                    }
+                    // Later duplicates of a key win, as in a CQL map literal.
+                    entries.reverse();
+                    entries.sort_by(|a, b| compare_values(&key_type, &a.0, &b.0));
+                    entries
+                        .dedup_by(|a, b| compare_values(&key_type, &a.0, &b.0) == Ordering::Equal);
+                    Ok(Some(Value::Map(
+                        entries.into_iter().map(|(_, k, v)| (k, v)).collect(),
+                    )))
+                })
+            }
+            Conv::Udt(fields) => {
+                let s = array.as_struct_opt().ok_or_else(mismatch)?;
+                let bound = fields
+                    .iter()
+                    .map(|f| match f {
+                        None => Ok(None),
+                        Some((child, conv)) => {
+                            let column = s.columns().get(*child).ok_or_else(mismatch)?;
+                            conv.bind(column.as_ref()).map(Some)
+                        }
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                Box::new(move |i| {
+                    if s.is_null(i) {
+                        return Ok(None);
+                    }
+                    let values = bound
+                        .iter()
+                        .map(|g| g.as_ref().map_or(Ok(None), |g| g(i)))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    Ok(Some(Value::Udt(values)))
+                })
+            }
+            Conv::Tuple(convs) => {
+                let s = array.as_struct_opt().ok_or_else(mismatch)?;
+                if s.num_columns() != convs.len() {
+                    return Err(mismatch());
+                }
+                let bound = convs
+                    .iter()
+                    .zip(s.columns())
+                    .map(|(c, column)| c.bind(column.as_ref()))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Box::new(move |i| {
+                    if s.is_null(i) {
+                        return Ok(None);
+                    }
+                    let values = bound.iter().map(|g| g(i)).collect::<Result<Vec<_>, _>>()?;
+                    Ok(Some(Value::Tuple(values)))
+                })
+            }
+        })
+    }
+}
+
+/// A struct to a UDT by field name (exact, else the one field equal ignoring case); struct fields
+/// the UDT does not have are refused, since their values would be dropped.
+fn udt(fields: &arrow::datatypes::Fields, def: &UdtDef) -> Result<Conv, Refusal> {
+    let find = |name: &str| {
+        fields.iter().position(|f| f.name() == name).or_else(|| {
+            let mut folded = fields
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| f.name().eq_ignore_ascii_case(name));
+            match (folded.next(), folded.next()) {
+                (Some((i, _)), None) => Some(i),
+                _ => None,
+            }
+        })
+    };
+    let mut used = vec![false; fields.len()];
+    let mut convs = Vec::with_capacity(def.fields.len());
+    for (name, t) in &def.fields {
+        convs.push(match find(name) {
+            None => None,
+            Some(child) => {
+                used[child] = true;
+                let at = fields[child].data_type();
+                let conv = Conv::new(at, t)
+                    .map_err(|r| Refusal::nested(&format!("field {name}"), at, t, r))?;
+                Some((child, conv))
+            }
+        });
+    }
+    if let Some(unused) = used.iter().position(|u| !u) {
+        return Err(Refusal::hint(&format!(
+            "the struct field {} has no field of that name in {}, so its values would be lost",
+            fields[unused].name(),
+            def.name
+        )));
+    }
+    Ok(Conv::Udt(convs))
+}
+
+/// A text value of `cql` (any native type) from a string: text as is, ascii checked, anything
+/// else read as its CQL literal. Used for utf8 columns and `key=value` folder names.
+pub(crate) fn string_value(cql: &CqlType, s: &str) -> Result<Value, String> {
+    match cql {
+        CqlType::Native(NativeType::Text) => Ok(Value::Text(s.to_owned())),
+        CqlType::Native(NativeType::Ascii) => text_value(s, true),
+        _ => parse_literal(cql, s).map_err(|e| e.to_string()),
+    }
+}
+
+fn text_value(s: &str, ascii: bool) -> Result<Value, String> {
+    if !ascii {
+        Ok(Value::Text(s.to_owned()))
+    } else if s.is_ascii() {
+        Ok(Value::Ascii(s.to_owned()))
+    } else {
+        Err(format!(
+            "`{}` has non-ASCII characters, which CQL ascii cannot hold",
+            shorten(s)
+        ))
+    }
+}
+
+/// The first 80 characters of a value, for messages.
+fn shorten(text: &str) -> String {
+    match text.char_indices().nth(80) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text.to_owned(),
+    }
+}
+
+/// Wraps a getter of non-null values with the array's null check.
+fn leaf<'a>(array: &'a dyn Array, f: impl Fn(usize) -> Result<Value, String> + 'a) -> Get<'a> {
+    Box::new(move |i| {
+        if array.is_null(i) {
+            Ok(None)
+        } else {
+            f(i).map(Some)
+        }
+    })
+}
+
+fn int_value(v: i128, to: NativeType) -> Result<Value, String> {
+    fn fit<T: TryFrom<i128>>(v: i128, to: NativeType) -> Result<T, String> {
+        T::try_from(v).map_err(|_| format!("{v} is out of range for CQL {}", to.name()))
+    }
+    Ok(match to {
+        NativeType::Tinyint => Value::Tinyint(fit(v, to)?),
+        NativeType::Smallint => Value::Smallint(fit(v, to)?),
+        NativeType::Int => Value::Int(fit(v, to)?),
+        NativeType::Bigint => Value::Bigint(fit(v, to)?),
+        NativeType::Timestamp => Value::Timestamp(fit(v, to)?),
+        NativeType::Varint => Value::Varint(Varint::from_i128(v)),
+        NativeType::Decimal => Value::Decimal(Decimal {
+            unscaled: Varint::from_i128(v),
+            scale: 0,
+        }),
+        other => return Err(format!("integers do not load into CQL {}", other.name())),
+    })
+}
+
+type Getter<'a, T> = Box<dyn Fn(usize) -> T + 'a>;
+
+/// Reads any integer array as `i128`.
+pub(crate) fn int_getter(array: &dyn Array) -> Option<Getter<'_, i128>> {
+    macro_rules! get {
+        ($t:ty) => {{
+            let a = array.as_primitive_opt::<$t>()?;
+            Box::new(move |i| i128::from(a.value(i)))
+        }};
+    }
+    Some(match array.data_type() {
+        DataType::Int8 => get!(Int8Type),
+        DataType::Int16 => get!(Int16Type),
+        DataType::Int32 => get!(Int32Type),
+        DataType::Int64 => get!(Int64Type),
+        DataType::UInt8 => get!(UInt8Type),
+        DataType::UInt16 => get!(UInt16Type),
+        DataType::UInt32 => get!(UInt32Type),
+        DataType::UInt64 => get!(UInt64Type),
+        _ => return None,
+    })
+}
+
+/// Reads any float array as `f64` (exact for every width).
+fn float_getter(array: &dyn Array) -> Option<Getter<'_, f64>> {
+    Some(match array.data_type() {
+        DataType::Float16 => {
+            let a = array.as_primitive_opt::<Float16Type>()?;
+            Box::new(move |i| a.value(i).to_f64())
+        }
+        DataType::Float32 => {
+            let a = array.as_primitive_opt::<Float32Type>()?;
+            Box::new(move |i| f64::from(a.value(i)))
+        }
+        DataType::Float64 => {
+            let a = array.as_primitive_opt::<Float64Type>()?;
+            Box::new(move |i| a.value(i))
+        }
+        _ => return None,
+    })
+}
+
+fn str_getter(array: &dyn Array) -> Option<Getter<'_, &str>> {
+    Some(match array.data_type() {
+        DataType::Utf8 => {
+            let a = array.as_string_opt::<i32>()?;
+            Box::new(move |i| a.value(i))
+        }
+        DataType::LargeUtf8 => {
+            let a = array.as_string_opt::<i64>()?;
+            Box::new(move |i| a.value(i))
+        }
+        DataType::Utf8View => {
+            let a = array.as_string_view_opt()?;
+            Box::new(move |i| a.value(i))
+        }
+        _ => return None,
+    })
+}
+
+fn bytes_getter(array: &dyn Array) -> Option<Getter<'_, &[u8]>> {
+    Some(match array.data_type() {
+        DataType::Binary => {
+            let a = array.as_binary_opt::<i32>()?;
+            Box::new(move |i| a.value(i))
+        }
+        DataType::LargeBinary => {
+            let a = array.as_binary_opt::<i64>()?;
+            Box::new(move |i| a.value(i))
+        }
+        DataType::BinaryView => {
+            let a = array.as_binary_view_opt()?;
+            Box::new(move |i| a.value(i))
+        }
+        DataType::FixedSizeBinary(_) => {
+            let a = array.as_fixed_size_binary_opt()?;
+            Box::new(move |i| a.value(i))
+        }
+        _ => return None,
+    })
+}
+
+/// Reads a timestamp array of any unit as its raw count and the count's units per second.
+pub(crate) fn timestamp_getter(array: &dyn Array) -> Option<(Getter<'_, i64>, i128)> {
+    macro_rules! get {
+        ($t:ty, $per_second:expr) => {{
+            let a = array.as_primitive_opt::<$t>()?;
+            (
+                Box::new(move |i| a.value(i)) as Getter<'_, i64>,
+                $per_second,
+            )
+        }};
+    }
+    Some(match array.data_type() {
+        DataType::Timestamp(TimeUnit::Second, _) => get!(TimestampSecondType, 1),
+        DataType::Timestamp(TimeUnit::Millisecond, _) => get!(TimestampMillisecondType, 1_000),
+        DataType::Timestamp(TimeUnit::Microsecond, _) => {
+            get!(TimestampMicrosecondType, 1_000_000)
+        }
+        DataType::Timestamp(TimeUnit::Nanosecond, _) => {
+            get!(TimestampNanosecondType, 1_000_000_000)
+        }
+        _ => return None,
+    })
+}
+
+/// Reads a time32/time64 array as nanoseconds since midnight.
+fn time_getter(array: &dyn Array) -> Option<Getter<'_, i128>> {
+    macro_rules! get {
+        ($t:ty, $factor:expr) => {{
+            let a = array.as_primitive_opt::<$t>()?;
+            Box::new(move |i| i128::from(a.value(i)) * $factor)
+        }};
+    }
+    Some(match array.data_type() {
+        DataType::Time32(TimeUnit::Second) => get!(Time32SecondType, 1_000_000_000),
+        DataType::Time32(TimeUnit::Millisecond) => get!(Time32MillisecondType, 1_000_000),
+        DataType::Time64(TimeUnit::Microsecond) => get!(Time64MicrosecondType, 1_000),
+        DataType::Time64(TimeUnit::Nanosecond) => get!(Time64NanosecondType, 1),
+        _ => return None,
+    })
+}
+
+/// Reads a decimal array of any width as its unscaled integer, with the column's scale.
+fn decimal_getter(array: &dyn Array) -> Option<(Getter<'_, Varint>, i8)> {
+    macro_rules! get {
+        ($t:ty, $scale:expr) => {{
+            let a = array.as_primitive_opt::<$t>()?;
+            (
+                Box::new(move |i| Varint::from_i128(i128::from(a.value(i)))) as Getter<'_, Varint>,
+                *$scale,
+            )
+        }};
+    }
+    Some(match array.data_type() {
+        DataType::Decimal32(_, s) => get!(Decimal32Type, s),
+        DataType::Decimal64(_, s) => get!(Decimal64Type, s),
+        DataType::Decimal128(_, s) => get!(Decimal128Type, s),
+        DataType::Decimal256(_, s) => {
+            let a = array.as_primitive_opt::<Decimal256Type>()?;
+            (
+                Box::new(move |i| {
+                    let big = num_bigint::BigInt::from_signed_bytes_be(&a.value(i).to_be_bytes());
+                    Varint::from_bigint(&big)
+                }),
+                *s,
+            )
+        }
+        _ => return None,
+    })
+}
+
+/// Reads a duration or interval array as CQL's months, days and nanoseconds.
+fn duration_getter(array: &dyn Array) -> Option<Getter<'_, Result<Duration, String>>> {
+    let nanos = |v: i64, factor: i64| {
+        v.checked_mul(factor)
+            .map(|nanos| Duration {
+                months: 0,
+                days: 0,
+                nanos,
+            })
+            .ok_or_else(|| format!("{v} is too long for a CQL duration"))
+    };
+    macro_rules! get {
+        ($t:ty, $factor:expr) => {{
+            let a = array.as_primitive_opt::<$t>()?;
+            Box::new(move |i| nanos(a.value(i), $factor))
+        }};
+    }
+    Some(match array.data_type() {
+        DataType::Duration(TimeUnit::Second) => get!(DurationSecondType, 1_000_000_000),
+        DataType::Duration(TimeUnit::Millisecond) => get!(DurationMillisecondType, 1_000_000),
+        DataType::Duration(TimeUnit::Microsecond) => get!(DurationMicrosecondType, 1_000),
+        DataType::Duration(TimeUnit::Nanosecond) => get!(DurationNanosecondType, 1),
+        DataType::Interval(IntervalUnit::YearMonth) => {
+            let a = array.as_primitive_opt::<IntervalYearMonthType>()?;
+            Box::new(move |i| {
+                Ok(Duration {
+                    months: a.value(i),
+                    days: 0,
+                    nanos: 0,
+                })
+            })
+        }
+        DataType::Interval(IntervalUnit::DayTime) => {
+            let a = array.as_primitive_opt::<IntervalDayTimeType>()?;
+            Box::new(move |i| {
+                let v = a.value(i);
+                Ok(Duration {
+                    months: 0,
+                    days: v.days,
+                    nanos: i64::from(v.milliseconds) * 1_000_000,
+                })
+            })
+        }
+        DataType::Interval(IntervalUnit::MonthDayNano) => {
+            let a = array.as_primitive_opt::<IntervalMonthDayNanoType>()?;
+            Box::new(move |i| {
+                let v = a.value(i);
+                Ok(Duration {
+                    months: v.months,
+                    days: v.days,
+                    nanos: v.nanoseconds,
+                })
+            })
+        }
+        _ => return None,
+    })
+}
+
+/// For a list-like array: each row's range of positions in the values array, and that array.
+fn list_ranges(array: &dyn Array) -> Option<(Getter<'_, Range<usize>>, &dyn Array)> {
+    Some(match array.data_type() {
+        DataType::List(_) => {
+            let a = array.as_list_opt::<i32>()?;
+            let offsets = a.value_offsets();
+            (
+                Box::new(move |i| offsets[i] as usize..offsets[i + 1] as usize),
+                a.values().as_ref(),
+            )
+        }
+        DataType::LargeList(_) => {
+            let a = array.as_list_opt::<i64>()?;
+            let offsets = a.value_offsets();
+            (
+                Box::new(move |i| offsets[i] as usize..offsets[i + 1] as usize),
+                a.values().as_ref(),
+            )
+        }
+        DataType::ListView(_) => {
+            let a = array.as_list_view_opt::<i32>()?;
+            (
+                Box::new(move |i| {
+                    let start = a.value_offsets()[i] as usize;
+                    start..start + a.value_sizes()[i] as usize
+                }),
+                a.values().as_ref(),
+            )
+        }
+        DataType::LargeListView(_) => {
+            let a = array.as_list_view_opt::<i64>()?;
+            (
+                Box::new(move |i| {
+                    let start = a.value_offsets()[i] as usize;
+                    start..start + a.value_sizes()[i] as usize
+                }),
+                a.values().as_ref(),
+            )
+        }
+        DataType::FixedSizeList(_, _) => {
+            let a = array.as_fixed_size_list_opt()?;
+            (
+                Box::new(move |i| {
+                    let start = a.value_offset_at(i);
+                    start..start + a.value_length() as usize
+                }),
+                a.values().as_ref(),
+            )
+        }
+        _ => return None,
+    })
+}
+
+/// Set elements in Cassandra's order for the element type, equal elements once.
+fn set_of(elem: &CqlType, items: Vec<Value>) -> Vec<Value> {
+    let mut keyed: Vec<(Vec<u8>, Value)> = items.into_iter().map(|v| (v.to_bytes(), v)).collect();
+    keyed.sort_by(|a, b| compare_values(elem, &a.0, &b.0));
+    keyed.dedup_by(|a, b| compare_values(elem, &a.0, &b.0) == Ordering::Equal);
+    keyed.into_iter().map(|(_, v)| v).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{
+        ArrayRef, BinaryArray, BooleanArray, Date32Array, Date64Array, Decimal128Array,
+        Decimal256Array, DictionaryArray, DurationMillisecondArray, FixedSizeBinaryArray,
+        FixedSizeListArray, Float32Array, Float64Array, Int8Array, Int32Array, Int64Array,
+        IntervalMonthDayNanoArray, LargeStringArray, ListArray, MapBuilder, NullArray, StringArray,
+        StringBuilder, StringViewArray, StructArray, Time32MillisecondArray, Time64NanosecondArray,
+        TimestampMillisecondArray, TimestampNanosecondArray, TimestampSecondArray, UInt64Array,
+    };
+    use arrow::datatypes::{Field, Fields, IntervalMonthDayNano, i256};
+
+    use super::*;
+    use crate::model::types::parse_type;
+
+    fn t(cql: &str) -> CqlType {
+        let geo = Arc::new(UdtDef {
+            keyspace: "ks".into(),
+            name: "geo".into(),
+            fields: vec![
+                ("country".into(), CqlType::Native(NativeType::Text)),
+                ("city".into(), CqlType::Native(NativeType::Text)),
+            ],
+        });
+        let resolve = move |name: &str| (name == "geo").then(|| geo.clone());
+        parse_type(cql, &resolve).unwrap()
+    }
+
+    /// Every row of `array` converted to `cql`.
+    fn rows(array: &dyn Array, cql: &str) -> Vec<Result<Option<Value>, String>> {
+        let conv = Conv::new(array.data_type(), &t(cql))
+            .unwrap_or_else(|r| panic!("{} -> {cql} refused{}", array.data_type(), r.0));
+        let get = conv.bind(array).unwrap();
+        (0..array.len()).map(get).collect()
+    }
+
+    fn ok(array: &dyn Array, cql: &str) -> Vec<Option<Value>> {
+        rows(array, cql)
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|e| panic!("{cql}: {e}")))
+            .collect()
+    }
+
+    fn refusal(arrow: &DataType, cql: &str) -> String {
+        match Conv::new(arrow, &t(cql)) {
+            Ok(conv) => panic!("{arrow} -> {cql} was accepted as {conv:?}"),
+            Err(r) => r.0,
+        }
+    }
+
+    fn text(s: &str) -> Value {
+        Value::Text(s.into())
+    }
+
+    #[test]
+    fn integers_of_every_width_load_into_every_integer_type_range_checked() {
+        let a = Int64Array::from(vec![Some(127), Some(128), None, Some(-129)]);
+        let got = rows(&a, "tinyint");
+        assert_eq!(got[0], Ok(Some(Value::Tinyint(127))));
+        assert_eq!(
+            got[1],
+            Err("128 is out of range for CQL tinyint".to_owned())
+        );
+        assert_eq!(got[2], Ok(None));
+        assert!(got[3].is_err());
+        assert_eq!(
+            ok(&a, "smallint")[3],
+            Some(Value::Smallint(-129)),
+            "smallint"
+        );
+        let big = UInt64Array::from(vec![u64::MAX]);
+        assert!(rows(&big, "bigint")[0].is_err());
+        assert_eq!(
+            ok(&big, "varint"),
+            [Some(Value::Varint(Varint::from_i128(i128::from(u64::MAX))))]
+        );
+        assert_eq!(
+            ok(&Int8Array::from(vec![-1]), "int"),
+            [Some(Value::Int(-1))]
+        );
+        assert_eq!(
+            ok(&Int32Array::from(vec![1_700_000_000]), "timestamp"),
+            [Some(Value::Timestamp(1_700_000_000))]
+        );
+        assert_eq!(
+            ok(&Int32Array::from(vec![5]), "decimal"),
+            [Some(Value::Decimal(Decimal {
+                unscaled: Varint::from_i128(5),
+                scale: 0
+            }))]
+        );
+        assert_eq!(refusal(&DataType::Int32, "text"), "");
+        assert!(refusal(&DataType::Int64, "counter").contains("counter"));
+    }
+
+    #[test]
+    fn floats_widen_exactly_and_narrow_only_when_exact() {
+        let f32s = Float32Array::from(vec![Some(0.1f32), None]);
+        assert_eq!(
+            ok(&f32s, "double"),
+            [Some(Value::Double(f64::from(0.1f32))), None]
+        );
+        assert_eq!(ok(&f32s, "float"), [Some(Value::Float(0.1)), None]);
+        let f64s = Float64Array::from(vec![0.5, 0.1, f64::NAN, f64::INFINITY]);
+        let got = rows(&f64s, "float");
+        assert_eq!(got[0], Ok(Some(Value::Float(0.5))));
+        assert!(got[1].as_ref().unwrap_err().contains("double"), "{got:?}");
+        assert!(matches!(got[2], Ok(Some(Value::Float(v))) if v.is_nan()));
+        assert_eq!(got[3], Ok(Some(Value::Float(f32::INFINITY))));
+        let halves =
+            arrow::compute::cast(&Float32Array::from(vec![1.5f32]), &DataType::Float16).unwrap();
+        assert_eq!(ok(halves.as_ref(), "float"), [Some(Value::Float(1.5))]);
+        assert_eq!(refusal(&DataType::Float64, "int"), "");
+    }
+
+    #[test]
+    fn strings_load_into_text_ascii_and_through_literals_into_other_types() {
+        let s = StringArray::from(vec![Some("héllo"), None, Some("plain")]);
+        assert_eq!(
+            ok(&s, "text"),
+            [Some(text("héllo")), None, Some(text("plain"))]
+        );
+        let ascii = rows(&s, "ascii");
+        assert!(ascii[0].as_ref().unwrap_err().contains("non-ASCII"));
+        assert_eq!(ascii[2], Ok(Some(Value::Ascii("plain".into()))));
+        let large = LargeStringArray::from(vec!["a"]);
+        assert_eq!(ok(&large, "text"), [Some(text("a"))]);
+        let view = StringViewArray::from(vec!["a view longer than twelve bytes"]);
+        assert_eq!(
+            ok(&view, "text"),
+            [Some(text("a view longer than twelve bytes"))]
+        );
+        let uuids = StringArray::from(vec!["123e4567-e89b-12d3-a456-426614174000", "nope"]);
+        let got = rows(&uuids, "uuid");
+        assert!(matches!(got[0], Ok(Some(Value::Uuid(_)))));
+        assert!(got[1].as_ref().unwrap_err().contains("not a uuid"));
+        assert_eq!(
+            ok(&StringArray::from(vec!["2026-11-18"]), "date"),
+            [Some(Value::Date(20_775))]
+        );
+        assert!(refusal(&DataType::Utf8, "duration").contains("durations"));
+        assert!(refusal(&DataType::Utf8, "list<text>").contains("take Arrow lists"));
+    }
+
+    #[test]
+    fn binaries_load_into_blobs_and_valid_utf8_into_text() {
+        let b = BinaryArray::from(vec![Some(&b"\x00\xff"[..]), None, Some(&b"ok"[..])]);
+        assert_eq!(
+            ok(&b, "blob"),
+            [
+                Some(Value::Blob(vec![0, 255])),
+                None,
+                Some(Value::Blob(b"ok".to_vec()))
+            ]
+        );
+        let as_text = rows(&b, "text");
+        assert!(as_text[0].as_ref().unwrap_err().contains("UTF-8"));
+        assert_eq!(as_text[2], Ok(Some(text("ok"))));
+        assert_eq!(
+            ok(&BooleanArray::from(vec![Some(true), None]), "boolean"),
+            [Some(Value::Boolean(true)), None]
+        );
+    }
+
+    #[test]
+    fn sixteen_byte_fixed_binaries_are_uuids_and_timeuuids_must_be_version_1() {
+        let v4 = [
+            0x12, 0x3e, 0x45, 0x67, 0xe8, 0x9b, 0x42, 0xd3, 0xa4, 0x56, 0, 0, 0, 0, 0, 1,
+        ];
+        let mut v1 = v4;
+        v1[6] = 0x11;
+        let a = FixedSizeBinaryArray::try_from_iter([v4, v1].into_iter()).unwrap();
+        assert_eq!(
+            ok(&a, "uuid"),
+            [Some(Value::Uuid(v4)), Some(Value::Uuid(v1))]
+        );
+        let got = rows(&a, "timeuuid");
+        assert!(got[0].as_ref().unwrap_err().contains("version 1"));
+        assert_eq!(got[1], Ok(Some(Value::Timeuuid(v1))));
+        assert_eq!(ok(&a, "blob")[0], Some(Value::Blob(v4.to_vec())));
+        assert!(refusal(&DataType::FixedSizeBinary(8), "uuid").contains("16 bytes"));
+    }
+
+    #[test]
+    fn timestamps_of_every_unit_floor_to_milliseconds_and_to_utc_days() {
+        let ns = TimestampNanosecondArray::from(vec![Some(-1), Some(1_500_999), None])
+            .with_timezone("+05:30");
+        assert_eq!(
+            ok(&ns, "timestamp"),
+            [Some(Value::Timestamp(-1)), Some(Value::Timestamp(1)), None]
+        );
+        assert_eq!(
+            ok(&ns, "date"),
+            [Some(Value::Date(-1)), Some(Value::Date(0)), None]
+        );
+        let secs = TimestampSecondArray::from(vec![86_400]);
+        assert_eq!(ok(&secs, "timestamp"), [Some(Value::Timestamp(86_400_000))]);
+        assert_eq!(ok(&secs, "date"), [Some(Value::Date(1))]);
+        let ms = TimestampMillisecondArray::from(vec![i64::MAX]);
+        assert_eq!(ok(&ms, "timestamp"), [Some(Value::Timestamp(i64::MAX))]);
+        let too_far = TimestampSecondArray::from(vec![i64::MAX]);
+        assert!(rows(&too_far, "timestamp")[0].is_err());
+    }
+
+    #[test]
+    fn dates_and_times_convert_exactly() {
+        assert_eq!(
+            ok(&Date32Array::from(vec![Some(-719_162), None]), "date"),
+            [Some(Value::Date(-719_162)), None]
+        );
+        assert_eq!(
+            ok(&Date32Array::from(vec![1]), "timestamp"),
+            [Some(Value::Timestamp(86_400_000))]
+        );
+        assert_eq!(
+            ok(&Date64Array::from(vec![86_400_000 * 3]), "date"),
+            [Some(Value::Date(3))]
+        );
+        assert_eq!(
+            ok(&Time32MillisecondArray::from(vec![1_500]), "time"),
+            [Some(Value::Time(1_500_000_000))]
+        );
+        let t = Time64NanosecondArray::from(vec![NANOS_PER_DAY - 1, NANOS_PER_DAY]);
+        let got = rows(&t, "time");
+        assert_eq!(got[0], Ok(Some(Value::Time(NANOS_PER_DAY - 1))));
+        assert!(got[1].is_err());
+    }
+
+    #[test]
+    fn decimals_keep_their_scale_and_become_varints_only_without_a_fraction() {
+        let d = Decimal128Array::from(vec![Some(-12_345), None])
+            .with_precision_and_scale(10, 4)
+            .unwrap();
+        let got = ok(&d, "decimal");
+        assert_eq!(got[0].as_ref().unwrap().to_string(), "-1.2345");
+        assert_eq!(got[1], None);
+        assert!(refusal(d.data_type(), "varint").contains("scale 4"));
+        let whole = Decimal128Array::from(vec![7])
+            .with_precision_and_scale(10, -2)
+            .unwrap();
+        assert_eq!(
+            ok(&whole, "varint"),
+            [Some(Value::Varint(Varint::from_i128(700)))]
+        );
+        let wide = Decimal256Array::from(vec![i256::from_i128(i128::MIN) * i256::from_i128(10)])
+            .with_precision_and_scale(76, 0)
+            .unwrap();
+        let expected = num_bigint::BigInt::from(i128::MIN) * 10;
+        assert_eq!(
+            ok(&wide, "varint"),
+            [Some(Value::Varint(Varint::from_bigint(&expected)))]
+        );
+    }
+
+    #[test]
+    fn durations_and_intervals_load_when_their_parts_share_a_sign() {
+        let d = DurationMillisecondArray::from(vec![-1_500]);
+        assert_eq!(
+            ok(&d, "duration"),
+            [Some(Value::Duration(Duration {
+                months: 0,
+                days: 0,
+                nanos: -1_500_000_000
+            }))]
+        );
+        let i = IntervalMonthDayNanoArray::from(vec![
+            IntervalMonthDayNano::new(1, 2, 3),
+            IntervalMonthDayNano::new(1, -2, 0),
+        ]);
+        let got = rows(&i, "duration");
+        assert_eq!(
+            got[0],
+            Ok(Some(Value::Duration(Duration {
+                months: 1,
+                days: 2,
+                nanos: 3
+            })))
+        );
+        assert!(got[1].as_ref().unwrap_err().contains("mixes signs"));
+    }
+
+    #[test]
+    fn dictionary_columns_decode_through_their_dictionary() {
+        let dict: DictionaryArray<arrow::datatypes::Int8Type> =
+            vec![Some("pop"), None, Some("rock"), Some("pop")]
+                .into_iter()
+                .collect();
+        assert_eq!(
+            ok(&dict, "text"),
+            [
+                Some(text("pop")),
+                None,
+                Some(text("rock")),
+                Some(text("pop"))
+            ]
+        );
+    }
+
+    fn list_of_strings(rows: Vec<Option<Vec<Option<&str>>>>) -> ListArray {
+        let mut b = arrow::array::ListBuilder::new(StringBuilder::new());
+        for row in rows {
+            match row {
+                None => b.append_null(),
+                Some(items) => {
+                    for item in items {
+                        b.values().append_option(item);
+                    }
+                    b.append(true);
+                }
+            }
+        }
+        b.finish()
+    }
+
+    #[test]
+    fn lists_become_lists_and_sets_sorted_and_deduplicated() {
+        let a = list_of_strings(vec![
+            Some(vec![Some("b"), Some("a"), Some("b")]),
+            None,
+            Some(vec![]),
+        ]);
+        assert_eq!(
+            ok(&a, "list<text>"),
+            [
+                Some(Value::List(vec![text("b"), text("a"), text("b")])),
+                None,
+                Some(Value::List(vec![]))
+            ]
+        );
+        assert_eq!(
+            ok(&a, "set<text>")[0],
+            Some(Value::Set(vec![text("a"), text("b")]))
+        );
+        // Sets follow Cassandra's comparator for the element type, not the bytes.
+        let ints = ListArray::from_iter_primitive::<Int32Type, _, _>(vec![Some(vec![
+            Some(1),
+            Some(-1),
+            Some(1),
+        ])]);
+        assert_eq!(
+            ok(&ints, "frozen<set<int>>"),
+            [Some(Value::Set(vec![Value::Int(-1), Value::Int(1)]))]
+        );
+        let bools = DataType::List(Arc::new(Field::new("item", DataType::Boolean, true)));
+        assert!(refusal(&bools, "list<int>").contains("element: Arrow Boolean"));
+        assert!(refusal(a.data_type(), "int").contains("list, set or vector"));
+    }
+
+    #[test]
+    fn a_null_inside_a_list_rejects_the_row_with_its_position() {
+        let a = list_of_strings(vec![Some(vec![Some("pop"), None, Some("indie")])]);
+        let err = rows(&a, "list<text>").remove(0).unwrap_err();
+        assert_eq!(
+            err,
+            "element 2 of 3 is null, which a CQL list<text> cannot hold"
+        );
+    }
+
+    #[test]
+    fn fixed_size_lists_fill_vectors_of_their_dimension() {
+        let a = FixedSizeListArray::from_iter_primitive::<Float32Type, _, _>(
+            vec![Some(vec![Some(1.0), Some(2.0)])],
+            2,
+        );
+        assert_eq!(
+            ok(&a, "vector<float, 2>"),
+            [Some(Value::Vector(vec![
+                Value::Float(1.0),
+                Value::Float(2.0)
+            ]))]
+        );
+        assert!(refusal(a.data_type(), "vector<float, 3>").contains("2 elements"));
+        let lists =
+            ListArray::from_iter_primitive::<Float32Type, _, _>(vec![Some(vec![Some(1.0)])]);
+        assert!(rows(&lists, "vector<float, 2>")[0].is_err());
+    }
+
+    #[test]
+    fn maps_become_maps_sorted_by_key_and_null_values_reject_the_row_and_later_keys_win() {
+        let mut b = MapBuilder::new(
+            None,
+            StringBuilder::new(),
+            arrow::array::Int32Builder::new(),
+        );
+        for (k, v) in [("rock", Some(3)), ("pop", Some(1))] {
+            b.keys().append_value(k);
+            b.values().append_option(v);
+        }
+        b.append(true).unwrap();
+        b.append(false).unwrap();
+        b.keys().append_value("jazz");
+        b.values().append_null();
+        b.append(true).unwrap();
+        b.keys().append_value("a");
+        b.values().append_value(1);
+        b.keys().append_value("a");
+        b.values().append_value(2);
+        b.append(true).unwrap();
+        let m = b.finish();
+        let got = rows(&m, "map<text, int>");
+        assert_eq!(
+            got[0],
+            Ok(Some(Value::Map(vec![
+                (text("pop"), Value::Int(1)),
+                (text("rock"), Value::Int(3))
+            ])))
+        );
+        assert_eq!(got[1], Ok(None));
+        assert!(got[2].as_ref().unwrap_err().contains("key 'jazz' is null"));
+        assert_eq!(
+            got[3],
+            Ok(Some(Value::Map(vec![(text("a"), Value::Int(2))]))),
+            "a later duplicate key wins"
+        );
+        assert!(refusal(m.data_type(), "map<text, text>").contains("value"));
+    }
+
+    fn geo_struct() -> StructArray {
+        let country: ArrayRef = Arc::new(StringArray::from(vec![Some("SE"), None, Some("JP")]));
+        let city: ArrayRef = Arc::new(StringArray::from(vec![Some("Göteborg"), None, None]));
+        let nulls = arrow::buffer::NullBuffer::from(vec![true, false, true]);
+        StructArray::new(
+            Fields::from(vec![
+                Field::new("country", DataType::Utf8, true),
+                Field::new("city", DataType::Utf8, true),
+            ]),
+            vec![country, city],
+            Some(nulls),
+        )
+    }
+
+    #[test]
+    fn structs_fill_udts_by_field_name_and_tuples_by_position() {
+        let s = geo_struct();
+        assert_eq!(
+            ok(&s, "frozen<geo>"),
+            [
+                Some(Value::Udt(vec![Some(text("SE")), Some(text("Göteborg"))])),
+                None,
+                Some(Value::Udt(vec![Some(text("JP")), None])),
+            ]
+        );
+        assert_eq!(
+            ok(&s, "tuple<text, text>")[0],
+            Some(Value::Tuple(vec![Some(text("SE")), Some(text("Göteborg"))]))
+        );
+        assert!(refusal(s.data_type(), "tuple<text>").contains("2 fields"));
+    }
+
+    #[test]
+    fn udt_fields_missing_from_the_struct_are_null_and_extra_struct_fields_are_refused() {
+        let only_city =
+            DataType::Struct(Fields::from(vec![Field::new("City", DataType::Utf8, true)]));
+        let conv = Conv::new(&only_city, &t("frozen<geo>")).unwrap();
+        let a = StructArray::new(
+            Fields::from(vec![Field::new("City", DataType::Utf8, true)]),
+            vec![Arc::new(StringArray::from(vec!["Lagos"])) as ArrayRef],
+            None,
+        );
+        assert_eq!(
+            conv.bind(&a).unwrap()(0),
+            Ok(Some(Value::Udt(vec![None, Some(text("Lagos"))])))
+        );
+        let extra = DataType::Struct(Fields::from(vec![
+            Field::new("city", DataType::Utf8, true),
+            Field::new("zip", DataType::Utf8, true),
+        ]));
+        assert!(refusal(&extra, "frozen<geo>").contains("zip"));
+    }
+
+    #[test]
+    fn null_typed_columns_load_as_nulls_into_anything() {
+        let n = NullArray::new(2);
+        assert_eq!(ok(&n, "map<text, int>"), [None, None]);
+    }
+}

@@ -1,0 +1,387 @@
+//! Decoding: row groups in parallel on a thread pool of our own, each batch turned into events
+//! and sent over a bounded channel, so the consumer sets the pace and memory stays bounded.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+
+use arrow::array::{Array, RecordBatch};
+use arrow::util::display::{ArrayFormatter, FormatOptions};
+use crossbeam_channel::{Receiver, Sender};
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::file::reader::ChunkReader;
+use rayon::prelude::*;
+
+use super::convert::{Get, int_getter, timestamp_getter};
+use super::{
+    ColumnSource, Location, MAX_TTL, ParquetError, ParquetInput, ParquetPlan, SourceEvent, Ttl,
+    WriteTime,
+};
+use crate::model::Partition;
+use crate::plan::{self, RowError};
+use crate::rejects::Reject;
+
+/// Rows per decoded batch (and per message on the channel).
+const BATCH_ROWS: usize = 1024;
+
+/// The most a reject's `raw` rendering of a row holds.
+const RAW_LIMIT: usize = 1024;
+
+type Chunk = Vec<Result<SourceEvent, ParquetError>>;
+
+/// The events of one input: an iterator over what the decoding threads produce. Dropping it
+/// early stops them.
+pub struct ParquetEvents {
+    rx: Option<Receiver<Chunk>>,
+    chunk: std::vec::IntoIter<Result<SourceEvent, ParquetError>>,
+    worker: Option<JoinHandle<()>>,
+}
+
+impl Iterator for ParquetEvents {
+    type Item = Result<SourceEvent, ParquetError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(event) = self.chunk.next() {
+                return Some(event);
+            }
+            match self.rx.as_ref()?.recv() {
+                Ok(chunk) => self.chunk = chunk.into_iter(),
+                Err(_) => {
+                    // Every sender is gone: the work is done, or a thread died.
+                    self.rx = None;
+                    let worker = self.worker.take()?;
+                    return match worker.join() {
+                        Ok(()) => None,
+                        Err(panic) => Some(Err(ParquetError::Thread(panic_message(&panic)))),
+                    };
+                }
+            }
+        }
+    }
+}
+
+impl Drop for ParquetEvents {
+    fn drop(&mut self) {
+        // Closing the channel first makes every waiting sender give up.
+        self.rx = None;
+        if let Some(worker) = self.worker.take() {
+            let _ = worker.join();
+        }
+    }
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a decoding thread panicked".to_owned())
+}
+
+pub(super) fn start(input: ParquetInput, plan: ParquetPlan) -> ParquetEvents {
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let (tx, rx) = crossbeam_channel::bounded::<Chunk>(threads * 2);
+    let worker = std::thread::Builder::new()
+        .name("parquet-source".to_owned())
+        .spawn(move || decode_all(input, plan, threads, tx));
+    match worker {
+        Ok(worker) => ParquetEvents {
+            rx: Some(rx),
+            chunk: Vec::new().into_iter(),
+            worker: Some(worker),
+        },
+        Err(e) => ParquetEvents {
+            rx: None,
+            chunk: vec![Err(ParquetError::Thread(e.to_string()))].into_iter(),
+            worker: None,
+        },
+    }
+}
+
+fn decode_all(input: ParquetInput, plan: ParquetPlan, threads: usize, tx: Sender<Chunk>) {
+    let pool = match rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("parquet-decode-{i}"))
+        .build()
+    {
+        Ok(pool) => pool,
+        Err(e) => {
+            let _ = tx.send(vec![Err(ParquetError::Thread(e.to_string()))]);
+            return;
+        }
+    };
+    let work: Vec<(usize, usize)> = input
+        .files
+        .iter()
+        .enumerate()
+        .flat_map(|(f, file)| (0..file.metadata.metadata().num_row_groups()).map(move |g| (f, g)))
+        .collect();
+    let input = Arc::new(input);
+    let plan = Arc::new(plan);
+    let stop = AtomicBool::new(false);
+    pool.install(|| {
+        work.par_iter().with_max_len(1).for_each(|&(f, g)| {
+            if stop.load(Ordering::Relaxed) {
+                return;
+            }
+            let sent = decode_row_group(&input, &plan, f, g, &tx);
+            if !sent {
+                stop.store(true, Ordering::Relaxed);
+            }
+        })
+    });
+}
+
+/// Decodes one row group into events; false when the work should stop (the consumer went away,
+/// or the file failed and the error was sent).
+fn decode_row_group(
+    input: &ParquetInput,
+    plan: &ParquetPlan,
+    f: usize,
+    g: usize,
+    tx: &Sender<Chunk>,
+) -> bool {
+    let file = &input.files[f];
+    let fail = |e: ParquetError| {
+        let _ = tx.send(vec![Err(e)]);
+        false
+    };
+    match &file.location {
+        Location::Local(path) => match std::fs::File::open(path) {
+            Ok(reader) => decode_with(reader, input, plan, f, g, tx).unwrap_or_else(fail),
+            Err(source) => fail(ParquetError::Io {
+                path: file.name.clone(),
+                source,
+            }),
+        },
+        Location::Hdfs(reader) => {
+            decode_with(reader.clone(), input, plan, f, g, tx).unwrap_or_else(fail)
+        }
+    }
+}
+
+fn decode_with<R: ChunkReader + 'static>(
+    reader: R,
+    input: &ParquetInput,
+    plan: &ParquetPlan,
+    f: usize,
+    g: usize,
+    tx: &Sender<Chunk>,
+) -> Result<bool, ParquetError> {
+    let file = &input.files[f];
+    let corrupt = |source| ParquetError::Corrupt {
+        path: file.name.clone(),
+        source,
+    };
+    let metadata = file.metadata.clone();
+    let mask = ProjectionMask::roots(metadata.parquet_schema(), plan.projection.iter().copied());
+    let first_row: i64 = metadata.metadata().row_groups()[..g]
+        .iter()
+        .map(|rg| rg.num_rows())
+        .sum();
+    let batches = ParquetRecordBatchReaderBuilder::new_with_metadata(reader, metadata)
+        .with_projection(mask)
+        .with_row_groups(vec![g])
+        .with_batch_size(BATCH_ROWS)
+        .build()
+        .map_err(corrupt)?;
+    // Row numbers are 1-based within the file.
+    let mut line = first_row as u64 + 1;
+    for batch in batches {
+        let batch = batch.map_err(|e| ParquetError::Corrupt {
+            path: file.name.clone(),
+            source: e.into(),
+        })?;
+        let events = batch_events(input, plan, f, &batch, line)?;
+        line += batch.num_rows() as u64;
+        if tx.send(events).is_err() {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+type Nullable<'a> = Box<dyn Fn(usize) -> Option<i128> + 'a>;
+
+/// Per batch: the bound getters of every column read.
+struct Bound<'a> {
+    values: Vec<Option<Get<'a>>>,
+    /// µs since the epoch, or the fixed write time.
+    writetime: Special<'a, i64>,
+    /// Seconds.
+    ttl: Option<Special<'a, u32>>,
+}
+
+/// A write time or TTL: the same for every row, or a column (its field index and getter).
+enum Special<'a, T> {
+    Fixed(T),
+    Column(usize, Nullable<'a>),
+}
+
+fn batch_events(
+    input: &ParquetInput,
+    plan: &ParquetPlan,
+    f: usize,
+    batch: &RecordBatch,
+    first_line: u64,
+) -> Result<Vec<Result<SourceEvent, ParquetError>>, ParquetError> {
+    let file = &input.files[f];
+    let decode_error = |reason: String| ParquetError::Decode {
+        path: file.name.clone(),
+        reason,
+    };
+    let column = |field: usize| -> Result<&dyn Array, ParquetError> {
+        let position = plan
+            .projection
+            .binary_search(&field)
+            .map_err(|_| decode_error(format!("column {} was not read", plan.names[field])))?;
+        batch
+            .columns()
+            .get(position)
+            .map(|c| c.as_ref())
+            .ok_or_else(|| decode_error(format!("column {} is missing", plan.names[field])))
+    };
+    let mut values = Vec::with_capacity(plan.columns.len());
+    for source in &plan.columns {
+        values.push(match source {
+            Some(ColumnSource::File { field, conv }) => {
+                Some(conv.bind(column(*field)?).map_err(decode_error)?)
+            }
+            _ => None,
+        });
+    }
+    // Write times as µs (from any timestamp unit, or integers as they are); TTLs as integers.
+    let nullable = |field: usize, micros: bool| -> Result<Nullable<'_>, ParquetError> {
+        let array = column(field)?;
+        if let Some((get, per_second)) = timestamp_getter(array).filter(|_| micros) {
+            return Ok(Box::new(move |i| {
+                (!array.is_null(i)).then(|| (i128::from(get(i)) * 1_000_000).div_euclid(per_second))
+            }));
+        }
+        let get = int_getter(array)
+            .ok_or_else(|| decode_error(format!("column {} changed type", plan.names[field])))?;
+        Ok(Box::new(move |i| (!array.is_null(i)).then(|| get(i))))
+    };
+    let bound = Bound {
+        values,
+        writetime: match plan.writetime {
+            WriteTime::Column(field) => Special::Column(field, nullable(field, true)?),
+            WriteTime::Fixed(ts) => Special::Fixed(ts),
+        },
+        ttl: match plan.ttl {
+            Ttl::Column(field) => Some(Special::Column(field, nullable(field, false)?)),
+            Ttl::Fixed(ttl) => Some(Special::Fixed(ttl)),
+            Ttl::None => None,
+        },
+    };
+    let mut events = Vec::with_capacity(batch.num_rows());
+    for row in 0..batch.num_rows() {
+        let line = first_line + row as u64;
+        events.push(Ok(match row_partition(plan, &bound, f, row) {
+            Ok(partition) => SourceEvent::Partition(partition),
+            Err(e) => SourceEvent::Reject(Reject {
+                file: file.name.clone(),
+                table: plan.table.clone(),
+                line,
+                column: e.column,
+                reason: e.reason,
+                raw: raw_row(input, plan, f, batch, row),
+            }),
+        }));
+    }
+    Ok(events)
+}
+
+fn row_partition(
+    plan: &ParquetPlan,
+    bound: &Bound<'_>,
+    f: usize,
+    row: usize,
+) -> Result<Partition, RowError> {
+    let error = |field: usize, reason: String| RowError {
+        column: Some(plan.names[field].clone()),
+        reason,
+    };
+    let timestamp = match &bound.writetime {
+        Special::Fixed(ts) => *ts,
+        Special::Column(field, get) => {
+            let micros = get(row).ok_or_else(|| error(*field, "the write time is null".into()))?;
+            i64::try_from(micros).map_err(|_| {
+                error(
+                    *field,
+                    format!("{micros} µs is out of range for a write time"),
+                )
+            })?
+        }
+    };
+    let ttl = match &bound.ttl {
+        None => None,
+        Some(Special::Fixed(ttl)) => Some(*ttl),
+        Some(Special::Column(field, get)) => match get(row) {
+            None | Some(0) => None,
+            Some(seconds) => match u32::try_from(seconds) {
+                Ok(s) if s <= MAX_TTL => Some(s),
+                _ => {
+                    return Err(error(
+                        *field,
+                        format!(
+                            "{seconds} is not a TTL: give 0 to {MAX_TTL} seconds (0 or null: none)"
+                        ),
+                    ));
+                }
+            },
+        },
+    };
+    let mut values = Vec::with_capacity(plan.columns.len());
+    for (source, get) in plan.columns.iter().zip(&bound.values) {
+        values.push(match (source, get) {
+            (Some(ColumnSource::File { field, .. }), Some(get)) => {
+                get(row).map_err(|reason| error(*field, reason))?
+            }
+            (Some(ColumnSource::Folder { values }), _) => values[f].clone(),
+            _ => None,
+        });
+    }
+    plan::row_partition(
+        &plan.schema,
+        values,
+        &plan.mapped,
+        timestamp,
+        ttl,
+        plan.nulls,
+    )
+}
+
+/// A row as `column=value, ...` (the columns read, then the folder name keys), for rejects.
+fn raw_row(
+    input: &ParquetInput,
+    plan: &ParquetPlan,
+    f: usize,
+    batch: &RecordBatch,
+    row: usize,
+) -> String {
+    let options = FormatOptions::default().with_null("null");
+    let mut parts = Vec::new();
+    for (&field, array) in plan.projection.iter().zip(batch.columns()) {
+        let value = ArrayFormatter::try_new(array.as_ref(), &options)
+            .map(|fmt| fmt.value(row).to_string())
+            .unwrap_or_else(|_| "?".to_owned());
+        parts.push(format!("{}={value}", plan.names[field]));
+    }
+    let file = &input.files[f];
+    for (key, value) in input.folder_keys.iter().zip(&file.folder_values) {
+        parts.push(format!("{key}={}", value.as_deref().unwrap_or("null")));
+    }
+    let mut raw = parts.join(", ");
+    if raw.len() > RAW_LIMIT {
+        let cut = (0..=RAW_LIMIT)
+            .rev()
+            .find(|&i| raw.is_char_boundary(i))
+            .unwrap_or(0);
+        raw.truncate(cut);
+        raw.push('…');
+    }
+    raw
+}

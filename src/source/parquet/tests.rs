@@ -1,0 +1,426 @@
+//! Planning and reading small Parquet files written here with the `parquet` crate's own writer:
+//! refusals before any row is read, write times and TTLs, folder name values, row numbers
+//! across row groups read in parallel, schema checks between files.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayRef, Int32Array, Int64Array, ListBuilder, RecordBatch, StringArray, StringBuilder,
+    TimestampNanosecondArray,
+};
+use arrow::datatypes::{DataType, Field, Schema};
+use parquet::arrow::ArrowWriter;
+use parquet::file::properties::WriterProperties;
+
+use super::*;
+use crate::model::Partition;
+use crate::model::schema::{ColumnRow, build_table_schema};
+use crate::model::{Liveness, TableName};
+use crate::rejects::Reject;
+
+fn table(columns: &[(&str, &str, &str)]) -> Arc<TableSchema> {
+    let rows: Vec<ColumnRow> = columns
+        .iter()
+        .map(|(name, kind, ty)| ColumnRow {
+            column_name: (*name).into(),
+            clustering_order: "none".into(),
+            kind: (*kind).into(),
+            position: 0,
+            type_name: (*ty).into(),
+        })
+        .collect();
+    Arc::new(build_table_schema(&TableName::parse("ks.t").unwrap(), &rows, &[]).unwrap())
+}
+
+/// Writes `batch` to `path`, `group_rows` rows per row group.
+fn write(path: &Path, batch: &RecordBatch, group_rows: usize) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let props = WriterProperties::builder()
+        .set_max_row_group_row_count(Some(group_rows))
+        .build();
+    let file = std::fs::File::create(path).unwrap();
+    let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(props)).unwrap();
+    writer.write(batch).unwrap();
+    writer.close().unwrap();
+}
+
+/// `n` rows: id = "u{i}", n = i, tags = ["t{i}"] (a null element when i % 10 == 7), ts = i µs
+/// as nanoseconds (plus 999 ns, which the write time floors away), ttl = i % 3 (1 is 1 second).
+fn batch(n: usize) -> RecordBatch {
+    let ids: ArrayRef = Arc::new(StringArray::from_iter_values(
+        (0..n).map(|i| format!("u{i}")),
+    ));
+    let nums: ArrayRef = Arc::new(Int32Array::from_iter_values((0..n).map(|i| i as i32)));
+    let mut tags = ListBuilder::new(StringBuilder::new());
+    for i in 0..n {
+        tags.values().append_value(format!("t{i}"));
+        if i % 10 == 7 {
+            tags.values().append_null();
+        }
+        tags.append(true);
+    }
+    let tags: ArrayRef = Arc::new(tags.finish());
+    let ts: ArrayRef = Arc::new(
+        TimestampNanosecondArray::from_iter_values((0..n).map(|i| i as i64 * 1000 + 999))
+            .with_timezone("UTC"),
+    );
+    let ttl: ArrayRef = Arc::new(Int64Array::from_iter(
+        (0..n).map(|i| (i % 3 != 2).then_some((i % 3) as i64)),
+    ));
+    RecordBatch::try_from_iter([
+        ("id", ids),
+        ("n", nums),
+        ("tags", tags),
+        ("ts", ts),
+        ("ttl", ttl),
+    ])
+    .unwrap()
+}
+
+fn options() -> MappingOptions {
+    MappingOptions {
+        writetime_column: Some("ts".into()),
+        ttl_column: Some("ttl".into()),
+        ..MappingOptions::default()
+    }
+}
+
+fn collect(input: ParquetInput, plan: ParquetPlan) -> (Vec<Partition>, Vec<Reject>) {
+    let mut partitions = Vec::new();
+    let mut rejects = Vec::new();
+    for event in input.events(plan) {
+        match event.unwrap() {
+            SourceEvent::Partition(p) => partitions.push(p),
+            SourceEvent::Reject(r) => rejects.push(r),
+        }
+    }
+    (partitions, rejects)
+}
+
+#[test]
+fn rows_of_every_row_group_become_partitions_and_rejects_carry_the_row_number_in_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("data.parquet");
+    write(&path, &batch(2500), 700);
+    let input = ParquetInput::open(path.to_str().unwrap()).unwrap();
+    assert_eq!(input.describe(), "1 file, 4 row groups, 2500 rows");
+    let schema = table(&[
+        ("id", "partition_key", "text"),
+        ("n", "regular", "bigint"),
+        ("tags", "regular", "list<text>"),
+    ]);
+    let plan = input.plan(schema, &options()).unwrap();
+    assert_eq!(plan.read_columns(), ["id", "n", "tags", "ts", "ttl"]);
+    let (partitions, mut rejects) = collect(input, plan);
+    assert_eq!(partitions.len() + rejects.len(), 2500);
+    assert_eq!(rejects.len(), 250);
+    rejects.sort_by_key(|r| r.line);
+    // Row 7 (0-based) is line 8; row 2497 lies in the fourth row group.
+    assert_eq!(rejects[0].line, 8);
+    assert_eq!(rejects[249].line, 2498);
+    assert_eq!(rejects[0].column.as_deref(), Some("tags"));
+    assert_eq!(
+        rejects[0].reason,
+        "element 2 of 2 is null, which a CQL list<text> cannot hold"
+    );
+    assert_eq!(rejects[0].file, path.display().to_string());
+    assert_eq!(rejects[0].table, "ks.t");
+    assert!(
+        rejects[0].raw.starts_with("id=u7, n=7, tags=[t7, null]"),
+        "{}",
+        rejects[0].raw
+    );
+    for p in &partitions {
+        let i: i64 = std::str::from_utf8(&p.key).unwrap()[1..].parse().unwrap();
+        let row = &p.rows[0];
+        let liveness = row.liveness.unwrap();
+        assert_eq!(liveness.timestamp, i, "write time in µs, floored");
+        let expected = match i % 3 {
+            1 => Liveness::expiring_from(i, 1),
+            _ => Liveness::Live,
+        };
+        assert_eq!(liveness.liveness, expected, "row {i}");
+    }
+}
+
+#[test]
+fn incompatible_columns_are_refused_before_any_row_is_read_naming_both_types() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("data.parquet");
+    write(&path, &batch(3), 10);
+    let input = ParquetInput::open(path.to_str().unwrap()).unwrap();
+    let schema = table(&[("id", "partition_key", "text"), ("tags", "regular", "int")]);
+    let err = input.plan(schema, &options()).unwrap_err();
+    assert!(
+        matches!(&err, ParquetError::Mapping { column, cql_type, .. } if column == "tags" && cql_type == "int"),
+        "{err}"
+    );
+    let message = err.to_string();
+    assert!(message.contains("List("), "{message}");
+    assert!(message.contains("list, set or vector"), "{message}");
+}
+
+#[test]
+fn write_times_and_ttls_come_only_from_suitable_columns_or_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("data.parquet");
+    write(&path, &batch(3), 10);
+    let input = ParquetInput::open(path.to_str().unwrap()).unwrap();
+    let schema = table(&[("id", "partition_key", "text")]);
+    let err = input
+        .plan(schema.clone(), &MappingOptions::default())
+        .unwrap_err();
+    assert!(
+        matches!(err, ParquetError::Plan(PlanError::NoWriteTime { .. })),
+        "{err}"
+    );
+    let bad_writetime = MappingOptions {
+        writetime_column: Some("tags".into()),
+        ..MappingOptions::default()
+    };
+    let err = input.plan(schema.clone(), &bad_writetime).unwrap_err();
+    assert!(err.to_string().contains("--writetime-column tags"), "{err}");
+    let bad_ttl = MappingOptions {
+        writetime: Some(5),
+        ttl_column: Some("id".into()),
+        ..MappingOptions::default()
+    };
+    let err = input.plan(schema.clone(), &bad_ttl).unwrap_err();
+    assert!(err.to_string().contains("--ttl-column id"), "{err}");
+    let fixed = MappingOptions {
+        writetime: Some(42),
+        ttl: Some(60),
+        ..MappingOptions::default()
+    };
+    let plan = input.plan(schema, &fixed).unwrap();
+    assert_eq!(plan.read_columns(), ["id"]);
+    let (partitions, rejects) = collect(input, plan);
+    assert!(rejects.is_empty());
+    assert_eq!(partitions.len(), 3);
+    for p in partitions {
+        let liveness = p.rows[0].liveness.unwrap();
+        assert_eq!(liveness.timestamp, 42);
+        assert_eq!(liveness.liveness, Liveness::expiring_from(42, 60));
+    }
+}
+
+#[test]
+fn a_ttl_beyond_twenty_years_or_below_zero_rejects_the_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("data.parquet");
+    let ttl: ArrayRef = Arc::new(Int64Array::from(vec![-1, i64::from(MAX_TTL) + 1, 0]));
+    let ids: ArrayRef = Arc::new(StringArray::from(vec!["a", "b", "c"]));
+    write(
+        &path,
+        &RecordBatch::try_from_iter([("id", ids), ("ttl", ttl)]).unwrap(),
+        10,
+    );
+    let input = ParquetInput::open(path.to_str().unwrap()).unwrap();
+    let options = MappingOptions {
+        writetime: Some(1),
+        ttl_column: Some("ttl".into()),
+        ..MappingOptions::default()
+    };
+    let plan = input
+        .plan(table(&[("id", "partition_key", "text")]), &options)
+        .unwrap();
+    let (partitions, rejects) = collect(input, plan);
+    assert_eq!(partitions.len(), 1);
+    assert_eq!(
+        partitions[0].rows[0].liveness.unwrap().liveness,
+        Liveness::Live
+    );
+    assert_eq!(rejects.len(), 2);
+    assert!(rejects.iter().all(|r| r.reason.contains("is not a TTL")));
+    let too_long = MappingOptions {
+        writetime: Some(1),
+        ttl: Some(MAX_TTL + 1),
+        ..MappingOptions::default()
+    };
+    let input = ParquetInput::open(path.to_str().unwrap()).unwrap();
+    assert!(matches!(
+        input.plan(table(&[("id", "partition_key", "text")]), &too_long),
+        Err(ParquetError::Ttl(_))
+    ));
+}
+
+#[test]
+fn folder_names_fill_columns_of_their_target_type_and_bad_values_stop_the_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    for (day, rows) in [("2026-11-18", 2), ("2026-11-19", 3)] {
+        write(
+            &dir.path().join(format!("dt={day}/part-0.parquet")),
+            &batch(rows),
+            10,
+        );
+    }
+    std::fs::write(dir.path().join("dt=2026-11-18/_SUCCESS"), b"").unwrap();
+    let root = dir.path().to_str().unwrap();
+    let input = ParquetInput::open(root).unwrap();
+    assert_eq!(input.column_names(), ["id", "n", "tags", "ts", "ttl", "dt"]);
+    let schema = table(&[("id", "partition_key", "text"), ("day", "regular", "date")]);
+    let options = MappingOptions {
+        map: vec![("day".into(), "dt".into())],
+        writetime: Some(1),
+        ..MappingOptions::default()
+    };
+    let plan = input.plan(schema.clone(), &options).unwrap();
+    let (partitions, rejects) = collect(input, plan);
+    assert!(rejects.is_empty());
+    let mut days: Vec<Vec<u8>> = partitions
+        .iter()
+        .map(|p| p.rows[0].columns[0].cells[0].value.clone())
+        .collect();
+    days.sort();
+    days.dedup();
+    assert_eq!(
+        days,
+        [
+            Value::Date(20_775).to_bytes(),
+            Value::Date(20_776).to_bytes()
+        ]
+    );
+
+    write(&dir.path().join("dt=someday/part-0.parquet"), &batch(1), 10);
+    let input = ParquetInput::open(root).unwrap();
+    let err = input.plan(schema, &options).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("dt=someday cannot fill CQL column day"),
+        "{err}"
+    );
+}
+
+#[test]
+fn files_with_different_schemas_are_refused_naming_both() {
+    let dir = tempfile::tempdir().unwrap();
+    write(&dir.path().join("a.parquet"), &batch(2), 10);
+    let other =
+        RecordBatch::try_from_iter([("id", Arc::new(Int32Array::from(vec![1])) as ArrayRef)])
+            .unwrap();
+    write(&dir.path().join("b.parquet"), &other, 10);
+    let err = ParquetInput::open(dir.path().to_str().unwrap()).unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains("a.parquet") && message.contains("b.parquet"),
+        "{message}"
+    );
+    assert!(message.contains("different schemas"), "{message}");
+}
+
+#[test]
+fn files_differing_only_in_nullability_share_one_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, nullable) in [("a.parquet", true), ("b.parquet", false)] {
+        let schema = Arc::new(Schema::new(vec![Field::new(
+            "id",
+            DataType::Utf8,
+            nullable,
+        )]));
+        let ids: ArrayRef = Arc::new(StringArray::from(vec![name]));
+        write(
+            &dir.path().join(name),
+            &RecordBatch::try_new(schema, vec![ids]).unwrap(),
+            10,
+        );
+    }
+    let input = ParquetInput::open(dir.path().to_str().unwrap()).unwrap();
+    assert_eq!(input.describe(), "2 files, 2 row groups, 2 rows");
+}
+
+#[test]
+fn a_truncated_file_and_an_empty_folder_are_refused_naming_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.parquet");
+    write(&good, &batch(50), 100);
+    let bytes = std::fs::read(&good).unwrap();
+    let cut = dir.path().join("cut.parquet");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let err = ParquetInput::open(cut.to_str().unwrap()).unwrap_err();
+    assert!(matches!(err, ParquetError::Corrupt { .. }), "{err}");
+    assert!(err.to_string().contains("cut.parquet"), "{err}");
+
+    let empty = dir.path().join("empty");
+    std::fs::create_dir_all(empty.join("_temporary")).unwrap();
+    std::fs::write(empty.join("_SUCCESS"), b"").unwrap();
+    let err = ParquetInput::open(empty.to_str().unwrap()).unwrap_err();
+    assert!(matches!(err, ParquetError::NoFiles { .. }), "{err}");
+}
+
+#[test]
+fn dropping_the_events_early_stops_the_decoding_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("data.parquet");
+    write(&path, &batch(20_000), 1000);
+    let input = ParquetInput::open(path.to_str().unwrap()).unwrap();
+    let plan = input
+        .plan(table(&[("id", "partition_key", "text")]), &options())
+        .unwrap();
+    let mut events = input.events(plan);
+    assert!(events.next().unwrap().is_ok());
+    drop(events);
+}
+
+#[test]
+fn events_can_move_to_another_thread() {
+    fn assert_send<T: Send>(_: &T) {}
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("data.parquet");
+    write(&path, &batch(10), 10);
+    let input = ParquetInput::open(path.to_str().unwrap()).unwrap();
+    let plan = input
+        .plan(table(&[("id", "partition_key", "text")]), &options())
+        .unwrap();
+    let events = input.events(plan);
+    assert_send(&events);
+    let count = std::thread::spawn(move || events.count()).join().unwrap();
+    assert_eq!(count, 10);
+}
+
+#[test]
+fn integer_write_times_are_microseconds_and_a_null_key_rejects_the_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dt=2026-11-18/data.parquet");
+    let ids: ArrayRef = Arc::new(StringArray::from(vec![Some("a"), None]));
+    let wt: ArrayRef = Arc::new(Int64Array::from(vec![5, 6]));
+    write(
+        &path,
+        &RecordBatch::try_from_iter([("id", ids), ("wt", wt)]).unwrap(),
+        10,
+    );
+    let input = ParquetInput::open(path.to_str().unwrap()).unwrap();
+    let options = MappingOptions {
+        writetime_column: Some("wt".into()),
+        ..MappingOptions::default()
+    };
+    let plan = input
+        .plan(table(&[("id", "partition_key", "text")]), &options)
+        .unwrap();
+    let (partitions, rejects) = collect(input, plan);
+    assert_eq!(partitions.len(), 1);
+    assert_eq!(partitions[0].rows[0].liveness.unwrap().timestamp, 5);
+    assert_eq!(rejects.len(), 1);
+    assert_eq!(rejects[0].column.as_deref(), Some("id"));
+    assert_eq!(rejects[0].line, 2);
+    assert_eq!(rejects[0].raw, "id=null, wt=6, dt=2026-11-18");
+}
+
+#[test]
+fn a_table_filled_only_from_folder_names_still_gets_one_event_per_row() {
+    let dir = tempfile::tempdir().unwrap();
+    write(&dir.path().join("day=2026-11-18/a.parquet"), &batch(3), 2);
+    let input = ParquetInput::open(dir.path().to_str().unwrap()).unwrap();
+    let options = MappingOptions {
+        writetime: Some(7),
+        ..MappingOptions::default()
+    };
+    let plan = input
+        .plan(table(&[("day", "partition_key", "date")]), &options)
+        .unwrap();
+    assert!(plan.read_columns().is_empty());
+    let (partitions, rejects) = collect(input, plan);
+    assert!(rejects.is_empty());
+    assert_eq!(partitions.len(), 3);
+    assert_eq!(partitions[0].key, Value::Date(20_775).to_bytes());
+}

@@ -1,0 +1,134 @@
+//! Loading the nightly Parquet export (written by pyarrow in three `dt=` folders) into the real
+//! node, from a local folder and from a real HDFS (MiniDFSCluster, `scripts/hdfs`): the latest
+//! version of every key wins across days, the dt folder fills a date column, write times come
+//! from `updated_at` and TTLs from `ttl_seconds`; the row with a NULL inside a list is rejected.
+
+use std::path::Path;
+
+use crate::common::{self, cassbulk};
+
+fn fixture() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/profile_features")
+}
+
+async fn create_table(session: &scylla::client::session::Session, ks: &str, table: &str) {
+    let cql = std::fs::read_to_string(fixture().join("profile_features.cql")).unwrap();
+    let cql: String = cql
+        .lines()
+        .map(|l| l.split("--").next().unwrap())
+        .collect::<Vec<_>>()
+        .join("\n")
+        .replace("{{keyspace}}", ks)
+        .replace("profile_features (", &format!("{table} ("));
+    for statement in cql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+        common::run(session, statement).await;
+    }
+}
+
+fn load(input: &str, target: &str, rejects: &Path) -> std::process::Output {
+    let out = cassbulk()
+        .args(["load", input, "--table", target, "--no-progress"])
+        .args([
+            "--map",
+            "snapshot_date=dt",
+            "--writetime-column",
+            "updated_at",
+            "--ttl-column",
+            "ttl_seconds",
+        ])
+        .arg("--rejects")
+        .arg(rejects)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "cassbulk failed ({:?}):\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+async fn state(
+    session: &scylla::client::session::Session,
+    table: &str,
+) -> Vec<Vec<Option<Vec<u8>>>> {
+    let mut rows = common::rows(
+        session,
+        &format!(
+            "SELECT user_id, snapshot_date, top_genres, genre_affinity, followed_artists, location, score, updated_at, writetime(score) FROM {table}"
+        ),
+    )
+    .await;
+    rows.sort();
+    rows
+}
+
+#[tokio::test]
+async fn a_dt_partitioned_parquet_export_loads_the_latest_version_of_every_key_locally_and_from_hdfs()
+ {
+    let session = common::session().await;
+    let ks = common::keyspace(&session, "parquet").await;
+    create_table(&session, &ks, "local").await;
+    let dir = tempfile::tempdir().unwrap();
+    let rejects = dir.path().join("rejects.jsonl");
+    load(
+        fixture().to_str().unwrap(),
+        &format!("{ks}.local"),
+        &rejects,
+    );
+
+    let rejected = std::fs::read_to_string(&rejects).unwrap();
+    assert_eq!(rejected.lines().count(), 1, "{rejected}");
+    assert!(
+        rejected.contains("top_genres") && rejected.contains("J3UG3IxNK8Q8lVf4uA7MEi"),
+        "{rejected}"
+    );
+
+    let rows = state(&session, &format!("{ks}.local")).await;
+    assert_eq!(rows.len(), 100, "100 distinct user_ids over the three days");
+    // Every row's write time is its updated_at to the microsecond (a timestamp column holds ms).
+    for r in &rows {
+        let updated_ms = i64::from_be_bytes(r[7].clone().unwrap().try_into().unwrap());
+        let wt = i64::from_be_bytes(r[8].clone().unwrap().try_into().unwrap());
+        assert_eq!(
+            wt.div_euclid(1000),
+            updated_ms,
+            "writetime(score) is updated_at"
+        );
+    }
+    // The late row: its 11-20 version is older than its 11-19 one, so 11-19 wins, dt included.
+    let late = rows
+        .iter()
+        .find(|r| r[0].as_deref() == Some(&b"SbXOIkDj8Q6xzR8t8JDvTN"[..]))
+        .unwrap();
+    let nov_19 = (1u32 << 31) + 20_776; // 2026-11-19 as a CQL date
+    assert_eq!(late[1].as_deref(), Some(&nov_19.to_be_bytes()[..]));
+    // TTLs arrive from ttl_seconds.
+    let ttls = common::rows(&session, &format!("SELECT ttl(score) FROM {ks}.local")).await;
+    assert!(ttls.iter().any(|r| r[0].is_some()), "some rows expire");
+
+    // The same export from a real HDFS gives exactly the same table.
+    let url =
+        std::env::var("CASSBULK_TEST_HDFS").unwrap_or_else(|_| "hdfs://127.0.0.1:9000".into());
+    let remote = format!("/cassbulk-test/{ks}/profile_features");
+    let hdfs = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/hdfs");
+    let put = std::process::Command::new(hdfs)
+        .args(["put"])
+        .arg(fixture())
+        .arg(&remote)
+        .output()
+        .unwrap();
+    assert!(
+        put.status.success(),
+        "scripts/hdfs put (is HDFS running? scripts/hdfs start): {}",
+        String::from_utf8_lossy(&put.stderr)
+    );
+    create_table(&session, &ks, "from_hdfs").await;
+    load(
+        &format!("{url}{remote}"),
+        &format!("{ks}.from_hdfs"),
+        &dir.path().join("hdfs-rejects.jsonl"),
+    );
+    assert_eq!(state(&session, &format!("{ks}.from_hdfs")).await, rows);
+}
