@@ -52,9 +52,16 @@ impl Entry {
             .chain(static_row.map(EntryKind::Static))
             .chain(rows.into_iter().map(EntryKind::Row))
             .collect::<Vec<_>>();
-        kinds.into_iter().map(move |kind| Entry {
+        let mut key = Some(key);
+        let last = kinds.len().saturating_sub(1);
+        kinds.into_iter().enumerate().map(move |(i, kind)| Entry {
             token: token.0,
-            key: key.clone(),
+            // Only a partition with several entries copies its key; the last one takes it.
+            key: if i == last {
+                key.take().unwrap_or_default()
+            } else {
+                key.clone().unwrap_or_default()
+            },
             source,
             kind,
         })

@@ -346,10 +346,11 @@ fn pg_float(text: &str) -> Option<f64> {
 }
 
 /// Elements of a set, sorted and deduplicated by their serialized bytes, as Cassandra keeps them.
-fn set_of(mut items: Vec<Value>) -> Vec<Value> {
-    items.sort_by_cached_key(Value::to_bytes);
-    items.dedup_by(|a, b| a.to_bytes() == b.to_bytes());
-    items
+fn set_of(items: Vec<Value>) -> Vec<Value> {
+    let mut keyed: Vec<(Vec<u8>, Value)> = items.into_iter().map(|v| (v.to_bytes(), v)).collect();
+    keyed.sort_by(|a, b| a.0.cmp(&b.0));
+    keyed.dedup_by(|a, b| a.0 == b.0);
+    keyed.into_iter().map(|(_, v)| v).collect()
 }
 
 /// bytea's hex format (`\x0a0b`) or escape format (`\000`, `\\`, printable bytes as is).
