@@ -114,6 +114,11 @@ pub async fn connect(args: &ConnectionArgs) -> Result<Session, ClusterError> {
         // change on such a cluster), is not involved. cassbulk reads tables itself.
         .fetch_full_schema_metadata(false)
         .connection_timeout(Duration::from_secs(args.connect_timeout))
+        // A node that hangs (a long GC pause, a frozen process) would otherwise hold up every
+        // statement preparation for a minute: the driver prepares on all nodes and only the
+        // keepalive notices a connection that never answers. With these, about 20 s at most.
+        .keepalive_interval(Duration::from_secs(5))
+        .keepalive_timeout(Duration::from_secs(15))
         .default_execution_profile_handle(profile.into_handle());
     if let Some(user) = &args.username {
         builder = builder.user(user.clone(), password(args, user)?);

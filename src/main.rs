@@ -9,10 +9,15 @@ use tracing_subscriber::EnvFilter;
 use cassbulk::app::{self, EXIT_FAILURE, EXIT_USAGE, UsageError};
 use cassbulk::cli::Cli;
 
+/// mimalloc: rows are millions of small allocations made on decoding threads and freed on the
+/// builder's and the writers' threads, the case glibc's malloc handles worst (a third of the
+/// Parquet decode stage's time was malloc and free; see docs/BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
-    // glibc gives each thread its own malloc arena and rarely returns their memory; with rows
-    // allocated on reader threads and freed on writer threads that inflates RSS far past
-    // --memory-limit. Two arenas keep it bounded.
+    // What still uses glibc's malloc (the C compression libraries) gets two arenas: per-thread
+    // arenas rarely return their memory, which would inflate RSS past --memory-limit.
     // SAFETY: mallopt only adjusts allocator parameters, before any thread exists.
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, 2);

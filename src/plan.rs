@@ -5,7 +5,7 @@
 use thiserror::Error;
 
 use crate::model::cell::{ColumnData, RowLiveness};
-use crate::model::collection::explode;
+use crate::model::collection::explode_value;
 use crate::model::literal::parse_timestamp_micros;
 use crate::model::token::composite_key;
 use crate::model::{Cell, ColumnKind, Liveness, Partition, Row, TableSchema, Token, Value};
@@ -215,7 +215,7 @@ pub fn row_partition(
     let clustering_len = schema.clustering_len;
     let mut key = Vec::with_capacity(key_len);
     let mut clustering = Vec::with_capacity(clustering_len);
-    let mut columns = Vec::new();
+    let mut columns = Vec::with_capacity(schema.columns.len() - key_len - clustering_len);
     let mut static_columns = Vec::new();
     for (i, (value, column)) in values.into_iter().zip(&schema.columns).enumerate() {
         let missing_key = || RowError {
@@ -223,17 +223,19 @@ pub fn row_partition(
             reason: "a primary key column cannot be NULL".to_owned(),
         };
         match column.kind {
-            ColumnKind::PartitionKey => key.push(value.ok_or_else(missing_key)?.to_bytes()),
-            ColumnKind::Clustering(_) => clustering.push(value.ok_or_else(missing_key)?.to_bytes()),
+            ColumnKind::PartitionKey => key.push(value.ok_or_else(missing_key)?.into_bytes()),
+            ColumnKind::Clustering(_) => {
+                clustering.push(value.ok_or_else(missing_key)?.into_bytes())
+            }
             ColumnKind::Regular | ColumnKind::Static => {
                 let data = match value {
                     Some(v) if column.cql_type.is_multi_cell() => {
-                        explode(i, &column.cql_type, &v.to_bytes(), timestamp, liveness).map_err(
-                            |e| RowError {
+                        explode_value(i, &column.cql_type, v, timestamp, liveness).map_err(|e| {
+                            RowError {
                                 column: Some(column.name.clone()),
                                 reason: e.to_string(),
-                            },
-                        )?
+                            }
+                        })?
                     }
                     Some(v) => ColumnData {
                         column: i,
@@ -241,7 +243,7 @@ pub fn row_partition(
                             timestamp,
                             liveness,
                             path: Vec::new(),
-                            value: v.to_bytes(),
+                            value: v.into_bytes(),
                         }],
                         complex_deletion: None,
                     },
@@ -276,10 +278,14 @@ pub fn row_partition(
             }
         }
     }
-    let key_bytes = composite_key(&key).map_err(|e| RowError {
-        column: Some(schema.columns[e.index].name.clone()),
-        reason: e.to_string(),
-    })?;
+    // A single-column key is its own bytes: moved, not copied.
+    let key_bytes = match key.len() {
+        1 => key.pop().unwrap_or_default(),
+        _ => composite_key(&key).map_err(|e| RowError {
+            column: Some(schema.columns[e.index].name.clone()),
+            reason: e.to_string(),
+        })?,
+    };
     if key_bytes.is_empty() {
         return Err(RowError {
             column: Some(schema.columns[0].name.clone()),

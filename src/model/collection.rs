@@ -8,6 +8,7 @@ use thiserror::Error;
 
 use super::cell::{Cell, ColumnData, Deletion, Liveness, WriteTime};
 use super::types::CqlType;
+use super::value::Value;
 
 /// The gap, in 100 ns intervals, between the Gregorian calendar's start (1582-10-15) and 1970.
 const GREGORIAN_OFFSET: u64 = 0x01b2_1dd2_1381_4000;
@@ -117,6 +118,58 @@ pub fn explode(
     })
 }
 
+/// [`explode`] for a collection still in its [`Value`] form: the same cells, without
+/// serializing the whole collection first and parsing it back (the sources' hot path).
+pub fn explode_value(
+    column: usize,
+    cql_type: &CqlType,
+    value: Value,
+    timestamp: WriteTime,
+    liveness: Liveness,
+) -> Result<ColumnData, CollectionError> {
+    let cell = |path: Vec<u8>, value: Vec<u8>| Cell {
+        timestamp,
+        liveness,
+        path,
+        value,
+    };
+    let cells = match (cql_type, value) {
+        (CqlType::Set { frozen: false, .. }, Value::Set(items) | Value::List(items)) => {
+            let mut elems: Vec<Vec<u8>> = items.into_iter().map(Value::into_bytes).collect();
+            elems.sort_unstable();
+            elems.dedup();
+            elems.into_iter().map(|e| cell(e, Vec::new())).collect()
+        }
+        (CqlType::Map { frozen: false, .. }, Value::Map(entries)) => {
+            let mut entries: Vec<(Vec<u8>, Vec<u8>)> = entries
+                .into_iter()
+                .map(|(k, v)| (k.into_bytes(), v.into_bytes()))
+                .collect();
+            // Later duplicates of a key win, as they would in a CQL map literal.
+            entries.reverse();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            entries.dedup_by(|a, b| a.0 == b.0);
+            entries.into_iter().map(|(k, v)| cell(k, v)).collect()
+        }
+        (CqlType::List { frozen: false, .. }, Value::List(items) | Value::Set(items)) => items
+            .into_iter()
+            .enumerate()
+            .map(|(i, e)| cell(list_path(timestamp, i).to_vec(), e.into_bytes()))
+            .collect(),
+        (other, value) => {
+            return explode(column, other, &value.to_bytes(), timestamp, liveness);
+        }
+    };
+    Ok(ColumnData {
+        column,
+        cells,
+        complex_deletion: Some(Deletion {
+            timestamp: timestamp - 1,
+            local_deletion_time: timestamp.div_euclid(1_000_000),
+        }),
+    })
+}
+
 /// The serialized collection value of the live element cells given (in path order).
 pub fn assemble(cql_type: &CqlType, cells: &[&Cell]) -> Result<Vec<u8>, CollectionError> {
     let mut out = Vec::new();
@@ -140,11 +193,56 @@ pub fn assemble(cql_type: &CqlType, cells: &[&Cell]) -> Result<Vec<u8>, Collecti
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Value;
     use crate::model::types::{NoUdts, parse_type};
 
     fn t(s: &str) -> CqlType {
         parse_type(s, &NoUdts).unwrap()
+    }
+
+    #[test]
+    fn exploding_a_value_gives_the_cells_of_exploding_its_bytes() {
+        let text = |s: &str| Value::Text(s.to_owned());
+        let cases = [
+            (
+                "set<text>",
+                Value::Set(vec![text("b"), text("a"), text("b"), text("")]),
+            ),
+            (
+                "set<int>",
+                Value::List(vec![Value::Int(-1), Value::Int(7), Value::Int(-1)]),
+            ),
+            (
+                "map<text, int>",
+                Value::Map(vec![
+                    (text("z"), Value::Int(1)),
+                    (text("a"), Value::Int(2)),
+                    (text("z"), Value::Int(3)),
+                ]),
+            ),
+            (
+                "list<varint>",
+                Value::List(vec![
+                    Value::Varint(crate::model::value::Varint::from_i128(-300)),
+                    Value::Varint(crate::model::value::Varint::from_i128(5)),
+                ]),
+            ),
+            ("list<text>", Value::List(vec![])),
+            (
+                "map<int, frozen<list<text>>>",
+                Value::Map(vec![(Value::Int(1), Value::List(vec![text("x")]))]),
+            ),
+        ];
+        for (ty, value) in cases {
+            let ty = t(ty);
+            let ts = 1_763_000_000_123_456;
+            let liveness = Liveness::expiring_from(ts, 60);
+            assert_eq!(
+                explode_value(3, &ty, value.clone(), ts, liveness).unwrap(),
+                explode(3, &ty, &value.to_bytes(), ts, liveness).unwrap(),
+                "{ty}"
+            );
+            assert_eq!(value.encoded_len(), value.to_bytes().len(), "{ty}");
+        }
     }
 
     #[test]

@@ -151,9 +151,54 @@ pub enum ValueError {
 impl Value {
     /// The serialized value, without the protocol's length prefix.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(self.encoded_len());
         self.encode(&mut out);
         out
+    }
+
+    /// The serialized value, reusing the value's own buffer where it already holds the bytes
+    /// (text, ascii, blob, varint): the hot path of every source, one allocation or none.
+    pub fn into_bytes(self) -> Vec<u8> {
+        match self {
+            Value::Ascii(s) | Value::Text(s) => s.into_bytes(),
+            Value::Blob(b) => b,
+            Value::Varint(v) => v.0,
+            other => other.to_bytes(),
+        }
+    }
+
+    /// The length of the serialized value (exact, except vectors of variable-length elements,
+    /// where it may be a few bytes short: it only sizes buffers).
+    pub fn encoded_len(&self) -> usize {
+        let framed = |v: Option<&Value>| 4 + v.map_or(0, Value::encoded_len);
+        match self {
+            Value::Ascii(s) | Value::Text(s) => s.len(),
+            Value::Blob(b) => b.len(),
+            Value::Varint(v) => v.0.len(),
+            Value::Decimal(d) => 4 + d.unscaled.0.len(),
+            Value::Duration(_) => 3 * 9,
+            Value::Inet(IpAddr::V6(_)) => 16,
+            Value::List(items) | Value::Set(items) => {
+                4 + items.iter().map(|i| framed(Some(i))).sum::<usize>()
+            }
+            Value::Map(entries) => {
+                4 + entries
+                    .iter()
+                    .map(|(k, v)| framed(Some(k)) + framed(Some(v)))
+                    .sum::<usize>()
+            }
+            Value::Tuple(fields) | Value::Udt(fields) => {
+                fields.iter().map(|f| framed(f.as_ref())).sum()
+            }
+            Value::Vector(items) => items.iter().map(|i| 1 + i.encoded_len()).sum(),
+            v => v
+                .native_type()
+                .and_then(NativeType::fixed_len)
+                .unwrap_or(match v {
+                    Value::Inet(_) => 4,
+                    _ => 8,
+                }),
+        }
     }
 
     /// Appends the serialized value, without the protocol's length prefix.

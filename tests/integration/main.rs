@@ -8,5 +8,6 @@ mod load_parquet;
 mod load_pg;
 mod order;
 mod partition_builder;
+mod ring;
 mod schema;
 mod tokens;
