@@ -16,7 +16,7 @@ use crate::cli::ConnectionArgs;
 use crate::cluster::{self, ClusterError};
 use crate::model::{Partition, TableName};
 use crate::plan::MappingOptions;
-use crate::progress::{Counters, Progress, Summary};
+use crate::progress::{Counters, InputMeter, Progress, Summary};
 use crate::rejects::{Reject, RejectError, Rejects};
 use crate::sink::cql::{CqlSink, CqlSinkOptions, SinkError};
 use crate::sort::builder::{
@@ -213,7 +213,28 @@ pub fn run(job: LoadJob) -> Result<LoadReport, LoadError> {
         counters.clone(),
     ))?;
     install_interrupt_cleanup();
-    let progress = Progress::start(counters.clone(), None, job.quiet);
+    let mut sources = Vec::with_capacity(inputs.len());
+    let mut pg_progress = Vec::new();
+    let mut parquet_rows = 0;
+    for input in inputs {
+        sources.push(match input {
+            Input::Pg {
+                dump,
+                table,
+                mapper,
+            } => {
+                let (events, progress) = pg_events(dump, table, mapper)?;
+                pg_progress.push(progress);
+                Box::new(events) as Events
+            }
+            Input::Parquet { input, plan } => {
+                parquet_rows += input.row_count();
+                Box::new(input.events(plan).map(|e| e.map_err(LoadError::from)))
+            }
+        });
+    }
+    let meter = input_meter(sources.len(), pg_progress, parquet_rows);
+    let progress = Progress::start(counters.clone(), meter, job.quiet);
 
     // Phase one: every input into the partition builder.
     let builder = PartitionBuilder::new(
@@ -224,8 +245,11 @@ pub fn run(job: LoadJob) -> Result<LoadReport, LoadError> {
             temp_dir: job.temp_dir.clone(),
         },
     );
-    let builder = read_inputs(inputs, builder, &counters, &rejects)?;
+    let builder = read_inputs(sources, builder, &counters, &rejects)?;
     rejects.finish()?;
+    progress.writing(
+        Counters::get(&counters.rows_read).saturating_sub(Counters::get(&counters.rows_rejected)),
+    );
 
     // Phase two: merged partitions, in token order, into the sink.
     let mut partitions = builder.finish()?;
@@ -264,10 +288,34 @@ pub fn run(job: LoadJob) -> Result<LoadReport, LoadError> {
     })
 }
 
+/// One input's rows, ready to be read on a thread of its own.
+type Events = Box<dyn Iterator<Item = Result<SourceEvent, LoadError>> + Send>;
+
+/// What the reading phase's progress is measured in: bytes when every input is a pg_dump whose
+/// data size is known, rows when every input is Parquet (their footers count them).
+fn input_meter(
+    inputs: usize,
+    pg: Vec<Option<crate::source::pg_dump::ReadProgress>>,
+    parquet_rows: u64,
+) -> InputMeter {
+    if pg.is_empty() {
+        return InputMeter::Rows {
+            total: parquet_rows,
+        };
+    }
+    match pg.into_iter().collect::<Option<Vec<_>>>() {
+        Some(all) if all.len() == inputs => InputMeter::Bytes {
+            total: all.iter().map(|p| p.total_bytes()).sum(),
+            read: Box::new(move || all.iter().map(|p| p.bytes_read()).sum()),
+        },
+        _ => InputMeter::Unknown,
+    }
+}
+
 /// Reads every input on a thread of its own into the builder; returns the builder when all
 /// inputs were read whole.
 fn read_inputs(
-    inputs: Vec<Input>,
+    inputs: Vec<Events>,
     mut builder: PartitionBuilder,
     counters: &Arc<Counters>,
     rejects: &Arc<Rejects>,
@@ -301,22 +349,12 @@ fn read_inputs(
 }
 
 fn read_input(
-    input: Input,
+    events: Events,
     source: u32,
     tx: &crossbeam_channel::Sender<(Partition, u32)>,
     counters: &Counters,
     rejects: &Rejects,
 ) -> Result<(), LoadError> {
-    let events: Box<dyn Iterator<Item = Result<SourceEvent, LoadError>> + Send> = match input {
-        Input::Pg {
-            dump,
-            table,
-            mapper,
-        } => Box::new(pg_events(dump, table, mapper)?),
-        Input::Parquet { input, plan } => {
-            Box::new(input.events(plan).map(|e| e.map_err(LoadError::from)))
-        }
-    };
     for event in events {
         Counters::add(&counters.rows_read, 1);
         match event? {
@@ -334,15 +372,22 @@ fn read_input(
     Ok(())
 }
 
-/// A pg_dump table's rows as source events.
+/// A pg_dump table's rows as source events, and how far they have been read.
 fn pg_events(
     dump: Dump,
     table: DumpTable,
     mapper: PgRowMapper,
-) -> Result<impl Iterator<Item = Result<SourceEvent, LoadError>> + Send, LoadError> {
+) -> Result<
+    (
+        impl Iterator<Item = Result<SourceEvent, LoadError>> + Send,
+        Option<crate::source::pg_dump::ReadProgress>,
+    ),
+    LoadError,
+> {
     let table_name = format!("{}.{}", table.schema, table.name);
     let rows = dump.rows(&table)?;
-    Ok(rows.map(move |event| {
+    let progress = rows.progress();
+    let events = rows.map(move |event| {
         Ok(match event? {
             RowEvent::Row(row) => match mapper.partition(&row.fields) {
                 Ok(partition) => SourceEvent::Partition(partition),
@@ -364,7 +409,8 @@ fn pg_events(
                 raw: r.raw,
             }),
         })
-    }))
+    });
+    Ok((events, progress))
 }
 
 /// A row's fields as a tab-separated line for the rejects file (at most 1 KiB).

@@ -1,6 +1,7 @@
-//! Progress and the run summary: shared counters every stage bumps, a progress bar on a terminal
-//! (bytes read, rows written, rows/s, ETA) or a plain log line every ten seconds otherwise, and
-//! the final summary printed to stderr and optionally written as JSON.
+//! Progress and the run summary: shared counters every stage bumps; on a terminal a bar for
+//! each phase (reading: bytes or rows of the inputs read, rows/s, time left; writing: rows
+//! written of those to write, rows/s, retries, time left), otherwise a plain log line every ten
+//! seconds; and the final summary printed to stderr and optionally written as JSON.
 
 use std::io::IsTerminal;
 use std::path::Path;
@@ -29,7 +30,7 @@ impl Counters {
         counter.fetch_add(n, Ordering::Relaxed);
     }
 
-    fn get(counter: &AtomicU64) -> u64 {
+    pub fn get(counter: &AtomicU64) -> u64 {
         counter.load(Ordering::Relaxed)
     }
 }
@@ -73,29 +74,63 @@ impl Summary {
     }
 }
 
-/// The live display of a run's counters.
+/// What the reading phase measures its progress against.
+pub enum InputMeter {
+    /// Bytes of the inputs' data: read so far (summed over the inputs), and in all.
+    Bytes {
+        read: Box<dyn Fn() -> u64 + Send>,
+        total: u64,
+    },
+    /// Rows ([`Counters::rows_read`]) of a total known in advance (Parquet footers).
+    Rows { total: u64 },
+    /// No total: a spinner and counts.
+    Unknown,
+}
+
+/// Which phase a run is in, and since when.
+struct Phase {
+    /// Zero while reading; the number of rows to write once writing.
+    write_total: AtomicU64,
+    writing: AtomicBool,
+}
+
+/// The live display of a run's counters: a bar for reading the inputs (bytes or rows read of
+/// the total, rows/s, time left), then one for writing (rows written of those to write).
 pub struct Progress {
     counters: Arc<Counters>,
     started: Instant,
     stop: Arc<AtomicBool>,
+    phase: Arc<Phase>,
     ticker: Option<JoinHandle<()>>,
 }
 
 impl Progress {
-    /// Starts showing progress; `total_bytes` (the input size, if known) gives the ETA.
-    pub fn start(counters: Arc<Counters>, total_bytes: Option<u64>, quiet: bool) -> Progress {
+    /// Starts showing the reading phase.
+    pub fn start(counters: Arc<Counters>, meter: InputMeter, quiet: bool) -> Progress {
         let stop = Arc::new(AtomicBool::new(false));
+        let phase = Arc::new(Phase {
+            write_total: AtomicU64::new(0),
+            writing: AtomicBool::new(false),
+        });
         let ticker = (!quiet).then(|| {
             let counters = counters.clone();
             let stop = stop.clone();
-            std::thread::spawn(move || tick(&counters, total_bytes, &stop))
+            let phase = phase.clone();
+            std::thread::spawn(move || tick(&counters, meter, &phase, &stop))
         });
         Progress {
             counters,
             started: Instant::now(),
             stop,
+            phase,
             ticker,
         }
+    }
+
+    /// Switches the display to writing `rows` rows (an upper bound: duplicates still merge).
+    pub fn writing(&self, rows: u64) {
+        self.phase.write_total.store(rows, Ordering::Relaxed);
+        self.phase.writing.store(true, Ordering::Relaxed);
     }
 
     /// Stops the display and returns the summary.
@@ -134,42 +169,128 @@ impl Drop for Progress {
     }
 }
 
-fn tick(counters: &Counters, total_bytes: Option<u64>, stop: &AtomicBool) {
-    let started = Instant::now();
+/// A bar's template and length for a phase.
+fn style(template: &str) -> ProgressStyle {
+    ProgressStyle::with_template(template)
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ")
+}
+
+/// `1,234,567`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn tick(counters: &Counters, meter: InputMeter, phase: &Phase, stop: &AtomicBool) {
     let terminal = std::io::stderr().is_terminal();
     let bar = terminal.then(|| {
-        let bar = match total_bytes {
-            Some(total) => ProgressBar::new(total).with_style(
-                ProgressStyle::with_template(
-                    "{bar:30} {bytes}/{total_bytes} read, {msg} ({eta} left)",
-                )
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        let bar = match &meter {
+            InputMeter::Bytes { total, .. } => ProgressBar::new(*total).with_style(style(
+                "reading [{bar:30}] {bytes}/{total_bytes}, {msg} ({eta} left)",
+            )),
+            InputMeter::Rows { total } => ProgressBar::new(*total).with_style(style(
+                "reading [{bar:30}] {human_pos}/{human_len} rows, {msg} ({eta} left)",
+            )),
+            InputMeter::Unknown => ProgressBar::new_spinner().with_style(
+                ProgressStyle::with_template("reading {spinner} {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
             ),
-            None => ProgressBar::new_spinner(),
         };
         bar.set_draw_target(ProgressDrawTarget::stderr_with_hz(4));
         bar
     });
+    let mut phase_started = Instant::now();
+    let mut writing = false;
     let mut last_log = Instant::now();
     while !stop.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(200));
+        if !writing && phase.writing.load(Ordering::Relaxed) {
+            writing = true;
+            phase_started = Instant::now();
+            if let InputMeter::Bytes { read, .. } = &meter {
+                counters.bytes_read.store(read(), Ordering::Relaxed);
+            }
+            if let Some(bar) = &bar {
+                bar.set_style(style(
+                    "writing [{bar:30}] {human_pos}/{human_len} rows, {msg} ({eta} left)",
+                ));
+                bar.set_length(phase.write_total.load(Ordering::Relaxed));
+                bar.reset();
+            }
+        }
+        let rate = |n: u64| n as f64 / phase_started.elapsed().as_secs_f64().max(1e-3);
+        let read_rows = Counters::get(&counters.rows_read);
+        let rejected = Counters::get(&counters.rows_rejected);
         let written = Counters::get(&counters.rows_written);
-        let rate = written as f64 / started.elapsed().as_secs_f64().max(1e-3);
-        let msg = format!(
-            "{written} rows written, {} rejected, {rate:.0} rows/s",
-            Counters::get(&counters.rows_rejected)
-        );
+        let retries = Counters::get(&counters.retries);
+        let (position, line) = if writing {
+            let total = phase.write_total.load(Ordering::Relaxed);
+            (
+                written,
+                format!(
+                    "writing: {} rows written (of at most {}), {:.0} rows/s, {} retries",
+                    thousands(written),
+                    thousands(total),
+                    rate(written),
+                    thousands(retries)
+                ),
+            )
+        } else {
+            let counts = format!(
+                "{} rows read, {} rejected, {:.0} rows/s",
+                thousands(read_rows),
+                thousands(rejected),
+                rate(read_rows)
+            );
+            match &meter {
+                InputMeter::Bytes { read, total } => {
+                    let done = read();
+                    counters.bytes_read.store(done, Ordering::Relaxed);
+                    (
+                        done,
+                        format!(
+                            "reading: {:.1} of {:.1} MB, {counts}",
+                            done as f64 / 1e6,
+                            *total as f64 / 1e6
+                        ),
+                    )
+                }
+                InputMeter::Rows { total } => (
+                    read_rows,
+                    format!("reading: {counts} of {}", thousands(*total)),
+                ),
+                InputMeter::Unknown => (read_rows, format!("reading: {counts}")),
+            }
+        };
         match &bar {
             Some(bar) => {
-                bar.set_position(Counters::get(&counters.bytes_read));
-                bar.set_message(msg);
+                bar.set_position(position);
+                bar.set_message(if writing {
+                    format!(
+                        "{:.0} rows/s, {} retries",
+                        rate(written),
+                        thousands(retries)
+                    )
+                } else {
+                    format!(
+                        "{} rows, {} rejected, {} rows/s",
+                        thousands(read_rows),
+                        thousands(rejected),
+                        thousands(rate(read_rows) as u64)
+                    )
+                });
             }
             None if last_log.elapsed() >= Duration::from_secs(10) => {
                 last_log = Instant::now();
-                eprintln!(
-                    "cassbulk: {} bytes read, {msg}",
-                    Counters::get(&counters.bytes_read)
-                );
+                eprintln!("cassbulk: {line}");
             }
             None => {}
         }
@@ -202,9 +323,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn counts_are_shown_with_thousands_separators() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+    }
+
+    #[test]
     fn the_summary_reports_the_counters_and_the_rate() {
         let counters = Arc::new(Counters::default());
-        let progress = Progress::start(counters.clone(), None, true);
+        let progress = Progress::start(counters.clone(), InputMeter::Unknown, true);
         Counters::add(&counters.rows_read, 10);
         Counters::add(&counters.rows_written, 8);
         Counters::add(&counters.rows_rejected, 2);

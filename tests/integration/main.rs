@@ -10,4 +10,5 @@ mod order;
 mod partition_builder;
 mod ring;
 mod schema;
+mod terminal;
 mod tokens;

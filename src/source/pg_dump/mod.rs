@@ -306,6 +306,14 @@ impl Dump {
             (Some(table), Some(source)) => (table, source),
             _ => return Ok(Rows::empty()),
         };
+        let mut progress = None;
+        let mut track = |stream: &DataStream, start: u64, end: u64| {
+            progress = Some(ReadProgress {
+                position: stream.raw_position(),
+                start,
+                end: end.max(start),
+            });
+        };
         let inner = match source {
             Source::None => RowsInner::Empty,
             Source::Plain(data) => {
@@ -321,6 +329,12 @@ impl Dump {
                     });
                 }
                 let stream = self.plain_stream_at(data.offset)?;
+                if self.plain_codec == Codec::None {
+                    track(&stream, data.offset, data.end);
+                } else {
+                    // Text offsets mean nothing in the compressed file: the whole file it is.
+                    track(&stream, 0, file_size(&self.path));
+                }
                 let scanner = Scanner::new(stream, data.line, data.settings.clone());
                 RowsInner::Sql(Box::new(SqlRows::new(scanner, table, Some(data.end))))
             }
@@ -335,15 +349,27 @@ impl Dump {
                     reason: "custom archive data in a dump of another format".into(),
                 })?;
                 let stream = custom.open_block(*dump_id, *flag, *offset)?;
+                // The block ends where the next one starts, or at the end of the file.
+                let end = self
+                    .sources
+                    .iter()
+                    .filter_map(|s| match s {
+                        Source::Custom { offset: o, .. } if o > offset => Some(*o),
+                        _ => None,
+                    })
+                    .min()
+                    .unwrap_or(custom.file_len);
+                track(&stream, *offset, end);
                 self.archive_rows(stream, table, *inserts)
             }
             Source::Directory { file, inserts } => {
                 let (path, codec) = directory_data_file(&self.path, file)?;
                 let stream = DataStream::open_file(&path, codec)?;
+                track(&stream, 0, file_size(&path));
                 self.archive_rows(stream, table, *inserts)
             }
         };
-        Ok(Rows { inner })
+        Ok(Rows { inner, progress })
     }
 
     fn archive_rows(&self, stream: DataStream, table: &DumpTable, inserts: bool) -> RowsInner {
@@ -613,6 +639,35 @@ pub(crate) fn excerpt(raw: &[u8]) -> String {
 /// The rows of one table, from [`Dump::rows`]. After an error it ends.
 pub struct Rows {
     inner: RowsInner,
+    progress: Option<ReadProgress>,
+}
+
+/// How far the reading of one table's data has got, in bytes of the dump file: shared with the
+/// reader, so another thread can follow it.
+#[derive(Debug, Clone)]
+pub struct ReadProgress {
+    position: Position,
+    start: u64,
+    end: u64,
+}
+
+impl ReadProgress {
+    /// Bytes of the table's data read so far (compressed bytes, where it is compressed).
+    pub fn bytes_read(&self) -> u64 {
+        self.position
+            .get()
+            .saturating_sub(self.start)
+            .min(self.total_bytes())
+    }
+
+    /// The size of the table's data in the file.
+    pub fn total_bytes(&self) -> u64 {
+        self.end - self.start
+    }
+}
+
+fn file_size(path: &Path) -> u64 {
+    std::fs::metadata(path).map_or(0, |m| m.len())
 }
 
 enum RowsInner {
@@ -625,7 +680,13 @@ impl Rows {
     fn empty() -> Rows {
         Rows {
             inner: RowsInner::Empty,
+            progress: None,
         }
+    }
+
+    /// A handle that follows how far these rows have been read, when the size is known.
+    pub fn progress(&self) -> Option<ReadProgress> {
+        self.progress.clone()
     }
 }
 

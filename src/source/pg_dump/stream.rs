@@ -298,6 +298,11 @@ impl DataStream {
         self.context.raw.get()
     }
 
+    /// A handle on [`DataStream::raw_offset`] that follows the stream, for progress displays.
+    pub(crate) fn raw_position(&self) -> Position {
+        self.context.raw.clone()
+    }
+
     /// Reads one line, `\n` included, into `buf` (cleared first). Returns 0 at the end.
     pub(crate) fn read_line(&mut self, buf: &mut Vec<u8>) -> Result<usize, DumpError> {
         buf.clear();
