@@ -431,17 +431,20 @@ fn row_statements(
                 .or_insert_with(|| template.clone())[at] = value;
         }
     }
-    let rows = u64::from(!is_static);
+    // A row whose cells carry several (timestamp, TTL) pairs takes several statements; it
+    // counts as one row written, with its first statement.
+    let rows = |i: usize| u64::from(!is_static && i == 0);
     Ok(groups
         .into_iter()
-        .map(|((ts, ttl), mut values)| {
+        .enumerate()
+        .map(|(i, ((ts, ttl), mut values))| {
             values.push(Bind::Value(ts.to_be_bytes().to_vec()));
             values.push(Bind::Value((ttl as i32).to_be_bytes().to_vec()));
             let bytes = values.iter().map(Bind::len).sum();
             Statement {
                 values,
                 bytes,
-                rows,
+                rows: rows(i),
             }
         })
         .collect())
@@ -639,6 +642,11 @@ mod tests {
         assert_eq!(
             batch[1].values[6..],
             [v(Value::Bigint(20)), v(Value::Int(60))]
+        );
+        assert_eq!(
+            batch.iter().map(|s| s.rows).sum::<u64>(),
+            1,
+            "the row counts once"
         );
     }
 
