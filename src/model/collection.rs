@@ -64,6 +64,28 @@ fn frames<'a>(
     Ok(out)
 }
 
+/// Makes the element cells of a collection written at `timestamp` with `liveness`.
+fn element_cell(timestamp: WriteTime, liveness: Liveness) -> impl Fn(Vec<u8>, Vec<u8>) -> Cell {
+    move |path, value| Cell {
+        timestamp,
+        liveness,
+        path,
+        value,
+    }
+}
+
+/// A whole collection written at `timestamp`: its elements after a deletion just before.
+fn whole_collection(column: usize, cells: Vec<Cell>, timestamp: WriteTime) -> ColumnData {
+    ColumnData {
+        column,
+        cells,
+        complex_deletion: Some(Deletion {
+            timestamp: timestamp - 1,
+            local_deletion_time: timestamp.div_euclid(1_000_000),
+        }),
+    }
+}
+
 /// The cells of a whole collection value written at `timestamp` with `liveness`, as Cassandra
 /// stores an `INSERT` of it: a collection deletion at `timestamp - 1`, then one cell per element.
 pub fn explode(
@@ -73,12 +95,7 @@ pub fn explode(
     timestamp: WriteTime,
     liveness: Liveness,
 ) -> Result<ColumnData, CollectionError> {
-    let cell = |path: Vec<u8>, value: Vec<u8>| Cell {
-        timestamp,
-        liveness,
-        path,
-        value,
-    };
+    let cell = element_cell(timestamp, liveness);
     let cells = match cql_type {
         CqlType::Set { frozen: false, .. } => {
             let mut elems = frames(cql_type, value, 1)?;
@@ -108,14 +125,7 @@ pub fn explode(
             .collect(),
         other => return Err(CollectionError::NotMultiCell(other.to_string())),
     };
-    Ok(ColumnData {
-        column,
-        cells,
-        complex_deletion: Some(Deletion {
-            timestamp: timestamp - 1,
-            local_deletion_time: timestamp.div_euclid(1_000_000),
-        }),
-    })
+    Ok(whole_collection(column, cells, timestamp))
 }
 
 /// [`explode`] for a collection still in its [`Value`] form: the same cells, without
@@ -127,12 +137,7 @@ pub fn explode_value(
     timestamp: WriteTime,
     liveness: Liveness,
 ) -> Result<ColumnData, CollectionError> {
-    let cell = |path: Vec<u8>, value: Vec<u8>| Cell {
-        timestamp,
-        liveness,
-        path,
-        value,
-    };
+    let cell = element_cell(timestamp, liveness);
     let cells = match (cql_type, value) {
         (CqlType::Set { frozen: false, .. }, Value::Set(items) | Value::List(items)) => {
             let mut elems: Vec<Vec<u8>> = items.into_iter().map(Value::into_bytes).collect();
@@ -160,14 +165,7 @@ pub fn explode_value(
             return explode(column, other, &value.to_bytes(), timestamp, liveness);
         }
     };
-    Ok(ColumnData {
-        column,
-        cells,
-        complex_deletion: Some(Deletion {
-            timestamp: timestamp - 1,
-            local_deletion_time: timestamp.div_euclid(1_000_000),
-        }),
-    })
+    Ok(whole_collection(column, cells, timestamp))
 }
 
 /// The serialized collection value of the live element cells given (in path order).

@@ -92,6 +92,19 @@ struct Statement {
     rows: u64,
 }
 
+/// Which prepared statement a batch of statements uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// `INSERT` of every column.
+    Insert,
+    /// `INSERT` of the partition key and the static columns.
+    InsertStatic,
+    /// `DELETE FROM ... USING TIMESTAMP ? WHERE <partition key>`.
+    DeletePartition,
+    /// `DELETE FROM ... USING TIMESTAMP ? WHERE <primary key>`.
+    DeleteRow,
+}
+
 /// Writes partitions into one table.
 pub struct CqlSink {
     inner: Arc<Inner>,
@@ -103,6 +116,9 @@ struct Inner {
     insert: PreparedStatement,
     /// Present when the table has static columns: key + static columns only.
     insert_static: Option<PreparedStatement>,
+    delete_partition: PreparedStatement,
+    /// Present when the table has clustering columns.
+    delete_row: Option<PreparedStatement>,
     options: CqlSinkOptions,
     counters: Arc<Counters>,
 }
@@ -116,18 +132,9 @@ impl CqlSink {
         counters: Arc<Counters>,
     ) -> Result<CqlSink, SinkError> {
         let table = schema.name.to_string();
-        let prepare = |columns: Vec<&str>| {
+        let prepare = |statement: String| {
             let session = session.clone();
             let table = table.clone();
-            let statement = format!(
-                "INSERT INTO {table} ({}) VALUES ({}) USING TIMESTAMP ? AND TTL ?",
-                columns
-                    .iter()
-                    .map(|c| quote_identifier(c))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                vec!["?"; columns.len()].join(", ")
-            );
             async move {
                 let mut prepared =
                     session
@@ -141,7 +148,31 @@ impl CqlSink {
                 Ok::<_, SinkError>(prepared)
             }
         };
-        let insert = prepare(schema.columns.iter().map(|c| c.name.as_str()).collect()).await?;
+        let insert_into = |columns: Vec<&str>| {
+            format!(
+                "INSERT INTO {table} ({}) VALUES ({}) USING TIMESTAMP ? AND TTL ?",
+                columns
+                    .iter()
+                    .map(|c| quote_identifier(c))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                vec!["?"; columns.len()].join(", ")
+            )
+        };
+        let delete_where = |columns: &[crate::model::schema::ColumnSchema]| {
+            format!(
+                "DELETE FROM {table} USING TIMESTAMP ? WHERE {}",
+                columns
+                    .iter()
+                    .map(|c| format!("{} = ?", quote_identifier(&c.name)))
+                    .collect::<Vec<_>>()
+                    .join(" AND ")
+            )
+        };
+        let insert = prepare(insert_into(
+            schema.columns.iter().map(|c| c.name.as_str()).collect(),
+        ))
+        .await?;
         let has_static = schema.values().iter().any(|c| c.kind == ColumnKind::Static);
         let insert_static = if has_static {
             let columns = schema
@@ -150,7 +181,15 @@ impl CqlSink {
                 .filter(|c| matches!(c.kind, ColumnKind::PartitionKey | ColumnKind::Static))
                 .map(|c| c.name.as_str())
                 .collect();
-            Some(prepare(columns).await?)
+            Some(prepare(insert_into(columns)).await?)
+        } else {
+            None
+        };
+        let primary_key = schema.partition_key_len + schema.clustering_len;
+        let delete_partition =
+            prepare(delete_where(&schema.columns[..schema.partition_key_len])).await?;
+        let delete_row = if schema.clustering_len > 0 {
+            Some(prepare(delete_where(&schema.columns[..primary_key])).await?)
         } else {
             None
         };
@@ -160,6 +199,8 @@ impl CqlSink {
                 schema,
                 insert,
                 insert_static,
+                delete_partition,
+                delete_row,
                 options,
                 counters,
             }),
@@ -196,7 +237,7 @@ impl CqlSink {
         while let Some(partition) = partitions.recv().await {
             let planned = plan(&inner.schema, &partition, inner.options.batch_bytes)?;
             let seq = tracker.start(&partition, planned.len());
-            for (is_static, batch) in planned {
+            for (kind, batch) in planned {
                 pacer.wait(batch.iter().map(|s| s.rows).sum()).await;
                 let permit = permits
                     .clone()
@@ -208,7 +249,7 @@ impl CqlSink {
                 }
                 let inner = self.inner.clone();
                 tasks.spawn(async move {
-                    let result = inner.execute(is_static, batch).await;
+                    let result = inner.execute(kind, batch).await;
                     drop(permit);
                     result.map(|()| seq)
                 });
@@ -247,13 +288,15 @@ impl Inner {
     }
 
     /// Runs one statement or batch, retrying what may succeed on another attempt.
-    async fn execute(&self, is_static: bool, batch: Vec<Statement>) -> Result<(), SinkError> {
-        let prepared = if is_static {
-            self.insert_static
+    async fn execute(&self, kind: Kind, batch: Vec<Statement>) -> Result<(), SinkError> {
+        let prepared = match kind {
+            Kind::Insert => &self.insert,
+            Kind::InsertStatic => self
+                .insert_static
                 .as_ref()
-                .ok_or_else(|| unsupported(&self.schema, "static columns"))?
-        } else {
-            &self.insert
+                .ok_or_else(|| unsupported(&self.schema, "static columns"))?,
+            Kind::DeletePartition => &self.delete_partition,
+            Kind::DeleteRow => self.delete_row.as_ref().unwrap_or(&self.delete_partition),
         };
         let rows: u64 = batch.iter().map(|s| s.rows).sum();
         let mut attempt = 0;
@@ -300,38 +343,70 @@ fn unsupported(schema: &TableSchema, what: &str) -> SinkError {
     }
 }
 
-/// The statements for a partition, grouped into batches (`true`: static-row statements).
+/// The statements for a partition, grouped into batches of one kind each. Deletions are
+/// written `USING TIMESTAMP` of their own, so the order of the batches does not matter.
 fn plan(
     schema: &TableSchema,
     partition: &Partition,
     batch_bytes: usize,
-) -> Result<Vec<(bool, Vec<Statement>)>, SinkError> {
-    if partition.deletion.is_some() {
-        return Err(unsupported(schema, "partition deletions"));
-    }
+) -> Result<Vec<(Kind, Vec<Statement>)>, SinkError> {
     let key = split_key(&partition.key, schema.partition_key_len).ok_or(SinkError::Key {
         table: schema.name.to_string(),
         components: schema.partition_key_len,
     })?;
     let mut out = Vec::new();
+    if let Some(deletion) = partition.deletion {
+        out.push((
+            Kind::DeletePartition,
+            vec![delete_statement(deletion.timestamp, &key, &[])],
+        ));
+    }
     if let Some(row) = &partition.static_row {
         let statements = row_statements(schema, &key, row, true)?;
         out.extend(
             batches(statements, batch_bytes)
                 .into_iter()
-                .map(|b| (true, b)),
+                .map(|b| (Kind::InsertStatic, b)),
         );
     }
+    let mut deletions = Vec::new();
     let mut statements = Vec::new();
     for row in &partition.rows {
+        if let Some(deletion) = row.deletion {
+            deletions.push(delete_statement(deletion.timestamp, &key, &row.clustering));
+        }
         statements.extend(row_statements(schema, &key, row, false)?);
     }
+    let kind = if schema.clustering_len > 0 {
+        Kind::DeleteRow
+    } else {
+        // The one row of a table without clustering columns is deleted with its partition.
+        Kind::DeletePartition
+    };
+    out.extend(
+        batches(deletions, batch_bytes)
+            .into_iter()
+            .map(|b| (kind, b)),
+    );
     out.extend(
         batches(statements, batch_bytes)
             .into_iter()
-            .map(|b| (false, b)),
+            .map(|b| (Kind::Insert, b)),
     );
     Ok(out)
+}
+
+/// `DELETE ... USING TIMESTAMP ? WHERE` the key (and clustering) columns.
+fn delete_statement(timestamp: i64, key: &[&[u8]], clustering: &[Vec<u8>]) -> Statement {
+    let values: Vec<Bind> = std::iter::once(Bind::Value(timestamp.to_be_bytes().to_vec()))
+        .chain(key.iter().map(|k| Bind::Value(k.to_vec())))
+        .chain(clustering.iter().map(|c| Bind::Value(c.clone())))
+        .collect();
+    Statement {
+        bytes: values.iter().map(Bind::len).sum(),
+        values,
+        rows: 0,
+    }
 }
 
 /// One statement per distinct (timestamp, TTL) among the row's cells and liveness.
@@ -341,9 +416,6 @@ fn row_statements(
     row: &Row,
     is_static: bool,
 ) -> Result<Vec<Statement>, SinkError> {
-    if row.deletion.is_some() {
-        return Err(unsupported(schema, "row deletions"));
-    }
     // Statement layout: the prepared statement's columns, then timestamp, then TTL.
     let layout: Vec<usize> = (0..schema.columns.len())
         .filter(|&i| {
@@ -597,8 +669,8 @@ mod tests {
         )]);
         let planned = plan(&schema, &p, DEFAULT_BATCH_BYTES).unwrap();
         assert_eq!(planned.len(), 1);
-        let (is_static, batch) = &planned[0];
-        assert!(!is_static);
+        let (kind, batch) = &planned[0];
+        assert_eq!(*kind, Kind::Insert);
         assert_eq!(
             batch[0].values,
             [
@@ -651,6 +723,59 @@ mod tests {
     }
 
     #[test]
+    fn partition_and_row_deletions_become_deletes_at_their_own_timestamps() {
+        let schema = schema();
+        let mut p = partition(vec![
+            Row {
+                deletion: Some(crate::model::Deletion {
+                    timestamp: 30,
+                    local_deletion_time: 0,
+                }),
+                liveness: None,
+                ..row(1, vec![])
+            },
+            row(2, vec![simple(2, Cell::live(40, b"x".to_vec()))]),
+        ]);
+        p.deletion = Some(crate::model::Deletion {
+            timestamp: 20,
+            local_deletion_time: 0,
+        });
+        let planned = plan(&schema, &p, DEFAULT_BATCH_BYTES).unwrap();
+        let kinds: Vec<Kind> = planned.iter().map(|(k, _)| *k).collect();
+        assert_eq!(
+            kinds,
+            [Kind::DeletePartition, Kind::DeleteRow, Kind::Insert]
+        );
+        assert_eq!(
+            planned[0].1[0].values,
+            [v(Value::Bigint(20)), Bind::Value(b"key".to_vec())],
+            "timestamp, then the partition key"
+        );
+        assert_eq!(
+            planned[1].1[0].values,
+            [
+                v(Value::Bigint(30)),
+                Bind::Value(b"key".to_vec()),
+                v(Value::Int(1))
+            ],
+            "timestamp, then the primary key"
+        );
+        assert_eq!(
+            planned[2].1.len(),
+            2,
+            "row 2's liveness at 10 and its cell at 40; nothing for the deleted row"
+        );
+        assert_eq!(
+            planned
+                .iter()
+                .flat_map(|(_, b)| b)
+                .map(|s| s.rows)
+                .sum::<u64>(),
+            1
+        );
+    }
+
+    #[test]
     fn a_whole_collection_is_written_as_one_value_at_its_write_time() {
         let schema = schema();
         let set = Value::Set(vec![Value::Text("b".into()), Value::Text("a".into())]);
@@ -694,8 +819,8 @@ mod tests {
             ..Row::default()
         });
         let planned = plan(&schema, &p, DEFAULT_BATCH_BYTES).unwrap();
-        let (is_static, batch) = &planned[0];
-        assert!(is_static);
+        let (kind, batch) = &planned[0];
+        assert_eq!(*kind, Kind::InsertStatic);
         assert_eq!(batch[0].values.len(), 4, "k, s, timestamp, ttl");
         assert_eq!(batch[0].rows, 0);
     }

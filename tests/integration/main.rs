@@ -3,6 +3,7 @@
 //! in a keyspace of its own, so tests run in parallel and leave nothing shared behind.
 
 mod common;
+mod deletions;
 mod inspect_cli;
 mod load_parquet;
 mod load_pg;

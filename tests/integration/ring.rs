@@ -106,24 +106,16 @@ async fn every_write_is_sent_to_the_replica_that_owns_its_token() {
         String::from_utf8_lossy(&out.stderr)
     );
     for (node, _) in NODES {
-        let coordinated = count_on(
-            &session,
-            node,
-            &format!(
-                "SELECT count FROM system_views.coordinator_write_latency \
+        let mut counts = Vec::new();
+        // Writes this node coordinated, then writes it stored.
+        for view in ["coordinator_write_latency", "local_write_latency"] {
+            let select = format!(
+                "SELECT count FROM system_views.{view} \
                  WHERE keyspace_name = '{ks}' AND table_name = 'users'"
-            ),
-        )
-        .await;
-        let stored = count_on(
-            &session,
-            node,
-            &format!(
-                "SELECT count FROM system_views.local_write_latency \
-                 WHERE keyspace_name = '{ks}' AND table_name = 'users'"
-            ),
-        )
-        .await;
+            );
+            counts.push(count_on(&session, node, &select).await);
+        }
+        let (coordinated, stored) = (counts[0], counts[1]);
         let expected = if node == owner { keys.len() as i64 } else { 0 };
         assert_eq!(
             (coordinated, stored),

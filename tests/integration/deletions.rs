@@ -1,0 +1,165 @@
+//! Row and partition deletions through the partition builder and the CQL sink: the table they
+//! produce equals the one the same writes and deletes make when sent to the node as CQL, and the
+//! deletions are really written (an older write sent afterwards stays deleted in both).
+
+use std::sync::Arc;
+
+use cassbulk::cluster::read_table_schema;
+use cassbulk::model::cell::{ColumnData, RowLiveness};
+use cassbulk::model::{Cell, Deletion, Liveness, Partition, Row, TableName, Token, Value};
+use cassbulk::progress::Counters;
+use cassbulk::sink::cql::{CqlSink, CqlSinkOptions};
+use cassbulk::sort::builder::{BuilderOptions, PartitionBuilder};
+
+use crate::common;
+
+fn row(c: i32, ts: i64, v: &str) -> Row {
+    Row {
+        clustering: vec![Value::Int(c).to_bytes()],
+        liveness: Some(RowLiveness {
+            timestamp: ts,
+            liveness: Liveness::Live,
+        }),
+        deletion: None,
+        columns: vec![ColumnData {
+            column: 2,
+            cells: vec![Cell::live(ts, Value::Text(v.into()).to_bytes())],
+            complex_deletion: None,
+        }],
+    }
+}
+
+fn deleted_row(c: i32, ts: i64) -> Row {
+    Row {
+        clustering: vec![Value::Int(c).to_bytes()],
+        liveness: None,
+        deletion: Some(Deletion {
+            timestamp: ts,
+            local_deletion_time: 1_763_800_000,
+        }),
+        columns: vec![],
+    }
+}
+
+fn partition(key: &str, deletion: Option<i64>, rows: Vec<Row>) -> Partition {
+    let key = Value::Text(key.into()).to_bytes();
+    Partition {
+        token: Token::of_key(&key),
+        key,
+        deletion: deletion.map(|timestamp| Deletion {
+            timestamp,
+            local_deletion_time: 1_763_800_000,
+        }),
+        static_row: None,
+        rows,
+    }
+}
+
+#[tokio::test]
+async fn row_and_partition_deletions_load_exactly_as_the_same_cql_statements_apply() {
+    let session = common::session().await;
+    let ks = common::keyspace(&session, "deletions").await;
+    for table in ["loaded", "expected"] {
+        common::run(
+            &session,
+            &format!("CREATE TABLE {ks}.{table} (k text, c int, v text, PRIMARY KEY (k, c))"),
+        )
+        .await;
+    }
+
+    // What Cassandra makes of these statements, in any order (they carry their timestamps)...
+    for statement in [
+        "INSERT INTO {t} (k, c, v) VALUES ('a', 1, 'a1') USING TIMESTAMP 10",
+        "INSERT INTO {t} (k, c, v) VALUES ('a', 2, 'a2') USING TIMESTAMP 10",
+        "INSERT INTO {t} (k, c, v) VALUES ('a', 3, 'a3') USING TIMESTAMP 25",
+        "DELETE FROM {t} USING TIMESTAMP 20 WHERE k = 'a' AND c = 2",
+        "DELETE FROM {t} USING TIMESTAMP 20 WHERE k = 'a' AND c = 3",
+        "INSERT INTO {t} (k, c, v) VALUES ('b', 1, 'b1') USING TIMESTAMP 10",
+        "DELETE FROM {t} USING TIMESTAMP 15 WHERE k = 'b'",
+        "INSERT INTO {t} (k, c, v) VALUES ('b', 2, 'b2') USING TIMESTAMP 30",
+        "DELETE FROM {t} USING TIMESTAMP 40 WHERE k = 'c'",
+    ] {
+        common::run(
+            &session,
+            &statement.replace("{t}", &format!("{ks}.expected")),
+        )
+        .await;
+    }
+
+    // ...and the same as two inputs' partitions, merged by the builder and written by the sink.
+    let name = TableName::parse(&format!("{ks}.loaded")).unwrap();
+    let schema = Arc::new(read_table_schema(&session, &name).await.unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let mut builder = PartitionBuilder::new(
+        &schema,
+        BuilderOptions {
+            memory_budget: 1 << 20,
+            temp_dir: dir.path().to_owned(),
+        },
+    );
+    let first = [
+        partition(
+            "a",
+            None,
+            vec![row(1, 10, "a1"), row(2, 10, "a2"), row(3, 25, "a3")],
+        ),
+        partition("b", None, vec![row(1, 10, "b1")]),
+    ];
+    let second = [
+        partition("a", None, vec![deleted_row(2, 20), deleted_row(3, 20)]),
+        partition("b", Some(15), vec![row(2, 30, "b2")]),
+        partition("c", Some(40), vec![]),
+    ];
+    for p in first {
+        builder.push(p, 0).unwrap();
+    }
+    for p in second {
+        builder.push(p, 1).unwrap();
+    }
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    for p in builder.finish().unwrap() {
+        tx.send(p.unwrap()).await.unwrap();
+    }
+    drop(tx);
+    let sink = CqlSink::new(
+        Arc::new(common::session().await),
+        schema,
+        CqlSinkOptions::default(),
+        Arc::new(Counters::default()),
+    )
+    .await
+    .unwrap();
+    sink.write_all(rx, None).await.unwrap();
+
+    // Older writes arriving afterwards stay deleted where a deletion covers them.
+    for table in ["loaded", "expected"] {
+        for statement in [
+            "INSERT INTO {t} (k, c, v) VALUES ('a', 2, 'late') USING TIMESTAMP 19",
+            "INSERT INTO {t} (k, c, v) VALUES ('b', 1, 'late') USING TIMESTAMP 14",
+            "INSERT INTO {t} (k, c, v) VALUES ('c', 9, 'late') USING TIMESTAMP 39",
+            "INSERT INTO {t} (k, c, v) VALUES ('c', 8, 'newer') USING TIMESTAMP 41",
+        ] {
+            common::run(
+                &session,
+                &statement.replace("{t}", &format!("{ks}.{table}")),
+            )
+            .await;
+        }
+    }
+    let state = |table: &str| {
+        let select = format!("SELECT k, c, v, writetime(v) FROM {ks}.{table}");
+        let session = &session;
+        async move {
+            let mut rows = common::rows(session, &select).await;
+            rows.sort();
+            rows
+        }
+    };
+    let expected = state("expected").await;
+    assert_eq!(
+        expected.len(),
+        4,
+        "a1, a3 and b2 survive, and c8 written after the deletion"
+    );
+    assert_eq!(state("loaded").await, expected);
+}
