@@ -17,7 +17,7 @@ use crate::cluster::{self, ClusterError};
 use crate::model::{Partition, TableName};
 use crate::plan::MappingOptions;
 use crate::progress::{Counters, InputMeter, Progress, Summary};
-use crate::rejects::{Reject, RejectError, Rejects};
+use crate::rejects::{Reject, RejectError, Rejects, clip_raw};
 use crate::sink::cql::{CqlSink, CqlSinkOptions, SinkError};
 use crate::sort::builder::{
     BuildStats, BuilderOptions, PartitionBuilder, SortError, install_interrupt_cleanup,
@@ -415,18 +415,11 @@ fn pg_events(
 
 /// A row's fields as a tab-separated line for the rejects file (at most 1 KiB).
 fn raw_row(fields: &[Option<String>]) -> String {
-    let mut raw = fields
-        .iter()
-        .map(|f| f.as_deref().unwrap_or("\\N"))
-        .collect::<Vec<_>>()
-        .join("\t");
-    if raw.len() > 1024 {
-        let cut = (0..=1024)
-            .rev()
-            .find(|&i| raw.is_char_boundary(i))
-            .unwrap_or(0);
-        raw.truncate(cut);
-        raw.push('…');
-    }
-    raw
+    clip_raw(
+        fields
+            .iter()
+            .map(|f| f.as_deref().unwrap_or("\\N"))
+            .collect::<Vec<_>>()
+            .join("\t"),
+    )
 }

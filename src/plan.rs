@@ -278,14 +278,10 @@ pub fn row_partition(
             }
         }
     }
-    // A single-column key is its own bytes: moved, not copied.
-    let key_bytes = match key.len() {
-        1 => key.pop().unwrap_or_default(),
-        _ => composite_key(&key).map_err(|e| RowError {
-            column: Some(schema.columns[e.index].name.clone()),
-            reason: e.to_string(),
-        })?,
-    };
+    let key_bytes = composite_key(key).map_err(|e| RowError {
+        column: Some(schema.columns[e.index].name.clone()),
+        reason: e.to_string(),
+    })?;
     if key_bytes.is_empty() {
         return Err(RowError {
             column: Some(schema.columns[0].name.clone()),

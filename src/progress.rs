@@ -87,7 +87,7 @@ pub enum InputMeter {
     Unknown,
 }
 
-/// Which phase a run is in, and since when.
+/// Which phase a run is in, shared with the display thread.
 struct Phase {
     /// Zero while reading; the number of rows to write once writing.
     write_total: AtomicU64,
@@ -169,7 +169,7 @@ impl Drop for Progress {
     }
 }
 
-/// A bar's template and length for a phase.
+/// A bar style from its template.
 fn style(template: &str) -> ProgressStyle {
     ProgressStyle::with_template(template)
         .unwrap_or_else(|_| ProgressStyle::default_bar())
@@ -226,71 +226,65 @@ fn tick(counters: &Counters, meter: InputMeter, phase: &Phase, stop: &AtomicBool
                 bar.reset();
             }
         }
-        let rate = |n: u64| n as f64 / phase_started.elapsed().as_secs_f64().max(1e-3);
+        let rate =
+            |n: u64| thousands((n as f64 / phase_started.elapsed().as_secs_f64().max(1e-3)) as u64);
         let read_rows = Counters::get(&counters.rows_read);
-        let rejected = Counters::get(&counters.rows_rejected);
         let written = Counters::get(&counters.rows_written);
-        let retries = Counters::get(&counters.retries);
-        let (position, line) = if writing {
-            let total = phase.write_total.load(Ordering::Relaxed);
+        // The bar's message, also the end of the log line.
+        let (position, counts) = if writing {
+            let retries = thousands(Counters::get(&counters.retries));
             (
                 written,
-                format!(
-                    "writing: {} rows written (of at most {}), {:.0} rows/s, {} retries",
-                    thousands(written),
-                    thousands(total),
-                    rate(written),
-                    thousands(retries)
-                ),
+                format!("{} rows/s, {retries} retries", rate(written)),
             )
         } else {
-            let counts = format!(
-                "{} rows read, {} rejected, {:.0} rows/s",
-                thousands(read_rows),
-                thousands(rejected),
-                rate(read_rows)
-            );
-            match &meter {
-                InputMeter::Bytes { read, total } => {
+            let position = match &meter {
+                InputMeter::Bytes { read, .. } => {
                     let done = read();
                     counters.bytes_read.store(done, Ordering::Relaxed);
-                    (
-                        done,
-                        format!(
-                            "reading: {:.1} of {:.1} MB, {counts}",
-                            done as f64 / 1e6,
-                            *total as f64 / 1e6
-                        ),
-                    )
+                    done
                 }
-                InputMeter::Rows { total } => (
-                    read_rows,
-                    format!("reading: {counts} of {}", thousands(*total)),
+                InputMeter::Rows { .. } | InputMeter::Unknown => read_rows,
+            };
+            let rejected = thousands(Counters::get(&counters.rows_rejected));
+            (
+                position,
+                format!(
+                    "{} rows read, {rejected} rejected, {} rows/s",
+                    thousands(read_rows),
+                    rate(read_rows)
                 ),
-                InputMeter::Unknown => (read_rows, format!("reading: {counts}")),
-            }
+            )
         };
         match &bar {
             Some(bar) => {
                 bar.set_position(position);
-                bar.set_message(if writing {
-                    format!(
-                        "{:.0} rows/s, {} retries",
-                        rate(written),
-                        thousands(retries)
-                    )
-                } else {
-                    format!(
-                        "{} rows, {} rejected, {} rows/s",
-                        thousands(read_rows),
-                        thousands(rejected),
-                        thousands(rate(read_rows) as u64)
-                    )
-                });
+                bar.set_message(counts);
             }
             None if last_log.elapsed() >= Duration::from_secs(10) => {
                 last_log = Instant::now();
-                eprintln!("cassbulk: {line}");
+                let done = if writing {
+                    format!(
+                        "writing: {} rows written (of at most {})",
+                        thousands(written),
+                        thousands(phase.write_total.load(Ordering::Relaxed))
+                    )
+                } else {
+                    match &meter {
+                        InputMeter::Bytes { total, .. } => format!(
+                            "reading: {:.1} of {:.1} MB",
+                            position as f64 / 1e6,
+                            *total as f64 / 1e6
+                        ),
+                        InputMeter::Rows { total } => format!(
+                            "reading: {} of {} rows",
+                            thousands(read_rows),
+                            thousands(*total)
+                        ),
+                        InputMeter::Unknown => "reading".to_owned(),
+                    }
+                };
+                eprintln!("cassbulk: {done}, {counts}");
             }
             None => {}
         }

@@ -10,6 +10,22 @@ use std::sync::Mutex;
 use serde::Serialize;
 use thiserror::Error;
 
+/// The most a reject's `raw` rendering of a row holds, in bytes.
+pub const RAW_LIMIT: usize = 1024;
+
+/// Cuts a row's raw rendering to [`RAW_LIMIT`] bytes (at a character boundary, marked `…`).
+pub fn clip_raw(mut raw: String) -> String {
+    if raw.len() > RAW_LIMIT {
+        let cut = (0..=RAW_LIMIT)
+            .rev()
+            .find(|&i| raw.is_char_boundary(i))
+            .unwrap_or(0);
+        raw.truncate(cut);
+        raw.push('…');
+    }
+    raw
+}
+
 /// One rejected row.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Reject {

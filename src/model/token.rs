@@ -50,10 +50,15 @@ pub struct KeyTooLong {
     pub len: usize,
 }
 
-/// The stored form of a partition key: the value for one component, else the composite encoding.
-pub fn composite_key<C: AsRef<[u8]>>(components: &[C]) -> Result<Vec<u8>, KeyTooLong> {
-    if let [single] = components {
-        return Ok(single.as_ref().to_vec());
+/// The stored form of a partition key: the value for one component (moved, not copied, when
+/// the component owns its bytes), else the composite encoding.
+pub fn composite_key<C: AsRef<[u8]> + Into<Vec<u8>>>(
+    mut components: Vec<C>,
+) -> Result<Vec<u8>, KeyTooLong> {
+    if components.len() == 1
+        && let Some(single) = components.pop()
+    {
+        return Ok(single.into());
     }
     let mut out = Vec::with_capacity(components.iter().map(|c| c.as_ref().len() + 3).sum());
     for (index, c) in components.iter().enumerate() {
@@ -113,7 +118,7 @@ mod tests {
     #[test]
     fn composite_tokens_equal_the_token_of_the_composite_encoding() {
         let parts = [Value::Int(1).to_bytes(), Value::Text("a".into()).to_bytes()];
-        let key = composite_key(&parts).unwrap();
+        let key = composite_key(parts.to_vec()).unwrap();
         assert_eq!(key, [0, 4, 0, 0, 0, 1, 0, 0, 1, b'a', 0]);
         assert_eq!(Token::of_components(&parts), Token::of_key(&key));
     }
@@ -121,7 +126,7 @@ mod tests {
     #[test]
     fn split_key_inverts_composite_key() {
         let parts: [&[u8]; 3] = [b"ab", b"", b"\x00\x01"];
-        let key = composite_key(&parts).unwrap();
+        let key = composite_key(parts.to_vec()).unwrap();
         assert_eq!(split_key(&key, 3).unwrap(), parts);
         assert_eq!(split_key(&key, 2), None);
         assert_eq!(split_key(&key[..key.len() - 1], 3), None);
@@ -130,13 +135,13 @@ mod tests {
 
     #[test]
     fn a_single_component_key_is_stored_as_the_value_itself() {
-        assert_eq!(composite_key(&[b"abc"]).unwrap(), b"abc");
+        assert_eq!(composite_key(vec![b"abc"]).unwrap(), b"abc");
     }
 
     #[test]
     fn a_composite_component_over_64_kib_is_an_error() {
         let big = vec![0u8; 70_000];
-        let err = composite_key(&[big.as_slice(), b"x"]).unwrap_err();
+        let err = composite_key(vec![big.as_slice(), b"x".as_slice()]).unwrap_err();
         assert_eq!(err.index, 0);
     }
 }

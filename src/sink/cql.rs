@@ -117,8 +117,8 @@ struct Inner {
     /// Present when the table has static columns: key + static columns only.
     insert_static: Option<PreparedStatement>,
     delete_partition: PreparedStatement,
-    /// Present when the table has clustering columns.
-    delete_row: Option<PreparedStatement>,
+    /// By the whole primary key: without clustering columns, the same as `delete_partition`.
+    delete_row: PreparedStatement,
     options: CqlSinkOptions,
     counters: Arc<Counters>,
 }
@@ -188,11 +188,7 @@ impl CqlSink {
         let primary_key = schema.partition_key_len + schema.clustering_len;
         let delete_partition =
             prepare(delete_where(&schema.columns[..schema.partition_key_len])).await?;
-        let delete_row = if schema.clustering_len > 0 {
-            Some(prepare(delete_where(&schema.columns[..primary_key])).await?)
-        } else {
-            None
-        };
+        let delete_row = prepare(delete_where(&schema.columns[..primary_key])).await?;
         Ok(CqlSink {
             inner: Arc::new(Inner {
                 session,
@@ -296,7 +292,7 @@ impl Inner {
                 .as_ref()
                 .ok_or_else(|| unsupported(&self.schema, "static columns"))?,
             Kind::DeletePartition => &self.delete_partition,
-            Kind::DeleteRow => self.delete_row.as_ref().unwrap_or(&self.delete_partition),
+            Kind::DeleteRow => &self.delete_row,
         };
         let rows: u64 = batch.iter().map(|s| s.rows).sum();
         let mut attempt = 0;
@@ -377,16 +373,10 @@ fn plan(
         }
         statements.extend(row_statements(schema, &key, row, false)?);
     }
-    let kind = if schema.clustering_len > 0 {
-        Kind::DeleteRow
-    } else {
-        // The one row of a table without clustering columns is deleted with its partition.
-        Kind::DeletePartition
-    };
     out.extend(
         batches(deletions, batch_bytes)
             .into_iter()
-            .map(|b| (kind, b)),
+            .map(|b| (Kind::DeleteRow, b)),
     );
     out.extend(
         batches(statements, batch_bytes)

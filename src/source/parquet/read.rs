@@ -20,13 +20,10 @@ use super::{
 };
 use crate::model::Partition;
 use crate::plan::{self, RowError};
-use crate::rejects::Reject;
+use crate::rejects::{Reject, clip_raw};
 
 /// Rows per decoded batch (and per message on the channel).
 const BATCH_ROWS: usize = 1024;
-
-/// The most a reject's `raw` rendering of a row holds.
-const RAW_LIMIT: usize = 1024;
 
 type Chunk = Vec<Result<SourceEvent, ParquetError>>;
 
@@ -374,14 +371,5 @@ fn raw_row(
     for (key, value) in input.folder_keys.iter().zip(&file.folder_values) {
         parts.push(format!("{key}={}", value.as_deref().unwrap_or("null")));
     }
-    let mut raw = parts.join(", ");
-    if raw.len() > RAW_LIMIT {
-        let cut = (0..=RAW_LIMIT)
-            .rev()
-            .find(|&i| raw.is_char_boundary(i))
-            .unwrap_or(0);
-        raw.truncate(cut);
-        raw.push('…');
-    }
-    raw
+    clip_raw(parts.join(", "))
 }
