@@ -39,6 +39,7 @@ fn rows() -> Vec<Partition> {
                 token: Token::of_key(&key),
                 key,
                 deletion: None,
+                range_deletions: Vec::new(),
                 static_row: None,
                 rows: vec![Row {
                     clustering: vec![],

@@ -150,6 +150,7 @@ mod tests {
             token: Token(token),
             key: key.to_vec(),
             deletion: None,
+            range_deletions: Vec::new(),
             static_row: None,
             rows: vec![],
         }

@@ -309,6 +309,7 @@ pub fn row_partition(
         token: Token::of_key(&key_bytes),
         key: key_bytes,
         deletion: None,
+        range_deletions: Vec::new(),
         static_row,
         rows,
     })

@@ -1,8 +1,9 @@
 //! Cells, rows and partitions as Cassandra stores them: every cell carries its write timestamp
 //! (microseconds since the epoch), and is live, expiring (TTL plus the local deletion time at
 //! which it expires) or a tombstone (the local deletion time at which it was deleted). Rows carry
-//! primary-key liveness and an optional row deletion; partitions a token, a key and an optional
-//! partition deletion. Values stay serialized ([`super::value`]) so the engine never re-encodes.
+//! primary-key liveness and an optional row deletion; partitions a token, a key, an optional
+//! partition deletion and range deletions over clustering slices. Values stay serialized
+//! ([`super::value`]) so the engine never re-encodes.
 
 use super::token::Token;
 
@@ -132,6 +133,35 @@ pub struct Row {
     pub columns: Vec<ColumnData>,
 }
 
+/// One end of a range deletion: a clustering prefix (serialized values of the first clustering
+/// columns; empty for the start or end of the partition) and whether the rows that begin with it
+/// are inside the range.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct SliceBound {
+    pub prefix: Vec<Vec<u8>>,
+    pub inclusive: bool,
+}
+
+impl SliceBound {
+    /// The start or end of the partition.
+    pub fn open() -> SliceBound {
+        SliceBound {
+            prefix: Vec::new(),
+            inclusive: true,
+        }
+    }
+}
+
+/// A range deletion (Cassandra's range tombstone, what `DELETE ... WHERE c > ? AND c <= ?`
+/// writes): every row whose clustering lies from `start` to `end` in clustering order, and
+/// everything in it written at or before the deletion, is shadowed. The static row is not.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct RangeDeletion {
+    pub start: SliceBound,
+    pub end: SliceBound,
+    pub deletion: Deletion,
+}
+
 /// A partition: its token, serialized key and rows in clustering order.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Partition {
@@ -140,6 +170,8 @@ pub struct Partition {
     /// composite encoding (see [`super::token::composite_key`]) for several.
     pub key: Vec<u8>,
     pub deletion: Option<Deletion>,
+    /// In the order of their starts; they may overlap.
+    pub range_deletions: Vec<RangeDeletion>,
     pub static_row: Option<Row>,
     pub rows: Vec<Row>,
 }

@@ -11,7 +11,7 @@ pub mod types;
 pub mod value;
 pub mod vint;
 
-pub use cell::{Cell, Deletion, Liveness, Partition, Row, WriteTime};
+pub use cell::{Cell, Deletion, Liveness, Partition, RangeDeletion, Row, SliceBound, WriteTime};
 pub use schema::{ColumnKind, ColumnSchema, TableName, TableSchema};
 pub use token::Token;
 pub use types::{CqlType, NativeType};

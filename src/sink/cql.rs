@@ -6,8 +6,11 @@
 //! Cassandra stores exactly so. Statements of one partition are grouped into unlogged batches
 //! under Cassandra's batch-size warning; statements are idempotent (explicit timestamps), routed
 //! token-aware, bounded in flight (`--concurrency`), paced (`--rate`) and retried with backoff.
+//! Deletions are `DELETE ... USING TIMESTAMP ?` by partition key, primary key, or (range
+//! deletions) equalities on a clustering prefix and a slice of the next column, prepared when a
+//! shape is first needed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,7 +19,7 @@ use scylla::errors::{DbError, ExecutionError, RequestAttemptError};
 use scylla::statement::batch::{Batch, BatchType};
 use scylla::statement::prepared::PreparedStatement;
 use thiserror::Error;
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{Mutex, Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
@@ -25,11 +28,13 @@ use std::path::Path;
 use crate::checkpoint::{self, Mark, Tracker};
 use crate::cluster::Bind;
 use crate::model::collection::{CollectionError, assemble};
+use crate::model::schema::ClusteringOrder;
 use crate::model::token::split_key;
 use crate::model::types::quote_identifier;
 use crate::model::value::hex;
-use crate::model::{ColumnKind, Liveness, Partition, Row, TableSchema};
+use crate::model::{ColumnKind, Liveness, Partition, RangeDeletion, Row, TableSchema};
 use crate::progress::Counters;
+use crate::sort::order::slices;
 
 /// How often the checkpoint file is rewritten while writing.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
@@ -103,6 +108,18 @@ enum Kind {
     DeletePartition,
     /// `DELETE FROM ... USING TIMESTAMP ? WHERE <primary key>`.
     DeleteRow,
+    /// A range deletion's piece: the partition key, equalities on a clustering prefix, a slice.
+    DeleteRange(RangeShape),
+}
+
+/// The WHERE clause of a range deletion's piece: `eq` clustering columns equal, then bounds on
+/// the next column, each `Some(inclusive)` when present (in clustering order: for a DESC column
+/// the lower bound is the greater value).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct RangeShape {
+    eq: usize,
+    lower: Option<bool>,
+    upper: Option<bool>,
 }
 
 /// Writes partitions into one table.
@@ -119,6 +136,8 @@ struct Inner {
     delete_partition: PreparedStatement,
     /// By the whole primary key: without clustering columns, the same as `delete_partition`.
     delete_row: PreparedStatement,
+    /// Range deletions' statements by shape, prepared on first use.
+    delete_range: Mutex<HashMap<RangeShape, PreparedStatement>>,
     options: CqlSinkOptions,
     counters: Arc<Counters>,
 }
@@ -132,22 +151,7 @@ impl CqlSink {
         counters: Arc<Counters>,
     ) -> Result<CqlSink, SinkError> {
         let table = schema.name.to_string();
-        let prepare = |statement: String| {
-            let session = session.clone();
-            let table = table.clone();
-            async move {
-                let mut prepared =
-                    session
-                        .prepare(statement)
-                        .await
-                        .map_err(|e| SinkError::Prepare {
-                            table,
-                            reason: e.to_string(),
-                        })?;
-                prepared.set_is_idempotent(true);
-                Ok::<_, SinkError>(prepared)
-            }
-        };
+        let prepare = |statement: String| prepare(&session, &schema, statement);
         let insert_into = |columns: Vec<&str>| {
             format!(
                 "INSERT INTO {table} ({}) VALUES ({}) USING TIMESTAMP ? AND TTL ?",
@@ -197,6 +201,7 @@ impl CqlSink {
                 insert_static,
                 delete_partition,
                 delete_row,
+                delete_range: Mutex::new(HashMap::new()),
                 options,
                 counters,
             }),
@@ -283,8 +288,25 @@ impl Inner {
         }
     }
 
+    /// The statement for a range deletion's piece of `shape`, prepared once.
+    async fn range_statement(&self, shape: RangeShape) -> Result<PreparedStatement, SinkError> {
+        let mut prepared = self.delete_range.lock().await;
+        if let Some(p) = prepared.get(&shape) {
+            return Ok(p.clone());
+        }
+        let statement = prepare(
+            &self.session,
+            &self.schema,
+            range_delete_text(&self.schema, shape),
+        )
+        .await?;
+        prepared.insert(shape, statement.clone());
+        Ok(statement)
+    }
+
     /// Runs one statement or batch, retrying what may succeed on another attempt.
     async fn execute(&self, kind: Kind, batch: Vec<Statement>) -> Result<(), SinkError> {
+        let range;
         let prepared = match kind {
             Kind::Insert => &self.insert,
             Kind::InsertStatic => self
@@ -293,6 +315,10 @@ impl Inner {
                 .ok_or_else(|| unsupported(&self.schema, "static columns"))?,
             Kind::DeletePartition => &self.delete_partition,
             Kind::DeleteRow => &self.delete_row,
+            Kind::DeleteRange(shape) => {
+                range = self.range_statement(shape).await?;
+                &range
+            }
         };
         let rows: u64 = batch.iter().map(|s| s.rows).sum();
         let mut attempt = 0;
@@ -332,6 +358,94 @@ impl Inner {
     }
 }
 
+/// Prepares an idempotent statement.
+async fn prepare(
+    session: &Session,
+    schema: &TableSchema,
+    statement: String,
+) -> Result<PreparedStatement, SinkError> {
+    let mut prepared = session
+        .prepare(statement)
+        .await
+        .map_err(|e| SinkError::Prepare {
+            table: schema.name.to_string(),
+            reason: e.to_string(),
+        })?;
+    prepared.set_is_idempotent(true);
+    Ok(prepared)
+}
+
+/// `DELETE FROM t USING TIMESTAMP ? WHERE <partition key> AND <clustering prefix> AND <slice>`
+/// for a range deletion's piece of `shape`.
+fn range_delete_text(schema: &TableSchema, shape: RangeShape) -> String {
+    let key = schema.partition_key_len;
+    let mut conditions: Vec<String> = schema.columns[..key + shape.eq]
+        .iter()
+        .map(|c| format!("{} = ?", quote_identifier(&c.name)))
+        .collect();
+    if let Some(column) = schema.columns.get(key + shape.eq) {
+        let desc = column.kind == ColumnKind::Clustering(ClusteringOrder::Desc);
+        let name = quote_identifier(&column.name);
+        // In clustering order, lower comes first: the smaller value unless the column is DESC.
+        for (bound, lower) in [(shape.lower, true), (shape.upper, false)] {
+            if let Some(inclusive) = bound {
+                let op = match (lower != desc, inclusive) {
+                    (true, true) => ">=",
+                    (true, false) => ">",
+                    (false, true) => "<=",
+                    (false, false) => "<",
+                };
+                conditions.push(format!("{name} {op} ?"));
+            }
+        }
+    }
+    format!(
+        "DELETE FROM {} USING TIMESTAMP ? WHERE {}",
+        schema.name,
+        conditions.join(" AND ")
+    )
+}
+
+/// The statements of a range deletion: one per piece CQL can name (see [`slices`]). A range
+/// over every row is the partition deletion when no static row would be lost with it.
+fn range_statements(
+    schema: &TableSchema,
+    key: &[&[u8]],
+    range: &RangeDeletion,
+) -> Result<Vec<(Kind, Statement)>, SinkError> {
+    let timestamp = range.deletion.timestamp;
+    let mut out = Vec::new();
+    for slice in slices(range) {
+        let shape = RangeShape {
+            eq: slice.eq.len(),
+            lower: slice.lower.map(|(_, inclusive)| inclusive),
+            upper: slice.upper.map(|(_, inclusive)| inclusive),
+        };
+        if shape.eq == 0 && shape.lower.is_none() && shape.upper.is_none() {
+            if schema.values().iter().any(|c| c.kind == ColumnKind::Static) {
+                return Err(unsupported(
+                    schema,
+                    "a range deletion of every row of a partition with static columns",
+                ));
+            }
+            out.push((Kind::DeletePartition, delete_statement(timestamp, key, &[])));
+            continue;
+        }
+        let bounds: Vec<Vec<u8>> = slice
+            .eq
+            .iter()
+            .cloned()
+            .chain(slice.lower.map(|(v, _)| v.to_vec()))
+            .chain(slice.upper.map(|(v, _)| v.to_vec()))
+            .collect();
+        out.push((
+            Kind::DeleteRange(shape),
+            delete_statement(timestamp, key, &bounds),
+        ));
+    }
+    Ok(out)
+}
+
 fn unsupported(schema: &TableSchema, what: &str) -> SinkError {
     SinkError::Unsupported {
         table: schema.name.to_string(),
@@ -356,6 +470,13 @@ fn plan(
             Kind::DeletePartition,
             vec![delete_statement(deletion.timestamp, &key, &[])],
         ));
+    }
+    for range in &partition.range_deletions {
+        out.extend(
+            range_statements(schema, &key, range)?
+                .into_iter()
+                .map(|(kind, statement)| (kind, vec![statement])),
+        );
     }
     if let Some(row) = &partition.static_row {
         let statements = row_statements(schema, &key, row, true)?;
@@ -622,6 +743,7 @@ mod tests {
             token: Token::of_key(b"key"),
             key: b"key".to_vec(),
             deletion: None,
+            range_deletions: Vec::new(),
             static_row: None,
             rows,
         }
@@ -763,6 +885,84 @@ mod tests {
                 .sum::<u64>(),
             1
         );
+    }
+
+    #[test]
+    fn range_deletions_become_deletes_on_a_clustering_prefix_and_a_slice_in_value_order() {
+        let schema = TableSchema::from_columns(
+            "ks.r",
+            &[
+                ("k", "partition_key", "text"),
+                ("a", "clustering", "int"),
+                ("b", "clustering desc", "int"),
+                ("v", "regular", "text"),
+            ],
+        )
+        .unwrap();
+        let bound = |values: &[i32], inclusive: bool| crate::model::SliceBound {
+            prefix: values.iter().map(|&x| Value::Int(x).to_bytes()).collect(),
+            inclusive,
+        };
+        let mut p = partition(vec![]);
+        // From (1, 5) exclusive to a = 3 inclusive: `a = 1 AND b < 5` (b is DESC), then
+        // `a > 1 AND a <= 3`.
+        p.range_deletions.push(RangeDeletion {
+            start: bound(&[1, 5], false),
+            end: bound(&[3], true),
+            deletion: crate::model::Deletion {
+                timestamp: 50,
+                local_deletion_time: 0,
+            },
+        });
+        let planned = plan(&schema, &p, DEFAULT_BATCH_BYTES).unwrap();
+        let shapes: Vec<RangeShape> = planned
+            .iter()
+            .map(|(k, _)| match k {
+                Kind::DeleteRange(shape) => *shape,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        let texts: Vec<String> = shapes
+            .iter()
+            .map(|s| range_delete_text(&schema, *s))
+            .collect();
+        assert_eq!(
+            texts,
+            [
+                "DELETE FROM ks.r USING TIMESTAMP ? WHERE k = ? AND a = ? AND b < ?",
+                "DELETE FROM ks.r USING TIMESTAMP ? WHERE k = ? AND a > ? AND a <= ?",
+            ]
+        );
+        let key = Bind::Value(b"key".to_vec());
+        assert_eq!(
+            planned[0].1[0].values,
+            [
+                v(Value::Bigint(50)),
+                key.clone(),
+                v(Value::Int(1)),
+                v(Value::Int(5))
+            ]
+        );
+        assert_eq!(
+            planned[1].1[0].values,
+            [
+                v(Value::Bigint(50)),
+                key,
+                v(Value::Int(1)),
+                v(Value::Int(3))
+            ]
+        );
+        assert!(planned.iter().all(|(_, b)| b.iter().all(|s| s.rows == 0)));
+
+        // Every row of a partition: the partition deletion, unless a static row would go too.
+        p.range_deletions[0].start = crate::model::SliceBound::open();
+        p.range_deletions[0].end = crate::model::SliceBound::open();
+        let planned = plan(&schema, &p, DEFAULT_BATCH_BYTES).unwrap();
+        assert_eq!(planned[0].0, Kind::DeletePartition);
+        assert!(matches!(
+            plan(&self::schema(), &p, DEFAULT_BATCH_BYTES),
+            Err(SinkError::Unsupported { .. })
+        ));
     }
 
     #[test]

@@ -13,7 +13,7 @@ use rayon::slice::ParallelSliceMut;
 use thiserror::Error;
 
 use crate::merge::{
-    apply_partition_deletion, merge_deletions, merge_rows, normalize_row, row_is_empty,
+    apply_partition_deletion, merge_deletions, merge_rows, normalize_row, row_is_empty, shadows,
 };
 use crate::model::{Partition, TableSchema, Token};
 
@@ -215,6 +215,11 @@ fn merge_kinds(order: &EntryOrder, a: EntryKind, b: EntryKind) -> EntryKind {
             EntryKind::Static(merge_rows(x, y, &path_order))
         }
         (EntryKind::Row(x), EntryKind::Row(y)) => EntryKind::Row(merge_rows(x, y, &path_order)),
+        // Equal ranges: the later deletion.
+        (EntryKind::RangeDeletion(mut x), EntryKind::RangeDeletion(y)) => {
+            x.deletion = merge_deletions(Some(x.deletion), Some(y.deletion)).unwrap_or(x.deletion);
+            EntryKind::RangeDeletion(x)
+        }
         // Entries only merge when their kinds are equal (the order ranks kinds).
         (a, _) => a,
     }
@@ -305,6 +310,7 @@ impl Partitions {
             token: Token(first.token),
             key: first.key.clone(),
             deletion: None,
+            range_deletions: Vec::new(),
             static_row: None,
             rows: Vec::new(),
         };
@@ -317,17 +323,28 @@ impl Partitions {
             match e.kind {
                 EntryKind::PartitionDeletion(d) => partition.deletion = Some(d),
                 EntryKind::Static(row) => partition.static_row = Some(row),
+                EntryKind::RangeDeletion(r) => partition.range_deletions.push(r),
                 EntryKind::Row(row) => partition.rows.push(row),
             }
             entry = self.next_merged()?;
         }
         let deletion = partition.deletion;
-        for row in partition
-            .static_row
-            .iter_mut()
-            .chain(partition.rows.iter_mut())
-        {
+        // Ranges the partition deletion covers add nothing.
+        partition
+            .range_deletions
+            .retain(|r| !shadows(deletion, r.deletion.timestamp));
+        let clustering = self.order.clustering();
+        let ranges = &partition.range_deletions;
+        for row in partition.static_row.iter_mut() {
             apply_partition_deletion(row, deletion);
+            normalize_row(row);
+        }
+        for row in partition.rows.iter_mut() {
+            let covering = ranges
+                .iter()
+                .filter(|r| clustering.covers(r, &row.clustering))
+                .fold(deletion, |d, r| merge_deletions(d, Some(r.deletion)));
+            apply_partition_deletion(row, covering);
             normalize_row(row);
         }
         partition.rows.retain(|r| !row_is_empty(r));
@@ -378,6 +395,7 @@ mod tests {
             token: Token::of_key(&key),
             key,
             deletion: None,
+            range_deletions: Vec::new(),
             static_row: None,
             rows: vec![Row {
                 clustering: vec![Value::Int(c).to_bytes()],
@@ -480,5 +498,76 @@ mod tests {
         let cell = &parts[0].rows[0].columns[0].cells[0];
         assert_eq!(cell.value, Value::Text("new".into()).to_bytes());
         assert_eq!(cell.timestamp, 9);
+    }
+
+    /// A partition deleting clustering `from..=to` (DESC: `from` is the greater) at `ts`.
+    fn range_deletion(key: &str, from: i32, to: i32, ts: i64) -> Partition {
+        let key = Value::Text(key.into()).to_bytes();
+        let bound = |c: i32| crate::model::SliceBound {
+            prefix: vec![Value::Int(c).to_bytes()],
+            inclusive: true,
+        };
+        Partition {
+            token: Token::of_key(&key),
+            key,
+            deletion: None,
+            range_deletions: vec![crate::model::RangeDeletion {
+                start: bound(from),
+                end: bound(to),
+                deletion: crate::model::Deletion {
+                    timestamp: ts,
+                    local_deletion_time: 1,
+                },
+            }],
+            static_row: None,
+            rows: Vec::new(),
+        }
+    }
+
+    fn clusterings(p: &Partition) -> Vec<i32> {
+        p.rows
+            .iter()
+            .map(|r| i32::from_be_bytes(r.clustering[0].clone().try_into().unwrap()))
+            .collect()
+    }
+
+    #[test]
+    fn a_range_deletion_shadows_the_rows_in_its_range_written_at_or_before_it() {
+        let mut inputs: Vec<Partition> = (0..6).map(|c| partition("a", c, 10, "old")).collect();
+        inputs.push(partition("a", 3, 11, "newer"));
+        // c from 4 down to 2 (DESC), at 10: rows 4, 3 and 2 at 10 go, the newer 3 stays.
+        inputs.push(range_deletion("a", 4, 2, 10));
+        // Twice the same range: one deletion, the later.
+        inputs.push(range_deletion("a", 4, 2, 8));
+        let (parts, stats) = build(inputs.clone(), usize::MAX);
+        assert_eq!(clusterings(&parts[0]), [5, 3, 1, 0]);
+        assert_eq!(parts[0].rows[1].columns[0].cells[0].timestamp, 11);
+        assert_eq!(parts[0].range_deletions.len(), 1);
+        assert_eq!(parts[0].range_deletions[0].deletion.timestamp, 10);
+        assert_eq!(stats.duplicates_collapsed, 2);
+        let (spilled, stats) = build(inputs, 300);
+        assert!(stats.runs_spilled > 2, "{stats:?}");
+        assert_eq!(spilled, parts);
+    }
+
+    #[test]
+    fn a_partition_deletion_absorbs_the_range_deletions_it_covers() {
+        let mut deleted = range_deletion("a", 9, 0, 20);
+        deleted.deletion = Some(crate::model::Deletion {
+            timestamp: 20,
+            local_deletion_time: 1,
+        });
+        let (parts, _) = build(
+            vec![
+                deleted,
+                range_deletion("a", 9, 5, 30),
+                partition("a", 7, 25, "x"),
+                partition("a", 2, 25, "y"),
+            ],
+            usize::MAX,
+        );
+        assert_eq!(parts[0].range_deletions.len(), 1, "the range at 20 goes");
+        assert_eq!(parts[0].range_deletions[0].deletion.timestamp, 30);
+        assert_eq!(clusterings(&parts[0]), [2]);
     }
 }

@@ -1,19 +1,21 @@
 //! What the partition builder sorts: entries, each one piece of a partition (its deletion, its
 //! static row, or one row), ordered as Cassandra orders data: token (signed), partition key bytes
-//! (unsigned), then partition deletion, static row, rows by clustering in each clustering
-//! column's comparator order (DESC reversed).
+//! (unsigned), then partition deletion, static row, range deletions by start and end, rows by
+//! clustering in each clustering column's comparator order (DESC reversed). Range deletions come
+//! before every row, so the builder has all of a partition's ranges when it applies them.
 
 use std::cmp::Ordering;
 use std::mem::size_of;
 
 use crate::model::cell::ColumnData;
-use crate::model::{Cell, CqlType, Deletion, Partition, Row, TableSchema};
+use crate::model::{Cell, CqlType, Deletion, Partition, RangeDeletion, Row, TableSchema};
 use crate::sort::order::{ClusteringComparator, compare_cell_paths};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum EntryKind {
     PartitionDeletion(Deletion),
     Static(Row),
+    RangeDeletion(RangeDeletion),
     Row(Row),
 }
 
@@ -22,7 +24,8 @@ impl EntryKind {
         match self {
             EntryKind::PartitionDeletion(_) => 0,
             EntryKind::Static(_) => 1,
-            EntryKind::Row(_) => 2,
+            EntryKind::RangeDeletion(_) => 2,
+            EntryKind::Row(_) => 3,
         }
     }
 }
@@ -43,6 +46,7 @@ impl Entry {
             token,
             key,
             deletion,
+            range_deletions,
             static_row,
             rows,
         } = partition;
@@ -50,6 +54,7 @@ impl Entry {
             .map(EntryKind::PartitionDeletion)
             .into_iter()
             .chain(static_row.map(EntryKind::Static))
+            .chain(range_deletions.into_iter().map(EntryKind::RangeDeletion))
             .chain(rows.into_iter().map(EntryKind::Row))
             .collect::<Vec<_>>();
         let mut key = Some(key);
@@ -92,6 +97,11 @@ impl Entry {
             + self.key.capacity()
             + match &self.kind {
                 EntryKind::PartitionDeletion(_) => 0,
+                EntryKind::RangeDeletion(r) => [&r.start, &r.end]
+                    .iter()
+                    .flat_map(|b| &b.prefix)
+                    .map(|c| c.capacity() + size_of::<Vec<u8>>())
+                    .sum(),
                 EntryKind::Static(row) | EntryKind::Row(row) => row_size(row),
             }
     }
@@ -99,7 +109,7 @@ impl Entry {
     /// The number of cells, for counting what merging collapsed.
     pub fn cells(&self) -> usize {
         match &self.kind {
-            EntryKind::PartitionDeletion(_) => 0,
+            EntryKind::PartitionDeletion(_) | EntryKind::RangeDeletion(_) => 0,
             EntryKind::Static(row) | EntryKind::Row(row) => {
                 row.columns.iter().map(|c| c.cells.len()).sum()
             }
@@ -135,8 +145,16 @@ impl EntryOrder {
                 (EntryKind::Row(x), EntryKind::Row(y)) => {
                     self.clustering.compare(&x.clustering, &y.clustering)
                 }
+                (EntryKind::RangeDeletion(x), EntryKind::RangeDeletion(y)) => {
+                    self.clustering.compare_ranges(x, y)
+                }
                 _ => Ordering::Equal,
             })
+    }
+
+    /// The table's clustering order.
+    pub fn clustering(&self) -> &ClusteringComparator {
+        &self.clustering
     }
 
     /// The order of cell paths within column `column` (multi-cell collections).

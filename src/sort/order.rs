@@ -24,6 +24,7 @@ use std::cmp::Ordering;
 
 use num_bigint::{BigInt, BigUint, Sign};
 
+use crate::model::cell::{RangeDeletion, SliceBound};
 use crate::model::schema::{ClusteringOrder, ColumnKind, TableSchema};
 use crate::model::types::{CqlType, NativeType};
 use crate::model::vint;
@@ -117,6 +118,160 @@ impl ClusteringComparator {
             None => a.cmp(b),
         }
     }
+}
+
+/// Where a slice bound lies relative to the rows that begin with its prefix: an inclusive start
+/// or an exclusive end lies before them, an exclusive start or an inclusive end after them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Side {
+    Before,
+    After,
+}
+
+impl Side {
+    /// The side of `bound` used as the start (`is_start`) or the end of a range.
+    pub fn of(bound: &SliceBound, is_start: bool) -> Side {
+        if bound.inclusive == is_start {
+            Side::Before
+        } else {
+            Side::After
+        }
+    }
+}
+
+impl ClusteringComparator {
+    /// Compares two slice bounds, each a prefix and the side of it they lie on.
+    pub fn compare_bounds(&self, a: (&[Vec<u8>], Side), b: (&[Vec<u8>], Side)) -> Ordering {
+        for (i, (x, y)) in a.0.iter().zip(b.0).enumerate() {
+            let ord = self.compare_column(i, x, y);
+            if ord != Ordering::Equal {
+                return ord;
+            }
+        }
+        // One prefix begins the other: the shorter one's side decides, else the sides.
+        match a.0.len().cmp(&b.0.len()) {
+            Ordering::Less if a.1 == Side::Before => Ordering::Less,
+            Ordering::Less => Ordering::Greater,
+            Ordering::Greater if b.1 == Side::Before => Ordering::Greater,
+            Ordering::Greater => Ordering::Less,
+            Ordering::Equal => a.1.cmp(&b.1),
+        }
+    }
+
+    /// Compares a bound with a row's clustering (as long as the table's clustering key).
+    fn compare_bound_to_row<C: AsRef<[u8]>>(
+        &self,
+        prefix: &[Vec<u8>],
+        side: Side,
+        row: &[C],
+    ) -> Ordering {
+        for (i, (x, y)) in prefix.iter().zip(row).enumerate() {
+            let ord = self.compare_column(i, x, y.as_ref());
+            if ord != Ordering::Equal {
+                return ord;
+            }
+        }
+        match side {
+            Side::Before => Ordering::Less,
+            Side::After => Ordering::Greater,
+        }
+    }
+
+    /// Orders range deletions by start, then end.
+    pub fn compare_ranges(&self, a: &RangeDeletion, b: &RangeDeletion) -> Ordering {
+        fn start(r: &RangeDeletion) -> (&[Vec<u8>], Side) {
+            (&r.start.prefix, Side::of(&r.start, true))
+        }
+        fn end(r: &RangeDeletion) -> (&[Vec<u8>], Side) {
+            (&r.end.prefix, Side::of(&r.end, false))
+        }
+        self.compare_bounds(start(a), start(b))
+            .then_with(|| self.compare_bounds(end(a), end(b)))
+    }
+
+    /// Whether the row with clustering `row` lies inside the range.
+    pub fn covers<C: AsRef<[u8]>>(&self, range: &RangeDeletion, row: &[C]) -> bool {
+        self.compare_bound_to_row(&range.start.prefix, Side::of(&range.start, true), row)
+            == Ordering::Less
+            && self.compare_bound_to_row(&range.end.prefix, Side::of(&range.end, false), row)
+                == Ordering::Greater
+    }
+}
+
+/// A piece of a range that one CQL `DELETE` can name: clustering columns `0..eq.len()` equal to
+/// `eq`, and column `eq.len()` between `lower` and `upper` (each a value and whether it is
+/// included), in clustering order: for a DESC column `lower` is the greater value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Slice<'a> {
+    pub eq: &'a [Vec<u8>],
+    pub lower: Option<(&'a [u8], bool)>,
+    pub upper: Option<(&'a [u8], bool)>,
+}
+
+impl Slice<'_> {
+    /// Whether the row with clustering `row` lies in this piece.
+    pub fn contains<C: AsRef<[u8]>>(&self, order: &ClusteringComparator, row: &[C]) -> bool {
+        let j = self.eq.len();
+        let prefix_equal = row.len() >= j
+            && self
+                .eq
+                .iter()
+                .zip(row)
+                .enumerate()
+                .all(|(i, (x, y))| order.compare_column(i, x, y.as_ref()) == Ordering::Equal);
+        let within = |bound: Option<(&[u8], bool)>, below: Ordering| match bound {
+            None => true,
+            Some((v, inclusive)) => row.get(j).is_some_and(|c| {
+                let ord = order.compare_column(j, v, c.as_ref());
+                ord == below || (inclusive && ord == Ordering::Equal)
+            }),
+        };
+        prefix_equal && within(self.lower, Ordering::Less) && within(self.upper, Ordering::Greater)
+    }
+}
+
+/// Splits a range (start not after end) into the pieces CQL can delete with equalities on a
+/// prefix and a slice on the next column, in clustering order. A range of one prefix's rows is
+/// one piece without bounds; a range that begins and ends in different places of a deeper
+/// clustering needs a piece per level: `(a, b) > (1, 2) AND a < 5` is `a = 1 AND b > 2` plus
+/// `a > 1 AND a < 5`. Empty ranges give no pieces.
+pub fn slices(range: &RangeDeletion) -> Vec<Slice<'_>> {
+    let (s, e) = (&range.start.prefix, &range.end.prefix);
+    let (m, n) = (s.len(), e.len());
+    let k = s.iter().zip(e).take_while(|(a, b)| a == b).count();
+    let lower = if m > k {
+        Some((s[k].as_slice(), m == k + 1 && range.start.inclusive))
+    } else if range.start.inclusive {
+        None
+    } else {
+        return Vec::new();
+    };
+    let upper = if n > k {
+        Some((e[k].as_slice(), n == k + 1 && range.end.inclusive))
+    } else if range.end.inclusive {
+        None
+    } else {
+        return Vec::new();
+    };
+    let mut out: Vec<Slice<'_>> = (k + 1..m)
+        .rev()
+        .map(|j| Slice {
+            eq: &s[..j],
+            lower: Some((&s[j], j == m - 1 && range.start.inclusive)),
+            upper: None,
+        })
+        .collect();
+    out.push(Slice {
+        eq: &s[..k],
+        lower,
+        upper,
+    });
+    out.extend((k + 1..n).map(|j| Slice {
+        eq: &e[..j],
+        lower: None,
+        upper: Some((&e[j], j == n - 1 && range.end.inclusive)),
+    }));
+    out
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1145,6 +1300,180 @@ mod tests {
             let ty = t(ty);
             prop_assert_eq!(compare_values(&ty, &a, &b), compare_values(&ty, &b, &a).reverse());
             prop_assert_eq!(compare_values(&ty, &a, &a), Equal);
+        }
+    }
+
+    fn int_prefix(values: &[i32]) -> Vec<Vec<u8>> {
+        values.iter().map(|&v| Value::Int(v).to_bytes()).collect()
+    }
+
+    fn range(
+        start: &[i32],
+        start_inclusive: bool,
+        end: &[i32],
+        end_inclusive: bool,
+    ) -> RangeDeletion {
+        RangeDeletion {
+            start: SliceBound {
+                prefix: int_prefix(start),
+                inclusive: start_inclusive,
+            },
+            end: SliceBound {
+                prefix: int_prefix(end),
+                inclusive: end_inclusive,
+            },
+            deletion: crate::model::Deletion {
+                timestamp: 1,
+                local_deletion_time: 1,
+            },
+        }
+    }
+
+    #[test]
+    fn a_range_covers_the_rows_between_its_bounds_in_clustering_order() {
+        let asc = ClusteringComparator::from_columns([
+            (t("int"), ClusteringOrder::Asc),
+            (t("int"), ClusteringOrder::Asc),
+        ]);
+        let row = |a: i32, b: i32| int_prefix(&[a, b]);
+        // a = 1 (both bounds inclusive on the same prefix)
+        let eq = range(&[1], true, &[1], true);
+        assert!(asc.covers(&eq, &row(1, i32::MIN)) && asc.covers(&eq, &row(1, 9)));
+        assert!(!asc.covers(&eq, &row(0, 9)) && !asc.covers(&eq, &row(2, 0)));
+        // (a, b) > (1, 2) AND a <= 3
+        let r = range(&[1, 2], false, &[3], true);
+        assert!(!asc.covers(&r, &row(1, 2)) && asc.covers(&r, &row(1, 3)));
+        assert!(asc.covers(&r, &row(3, 100)) && !asc.covers(&r, &row(4, 0)));
+        // a > 5, to the end of the partition
+        let open = range(&[5], false, &[], true);
+        assert!(!asc.covers(&open, &row(5, 99)) && asc.covers(&open, &row(6, -1)));
+        // In a DESC column the start is the greater value: a <= 3 AND a > 1.
+        let desc = ClusteringComparator::from_columns([
+            (t("int"), ClusteringOrder::Desc),
+            (t("int"), ClusteringOrder::Asc),
+        ]);
+        let d = range(&[3], true, &[1], false);
+        assert!(desc.covers(&d, &row(3, 0)) && desc.covers(&d, &row(2, 0)));
+        assert!(!desc.covers(&d, &row(1, 0)) && !desc.covers(&d, &row(4, 0)));
+        assert!(!asc.covers(&d, &row(2, 0)), "start after end in ASC: empty");
+    }
+
+    #[test]
+    fn ranges_order_by_start_then_end_and_a_prefix_start_before_its_rows() {
+        let cmp = ClusteringComparator::from_columns([
+            (t("int"), ClusteringOrder::Asc),
+            (t("int"), ClusteringOrder::Asc),
+        ]);
+        let p = |v: &[i32]| int_prefix(v);
+        let (a1, a12) = (p(&[1]), p(&[1, 2]));
+        assert_eq!(
+            cmp.compare_bounds((&a1, Side::Before), (&a12, Side::Before)),
+            Less
+        );
+        assert_eq!(
+            cmp.compare_bounds((&a1, Side::After), (&a12, Side::After)),
+            Greater
+        );
+        assert_eq!(
+            cmp.compare_bounds((&a12, Side::Before), (&a12, Side::After)),
+            Less
+        );
+        assert_eq!(
+            cmp.compare_bounds((&[], Side::Before), (&a1, Side::Before)),
+            Less
+        );
+        assert_eq!(
+            cmp.compare_ranges(
+                &range(&[1], true, &[2], true),
+                &range(&[1], true, &[3], false)
+            ),
+            Less
+        );
+        assert_eq!(
+            cmp.compare_ranges(
+                &range(&[1], false, &[], true),
+                &range(&[1], true, &[9], true)
+            ),
+            Greater
+        );
+    }
+
+    #[test]
+    fn a_range_splits_into_one_piece_per_clustering_level_it_crosses() {
+        let r = range(&[1, 2, 3], false, &[4], false);
+        let pieces = slices(&r);
+        let v = |x: i32| Value::Int(x).to_bytes();
+        let (one, two, three, four) = (v(1), v(2), v(3), v(4));
+        assert_eq!(
+            pieces,
+            [
+                Slice {
+                    eq: &int_prefix(&[1, 2])[..],
+                    lower: Some((&three[..], false)),
+                    upper: None
+                },
+                Slice {
+                    eq: &int_prefix(&[1])[..],
+                    lower: Some((&two[..], false)),
+                    upper: None
+                },
+                Slice {
+                    eq: &[][..],
+                    lower: Some((&one[..], false)),
+                    upper: Some((&four[..], false))
+                },
+            ]
+        );
+        let single = range(&[7], true, &[7], true);
+        assert_eq!(
+            slices(&single),
+            [Slice {
+                eq: &int_prefix(&[7])[..],
+                lower: None,
+                upper: None
+            }]
+        );
+        assert!(slices(&range(&[7], false, &[7], true)).is_empty());
+    }
+
+    fn arb_bound() -> impl Strategy<Value = (Vec<i32>, bool)> {
+        (prop::collection::vec(0i32..3, 0..=3), any::<bool>())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2048))]
+
+        #[test]
+        fn the_pieces_of_a_range_cover_exactly_its_rows(
+            start in arb_bound(),
+            end in arb_bound(),
+            desc in prop::collection::vec(any::<bool>(), 3),
+        ) {
+            let cmp = ClusteringComparator::from_columns(desc.iter().map(|&d| {
+                (t("int"), if d { ClusteringOrder::Desc } else { ClusteringOrder::Asc })
+            }));
+            let order = |r: &RangeDeletion| {
+                cmp.compare_bounds(
+                    (&r.start.prefix, Side::of(&r.start, true)),
+                    (&r.end.prefix, Side::of(&r.end, false)),
+                )
+            };
+            let mut r = range(&start.0, start.1, &end.0, end.1);
+            if order(&r) == Greater {
+                r = range(&end.0, end.1, &start.0, start.1);
+            }
+            prop_assume!(order(&r) != Greater);
+            let pieces = slices(&r);
+            for a in 0..3 {
+                for b in 0..3 {
+                    for c in 0..3 {
+                        let row = int_prefix(&[a, b, c]);
+                        let in_pieces = pieces.iter().filter(|p| p.contains(&cmp, &row)).count();
+                        prop_assert!(in_pieces <= 1, "pieces overlap at {:?}", (a, b, c));
+                        prop_assert_eq!(in_pieces == 1, cmp.covers(&r, &row), "row {:?}", (a, b, c));
+                    }
+                }
+            }
         }
     }
 }

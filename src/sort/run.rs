@@ -10,7 +10,7 @@ use thiserror::Error;
 
 use crate::model::cell::{ColumnData, RowLiveness};
 use crate::model::vint;
-use crate::model::{Cell, Deletion, Liveness, Row};
+use crate::model::{Cell, Deletion, Liveness, RangeDeletion, Row, SliceBound};
 
 use super::entry::{Entry, EntryKind};
 
@@ -199,12 +199,21 @@ fn put_row(out: &mut Vec<u8>, row: &Row) {
     }
 }
 
+fn put_bound(out: &mut Vec<u8>, bound: &SliceBound) {
+    vint::write_unsigned(bound.prefix.len() as u64, out);
+    for c in &bound.prefix {
+        put_bytes(out, c);
+    }
+    out.push(u8::from(bound.inclusive));
+}
+
 /// Appends an entry's encoding: a kind tag, token, key, then the kind's payload.
 pub fn encode_entry(e: &Entry, out: &mut Vec<u8>) {
     let tag = match e.kind {
         EntryKind::PartitionDeletion(_) => 0,
         EntryKind::Static(_) => 1,
         EntryKind::Row(_) => 2,
+        EntryKind::RangeDeletion(_) => 3,
     };
     out.push(tag);
     out.extend_from_slice(&e.token.to_be_bytes());
@@ -213,6 +222,11 @@ pub fn encode_entry(e: &Entry, out: &mut Vec<u8>) {
     match &e.kind {
         EntryKind::PartitionDeletion(d) => put_deletion(out, Some(*d)),
         EntryKind::Static(row) | EntryKind::Row(row) => put_row(out, row),
+        EntryKind::RangeDeletion(r) => {
+            put_bound(out, &r.start);
+            put_bound(out, &r.end);
+            put_deletion(out, Some(r.deletion));
+        }
     }
 }
 
@@ -289,6 +303,20 @@ impl<R: Read> Decoder<'_, R> {
         }
     }
 
+    fn bound(&mut self) -> io::Result<SliceBound> {
+        let n = self.len()?;
+        let mut prefix = Vec::with_capacity(n.min(64));
+        for _ in 0..n {
+            prefix.push(self.bytes()?);
+        }
+        let inclusive = match self.byte()? {
+            0 => false,
+            1 => true,
+            _ => return Err(invalid("bad bound tag")),
+        };
+        Ok(SliceBound { prefix, inclusive })
+    }
+
     fn row(&mut self) -> io::Result<Row> {
         let n = self.len()?;
         let mut clustering = Vec::with_capacity(n.min(64));
@@ -344,6 +372,11 @@ fn decode_entry<R: Read>(tag: u8, r: &mut Decoder<'_, R>) -> io::Result<Entry> {
         0 => EntryKind::PartitionDeletion(r.deletion()?.ok_or_else(|| invalid("empty deletion"))?),
         1 => EntryKind::Static(r.row()?),
         2 => EntryKind::Row(r.row()?),
+        3 => EntryKind::RangeDeletion(RangeDeletion {
+            start: r.bound()?,
+            end: r.bound()?,
+            deletion: r.deletion()?.ok_or_else(|| invalid("empty deletion"))?,
+        }),
         _ => return Err(invalid("bad entry tag")),
     };
     Ok(Entry {
@@ -376,6 +409,22 @@ mod tests {
                 kind: EntryKind::PartitionDeletion(Deletion {
                     timestamp: 7,
                     local_deletion_time: 8,
+                }),
+            },
+            Entry {
+                token: i64::MIN,
+                key: b"k1".to_vec(),
+                source: 1,
+                kind: EntryKind::RangeDeletion(RangeDeletion {
+                    start: SliceBound {
+                        prefix: vec![b"a".to_vec(), vec![]],
+                        inclusive: false,
+                    },
+                    end: SliceBound::open(),
+                    deletion: Deletion {
+                        timestamp: 9,
+                        local_deletion_time: 10,
+                    },
                 }),
             },
             Entry {
