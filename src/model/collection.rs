@@ -6,9 +6,12 @@
 
 use thiserror::Error;
 
+use std::cmp::Ordering;
+
 use super::cell::{Cell, ColumnData, Deletion, Liveness, WriteTime};
 use super::types::CqlType;
 use super::value::Value;
+use crate::sort::order::compare_cell_paths;
 
 /// The gap, in 100 ns intervals, between the Gregorian calendar's start (1582-10-15) and 1970.
 const GREGORIAN_OFFSET: u64 = 0x01b2_1dd2_1381_4000;
@@ -64,6 +67,16 @@ fn frames<'a>(
     Ok(out)
 }
 
+/// Sorts items by their cell path in the collection's path order (what the merge expects, as
+/// Cassandra's comparator orders them) and keeps the first of equal paths.
+fn sort_paths<T>(cql_type: &CqlType, items: &mut Vec<T>, path: impl Fn(&T) -> &[u8]) {
+    let order = |a: &T, b: &T| compare_cell_paths(cql_type, path(a), path(b));
+    if !items.is_sorted_by(|a, b| order(a, b) == Ordering::Less) {
+        items.sort_by(order);
+        items.dedup_by(|a, b| order(b, a) == Ordering::Equal);
+    }
+}
+
 /// Makes the element cells of a collection written at `timestamp` with `liveness`.
 fn element_cell(timestamp: WriteTime, liveness: Liveness) -> impl Fn(Vec<u8>, Vec<u8>) -> Cell {
     move |path, value| Cell {
@@ -99,8 +112,7 @@ pub fn explode(
     let cells = match cql_type {
         CqlType::Set { frozen: false, .. } => {
             let mut elems = frames(cql_type, value, 1)?;
-            elems.sort_unstable();
-            elems.dedup();
+            sort_paths(cql_type, &mut elems, |e| e);
             elems
                 .into_iter()
                 .map(|e| cell(e.to_vec(), Vec::new()))
@@ -111,8 +123,7 @@ pub fn explode(
             let mut entries: Vec<_> = items.chunks(2).map(|kv| (kv[0], kv[1])).collect();
             // Later duplicates of a key win, as they would in a CQL map literal.
             entries.reverse();
-            entries.sort_by(|a, b| a.0.cmp(b.0));
-            entries.dedup_by(|a, b| a.0 == b.0);
+            sort_paths(cql_type, &mut entries, |e| e.0);
             entries
                 .into_iter()
                 .map(|(k, v)| cell(k.to_vec(), v.to_vec()))
@@ -141,8 +152,7 @@ pub fn explode_value(
     let cells = match (cql_type, value) {
         (CqlType::Set { frozen: false, .. }, Value::Set(items) | Value::List(items)) => {
             let mut elems: Vec<Vec<u8>> = items.into_iter().map(Value::into_bytes).collect();
-            elems.sort_unstable();
-            elems.dedup();
+            sort_paths(cql_type, &mut elems, |e| e);
             elems.into_iter().map(|e| cell(e, Vec::new())).collect()
         }
         (CqlType::Map { frozen: false, .. }, Value::Map(entries)) => {
@@ -152,8 +162,7 @@ pub fn explode_value(
                 .collect();
             // Later duplicates of a key win, as they would in a CQL map literal.
             entries.reverse();
-            entries.sort_by(|a, b| a.0.cmp(&b.0));
-            entries.dedup_by(|a, b| a.0 == b.0);
+            sort_paths(cql_type, &mut entries, |e| &e.0);
             entries.into_iter().map(|(k, v)| cell(k, v)).collect()
         }
         (CqlType::List { frozen: false, .. }, Value::List(items) | Value::Set(items)) => items
@@ -195,6 +204,40 @@ mod tests {
 
     fn t(s: &str) -> CqlType {
         parse_type(s, &NoUdts).unwrap()
+    }
+
+    #[test]
+    fn element_cells_follow_the_element_types_order_not_the_bytes() {
+        // -1 is ff ff ff ff: last by bytes, first as an int. The merge walks cells in this order.
+        let ints = |v: &[i32]| v.iter().map(|&i| Value::Int(i)).collect::<Vec<_>>();
+        let set = t("set<int>");
+        let value = Value::Set(ints(&[1, -1, 1]));
+        let from_bytes = explode(0, &set, &value.to_bytes(), 5, Liveness::Live).unwrap();
+        let from_value = explode_value(0, &set, value, 5, Liveness::Live).unwrap();
+        let paths: Vec<_> = from_bytes.cells.iter().map(|c| c.path.clone()).collect();
+        assert_eq!(paths, [Value::Int(-1).to_bytes(), Value::Int(1).to_bytes()]);
+        assert_eq!(from_value, from_bytes);
+
+        let map = t("map<int, text>");
+        let entries = Value::Map(vec![
+            (Value::Int(2), Value::Text("a".into())),
+            (Value::Int(-2), Value::Text("b".into())),
+            (Value::Int(2), Value::Text("later".into())),
+        ]);
+        let cells = explode_value(0, &map, entries, 5, Liveness::Live)
+            .unwrap()
+            .cells;
+        let pairs: Vec<_> = cells
+            .iter()
+            .map(|c| (c.path.clone(), c.value.clone()))
+            .collect();
+        assert_eq!(
+            pairs,
+            [
+                (Value::Int(-2).to_bytes(), b"b".to_vec()),
+                (Value::Int(2).to_bytes(), b"later".to_vec())
+            ]
+        );
     }
 
     #[test]
