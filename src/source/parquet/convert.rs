@@ -108,6 +108,9 @@ pub(crate) enum SeqKind {
     List,
     /// Sorted and deduplicated with the element type's Cassandra comparator.
     Set(CqlType),
+    /// A multi-cell set, left in input order: its element cells are sorted and deduplicated
+    /// when the row is built ([`crate::model::collection::explode_value`]).
+    Cells,
     Vector(usize),
 }
 
@@ -178,6 +181,11 @@ impl Conv {
         if let Some((elem_type, fixed)) = list_elem(arrow) {
             let (elem, kind) = match cql {
                 CqlType::List { elem, .. } => (elem, SeqKind::List),
+                // A multi-cell set's elements become cells, which sort themselves.
+                CqlType::Set {
+                    elem,
+                    frozen: false,
+                } => (elem, SeqKind::Cells),
                 CqlType::Set { elem, .. } => (elem, SeqKind::Set((**elem).clone())),
                 CqlType::Vector { elem, dimension } => {
                     if let Some(n) = fixed.filter(|&n| n as usize != *dimension) {
@@ -550,6 +558,7 @@ impl Conv {
                     Ok(Some(match kind {
                         SeqKind::List => Value::List(items),
                         SeqKind::Set(elem_type) => Value::Set(set_of(elem_type, items)),
+                        SeqKind::Cells => Value::Set(items),
                         SeqKind::Vector(dim) if len != *dim => {
                             return Err(format!(
                                 "{len} elements cannot fill a CQL {cql} ({dim} elements)"
@@ -561,8 +570,10 @@ impl Conv {
             }
             Conv::Map { key, value, cql } => {
                 let map = array.as_map_opt().ok_or_else(mismatch)?;
+                // A multi-cell map's entries become cells, which sort themselves.
                 let key_type = match cql {
-                    CqlType::Map { key, .. } => (**key).clone(),
+                    CqlType::Map { frozen: false, .. } => None,
+                    CqlType::Map { key, .. } => Some((**key).clone()),
                     _ => return Err(mismatch()),
                 };
                 let keys = key.bind(map.keys().as_ref())?;
@@ -581,15 +592,21 @@ impl Conv {
                         let v = values(j)?.ok_or_else(|| {
                             format!("the value of key {k} is null, which a CQL {cql} cannot hold")
                         })?;
-                        entries.push((k.to_bytes(), k, v));
+                        entries.push((k, v));
                     }
+                    let Some(key_type) = &key_type else {
+                        return Ok(Some(Value::Map(entries)));
+                    };
                     // Later duplicates of a key win, as in a CQL map literal.
-                    entries.reverse();
-                    entries.sort_by(|a, b| compare_values(&key_type, &a.0, &b.0));
-                    entries
-                        .dedup_by(|a, b| compare_values(&key_type, &a.0, &b.0) == Ordering::Equal);
+                    let mut keyed: Vec<_> = entries
+                        .into_iter()
+                        .rev()
+                        .map(|(k, v)| (k.to_bytes(), k, v))
+                        .collect();
+                    keyed.sort_by(|a, b| compare_values(key_type, &a.0, &b.0));
+                    keyed.dedup_by(|a, b| compare_values(key_type, &a.0, &b.0) == Ordering::Equal);
                     Ok(Some(Value::Map(
-                        entries.into_iter().map(|(_, k, v)| (k, v)).collect(),
+                        keyed.into_iter().map(|(_, k, v)| (k, v)).collect(),
                     )))
                 })
             }
@@ -1341,8 +1358,13 @@ mod tests {
             ]
         );
         assert_eq!(
-            ok(&a, "set<text>")[0],
+            ok(&a, "frozen<set<text>>")[0],
             Some(Value::Set(vec![text("a"), text("b")]))
+        );
+        // A multi-cell set's element cells are sorted when the row is built.
+        assert_eq!(
+            ok(&a, "set<text>")[0],
+            Some(Value::Set(vec![text("b"), text("a"), text("b")]))
         );
         // Sets follow Cassandra's comparator for the element type, not the bytes.
         let ints = ListArray::from_iter_primitive::<Int32Type, _, _>(vec![Some(vec![
@@ -1410,7 +1432,7 @@ mod tests {
         b.values().append_value(2);
         b.append(true).unwrap();
         let m = b.finish();
-        let got = rows(&m, "map<text, int>");
+        let got = rows(&m, "frozen<map<text, int>>");
         assert_eq!(
             got[0],
             Ok(Some(Value::Map(vec![
@@ -1424,6 +1446,14 @@ mod tests {
             got[3],
             Ok(Some(Value::Map(vec![(text("a"), Value::Int(2))]))),
             "a later duplicate key wins"
+        );
+        // A multi-cell map's entry cells are sorted (later keys winning) when the row is built.
+        assert_eq!(
+            rows(&m, "map<text, int>")[3],
+            Ok(Some(Value::Map(vec![
+                (text("a"), Value::Int(1)),
+                (text("a"), Value::Int(2))
+            ])))
         );
         assert!(refusal(m.data_type(), "map<text, text>").contains("value"));
     }
