@@ -125,6 +125,11 @@ impl TableSchema {
         &self.columns[self.partition_key_len + self.clustering_len..]
     }
 
+    /// Whether the table has static columns (a static row per partition).
+    pub fn has_static(&self) -> bool {
+        self.values().iter().any(|c| c.kind == ColumnKind::Static)
+    }
+
     /// A column's index and schema by its exact (case-sensitive) name.
     pub fn column(&self, name: &str) -> Option<(usize, &ColumnSchema)> {
         self.columns

@@ -177,8 +177,7 @@ impl CqlSink {
             schema.columns.iter().map(|c| c.name.as_str()).collect(),
         ))
         .await?;
-        let has_static = schema.values().iter().any(|c| c.kind == ColumnKind::Static);
-        let insert_static = if has_static {
+        let insert_static = if schema.has_static() {
             let columns = schema
                 .columns
                 .iter()
@@ -422,7 +421,7 @@ fn range_statements(
             upper: slice.upper.map(|(_, inclusive)| inclusive),
         };
         if shape.eq == 0 && shape.lower.is_none() && shape.upper.is_none() {
-            if schema.values().iter().any(|c| c.kind == ColumnKind::Static) {
+            if schema.has_static() {
                 return Err(unsupported(
                     schema,
                     "a range deletion of every row of a partition with static columns",

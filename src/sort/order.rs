@@ -101,13 +101,17 @@ impl ClusteringComparator {
     /// first, like the inclusive start of a slice. Values beyond the known columns compare as
     /// unsigned bytes.
     pub fn compare<A: AsRef<[u8]>, B: AsRef<[u8]>>(&self, a: &[A], b: &[B]) -> Ordering {
-        for (i, (x, y)) in a.iter().zip(b).enumerate() {
-            let ord = self.compare_column(i, x.as_ref(), y.as_ref());
-            if ord != Ordering::Equal {
-                return ord;
-            }
-        }
-        a.len().cmp(&b.len())
+        self.compare_shared(a, b).then(a.len().cmp(&b.len()))
+    }
+
+    /// Compares the columns both clusterings have; `Equal` when one begins the other.
+    fn compare_shared<A: AsRef<[u8]>, B: AsRef<[u8]>>(&self, a: &[A], b: &[B]) -> Ordering {
+        a.iter()
+            .zip(b)
+            .enumerate()
+            .map(|(i, (x, y))| self.compare_column(i, x.as_ref(), y.as_ref()))
+            .find(|ord| ord.is_ne())
+            .unwrap_or(Ordering::Equal)
     }
 
     /// Compares two values of clustering column `i` in that column's direction.
@@ -142,20 +146,15 @@ impl Side {
 impl ClusteringComparator {
     /// Compares two slice bounds, each a prefix and the side of it they lie on.
     pub fn compare_bounds(&self, a: (&[Vec<u8>], Side), b: (&[Vec<u8>], Side)) -> Ordering {
-        for (i, (x, y)) in a.0.iter().zip(b.0).enumerate() {
-            let ord = self.compare_column(i, x, y);
-            if ord != Ordering::Equal {
-                return ord;
-            }
-        }
-        // One prefix begins the other: the shorter one's side decides, else the sides.
-        match a.0.len().cmp(&b.0.len()) {
-            Ordering::Less if a.1 == Side::Before => Ordering::Less,
-            Ordering::Less => Ordering::Greater,
-            Ordering::Greater if b.1 == Side::Before => Ordering::Greater,
-            Ordering::Greater => Ordering::Less,
-            Ordering::Equal => a.1.cmp(&b.1),
-        }
+        // When one prefix begins the other, the shorter one's side decides, else the sides.
+        self.compare_shared(a.0, b.0)
+            .then(match a.0.len().cmp(&b.0.len()) {
+                Ordering::Less if a.1 == Side::Before => Ordering::Less,
+                Ordering::Less => Ordering::Greater,
+                Ordering::Greater if b.1 == Side::Before => Ordering::Greater,
+                Ordering::Greater => Ordering::Less,
+                Ordering::Equal => a.1.cmp(&b.1),
+            })
     }
 
     /// Compares a bound with a row's clustering (as long as the table's clustering key).
@@ -165,16 +164,10 @@ impl ClusteringComparator {
         side: Side,
         row: &[C],
     ) -> Ordering {
-        for (i, (x, y)) in prefix.iter().zip(row).enumerate() {
-            let ord = self.compare_column(i, x, y.as_ref());
-            if ord != Ordering::Equal {
-                return ord;
-            }
-        }
-        match side {
+        self.compare_shared(prefix, row).then(match side {
             Side::Before => Ordering::Less,
             Side::After => Ordering::Greater,
-        }
+        })
     }
 
     /// Orders range deletions by start, then end.
@@ -212,13 +205,7 @@ impl Slice<'_> {
     /// Whether the row with clustering `row` lies in this piece.
     pub fn contains<C: AsRef<[u8]>>(&self, order: &ClusteringComparator, row: &[C]) -> bool {
         let j = self.eq.len();
-        let prefix_equal = row.len() >= j
-            && self
-                .eq
-                .iter()
-                .zip(row)
-                .enumerate()
-                .all(|(i, (x, y))| order.compare_column(i, x, y.as_ref()) == Ordering::Equal);
+        let prefix_equal = row.len() >= j && order.compare_shared(self.eq, row).is_eq();
         let within = |bound: Option<(&[u8], bool)>, below: Ordering| match bound {
             None => true,
             Some((v, inclusive)) => row.get(j).is_some_and(|c| {

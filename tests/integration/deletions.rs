@@ -13,6 +13,8 @@ use cassbulk::progress::Counters;
 use cassbulk::sink::cql::{CqlSink, CqlSinkOptions};
 use cassbulk::sort::builder::{BuilderOptions, PartitionBuilder};
 
+use scylla::client::session::Session;
+
 use crate::common;
 
 fn row(c: i32, ts: i64, v: &str) -> Row {
@@ -43,7 +45,12 @@ fn deleted_row(c: i32, ts: i64) -> Row {
     }
 }
 
-fn partition(key: &str, deletion: Option<i64>, rows: Vec<Row>) -> Partition {
+fn partition(
+    key: &str,
+    deletion: Option<i64>,
+    range_deletions: Vec<RangeDeletion>,
+    rows: Vec<Row>,
+) -> Partition {
     let key = Value::Text(key.into()).to_bytes();
     Partition {
         token: Token::of_key(&key),
@@ -52,46 +59,25 @@ fn partition(key: &str, deletion: Option<i64>, rows: Vec<Row>) -> Partition {
             timestamp,
             local_deletion_time: 1_763_800_000,
         }),
-        range_deletions: Vec::new(),
+        range_deletions,
         static_row: None,
         rows,
     }
 }
 
-#[tokio::test]
-async fn row_and_partition_deletions_load_exactly_as_the_same_cql_statements_apply() {
-    let session = common::session().await;
-    let ks = common::keyspace(&session, "deletions").await;
-    for table in ["loaded", "expected"] {
-        common::run(
-            &session,
-            &format!("CREATE TABLE {ks}.{table} (k text, c int, v text, PRIMARY KEY (k, c))"),
-        )
-        .await;
+/// Runs each statement with `{t}` replaced by `ks.table`.
+async fn run_all<S: AsRef<str>>(session: &Session, ks: &str, table: &str, statements: &[S]) {
+    for statement in statements {
+        let statement = statement.as_ref().replace("{t}", &format!("{ks}.{table}"));
+        common::run(session, &statement).await;
     }
+}
 
-    // What Cassandra makes of these statements, in any order (they carry their timestamps)...
-    for statement in [
-        "INSERT INTO {t} (k, c, v) VALUES ('a', 1, 'a1') USING TIMESTAMP 10",
-        "INSERT INTO {t} (k, c, v) VALUES ('a', 2, 'a2') USING TIMESTAMP 10",
-        "INSERT INTO {t} (k, c, v) VALUES ('a', 3, 'a3') USING TIMESTAMP 25",
-        "DELETE FROM {t} USING TIMESTAMP 20 WHERE k = 'a' AND c = 2",
-        "DELETE FROM {t} USING TIMESTAMP 20 WHERE k = 'a' AND c = 3",
-        "INSERT INTO {t} (k, c, v) VALUES ('b', 1, 'b1') USING TIMESTAMP 10",
-        "DELETE FROM {t} USING TIMESTAMP 15 WHERE k = 'b'",
-        "INSERT INTO {t} (k, c, v) VALUES ('b', 2, 'b2') USING TIMESTAMP 30",
-        "DELETE FROM {t} USING TIMESTAMP 40 WHERE k = 'c'",
-    ] {
-        common::run(
-            &session,
-            &statement.replace("{t}", &format!("{ks}.expected")),
-        )
-        .await;
-    }
-
-    // ...and the same as two inputs' partitions, merged by the builder and written by the sink.
+/// Merges the inputs (input `i`'s partitions as source `i`) in the partition builder and writes
+/// the result into `ks.loaded` with the CQL sink.
+async fn build_and_write(session: &Session, ks: &str, inputs: Vec<Vec<Partition>>) {
     let name = TableName::parse(&format!("{ks}.loaded")).unwrap();
-    let schema = Arc::new(read_table_schema(&session, &name).await.unwrap());
+    let schema = Arc::new(read_table_schema(session, &name).await.unwrap());
     let dir = tempfile::tempdir().unwrap();
     let mut builder = PartitionBuilder::new(
         &schema,
@@ -100,24 +86,10 @@ async fn row_and_partition_deletions_load_exactly_as_the_same_cql_statements_app
             temp_dir: dir.path().to_owned(),
         },
     );
-    let first = [
-        partition(
-            "a",
-            None,
-            vec![row(1, 10, "a1"), row(2, 10, "a2"), row(3, 25, "a3")],
-        ),
-        partition("b", None, vec![row(1, 10, "b1")]),
-    ];
-    let second = [
-        partition("a", None, vec![deleted_row(2, 20), deleted_row(3, 20)]),
-        partition("b", Some(15), vec![row(2, 30, "b2")]),
-        partition("c", Some(40), vec![]),
-    ];
-    for p in first {
-        builder.push(p, 0).unwrap();
-    }
-    for p in second {
-        builder.push(p, 1).unwrap();
+    for (source, partitions) in inputs.into_iter().enumerate() {
+        for p in partitions {
+            builder.push(p, source as u32).unwrap();
+        }
     }
     let (tx, rx) = tokio::sync::mpsc::channel(16);
     for p in builder.finish().unwrap() {
@@ -133,38 +105,81 @@ async fn row_and_partition_deletions_load_exactly_as_the_same_cql_statements_app
     .await
     .unwrap();
     sink.write_all(rx, None).await.unwrap();
+}
+
+/// The rows `select` returns, sorted.
+async fn sorted_rows(session: &Session, select: &str) -> Vec<Vec<Option<Vec<u8>>>> {
+    let mut rows = common::rows(session, select).await;
+    rows.sort();
+    rows
+}
+
+#[tokio::test]
+async fn row_and_partition_deletions_load_exactly_as_the_same_cql_statements_apply() {
+    let session = common::session().await;
+    let ks = common::keyspace(&session, "deletions").await;
+    for table in ["loaded", "expected"] {
+        common::run(
+            &session,
+            &format!("CREATE TABLE {ks}.{table} (k text, c int, v text, PRIMARY KEY (k, c))"),
+        )
+        .await;
+    }
+
+    // What Cassandra makes of these statements, in any order (they carry their timestamps)...
+    let statements = [
+        "INSERT INTO {t} (k, c, v) VALUES ('a', 1, 'a1') USING TIMESTAMP 10",
+        "INSERT INTO {t} (k, c, v) VALUES ('a', 2, 'a2') USING TIMESTAMP 10",
+        "INSERT INTO {t} (k, c, v) VALUES ('a', 3, 'a3') USING TIMESTAMP 25",
+        "DELETE FROM {t} USING TIMESTAMP 20 WHERE k = 'a' AND c = 2",
+        "DELETE FROM {t} USING TIMESTAMP 20 WHERE k = 'a' AND c = 3",
+        "INSERT INTO {t} (k, c, v) VALUES ('b', 1, 'b1') USING TIMESTAMP 10",
+        "DELETE FROM {t} USING TIMESTAMP 15 WHERE k = 'b'",
+        "INSERT INTO {t} (k, c, v) VALUES ('b', 2, 'b2') USING TIMESTAMP 30",
+        "DELETE FROM {t} USING TIMESTAMP 40 WHERE k = 'c'",
+    ];
+    run_all(&session, &ks, "expected", &statements).await;
+
+    // ...and the same as two inputs' partitions, merged by the builder and written by the sink.
+    let first = vec![
+        partition(
+            "a",
+            None,
+            vec![],
+            vec![row(1, 10, "a1"), row(2, 10, "a2"), row(3, 25, "a3")],
+        ),
+        partition("b", None, vec![], vec![row(1, 10, "b1")]),
+    ];
+    let second = vec![
+        partition(
+            "a",
+            None,
+            vec![],
+            vec![deleted_row(2, 20), deleted_row(3, 20)],
+        ),
+        partition("b", Some(15), vec![], vec![row(2, 30, "b2")]),
+        partition("c", Some(40), vec![], vec![]),
+    ];
+    build_and_write(&session, &ks, vec![first, second]).await;
 
     // Older writes arriving afterwards stay deleted where a deletion covers them.
     for table in ["loaded", "expected"] {
-        for statement in [
+        let late = [
             "INSERT INTO {t} (k, c, v) VALUES ('a', 2, 'late') USING TIMESTAMP 19",
             "INSERT INTO {t} (k, c, v) VALUES ('b', 1, 'late') USING TIMESTAMP 14",
             "INSERT INTO {t} (k, c, v) VALUES ('c', 9, 'late') USING TIMESTAMP 39",
             "INSERT INTO {t} (k, c, v) VALUES ('c', 8, 'newer') USING TIMESTAMP 41",
-        ] {
-            common::run(
-                &session,
-                &statement.replace("{t}", &format!("{ks}.{table}")),
-            )
-            .await;
-        }
+        ];
+        run_all(&session, &ks, table, &late).await;
     }
-    let state = |table: &str| {
-        let select = format!("SELECT k, c, v, writetime(v) FROM {ks}.{table}");
-        let session = &session;
-        async move {
-            let mut rows = common::rows(session, &select).await;
-            rows.sort();
-            rows
-        }
-    };
-    let expected = state("expected").await;
+    let state = |table: &str| format!("SELECT k, c, v, writetime(v) FROM {ks}.{table}");
+    let expected = sorted_rows(&session, &state("expected")).await;
     assert_eq!(
         expected.len(),
         4,
         "a1, a3 and b2 survive, and c8 written after the deletion"
     );
-    assert_eq!(state("loaded").await, expected);
+    assert_eq!(sorted_rows(&session, &state("loaded")).await, expected);
 }
 
 /// A row of the `(k, a, b DESC)` table with `v` written at `ts`.
@@ -249,43 +264,23 @@ async fn range_deletions_load_exactly_as_the_same_cql_range_deletes_apply() {
         ]
         .map(String::from),
     );
-    for statement in &statements {
-        common::run(
-            &session,
-            &statement.replace("{t}", &format!("{ks}.expected")),
-        )
-        .await;
-    }
+    run_all(&session, &ks, "expected", &statements).await;
 
-    let partition = |k: &str, deletion: Option<i64>, ranges: Vec<RangeDeletion>, rows: Vec<Row>| {
-        let key = Value::Text(k.into()).to_bytes();
-        Partition {
-            token: Token::of_key(&key),
-            key,
-            deletion: deletion.map(|timestamp| Deletion {
-                timestamp,
-                local_deletion_time: 1_763_800_000,
-            }),
-            range_deletions: ranges,
-            static_row: None,
-            rows,
-        }
-    };
     let all_rows = || {
         (0..4)
             .flat_map(|a| (0..4).map(move |b| ab_row(a, b, 10)))
             .collect::<Vec<_>>()
     };
-    let first = ["x", "y", "z"]
+    let mut first: Vec<Partition> = ["x", "y", "z"]
         .map(|k| partition(k, None, vec![], all_rows()))
-        .into_iter()
-        .chain([partition(
-            "y",
-            None,
-            vec![range(bound(&[2], false), SliceBound::open(), 15)],
-            vec![],
-        )]);
-    let second = [
+        .into();
+    first.push(partition(
+        "y",
+        None,
+        vec![range(bound(&[2], false), SliceBound::open(), 15)],
+        vec![],
+    ));
+    let second = vec![
         partition(
             "x",
             None,
@@ -310,66 +305,24 @@ async fn range_deletions_load_exactly_as_the_same_cql_range_deletes_apply() {
         ),
     ];
 
-    let name = TableName::parse(&format!("{ks}.loaded")).unwrap();
-    let schema = Arc::new(read_table_schema(&session, &name).await.unwrap());
-    let dir = tempfile::tempdir().unwrap();
-    let mut builder = PartitionBuilder::new(
-        &schema,
-        BuilderOptions {
-            memory_budget: 1 << 20,
-            temp_dir: dir.path().to_owned(),
-        },
-    );
-    for p in first {
-        builder.push(p, 0).unwrap();
-    }
-    for p in second {
-        builder.push(p, 1).unwrap();
-    }
-    let (tx, rx) = tokio::sync::mpsc::channel(16);
-    for p in builder.finish().unwrap() {
-        tx.send(p.unwrap()).await.unwrap();
-    }
-    drop(tx);
-    let sink = CqlSink::new(
-        Arc::new(common::session().await),
-        schema,
-        CqlSinkOptions::default(),
-        Arc::new(Counters::default()),
-    )
-    .await
-    .unwrap();
-    sink.write_all(rx, None).await.unwrap();
+    build_and_write(&session, &ks, vec![first, second]).await;
 
     // Older writes inside the ranges stay deleted; outside them, or newer, they appear.
     for table in ["loaded", "expected"] {
-        for statement in [
+        let late = [
             "INSERT INTO {t} (k, a, b, v) VALUES ('x', 1, 0, 'late') USING TIMESTAMP 19",
             "INSERT INTO {t} (k, a, b, v) VALUES ('x', 1, 9, 'outside') USING TIMESTAMP 19",
             "INSERT INTO {t} (k, a, b, v) VALUES ('x', 0, 7, 'outside') USING TIMESTAMP 19",
             "INSERT INTO {t} (k, a, b, v) VALUES ('y', 5, 5, 'late') USING TIMESTAMP 24",
             "INSERT INTO {t} (k, a, b, v) VALUES ('y', 6, 6, 'newer') USING TIMESTAMP 26",
             "INSERT INTO {t} (k, a, b, v) VALUES ('z', 3, 3, 'late') USING TIMESTAMP 39",
-        ] {
-            common::run(
-                &session,
-                &statement.replace("{t}", &format!("{ks}.{table}")),
-            )
-            .await;
-        }
+        ];
+        run_all(&session, &ks, table, &late).await;
     }
-    let state = |table: &str| {
-        let select = format!("SELECT k, a, b, v, writetime(v) FROM {ks}.{table}");
-        let session = &session;
-        async move {
-            let mut rows = common::rows(session, &select).await;
-            rows.sort();
-            rows
-        }
-    };
-    let expected = state("expected").await;
+    let state = |table: &str| format!("SELECT k, a, b, v, writetime(v) FROM {ks}.{table}");
+    let expected = sorted_rows(&session, &state("expected")).await;
     // x: 16 - 3 (a = 1, b < 3) - 8 (a in 2..4) - 3 (a = 0, b <= 2) + 2/1@30 + 2 outside = 5;
     // y: 12 (a <= 2) + the newer 6/6 = 13; z: nothing.
     assert_eq!(expected.len(), 5 + 13, "{expected:?}");
-    assert_eq!(state("loaded").await, expected);
+    assert_eq!(sorted_rows(&session, &state("loaded")).await, expected);
 }
