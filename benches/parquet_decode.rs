@@ -253,6 +253,22 @@ fn benches(c: &mut Criterion) {
     assert_eq!(arrow_decode(&files, &pool), rows);
     assert_eq!(cassbulk_decode(dir.path()), rows);
 
+    // For profilers and instruction counts: `PARQUET_DECODE_ONLY=cassbulk:20` decodes 20 times
+    // and exits, without criterion's adaptive iteration counts.
+    if let Ok(only) = std::env::var("PARQUET_DECODE_ONLY") {
+        let (which, times) = only.split_once(':').unwrap_or((&only, "10"));
+        let times: u32 = times.parse().unwrap();
+        let start = std::time::Instant::now();
+        for _ in 0..times {
+            match which {
+                "arrow" => black_box(arrow_decode(&files, &pool)),
+                _ => black_box(cassbulk_decode(dir.path())),
+            };
+        }
+        eprintln!("{which}: {:?} per pass", start.elapsed() / times);
+        std::process::exit(0);
+    }
+
     let mut group = c.benchmark_group("parquet_decode");
     group.sample_size(10);
     group.throughput(Throughput::Elements(rows as u64));

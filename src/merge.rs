@@ -229,6 +229,7 @@ pub fn merge_partition_deletion(a: &Partition, b: &Partition) -> Option<Deletion
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::SmallBytes;
     use proptest::prelude::*;
 
     fn bytes_order(a: &[u8], b: &[u8]) -> Ordering {
@@ -250,8 +251,8 @@ mod tests {
                 ttl,
                 local_deletion_time: ldt,
             },
-            path: Vec::new(),
-            value: v.to_vec(),
+            path: SmallBytes::new(),
+            value: v.to_vec().into(),
         }
     }
 
@@ -334,7 +335,7 @@ mod tests {
             cells: elems
                 .iter()
                 .map(|e| Cell {
-                    path: e.to_vec(),
+                    path: e.to_vec().into(),
                     ..live(ts, b"")
                 })
                 .collect(),
@@ -401,11 +402,11 @@ mod tests {
             .prop_map(|(timestamp, liveness, value, path)| Cell {
                 timestamp,
                 liveness,
-                path: vec![path],
+                path: vec![path].into(),
                 value: if liveness.is_tombstone() {
-                    vec![]
+                    SmallBytes::new()
                 } else {
-                    value
+                    value.into()
                 },
             })
     }

@@ -5,10 +5,10 @@
 use thiserror::Error;
 
 use crate::model::cell::{ColumnData, RowLiveness};
-use crate::model::collection::explode_value;
+use crate::model::collection::explode;
 use crate::model::literal::parse_timestamp_micros;
-use crate::model::token::composite_key;
-use crate::model::{Cell, ColumnKind, Liveness, Partition, Row, TableSchema, Token, Value};
+use crate::model::token::push_key_component;
+use crate::model::{Cell, SmallBytes, ColumnKind, Liveness, Partition, Row, TableSchema, Token, Value};
 
 #[derive(Debug, Error, PartialEq, Eq)]
 #[non_exhaustive]
@@ -197,11 +197,103 @@ pub struct RowError {
     pub reason: String,
 }
 
+/// The values of one source row, serialized back to back in one buffer: what sources fill,
+/// column by column in schema order, and [`build_partition`] reads. One per decoding thread,
+/// cleared for each row, so a row costs no allocation until its cells are made.
+#[derive(Debug, Default, Clone)]
+pub struct RowValues {
+    buf: Vec<u8>,
+    /// Per column: the value's range in `buf`, or `None` for NULL (or not mapped).
+    spans: Vec<Option<(u32, u32)>>,
+}
+
+impl RowValues {
+    pub fn new() -> RowValues {
+        RowValues::default()
+    }
+
+    pub fn clear(&mut self) {
+        self.buf.clear();
+        self.spans.clear();
+    }
+
+    pub fn push_null(&mut self) {
+        self.spans.push(None);
+    }
+
+    pub fn push_value(&mut self, value: &Value) {
+        self.push_encoded(|out| {
+            value.encode(out);
+            Ok::<_, std::convert::Infallible>(true)
+        })
+        .unwrap_or_else(|never| match never {});
+    }
+
+    /// Appends the value `encode` writes; it returns false (having written nothing) for NULL.
+    pub fn push_encoded<E>(
+        &mut self,
+        encode: impl FnOnce(&mut Vec<u8>) -> Result<bool, E>,
+    ) -> Result<(), E> {
+        let start = self.buf.len();
+        match encode(&mut self.buf) {
+            Ok(true) => {
+                self.spans.push(Some((start as u32, self.buf.len() as u32)));
+                Ok(())
+            }
+            Ok(false) => {
+                self.buf.truncate(start);
+                self.spans.push(None);
+                Ok(())
+            }
+            Err(e) => {
+                self.buf.truncate(start);
+                Err(e)
+            }
+        }
+    }
+
+    /// The serialized value of column `i`, `None` for NULL.
+    pub fn get(&self, i: usize) -> Option<&[u8]> {
+        self.spans
+            .get(i)
+            .copied()
+            .flatten()
+            .map(|(s, e)| &self.buf[s as usize..e as usize])
+    }
+
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+}
+
 /// Builds the one-row partition of a source row: `values[i]` is the value of CQL column `i`
 /// (`None`: NULL or not mapped, see `mapped`), written at `timestamp` with `ttl` seconds.
 pub fn row_partition(
     schema: &TableSchema,
     values: Vec<Option<Value>>,
+    mapped: &[bool],
+    timestamp: i64,
+    ttl: Option<u32>,
+    nulls: NullMode,
+) -> Result<Partition, RowError> {
+    let mut row = RowValues::new();
+    for value in &values {
+        match value {
+            Some(v) => row.push_value(v),
+            None => row.push_null(),
+        }
+    }
+    build_partition(schema, &row, mapped, timestamp, ttl, nulls)
+}
+
+/// [`row_partition`] for values already serialized: the sources' hot path.
+pub fn build_partition(
+    schema: &TableSchema,
+    values: &RowValues,
     mapped: &[bool],
     timestamp: i64,
     ttl: Option<u32>,
@@ -213,24 +305,35 @@ pub fn row_partition(
     };
     let key_len = schema.partition_key_len;
     let clustering_len = schema.clustering_len;
-    let mut key = Vec::with_capacity(key_len);
+    let mut key: Option<Vec<u8>> = None;
     let mut clustering = Vec::with_capacity(clustering_len);
     let mut columns = Vec::with_capacity(schema.columns.len() - key_len - clustering_len);
     let mut static_columns = Vec::new();
-    for (i, (value, column)) in values.into_iter().zip(&schema.columns).enumerate() {
+    for (i, column) in schema.columns.iter().enumerate() {
+        let value = values.get(i);
         let missing_key = || RowError {
             column: Some(column.name.clone()),
             reason: "a primary key column cannot be NULL".to_owned(),
         };
         match column.kind {
-            ColumnKind::PartitionKey => key.push(value.ok_or_else(missing_key)?.into_bytes()),
-            ColumnKind::Clustering(_) => {
-                clustering.push(value.ok_or_else(missing_key)?.into_bytes())
+            ColumnKind::PartitionKey => {
+                let value = value.ok_or_else(missing_key)?;
+                if key_len == 1 {
+                    key = Some(value.to_vec());
+                    continue;
+                }
+                push_key_component(key.get_or_insert_with(Vec::new), i, value).map_err(|e| {
+                    RowError {
+                        column: Some(column.name.clone()),
+                        reason: e.to_string(),
+                    }
+                })?;
             }
+            ColumnKind::Clustering(_) => clustering.push(value.ok_or_else(missing_key)?.to_vec()),
             ColumnKind::Regular | ColumnKind::Static => {
                 let data = match value {
                     Some(v) if column.cql_type.is_multi_cell() => {
-                        explode_value(i, &column.cql_type, v, timestamp, liveness).map_err(|e| {
+                        explode(i, &column.cql_type, v, timestamp, liveness).map_err(|e| {
                             RowError {
                                 column: Some(column.name.clone()),
                                 reason: e.to_string(),
@@ -242,8 +345,8 @@ pub fn row_partition(
                         cells: vec![Cell {
                             timestamp,
                             liveness,
-                            path: Vec::new(),
-                            value: v.into_bytes(),
+                            path: SmallBytes::new(),
+                            value: SmallBytes::from_slice(v),
                         }],
                         complex_deletion: None,
                     },
@@ -278,10 +381,7 @@ pub fn row_partition(
             }
         }
     }
-    let key_bytes = composite_key(key).map_err(|e| RowError {
-        column: Some(schema.columns[e.index].name.clone()),
-        reason: e.to_string(),
-    })?;
+    let key_bytes = key.unwrap_or_default();
     if key_bytes.is_empty() {
         return Err(RowError {
             column: Some(schema.columns[0].name.clone()),

@@ -5,6 +5,7 @@
 //! partition deletion and range deletions over clustering slices. Values stay serialized
 //! ([`super::value`]) so the engine never re-encodes.
 
+use super::bytes::SmallBytes;
 use super::token::Token;
 
 /// Microseconds since the Unix epoch, as `USING TIMESTAMP` and `writetime()` use them.
@@ -73,18 +74,18 @@ pub struct Cell {
     pub liveness: Liveness,
     /// The element key of a multi-cell collection (list: a timeuuid, set: the element, map: the
     /// key); empty for a whole value.
-    pub path: Vec<u8>,
+    pub path: SmallBytes,
     /// The serialized value; empty for a tombstone.
-    pub value: Vec<u8>,
+    pub value: SmallBytes,
 }
 
 impl Cell {
-    pub fn live(timestamp: WriteTime, value: Vec<u8>) -> Cell {
+    pub fn live(timestamp: WriteTime, value: impl Into<SmallBytes>) -> Cell {
         Cell {
             timestamp,
             liveness: Liveness::Live,
-            path: Vec::new(),
-            value,
+            path: SmallBytes::new(),
+            value: value.into(),
         }
     }
 
@@ -94,8 +95,8 @@ impl Cell {
             liveness: Liveness::Tombstone {
                 local_deletion_time,
             },
-            path: Vec::new(),
-            value: Vec::new(),
+            path: SmallBytes::new(),
+            value: SmallBytes::new(),
         }
     }
 }

@@ -8,9 +8,9 @@ use thiserror::Error;
 
 use std::cmp::Ordering;
 
+use super::bytes::SmallBytes;
 use super::cell::{Cell, ColumnData, Deletion, Liveness, WriteTime};
 use super::types::CqlType;
-use super::value::Value;
 use crate::sort::order::compare_cell_paths;
 
 /// The gap, in 100 ns intervals, between the Gregorian calendar's start (1582-10-15) and 1970.
@@ -41,36 +41,64 @@ pub fn list_path(timestamp: WriteTime, index: usize) -> [u8; 16] {
     u
 }
 
-/// Splits `[int n]([int len][bytes])*` framing into its items (maps: keys and values alternate).
-fn frames<'a>(
-    cql_type: &CqlType,
-    bytes: &'a [u8],
-    per_entry: usize,
-) -> Result<Vec<&'a [u8]>, CollectionError> {
-    let bad = |why: &str| CollectionError::Malformed(cql_type.to_string(), why.to_owned());
-    let n = bytes.get(..4).ok_or_else(|| bad("no element count"))?;
-    let n = i32::from_be_bytes([n[0], n[1], n[2], n[3]]);
-    let n = usize::try_from(n).map_err(|_| bad("negative element count"))? * per_entry;
-    let mut rest = &bytes[4..];
-    let mut out = Vec::with_capacity(n.min(rest.len() / 4));
-    for _ in 0..n {
-        let len = rest.get(..4).ok_or_else(|| bad("cut short"))?;
-        let len = i32::from_be_bytes([len[0], len[1], len[2], len[3]]);
-        let len = usize::try_from(len).map_err(|_| bad("null element"))?;
-        let item = rest.get(4..4 + len).ok_or_else(|| bad("cut short"))?;
-        out.push(item);
-        rest = &rest[4 + len..];
-    }
-    if !rest.is_empty() {
-        return Err(bad("extra bytes after the last element"));
-    }
-    Ok(out)
+/// Reads `[int n]([int len][bytes])*` framing item by item (maps: keys and values alternate).
+struct Frames<'a> {
+    cql_type: &'a CqlType,
+    rest: &'a [u8],
 }
 
-/// Sorts items by their cell path in the collection's path order (what the merge expects, as
+impl<'a> Frames<'a> {
+    /// The reader and the number of items (`per_entry` per counted element).
+    fn new(
+        cql_type: &'a CqlType,
+        bytes: &'a [u8],
+        per_entry: usize,
+    ) -> Result<(Frames<'a>, usize), CollectionError> {
+        let mut frames = Frames {
+            cql_type,
+            rest: bytes,
+        };
+        let n = frames.int("no element count")?;
+        let n = usize::try_from(n).map_err(|_| frames.bad("negative element count"))?;
+        Ok((frames, n * per_entry))
+    }
+
+    fn bad(&self, why: &str) -> CollectionError {
+        CollectionError::Malformed(self.cql_type.to_string(), why.to_owned())
+    }
+
+    fn int(&mut self, missing: &str) -> Result<i32, CollectionError> {
+        let (head, rest) = self
+            .rest
+            .split_first_chunk::<4>()
+            .ok_or_else(|| self.bad(missing))?;
+        self.rest = rest;
+        Ok(i32::from_be_bytes(*head))
+    }
+
+    fn item(&mut self) -> Result<&'a [u8], CollectionError> {
+        let len = self.int("cut short")?;
+        let len = usize::try_from(len).map_err(|_| self.bad("null element"))?;
+        if len > self.rest.len() {
+            return Err(self.bad("cut short"));
+        }
+        let (item, rest) = self.rest.split_at(len);
+        self.rest = rest;
+        Ok(item)
+    }
+
+    fn finish(self) -> Result<(), CollectionError> {
+        if !self.rest.is_empty() {
+            return Err(self.bad("extra bytes after the last element"));
+        }
+        Ok(())
+    }
+}
+
+/// Sorts cells by their path in the collection's path order (what the merge expects, as
 /// Cassandra's comparator orders them) and keeps the first of equal paths.
-fn sort_paths<T>(cql_type: &CqlType, items: &mut Vec<T>, path: impl Fn(&T) -> &[u8]) {
-    let order = |a: &T, b: &T| compare_cell_paths(cql_type, path(a), path(b));
+fn sort_paths(cql_type: &CqlType, items: &mut Vec<Cell>) {
+    let order = |a: &Cell, b: &Cell| compare_cell_paths(cql_type, &a.path, &b.path);
     if !items.is_sorted_by(|a, b| order(a, b) == Ordering::Less) {
         items.sort_by(order);
         items.dedup_by(|a, b| order(b, a) == Ordering::Equal);
@@ -78,12 +106,12 @@ fn sort_paths<T>(cql_type: &CqlType, items: &mut Vec<T>, path: impl Fn(&T) -> &[
 }
 
 /// Makes the element cells of a collection written at `timestamp` with `liveness`.
-fn element_cell(timestamp: WriteTime, liveness: Liveness) -> impl Fn(Vec<u8>, Vec<u8>) -> Cell {
+fn element_cell(timestamp: WriteTime, liveness: Liveness) -> impl Fn(&[u8], &[u8]) -> Cell {
     move |path, value| Cell {
         timestamp,
         liveness,
-        path,
-        value,
+        path: SmallBytes::from_slice(path),
+        value: SmallBytes::from_slice(value),
     }
 }
 
@@ -108,72 +136,43 @@ pub fn explode(
     timestamp: WriteTime,
     liveness: Liveness,
 ) -> Result<ColumnData, CollectionError> {
-    let cell = element_cell(timestamp, liveness);
-    let cells = match cql_type {
-        CqlType::Set { frozen: false, .. } => {
-            let mut elems = frames(cql_type, value, 1)?;
-            sort_paths(cql_type, &mut elems, |e| e);
-            elems
-                .into_iter()
-                .map(|e| cell(e.to_vec(), Vec::new()))
-                .collect()
-        }
-        CqlType::Map { frozen: false, .. } => {
-            let items = frames(cql_type, value, 2)?;
-            let mut entries: Vec<_> = items.chunks(2).map(|kv| (kv[0], kv[1])).collect();
-            // Later duplicates of a key win, as they would in a CQL map literal.
-            entries.reverse();
-            sort_paths(cql_type, &mut entries, |e| e.0);
-            entries
-                .into_iter()
-                .map(|(k, v)| cell(k.to_vec(), v.to_vec()))
-                .collect()
-        }
-        CqlType::List { frozen: false, .. } => frames(cql_type, value, 1)?
-            .into_iter()
-            .enumerate()
-            .map(|(i, e)| cell(list_path(timestamp, i).to_vec(), e.to_vec()))
-            .collect(),
+    enum Kind {
+        Set,
+        Map,
+        List,
+    }
+    let (kind, per_entry) = match cql_type {
+        CqlType::Set { frozen: false, .. } => (Kind::Set, 1),
+        CqlType::Map { frozen: false, .. } => (Kind::Map, 2),
+        CqlType::List { frozen: false, .. } => (Kind::List, 1),
         other => return Err(CollectionError::NotMultiCell(other.to_string())),
     };
-    Ok(whole_collection(column, cells, timestamp))
-}
-
-/// [`explode`] for a collection still in its [`Value`] form: the same cells, without
-/// serializing the whole collection first and parsing it back (the sources' hot path).
-pub fn explode_value(
-    column: usize,
-    cql_type: &CqlType,
-    value: Value,
-    timestamp: WriteTime,
-    liveness: Liveness,
-) -> Result<ColumnData, CollectionError> {
     let cell = element_cell(timestamp, liveness);
-    let cells = match (cql_type, value) {
-        (CqlType::Set { frozen: false, .. }, Value::Set(items) | Value::List(items)) => {
-            let mut elems: Vec<Vec<u8>> = items.into_iter().map(Value::into_bytes).collect();
-            sort_paths(cql_type, &mut elems, |e| e);
-            elems.into_iter().map(|e| cell(e, Vec::new())).collect()
+    let (mut frames, n) = Frames::new(cql_type, value, per_entry)?;
+    let mut cells = Vec::with_capacity((n / per_entry).min(value.len() / 4));
+    match kind {
+        Kind::Set => {
+            for _ in 0..n {
+                cells.push(cell(frames.item()?, &[]));
+            }
+            sort_paths(cql_type, &mut cells);
         }
-        (CqlType::Map { frozen: false, .. }, Value::Map(entries)) => {
-            let mut entries: Vec<(Vec<u8>, Vec<u8>)> = entries
-                .into_iter()
-                .map(|(k, v)| (k.into_bytes(), v.into_bytes()))
-                .collect();
+        Kind::Map => {
+            for _ in 0..n / 2 {
+                let key = frames.item()?;
+                cells.push(cell(key, frames.item()?));
+            }
             // Later duplicates of a key win, as they would in a CQL map literal.
-            entries.reverse();
-            sort_paths(cql_type, &mut entries, |e| &e.0);
-            entries.into_iter().map(|(k, v)| cell(k, v)).collect()
+            cells.reverse();
+            sort_paths(cql_type, &mut cells);
         }
-        (CqlType::List { frozen: false, .. }, Value::List(items) | Value::Set(items)) => items
-            .into_iter()
-            .enumerate()
-            .map(|(i, e)| cell(list_path(timestamp, i).to_vec(), e.into_bytes()))
-            .collect(),
-        (other, value) => {
-            return explode(column, other, &value.to_bytes(), timestamp, liveness);
+        Kind::List => {
+            for i in 0..n {
+                cells.push(cell(&list_path(timestamp, i), frames.item()?));
+            }
         }
-    };
+    }
+    frames.finish()?;
     Ok(whole_collection(column, cells, timestamp))
 }
 
@@ -200,6 +199,7 @@ pub fn assemble(cql_type: &CqlType, cells: &[&Cell]) -> Result<Vec<u8>, Collecti
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Value;
     use crate::model::types::{NoUdts, parse_type};
 
     fn t(s: &str) -> CqlType {
@@ -213,10 +213,8 @@ mod tests {
         let set = t("set<int>");
         let value = Value::Set(ints(&[1, -1, 1]));
         let from_bytes = explode(0, &set, &value.to_bytes(), 5, Liveness::Live).unwrap();
-        let from_value = explode_value(0, &set, value, 5, Liveness::Live).unwrap();
         let paths: Vec<_> = from_bytes.cells.iter().map(|c| c.path.clone()).collect();
         assert_eq!(paths, [Value::Int(-1).to_bytes(), Value::Int(1).to_bytes()]);
-        assert_eq!(from_value, from_bytes);
 
         let map = t("map<int, text>");
         let entries = Value::Map(vec![
@@ -224,12 +222,12 @@ mod tests {
             (Value::Int(-2), Value::Text("b".into())),
             (Value::Int(2), Value::Text("later".into())),
         ]);
-        let cells = explode_value(0, &map, entries, 5, Liveness::Live)
+        let cells = explode(0, &map, &entries.to_bytes(), 5, Liveness::Live)
             .unwrap()
             .cells;
         let pairs: Vec<_> = cells
             .iter()
-            .map(|c| (c.path.clone(), c.value.clone()))
+            .map(|c| (c.path.to_vec(), c.value.to_vec()))
             .collect();
         assert_eq!(
             pairs,
@@ -238,52 +236,6 @@ mod tests {
                 (Value::Int(2).to_bytes(), b"later".to_vec())
             ]
         );
-    }
-
-    #[test]
-    fn exploding_a_value_gives_the_cells_of_exploding_its_bytes() {
-        let text = |s: &str| Value::Text(s.to_owned());
-        let cases = [
-            (
-                "set<text>",
-                Value::Set(vec![text("b"), text("a"), text("b"), text("")]),
-            ),
-            (
-                "set<int>",
-                Value::List(vec![Value::Int(-1), Value::Int(7), Value::Int(-1)]),
-            ),
-            (
-                "map<text, int>",
-                Value::Map(vec![
-                    (text("z"), Value::Int(1)),
-                    (text("a"), Value::Int(2)),
-                    (text("z"), Value::Int(3)),
-                ]),
-            ),
-            (
-                "list<varint>",
-                Value::List(vec![
-                    Value::Varint(crate::model::value::Varint::from_i128(-300)),
-                    Value::Varint(crate::model::value::Varint::from_i128(5)),
-                ]),
-            ),
-            ("list<text>", Value::List(vec![])),
-            (
-                "map<int, frozen<list<text>>>",
-                Value::Map(vec![(Value::Int(1), Value::List(vec![text("x")]))]),
-            ),
-        ];
-        for (ty, value) in cases {
-            let ty = t(ty);
-            let ts = 1_763_000_000_123_456;
-            let liveness = Liveness::expiring_from(ts, 60);
-            assert_eq!(
-                explode_value(3, &ty, value.clone(), ts, liveness).unwrap(),
-                explode(3, &ty, &value.to_bytes(), ts, liveness).unwrap(),
-                "{ty}"
-            );
-            assert_eq!(value.encoded_len(), value.to_bytes().len(), "{ty}");
-        }
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! (serialized exactly as Cassandra serializes them), cells with write timestamps, TTLs and
 //! tombstones, rows and partitions, Murmur3 tokens, and table schemas.
 
+pub mod bytes;
 pub mod cell;
 pub mod collection;
 pub mod literal;
@@ -11,6 +12,7 @@ pub mod types;
 pub mod value;
 pub mod vint;
 
+pub use bytes::SmallBytes;
 pub use cell::{Cell, Deletion, Liveness, Partition, RangeDeletion, Row, SliceBound, WriteTime};
 pub use schema::{ColumnKind, ColumnSchema, TableName, TableSchema};
 pub use token::Token;

@@ -62,16 +62,22 @@ pub fn composite_key<C: AsRef<[u8]> + Into<Vec<u8>>>(
     }
     let mut out = Vec::with_capacity(components.iter().map(|c| c.as_ref().len() + 3).sum());
     for (index, c) in components.iter().enumerate() {
-        let c = c.as_ref();
-        let len = u16::try_from(c.len()).map_err(|_| KeyTooLong {
-            index,
-            len: c.len(),
-        })?;
-        out.extend_from_slice(&len.to_be_bytes());
-        out.extend_from_slice(c);
-        out.push(0);
+        push_key_component(&mut out, index, c.as_ref())?;
     }
     Ok(out)
+}
+
+/// Appends component `index` of a composite partition key: its 16-bit length, its bytes and
+/// an end-of-component byte.
+pub fn push_key_component(out: &mut Vec<u8>, index: usize, c: &[u8]) -> Result<(), KeyTooLong> {
+    let len = u16::try_from(c.len()).map_err(|_| KeyTooLong {
+        index,
+        len: c.len(),
+    })?;
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(c);
+    out.push(0);
+    Ok(())
 }
 
 /// The components of a stored partition key (the inverse of [`composite_key`]); `None` if the

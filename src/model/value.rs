@@ -18,6 +18,13 @@ pub struct Varint(pub Vec<u8>);
 impl Varint {
     /// The minimal encoding of an `i128`.
     pub fn from_i128(v: i128) -> Varint {
+        let mut out = Vec::with_capacity(16);
+        Varint::write_i128(v, &mut out);
+        Varint(out)
+    }
+
+    /// Appends the minimal encoding of an `i128`.
+    pub fn write_i128(v: i128, out: &mut Vec<u8>) {
         let bytes = v.to_be_bytes();
         // Drop leading bytes that only repeat the sign of the next one.
         let mut start = 0;
@@ -29,7 +36,7 @@ impl Varint {
                 break;
             }
         }
-        Varint(bytes[start..].to_vec())
+        out.extend_from_slice(&bytes[start..]);
     }
 
     /// The minimal encoding of any integer.

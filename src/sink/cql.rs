@@ -606,7 +606,7 @@ fn row_statements(
         for cell in &data.cells {
             let (ttl, value) = match cell.liveness {
                 Liveness::Tombstone { .. } => (0, Bind::Null),
-                l => (l.ttl().unwrap_or(0), Bind::Value(cell.value.clone())),
+                l => (l.ttl().unwrap_or(0), Bind::Value(cell.value.to_vec())),
             };
             groups
                 .entry((cell.timestamp, ttl))

@@ -677,7 +677,7 @@ mod tests {
             .map(|r| {
                 let c = i32::from_be_bytes(r.clustering[0].clone().try_into().unwrap());
                 let cell = &r.columns[0].cells[0];
-                let v = String::from_utf8(cell.value.clone()).unwrap();
+                let v = String::from_utf8(cell.value.to_vec()).unwrap();
                 (c, cell.timestamp, v)
             })
             .collect()

@@ -87,7 +87,7 @@ impl Entry {
                             + c.cells
                                 .iter()
                                 .map(|cell| {
-                                    size_of::<Cell>() + cell.path.capacity() + cell.value.capacity()
+                                    size_of::<Cell>() + cell.path.heap_size() + cell.value.heap_size()
                                 })
                                 .sum::<usize>()
                     })

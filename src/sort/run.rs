@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 use crate::model::cell::{ColumnData, RowLiveness};
+use crate::model::bytes::INLINE;
 use crate::model::vint;
-use crate::model::{Cell, Deletion, Liveness, RangeDeletion, Row, SliceBound};
+use crate::model::{Cell, Deletion, Liveness, RangeDeletion, Row, SliceBound, SmallBytes};
 
 use super::entry::{Entry, EntryKind};
 
@@ -273,6 +274,21 @@ impl<R: Read> Decoder<'_, R> {
 
     fn bytes(&mut self) -> io::Result<Vec<u8>> {
         let n = self.len()?;
+        self.bytes_of_len(n)
+    }
+
+    /// A cell's path or value: short ones without a heap allocation.
+    fn small_bytes(&mut self) -> io::Result<SmallBytes> {
+        let n = self.len()?;
+        if n > INLINE {
+            return self.bytes_of_len(n).map(SmallBytes::from);
+        }
+        let mut buf = [0u8; INLINE];
+        self.input.read_exact(&mut buf[..n])?;
+        Ok(SmallBytes::from_slice(&buf[..n]))
+    }
+
+    fn bytes_of_len(&mut self, n: usize) -> io::Result<Vec<u8>> {
         let mut v = vec![0u8; n];
         self.input.read_exact(&mut v)?;
         Ok(v)
@@ -343,8 +359,8 @@ impl<R: Read> Decoder<'_, R> {
                 cells.push(Cell {
                     timestamp: self.signed()?,
                     liveness: self.liveness()?,
-                    path: self.bytes()?,
-                    value: self.bytes()?,
+                    path: self.small_bytes()?,
+                    value: self.small_bytes()?,
                 });
             }
             columns.push(ColumnData {
@@ -398,8 +414,8 @@ mod tests {
                 ttl: 60,
                 local_deletion_time: 1_800_000_000,
             },
-            path: b"p".to_vec(),
-            value: vec![0; 300],
+            path: b"p".to_vec().into(),
+            value: vec![0; 300].into(),
         };
         vec![
             Entry {

@@ -19,7 +19,7 @@ use super::{
     WriteTime,
 };
 use crate::model::Partition;
-use crate::plan::{self, RowError};
+use crate::plan::{self, RowError, RowValues};
 use crate::rejects::{Reject, clip_raw};
 
 /// Rows per decoded batch (and per message on the channel).
@@ -274,9 +274,10 @@ fn batch_events(
         },
     };
     let mut events = Vec::with_capacity(batch.num_rows());
+    let mut values = RowValues::new();
     for row in 0..batch.num_rows() {
         let line = first_line + row as u64;
-        events.push(Ok(match row_partition(plan, &bound, f, row) {
+        events.push(Ok(match row_partition(plan, &bound, f, row, &mut values) {
             Ok(partition) => SourceEvent::Partition(partition),
             Err(e) => SourceEvent::Reject(Reject {
                 file: file.name.clone(),
@@ -296,6 +297,7 @@ fn row_partition(
     bound: &Bound<'_>,
     f: usize,
     row: usize,
+    values: &mut RowValues,
 ) -> Result<Partition, RowError> {
     let error = |field: usize, reason: String| RowError {
         column: Some(plan.names[field].clone()),
@@ -331,17 +333,20 @@ fn row_partition(
             },
         },
     };
-    let mut values = Vec::with_capacity(plan.columns.len());
+    values.clear();
     for (source, get) in plan.columns.iter().zip(&bound.values) {
-        values.push(match (source, get) {
-            (Some(ColumnSource::File { field, .. }), Some(get)) => {
-                get(row).map_err(|reason| error(*field, reason))?
-            }
-            (Some(ColumnSource::Folder { values }), _) => values[f].clone(),
-            _ => None,
-        });
+        match (source, get) {
+            (Some(ColumnSource::File { field, .. }), Some(get)) => values
+                .push_encoded(|out| get(row, out))
+                .map_err(|reason| error(*field, reason))?,
+            (Some(ColumnSource::Folder { values: folder }), _) => match &folder[f] {
+                Some(value) => values.push_value(value),
+                None => values.push_null(),
+            },
+            _ => values.push_null(),
+        }
     }
-    plan::row_partition(
+    plan::build_partition(
         &plan.schema,
         values,
         &plan.mapped,

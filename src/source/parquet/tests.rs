@@ -270,7 +270,7 @@ fn folder_names_fill_columns_of_their_target_type_and_bad_values_stop_the_plan()
     assert!(rejects.is_empty());
     let mut days: Vec<Vec<u8>> = partitions
         .iter()
-        .map(|p| p.rows[0].columns[0].cells[0].value.clone())
+        .map(|p| p.rows[0].columns[0].cells[0].value.to_vec())
         .collect();
     days.sort();
     days.dedup();
