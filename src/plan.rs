@@ -8,7 +8,9 @@ use crate::model::cell::{ColumnData, RowLiveness};
 use crate::model::collection::explode;
 use crate::model::literal::parse_timestamp_micros;
 use crate::model::token::push_key_component;
-use crate::model::{Cell, SmallBytes, ColumnKind, Liveness, Partition, Row, TableSchema, Token, Value};
+use crate::model::{
+    Cell, ColumnKind, Liveness, Partition, Row, SmallBytes, TableSchema, Token, Value,
+};
 
 #[derive(Debug, Error, PartialEq, Eq)]
 #[non_exhaustive]

@@ -196,7 +196,10 @@ mod tests {
 
     #[test]
     fn the_handle_is_as_small_as_a_vec() {
-        assert_eq!(std::mem::size_of::<SmallBytes>(), std::mem::size_of::<Vec<u8>>());
+        assert_eq!(
+            std::mem::size_of::<SmallBytes>(),
+            std::mem::size_of::<Vec<u8>>()
+        );
     }
 
     #[test]

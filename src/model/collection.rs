@@ -11,7 +11,7 @@ use std::cmp::Ordering;
 use super::bytes::SmallBytes;
 use super::cell::{Cell, ColumnData, Deletion, Liveness, WriteTime};
 use super::types::CqlType;
-use crate::sort::order::compare_cell_paths;
+use crate::sort::order::{cell_paths_are_bytewise, compare_cell_paths};
 
 /// The gap, in 100 ns intervals, between the Gregorian calendar's start (1582-10-15) and 1970.
 const GREGORIAN_OFFSET: u64 = 0x01b2_1dd2_1381_4000;
@@ -98,9 +98,17 @@ impl<'a> Frames<'a> {
 /// Sorts cells by their path in the collection's path order (what the merge expects, as
 /// Cassandra's comparator orders them) and keeps the first of equal paths.
 fn sort_paths(cql_type: &CqlType, items: &mut Vec<Cell>) {
-    let order = |a: &Cell, b: &Cell| compare_cell_paths(cql_type, &a.path, &b.path);
+    if cell_paths_are_bytewise(cql_type) {
+        sort_dedup_by(items, |a, b| a.path.as_slice().cmp(b.path.as_slice()));
+    } else {
+        sort_dedup_by(items, |a, b| compare_cell_paths(cql_type, &a.path, &b.path));
+    }
+}
+
+/// A stable sort, then the first of each run of equal items; nothing when already sorted.
+fn sort_dedup_by(items: &mut Vec<Cell>, order: impl Fn(&Cell, &Cell) -> Ordering) {
     if !items.is_sorted_by(|a, b| order(a, b) == Ordering::Less) {
-        items.sort_by(order);
+        items.sort_by(&order);
         items.dedup_by(|a, b| order(b, a) == Ordering::Equal);
     }
 }

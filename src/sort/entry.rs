@@ -87,7 +87,9 @@ impl Entry {
                             + c.cells
                                 .iter()
                                 .map(|cell| {
-                                    size_of::<Cell>() + cell.path.heap_size() + cell.value.heap_size()
+                                    size_of::<Cell>()
+                                        + cell.path.heap_size()
+                                        + cell.value.heap_size()
                                 })
                                 .sum::<usize>()
                     })

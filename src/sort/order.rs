@@ -59,6 +59,26 @@ pub fn compare_cell_paths(collection: &CqlType, a: &[u8], b: &[u8]) -> Ordering 
     }
 }
 
+/// Whether [`compare_cell_paths`] for this collection is plain unsigned byte order (sets and
+/// maps of text, ascii, blob and the other byte-ordered types), so callers may sort without it.
+pub fn cell_paths_are_bytewise(collection: &CqlType) -> bool {
+    match collection {
+        CqlType::Set { elem: t, .. } | CqlType::Map { key: t, .. } => matches!(
+            **t,
+            CqlType::Native(
+                NativeType::Ascii
+                    | NativeType::Text
+                    | NativeType::Blob
+                    | NativeType::Inet
+                    | NativeType::Duration
+                    | NativeType::Date
+                    | NativeType::Time
+            )
+        ),
+        _ => false,
+    }
+}
+
 /// Compares clustering prefixes column by column with each column's type and direction (DESC
 /// reverses, as `ReversedType` does, so an empty value sorts *last* in a DESC column).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -1234,8 +1254,33 @@ mod tests {
         })
     }
 
+    #[test]
+    fn text_sets_and_maps_sort_their_paths_as_bytes_and_int_sets_and_lists_do_not() {
+        assert!(cell_paths_are_bytewise(&t("set<text>")));
+        assert!(cell_paths_are_bytewise(&t("map<blob, int>")));
+        assert!(!cell_paths_are_bytewise(&t("set<int>")));
+        assert!(!cell_paths_are_bytewise(&t("list<text>")));
+        assert!(!cell_paths_are_bytewise(&t("frozen<list<text>>")));
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(4096))]
+
+        #[test]
+        fn collections_whose_paths_are_called_bytewise_compare_them_as_bytes((ty, a, b, _c) in typed_triple()) {
+            for collection in [
+                CqlType::Set { elem: Box::new(CqlType::Native(ty)), frozen: false },
+                CqlType::Map {
+                    key: Box::new(CqlType::Native(ty)),
+                    value: Box::new(CqlType::Native(NativeType::Int)),
+                    frozen: false,
+                },
+            ] {
+                if cell_paths_are_bytewise(&collection) {
+                    prop_assert_eq!(compare_cell_paths(&collection, &a, &b), a.cmp(&b));
+                }
+            }
+        }
 
         #[test]
         fn every_native_comparator_is_a_total_order((ty, a, b, c) in typed_triple()) {

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
-use crate::model::cell::{ColumnData, RowLiveness};
 use crate::model::bytes::INLINE;
+use crate::model::cell::{ColumnData, RowLiveness};
 use crate::model::vint;
 use crate::model::{Cell, Deletion, Liveness, RangeDeletion, Row, SliceBound, SmallBytes};
 

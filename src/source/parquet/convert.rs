@@ -855,7 +855,8 @@ impl Encoded {
     fn sort_dedup(&mut self, elem: &CqlType) {
         let buf = &self.buf;
         let at = |(s, e): (u32, u32)| &buf[s as usize..e as usize];
-        self.spans.sort_by(|a, b| compare_values(elem, at(*a), at(*b)));
+        self.spans
+            .sort_by(|a, b| compare_values(elem, at(*a), at(*b)));
         self.spans
             .dedup_by(|a, b| compare_values(elem, at(*a), at(*b)) == Ordering::Equal);
     }
@@ -864,8 +865,11 @@ impl Encoded {
     fn sort_dedup_pairs(&mut self, key: &CqlType) {
         let buf = &self.buf;
         let at = |(s, e): (u32, u32)| &buf[s as usize..e as usize];
-        let mut pairs: Vec<[(u32, u32); 2]> =
-            self.spans.chunks_exact(2).map(|kv| [kv[0], kv[1]]).collect();
+        let mut pairs: Vec<[(u32, u32); 2]> = self
+            .spans
+            .chunks_exact(2)
+            .map(|kv| [kv[0], kv[1]])
+            .collect();
         pairs.reverse();
         pairs.sort_by(|a, b| compare_values(key, at(a[0]), at(b[0])));
         pairs.dedup_by(|a, b| compare_values(key, at(a[0]), at(b[0])) == Ordering::Equal);
