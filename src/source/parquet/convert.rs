@@ -1,7 +1,8 @@
 //! Arrow values to CQL values. Which Arrow type may feed which CQL type is decided once per
 //! column ([`Conv::new`]), before any row is read. Binding a conversion to a decoded Arrow array
-//! ([`Conv::bind`]) downcasts it once per batch; each row then gives the exact value, NULL, or
-//! the reason the row is rejected (a null inside a collection, a value out of range).
+//! ([`Conv::bind`]) downcasts it once per batch; each row then writes its value, serialized as
+//! Cassandra stores it, straight into the row's buffer ([`crate::plan::RowValues`]), or gives
+//! NULL, or the reason the row is rejected (a null inside a collection, a value out of range).
 //!
 //! Pairs, with the checks each value gets:
 //!
@@ -112,7 +113,7 @@ pub(crate) enum SeqKind {
     /// Sorted and deduplicated with the element type's Cassandra comparator.
     Set(CqlType),
     /// A multi-cell set, left in input order: its element cells are sorted and deduplicated
-    /// when the row is built ([`crate::model::collection::explode_value`]).
+    /// when the row is built ([`crate::model::collection::explode`]).
     Cells,
     Vector(usize),
 }
