@@ -224,11 +224,9 @@ impl RowValues {
     }
 
     pub fn push_value(&mut self, value: &Value) {
-        self.push_encoded(|out| {
-            value.encode(out);
-            Ok::<_, std::convert::Infallible>(true)
-        })
-        .unwrap_or_else(|never| match never {});
+        let start = self.buf.len();
+        value.encode(&mut self.buf);
+        self.spans.push(Some((start as u32, self.buf.len() as u32)));
     }
 
     /// Appends the value `encode` writes; it returns false (having written nothing) for NULL.
@@ -526,6 +524,53 @@ mod tests {
         assert_eq!(row.columns.len(), 2);
         assert_eq!(row.columns[0].cells[0].timestamp, 1_000_000);
         assert_eq!(row.columns[1].complex_deletion.unwrap().timestamp, 999_999);
+    }
+
+    #[test]
+    fn row_values_keep_each_columns_bytes_and_drop_what_a_null_or_failed_encoder_wrote() {
+        let mut row = RowValues::new();
+        row.push_value(&Value::Int(7));
+        row.push_null();
+        row.push_encoded(|out| {
+            out.extend_from_slice(b"partial");
+            Ok::<_, String>(false)
+        })
+        .unwrap();
+        let failed = row.push_encoded(|out| {
+            out.extend_from_slice(b"half a value");
+            Err("bad".to_owned())
+        });
+        assert_eq!(failed, Err("bad".to_owned()));
+        row.push_encoded(|out| {
+            out.extend_from_slice(b"text");
+            Ok::<_, String>(true)
+        })
+        .unwrap();
+        assert_eq!(row.len(), 4, "a failed encoder adds no column");
+        assert_eq!(row.get(0), Some(&[0, 0, 0, 7][..]));
+        assert_eq!(row.get(1), None);
+        assert_eq!(row.get(2), None);
+        assert_eq!(row.get(3), Some(&b"text"[..]));
+        assert_eq!(row.get(4), None);
+        row.clear();
+        assert!(row.is_empty());
+    }
+
+    #[test]
+    fn a_composite_partition_key_is_stored_as_length_bytes_and_end_of_component() {
+        let schema = TableSchema::from_columns(
+            "ks.events",
+            &[
+                ("tenant", "partition_key", "text"),
+                ("day", "partition_key", "int"),
+                ("n", "regular", "int"),
+            ],
+        )
+        .unwrap();
+        let values = vec![Some(Value::Text("a".into())), Some(Value::Int(7)), None];
+        let p = row_partition(&schema, values, &[true; 3], 5, None, NullMode::Unset).unwrap();
+        assert_eq!(p.key, [0, 1, b'a', 0, 0, 4, 0, 0, 0, 7, 0]);
+        assert_eq!(p.token, Token::of_key(&p.key));
     }
 
     #[test]
