@@ -7,7 +7,7 @@ use thiserror::Error;
 use crate::model::cell::{ColumnData, RowLiveness};
 use crate::model::collection::explode;
 use crate::model::literal::parse_timestamp_micros;
-use crate::model::token::push_key_component;
+use crate::model::token::composite_key;
 use crate::model::{
     Cell, ColumnKind, Liveness, Partition, Row, SmallBytes, TableSchema, Token, Value,
 };
@@ -229,6 +229,15 @@ impl RowValues {
         self.spans.push(Some((start as u32, self.buf.len() as u32)));
     }
 
+    /// Appends a value already serialized, or NULL.
+    pub fn push_bytes(&mut self, bytes: Option<&[u8]>) {
+        self.spans.push(bytes.map(|b| {
+            let start = self.buf.len();
+            self.buf.extend_from_slice(b);
+            (start as u32, self.buf.len() as u32)
+        }));
+    }
+
     /// Appends the value `encode` writes; it returns false (having written nothing) for NULL.
     pub fn push_encoded<E>(
         &mut self,
@@ -305,7 +314,6 @@ pub fn build_partition(
     };
     let key_len = schema.partition_key_len;
     let clustering_len = schema.clustering_len;
-    let mut key: Option<Vec<u8>> = None;
     let mut clustering = Vec::with_capacity(clustering_len);
     let mut columns = Vec::with_capacity(schema.columns.len() - key_len - clustering_len);
     let mut static_columns = Vec::new();
@@ -316,18 +324,9 @@ pub fn build_partition(
             reason: "a primary key column cannot be NULL".to_owned(),
         };
         match column.kind {
+            // Checked here, joined below.
             ColumnKind::PartitionKey => {
-                let value = value.ok_or_else(missing_key)?;
-                if key_len == 1 {
-                    key = Some(value.to_vec());
-                    continue;
-                }
-                push_key_component(key.get_or_insert_with(Vec::new), i, value).map_err(|e| {
-                    RowError {
-                        column: Some(column.name.clone()),
-                        reason: e.to_string(),
-                    }
-                })?;
+                value.ok_or_else(missing_key)?;
             }
             ColumnKind::Clustering(_) => clustering.push(value.ok_or_else(missing_key)?.to_vec()),
             ColumnKind::Regular | ColumnKind::Static => {
@@ -381,7 +380,11 @@ pub fn build_partition(
             }
         }
     }
-    let key_bytes = key.unwrap_or_default();
+    let key_values = (0..key_len).map(|i| values.get(i).unwrap_or_default());
+    let key_bytes = composite_key(key_values).map_err(|e| RowError {
+        column: Some(schema.columns[e.index].name.clone()),
+        reason: e.to_string(),
+    })?;
     if key_bytes.is_empty() {
         return Err(RowError {
             column: Some(schema.columns[0].name.clone()),

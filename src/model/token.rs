@@ -50,34 +50,26 @@ pub struct KeyTooLong {
     pub len: usize,
 }
 
-/// The stored form of a partition key: the value for one component (moved, not copied, when
-/// the component owns its bytes), else the composite encoding.
-pub fn composite_key<C: AsRef<[u8]> + Into<Vec<u8>>>(
-    mut components: Vec<C>,
+/// The stored form of a partition key from its components' serialized values: the value itself
+/// for one component, else each component as its 16-bit length, its bytes and an
+/// end-of-component byte.
+pub fn composite_key<'a>(
+    components: impl ExactSizeIterator<Item = &'a [u8]> + Clone,
 ) -> Result<Vec<u8>, KeyTooLong> {
-    if components.len() == 1
-        && let Some(single) = components.pop()
-    {
-        return Ok(single.into());
+    if components.len() == 1 {
+        return Ok(components.clone().next().unwrap_or_default().to_vec());
     }
-    let mut out = Vec::with_capacity(components.iter().map(|c| c.as_ref().len() + 3).sum());
-    for (index, c) in components.iter().enumerate() {
-        push_key_component(&mut out, index, c.as_ref())?;
+    let mut out = Vec::with_capacity(components.clone().map(|c| c.len() + 3).sum());
+    for (index, c) in components.enumerate() {
+        let len = u16::try_from(c.len()).map_err(|_| KeyTooLong {
+            index,
+            len: c.len(),
+        })?;
+        out.extend_from_slice(&len.to_be_bytes());
+        out.extend_from_slice(c);
+        out.push(0);
     }
     Ok(out)
-}
-
-/// Appends component `index` of a composite partition key: its 16-bit length, its bytes and
-/// an end-of-component byte.
-pub fn push_key_component(out: &mut Vec<u8>, index: usize, c: &[u8]) -> Result<(), KeyTooLong> {
-    let len = u16::try_from(c.len()).map_err(|_| KeyTooLong {
-        index,
-        len: c.len(),
-    })?;
-    out.extend_from_slice(&len.to_be_bytes());
-    out.extend_from_slice(c);
-    out.push(0);
-    Ok(())
 }
 
 /// The components of a stored partition key (the inverse of [`composite_key`]); `None` if the
@@ -124,7 +116,7 @@ mod tests {
     #[test]
     fn composite_tokens_equal_the_token_of_the_composite_encoding() {
         let parts = [Value::Int(1).to_bytes(), Value::Text("a".into()).to_bytes()];
-        let key = composite_key(parts.to_vec()).unwrap();
+        let key = composite_key(parts.iter().map(Vec::as_slice)).unwrap();
         assert_eq!(key, [0, 4, 0, 0, 0, 1, 0, 0, 1, b'a', 0]);
         assert_eq!(Token::of_components(&parts), Token::of_key(&key));
     }
@@ -132,7 +124,7 @@ mod tests {
     #[test]
     fn split_key_inverts_composite_key() {
         let parts: [&[u8]; 3] = [b"ab", b"", b"\x00\x01"];
-        let key = composite_key(parts.to_vec()).unwrap();
+        let key = composite_key(parts.into_iter()).unwrap();
         assert_eq!(split_key(&key, 3).unwrap(), parts);
         assert_eq!(split_key(&key, 2), None);
         assert_eq!(split_key(&key[..key.len() - 1], 3), None);
@@ -141,13 +133,16 @@ mod tests {
 
     #[test]
     fn a_single_component_key_is_stored_as_the_value_itself() {
-        assert_eq!(composite_key(vec![b"abc"]).unwrap(), b"abc");
+        assert_eq!(
+            composite_key([b"abc".as_slice()].into_iter()).unwrap(),
+            b"abc"
+        );
     }
 
     #[test]
     fn a_composite_component_over_64_kib_is_an_error() {
         let big = vec![0u8; 70_000];
-        let err = composite_key(vec![big.as_slice(), b"x".as_slice()]).unwrap_err();
+        let err = composite_key([big.as_slice(), b"x".as_slice()].into_iter()).unwrap_err();
         assert_eq!(err.index, 0);
     }
 }

@@ -470,16 +470,31 @@ impl Value {
 }
 
 fn encode_framed(value: Option<&Value>, out: &mut Vec<u8>) {
-    match value {
-        None => out.extend_from_slice(&(-1i32).to_be_bytes()),
-        Some(v) => {
-            let len_at = out.len();
-            out.extend_from_slice(&[0; 4]);
+    let Ok(_) = write_framed(out, |out| {
+        if let Some(v) = value {
             v.encode(out);
-            let len = (out.len() - len_at - 4) as i32;
-            out[len_at..len_at + 4].copy_from_slice(&len.to_be_bytes());
         }
-    }
+        Ok::<_, std::convert::Infallible>(value.is_some())
+    });
+}
+
+/// Writes a value as collections, tuples and UDTs frame their elements: its 4-byte length, then
+/// the bytes `write` appends, or -1 when it returns false (NULL, having written nothing).
+/// Returns what `write` returned.
+pub fn write_framed<E>(
+    out: &mut Vec<u8>,
+    write: impl FnOnce(&mut Vec<u8>) -> Result<bool, E>,
+) -> Result<bool, E> {
+    let at = out.len();
+    out.extend_from_slice(&[0; 4]);
+    let present = write(out)?;
+    let len = if present {
+        (out.len() - at - 4) as i32
+    } else {
+        -1
+    };
+    out[at..at + 4].copy_from_slice(&len.to_be_bytes());
+    Ok(present)
 }
 
 fn decode_fields<'t>(

@@ -41,7 +41,7 @@ use arrow::datatypes::{
 
 use crate::model::literal::parse_literal;
 use crate::model::types::UdtDef;
-use crate::model::value::{Decimal, Duration, Varint};
+use crate::model::value::{Decimal, Duration, Varint, hex, write_framed};
 use crate::model::vint;
 use crate::model::{CqlType, NativeType, Value};
 use crate::sort::order::compare_values;
@@ -391,22 +391,22 @@ impl Conv {
             }
             Conv::Text { ascii } => {
                 let ascii = *ascii;
+                let write = move |s: &str, out: &mut Vec<u8>| {
+                    if ascii && !s.is_ascii() {
+                        return Err(not_ascii(s));
+                    }
+                    out.extend_from_slice(s.as_bytes());
+                    Ok(())
+                };
                 if let Some(get) = str_getter(array) {
-                    write_leaf(array, move |i, out| {
-                        let s = get(i);
-                        check_ascii(s, ascii)?;
-                        out.extend_from_slice(s.as_bytes());
-                        Ok(())
-                    })
+                    write_leaf(array, move |i, out| write(get(i), out))
                 } else {
                     let get = bytes_getter(array).ok_or_else(mismatch)?;
                     write_leaf(array, move |i, out| {
                         let s = std::str::from_utf8(get(i)).map_err(|_| {
                             "the bytes are not valid UTF-8, which CQL text needs".to_owned()
                         })?;
-                        check_ascii(s, ascii)?;
-                        out.extend_from_slice(s.as_bytes());
-                        Ok(())
+                        write(s, out)
                     })
                 }
             }
@@ -576,7 +576,7 @@ impl Conv {
                             // A multi-cell set's elements become cells, which sort themselves.
                             out.extend_from_slice(&(len as i32).to_be_bytes());
                             for (n, j) in r.enumerate() {
-                                if !framed(out, |out| elem(j, out))? {
+                                if !write_framed(out, |out| elem(j, out))? {
                                     return Err(null_element(n));
                                 }
                             }
@@ -673,12 +673,8 @@ impl Conv {
                         return Ok(false);
                     }
                     for g in &bound {
-                        match g {
-                            Some(g) => {
-                                framed(out, |out| g(i, out))?;
-                            }
-                            None => out.extend_from_slice(&(-1i32).to_be_bytes()),
-                        }
+                        // A UDT field the struct lacks is NULL.
+                        write_framed(out, |out| g.as_ref().map_or(Ok(false), |g| g(i, out)))?;
                     }
                     Ok(true)
                 })
@@ -698,7 +694,7 @@ impl Conv {
                         return Ok(false);
                     }
                     for g in &bound {
-                        framed(out, |out| g(i, out))?;
+                        write_framed(out, |out| g(i, out))?;
                     }
                     Ok(true)
                 })
@@ -751,23 +747,18 @@ fn udt(fields: &arrow::datatypes::Fields, def: &UdtDef) -> Result<Conv, Refusal>
 pub(crate) fn string_value(cql: &CqlType, s: &str) -> Result<Value, String> {
     match cql {
         CqlType::Native(NativeType::Text) => Ok(Value::Text(s.to_owned())),
-        CqlType::Native(NativeType::Ascii) => {
-            check_ascii(s, true)?;
-            Ok(Value::Ascii(s.to_owned()))
-        }
+        CqlType::Native(NativeType::Ascii) if !s.is_ascii() => Err(not_ascii(s)),
+        CqlType::Native(NativeType::Ascii) => Ok(Value::Ascii(s.to_owned())),
         _ => parse_literal(cql, s).map_err(|e| e.to_string()),
     }
 }
 
-/// Refuses text with non-ASCII characters for an ascii column.
-fn check_ascii(s: &str, ascii: bool) -> Result<(), String> {
-    if ascii && !s.is_ascii() {
-        return Err(format!(
-            "`{}` has non-ASCII characters, which CQL ascii cannot hold",
-            shorten(s)
-        ));
-    }
-    Ok(())
+/// Why text with non-ASCII characters cannot go into an ascii column.
+fn not_ascii(s: &str) -> String {
+    format!(
+        "`{}` has non-ASCII characters, which CQL ascii cannot hold",
+        shorten(s)
+    )
 }
 
 /// The first 80 characters of a value, for messages.
@@ -799,24 +790,6 @@ fn leaf<'a>(array: &'a dyn Array, f: impl Fn(usize) -> Result<Value, String> + '
         f(i)?.encode(out);
         Ok(())
     })
-}
-
-/// Writes a value with its 4-byte length, or -1 for NULL, as collections, tuples and UDTs frame
-/// their elements; whether it was not NULL.
-fn framed(
-    out: &mut Vec<u8>,
-    write: impl FnOnce(&mut Vec<u8>) -> Result<bool, String>,
-) -> Result<bool, String> {
-    let at = out.len();
-    out.extend_from_slice(&[0; 4]);
-    let present = write(out)?;
-    let len = if present {
-        (out.len() - at - 4) as i32
-    } else {
-        -1
-    };
-    out[at..at + 4].copy_from_slice(&len.to_be_bytes());
-    Ok(present)
 }
 
 /// A collection's serialized elements side by side, to sort a frozen set or map before it is
@@ -891,10 +864,6 @@ impl Encoded {
 /// A serialized value as CQL shows it, for messages.
 fn shown(cql: &CqlType, bytes: &[u8]) -> String {
     Value::decode(cql, bytes).map_or_else(|_| format!("0x{}", hex(bytes)), |v| v.to_string())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn int_value(v: i128, to: NativeType) -> Result<Value, String> {

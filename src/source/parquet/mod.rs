@@ -24,7 +24,7 @@ use arrow::datatypes::{DataType, SchemaRef};
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
 use thiserror::Error;
 
-use crate::model::{CqlType, NativeType, TableSchema, Value};
+use crate::model::{CqlType, NativeType, TableSchema};
 use crate::plan::{self, MappingOptions, NullMode, PlanError};
 
 use convert::{Conv, Refusal, string_value};
@@ -321,7 +321,9 @@ impl ParquetInput {
                             f.folder_values[key]
                                 .as_deref()
                                 .map(|v| {
-                                    string_value(&column.cql_type, v).map_err(|reason| {
+                                    string_value(&column.cql_type, v)
+                                        .map(|value| value.to_bytes())
+                                        .map_err(|reason| {
                                         ParquetError::FolderValue {
                                             path: f.name.clone(),
                                             key: names[index].clone(),
@@ -555,8 +557,8 @@ fn open_hdfs(input: &str, file_system: &str, path: &str) -> Result<Found, Parque
 enum ColumnSource {
     /// A column of the files (its index in the Arrow schema) and its conversion.
     File { field: usize, conv: Conv },
-    /// A folder name key: its value in each file, converted once.
-    Folder { values: Vec<Option<Value>> },
+    /// A folder name key: its value in each file, converted and serialized once.
+    Folder { values: Vec<Option<Vec<u8>>> },
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -339,10 +339,9 @@ fn row_partition(
             (Some(ColumnSource::File { field, .. }), Some(get)) => values
                 .push_encoded(|out| get(row, out))
                 .map_err(|reason| error(*field, reason))?,
-            (Some(ColumnSource::Folder { values: folder }), _) => match &folder[f] {
-                Some(value) => values.push_value(value),
-                None => values.push_null(),
-            },
+            (Some(ColumnSource::Folder { values: folder }), _) => {
+                values.push_bytes(folder[f].as_deref())
+            }
             _ => values.push_null(),
         }
     }

@@ -16,7 +16,7 @@ use parquet::file::properties::WriterProperties;
 use super::*;
 use crate::model::Partition;
 use crate::model::schema::{ColumnRow, build_table_schema};
-use crate::model::{Liveness, TableName};
+use crate::model::{Liveness, TableName, Value};
 use crate::rejects::Reject;
 
 fn table(columns: &[(&str, &str, &str)]) -> Arc<TableSchema> {
