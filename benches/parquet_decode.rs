@@ -1,7 +1,9 @@
-//! Criterion bench of the Parquet decode stage: cassbulk's source (Parquet pages to partitions
-//! of cells, ready for the partition builder) against arrow-rs alone reading the same files into
-//! `RecordBatch`es, both decoding row groups in parallel on all cores with the same projection
-//! and batch size. The difference is what turning Arrow arrays into CQL cells costs.
+//! Criterion bench of the Parquet decode stage: cassbulk's source (Parquet pages to row batches
+//! of serialized CQL values, checked and ready for the partition builder) against arrow-rs alone
+//! reading the same files into `RecordBatch`es, both decoding row groups in parallel on all cores
+//! with the same projection and batch size. The difference is what turning Arrow arrays into CQL
+//! values costs. A third case adds the builder's intake (every row made into a partition of
+//! cells, in parallel), so the cost that moved out of the source stays visible.
 //! Run: `cargo bench --bench parquet_decode` (numbers in docs/BENCHMARKS.md).
 //!
 //! The data is a nightly profile-features export like `fixtures/profile_features` (written here
@@ -182,17 +184,45 @@ fn options() -> MappingOptions {
     }
 }
 
-/// cassbulk's Parquet source: rows decoded, converted and built into partitions.
+/// cassbulk's decode stage: Parquet row groups decoded, converted to serialized CQL values and
+/// checked (write time, TTL, primary key), as the row batches the source hands the builder.
 fn cassbulk_decode(root: &Path) -> usize {
     let input = ParquetInput::open(root.to_str().unwrap()).unwrap();
     let plan = input.plan(table(), &options()).unwrap();
     input
         .events(plan)
         .map(|e| match e.unwrap() {
+            SourceEvent::Rows(b) => black_box(b).accepted(),
             SourceEvent::Partition(p) => black_box(p).rows.len(),
             SourceEvent::Reject(r) => panic!("rejected: {r:?}"),
         })
         .sum()
+}
+
+/// The decode stage plus the builder's intake: every row of every batch made into a partition
+/// of cells, batches in parallel on `pool` as the partition builder does.
+fn cassbulk_partitions(root: &Path, pool: &rayon::ThreadPool) -> usize {
+    let input = ParquetInput::open(root.to_str().unwrap()).unwrap();
+    let plan = input.plan(table(), &options()).unwrap();
+    let mut batches = Vec::new();
+    let mut rows = 0;
+    for event in input.events(plan) {
+        match event.unwrap() {
+            SourceEvent::Rows(b) => batches.push(b),
+            SourceEvent::Partition(p) => rows += black_box(p).rows.len(),
+            SourceEvent::Reject(r) => panic!("rejected: {r:?}"),
+        }
+    }
+    rows + pool.install(|| {
+        batches
+            .par_iter()
+            .map(|b| {
+                b.partitions()
+                    .map(|p| black_box(p.unwrap()).rows.len())
+                    .sum::<usize>()
+            })
+            .sum::<usize>()
+    })
 }
 
 /// arrow-rs alone: the same files, columns and batch size into `RecordBatch`es, one row group
@@ -252,6 +282,7 @@ fn benches(c: &mut Criterion) {
         .unwrap();
     assert_eq!(arrow_decode(&files, &pool), rows);
     assert_eq!(cassbulk_decode(dir.path()), rows);
+    assert_eq!(cassbulk_partitions(dir.path(), &pool), rows);
 
     // For profilers and instruction counts: `PARQUET_DECODE_ONLY=cassbulk:20` decodes 20 times
     // and exits, without criterion's adaptive iteration counts.
@@ -262,6 +293,7 @@ fn benches(c: &mut Criterion) {
         for _ in 0..times {
             match which {
                 "arrow" => black_box(arrow_decode(&files, &pool)),
+                "partitions" => black_box(cassbulk_partitions(dir.path(), &pool)),
                 _ => black_box(cassbulk_decode(dir.path())),
             };
         }
@@ -275,8 +307,11 @@ fn benches(c: &mut Criterion) {
     group.bench_function("arrow-rs record batches", |b| {
         b.iter(|| arrow_decode(&files, &pool))
     });
-    group.bench_function("cassbulk partitions", |b| {
+    group.bench_function("cassbulk row batches", |b| {
         b.iter(|| cassbulk_decode(dir.path()))
+    });
+    group.bench_function("cassbulk partitions", |b| {
+        b.iter(|| cassbulk_partitions(dir.path(), &pool))
     });
     group.finish();
 }

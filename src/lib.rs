@@ -6,6 +6,7 @@
 //! of it; `src/main.rs` only parses the command line and maps errors to exit codes.
 
 pub mod app;
+pub mod batch;
 pub mod checkpoint;
 pub mod cli;
 pub mod cluster;

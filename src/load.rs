@@ -11,6 +11,7 @@ use std::sync::Arc;
 use thiserror::Error;
 use tokio::sync::mpsc;
 
+use crate::batch::RowBatch;
 use crate::checkpoint::{self, CheckpointError};
 use crate::cli::ConnectionArgs;
 use crate::cluster::{self, ClusterError};
@@ -29,6 +30,17 @@ use crate::source::{InputKind, SourceEvent, input_kind};
 
 /// Partitions buffered between stages.
 const CHANNEL_DEPTH: usize = 1024;
+
+/// Messages buffered between the readers and the builder: each a row batch or up to
+/// [`PARTITIONS_PER_MESSAGE`] partitions.
+const READ_DEPTH: usize = 32;
+const PARTITIONS_PER_MESSAGE: usize = 64;
+
+/// What a reader hands the builder.
+enum Read {
+    Partitions(Vec<Partition>, u32),
+    Rows(RowBatch, u32),
+}
 
 /// Everything a load needs, validated by the command line.
 #[derive(Debug, Clone)]
@@ -320,7 +332,7 @@ fn read_inputs(
     counters: &Arc<Counters>,
     rejects: &Arc<Rejects>,
 ) -> Result<PartitionBuilder, LoadError> {
-    let (tx, rx) = crossbeam_channel::bounded::<(Partition, u32)>(CHANNEL_DEPTH);
+    let (tx, rx) = crossbeam_channel::bounded::<Read>(READ_DEPTH);
     std::thread::scope(|scope| {
         let readers: Vec<_> = inputs
             .into_iter()
@@ -332,8 +344,14 @@ fn read_inputs(
             .collect();
         drop(tx);
         let mut pushed = Ok(());
-        for (partition, source) in rx.iter() {
-            if let Err(e) = builder.push(partition, source) {
+        for read in rx.iter() {
+            let result = match read {
+                Read::Partitions(partitions, source) => partitions
+                    .into_iter()
+                    .try_for_each(|partition| builder.push(partition, source)),
+                Read::Rows(batch, source) => builder.push_rows(batch, source),
+            };
+            if let Err(e) = result {
                 pushed = Err(LoadError::from(e));
                 break;
             }
@@ -351,23 +369,41 @@ fn read_inputs(
 fn read_input(
     events: Events,
     source: u32,
-    tx: &crossbeam_channel::Sender<(Partition, u32)>,
+    tx: &crossbeam_channel::Sender<Read>,
     counters: &Counters,
     rejects: &Rejects,
 ) -> Result<(), LoadError> {
+    let mut partitions = Vec::with_capacity(PARTITIONS_PER_MESSAGE);
     for event in events {
-        Counters::add(&counters.rows_read, 1);
         match event? {
             SourceEvent::Partition(partition) => {
-                if tx.send((partition, source)).is_err() {
+                Counters::add(&counters.rows_read, 1);
+                partitions.push(partition);
+                if partitions.len() == PARTITIONS_PER_MESSAGE {
+                    let full = std::mem::replace(
+                        &mut partitions,
+                        Vec::with_capacity(PARTITIONS_PER_MESSAGE),
+                    );
+                    if tx.send(Read::Partitions(full, source)).is_err() {
+                        return Ok(());
+                    }
+                }
+            }
+            SourceEvent::Rows(batch) => {
+                Counters::add(&counters.rows_read, batch.accepted() as u64);
+                if tx.send(Read::Rows(batch, source)).is_err() {
                     return Ok(());
                 }
             }
             SourceEvent::Reject(reject) => {
+                Counters::add(&counters.rows_read, 1);
                 Counters::add(&counters.rows_rejected, 1);
                 rejects.add(reject)?;
             }
         }
+    }
+    if !partitions.is_empty() {
+        let _ = tx.send(Read::Partitions(partitions, source));
     }
     Ok(())
 }

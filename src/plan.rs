@@ -4,6 +4,7 @@
 
 use thiserror::Error;
 
+use crate::batch::RowAccess;
 use crate::model::cell::{ColumnData, RowLiveness};
 use crate::model::collection::explode;
 use crate::model::literal::parse_timestamp_micros;
@@ -279,6 +280,49 @@ impl RowValues {
     }
 }
 
+impl RowAccess for RowValues {
+    fn value(&self, column: usize) -> Option<&[u8]> {
+        self.get(column)
+    }
+}
+
+/// Checks what [`build_partition`] refuses in a row's primary key without building anything: a
+/// NULL key or clustering column, a composite key component over 65535 bytes, an empty key.
+/// Sources that hand rows to the builder in batches run it on every row first.
+pub fn check_primary_key(schema: &TableSchema, values: &impl RowAccess) -> Result<(), RowError> {
+    let key_len = schema.partition_key_len;
+    let mut key_bytes = 0;
+    for (i, column) in schema.columns[..key_len + schema.clustering_len]
+        .iter()
+        .enumerate()
+    {
+        let value = values.value(i).ok_or_else(|| RowError {
+            column: Some(column.name.clone()),
+            reason: "a primary key column cannot be NULL".to_owned(),
+        })?;
+        if i < key_len {
+            if key_len > 1 && value.len() > usize::from(u16::MAX) {
+                return Err(RowError {
+                    column: Some(column.name.clone()),
+                    reason: crate::model::token::KeyTooLong {
+                        index: i,
+                        len: value.len(),
+                    }
+                    .to_string(),
+                });
+            }
+            key_bytes += value.len();
+        }
+    }
+    if key_len == 1 && key_bytes == 0 {
+        return Err(RowError {
+            column: Some(schema.columns[0].name.clone()),
+            reason: "the partition key is empty, which Cassandra refuses".to_owned(),
+        });
+    }
+    Ok(())
+}
+
 /// Builds the one-row partition of a source row: `values[i]` is the value of CQL column `i`
 /// (`None`: NULL or not mapped, see `mapped`), written at `timestamp` with `ttl` seconds.
 pub fn row_partition(
@@ -302,7 +346,7 @@ pub fn row_partition(
 /// [`row_partition`] for values already serialized: the sources' hot path.
 pub fn build_partition(
     schema: &TableSchema,
-    values: &RowValues,
+    values: &impl RowAccess,
     mapped: &[bool],
     timestamp: i64,
     ttl: Option<u32>,
@@ -318,7 +362,7 @@ pub fn build_partition(
     let mut columns = Vec::with_capacity(schema.columns.len() - key_len - clustering_len);
     let mut static_columns = Vec::new();
     for (i, column) in schema.columns.iter().enumerate() {
-        let value = values.get(i);
+        let value = values.value(i);
         let missing_key = || RowError {
             column: Some(column.name.clone()),
             reason: "a primary key column cannot be NULL".to_owned(),
@@ -380,7 +424,7 @@ pub fn build_partition(
             }
         }
     }
-    let key_values = (0..key_len).map(|i| values.get(i).unwrap_or_default());
+    let key_values = (0..key_len).map(|i| values.value(i).unwrap_or_default());
     let key_bytes = composite_key(key_values).map_err(|e| RowError {
         column: Some(schema.columns[e.index].name.clone()),
         reason: e.to_string(),
@@ -602,5 +646,54 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.column.as_deref(), Some("username"));
+    }
+    #[test]
+    fn check_primary_key_refuses_exactly_the_keys_build_partition_refuses_with_the_same_reason() {
+        let composite = TableSchema::from_columns(
+            "ks.events",
+            &[
+                ("user", "partition_key", "text"),
+                ("day", "partition_key", "text"),
+                ("at", "clustering", "int"),
+                ("what", "regular", "text"),
+            ],
+        )
+        .unwrap();
+        let single = schema();
+        let long = "x".repeat(70_000);
+        let rows: Vec<(&TableSchema, Vec<Option<&str>>)> = vec![
+            (
+                &composite,
+                vec![Some("a"), Some("b"), Some("\0\0\0\x01"), Some("w")],
+            ),
+            (&composite, vec![Some("a"), None, Some("\0\0\0\x01"), None]),
+            (&composite, vec![Some("a"), Some("b"), None, Some("w")]),
+            (
+                &composite,
+                vec![Some(""), Some(""), Some("\0\0\0\x01"), None],
+            ),
+            (
+                &composite,
+                vec![Some(&long), Some("b"), Some("\0\0\0\x01"), None],
+            ),
+            (&single, vec![Some(&long), None, None]),
+            (&single, vec![Some(""), Some("e"), None]),
+            (&single, vec![None, Some("e"), None]),
+            (&single, vec![Some("u"), None, None]),
+        ];
+        for (schema, row) in rows {
+            let mut values = RowValues::new();
+            for v in &row {
+                values.push_bytes(v.map(str::as_bytes));
+            }
+            let mapped = vec![true; schema.columns.len()];
+            let built = build_partition(schema, &values, &mapped, 1, None, NullMode::Unset);
+            assert_eq!(
+                check_primary_key(schema, &values),
+                built.map(|_| ()),
+                "{} {row:?}",
+                schema.name
+            );
+        }
     }
 }

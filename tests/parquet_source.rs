@@ -119,6 +119,7 @@ fn load(schema: &Arc<TableSchema>) -> (Vec<Partition>, Vec<Reject>) {
     for event in input.events(plan) {
         match event.unwrap() {
             SourceEvent::Partition(p) => partitions.push(p),
+            SourceEvent::Rows(b) => partitions.extend(b.partitions().map(Result::unwrap)),
             SourceEvent::Reject(r) => rejects.push(r),
         }
     }

@@ -9,9 +9,11 @@ use std::cmp::Ordering;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use rayon::iter::{IntoParallelRefIterator, ParallelIterator};
 use rayon::slice::ParallelSliceMut;
 use thiserror::Error;
 
+use crate::batch::RowBatch;
 use crate::merge::{
     apply_partition_deletion, merge_deletions, merge_rows, normalize_row, row_is_empty, shadows,
 };
@@ -25,6 +27,8 @@ use super::run::{RunError, RunReader, RunWriter};
 pub enum SortError {
     #[error(transparent)]
     Run(#[from] RunError),
+    #[error("a row of a batch cannot be built ({0}); this is a bug in cassbulk, please report it")]
+    Batch(String),
     #[error(
         "cannot create a temporary folder under {dir}: {source} (set --temp-dir to a writable folder with free space)"
     )]
@@ -104,9 +108,15 @@ pub struct PartitionBuilder {
     temp: Option<TempFolder>,
     buffer: Vec<Entry>,
     buffered: usize,
+    /// Row batches not yet made into entries, with their inputs, and how many rows they hold.
+    pending: Vec<(RowBatch, u32)>,
+    pending_rows: usize,
     runs: Vec<PathBuf>,
     stats: BuildStats,
 }
+
+/// Rows of batches gathered before their cells are made, in parallel, a batch per task.
+const PENDING_ROWS: usize = 16 * 1024;
 
 impl PartitionBuilder {
     pub fn new(schema: &TableSchema, options: BuilderOptions) -> PartitionBuilder {
@@ -116,6 +126,8 @@ impl PartitionBuilder {
             temp: None,
             buffer: Vec::new(),
             buffered: 0,
+            pending: Vec::new(),
+            pending_rows: 0,
             runs: Vec::new(),
             stats: BuildStats::default(),
         }
@@ -130,6 +142,54 @@ impl PartitionBuilder {
         }
         if self.buffered > self.options.memory_budget {
             self.spill()?;
+        }
+        Ok(())
+    }
+
+    /// Adds a batch of rows. Their cells are made a few batches at a time, on all cores.
+    pub fn push_rows(&mut self, batch: RowBatch, source: u32) -> Result<(), SortError> {
+        self.pending_rows += batch.len();
+        self.buffered += batch.heap_size();
+        self.pending.push((batch, source));
+        if self.pending_rows >= PENDING_ROWS {
+            self.build_pending()?;
+        }
+        if self.buffered > self.options.memory_budget {
+            self.spill()?;
+        }
+        Ok(())
+    }
+
+    /// Makes the entries of the pending batches.
+    fn build_pending(&mut self) -> Result<(), SortError> {
+        let pending = std::mem::take(&mut self.pending);
+        self.pending_rows = 0;
+        let built: Vec<Result<Vec<Entry>, SortError>> = pending
+            .par_iter()
+            .map(|(batch, source)| {
+                let mut entries = Vec::with_capacity(batch.len());
+                for partition in batch.partitions() {
+                    let partition = partition.map_err(|e| {
+                        SortError::Batch(format!(
+                            "{}: {}",
+                            e.column.as_deref().unwrap_or("row"),
+                            e.reason
+                        ))
+                    })?;
+                    entries.extend(Entry::split(partition, *source));
+                }
+                Ok(entries)
+            })
+            .collect();
+        for (batch, _) in &pending {
+            self.buffered = self.buffered.saturating_sub(batch.heap_size());
+        }
+        drop(pending);
+        for entries in built {
+            let entries = entries?;
+            self.stats.entries_in += entries.len() as u64;
+            self.buffered += entries.iter().map(Entry::heap_size).sum::<usize>();
+            self.buffer.extend(entries);
         }
         Ok(())
     }
@@ -155,6 +215,7 @@ impl PartitionBuilder {
     }
 
     fn spill(&mut self) -> Result<(), SortError> {
+        self.build_pending()?;
         if self.buffer.is_empty() {
             return Ok(());
         }
@@ -183,6 +244,7 @@ impl PartitionBuilder {
 
     /// Ends input; returns the partitions in token order.
     pub fn finish(mut self) -> Result<Partitions, SortError> {
+        self.build_pending()?;
         let memory = self.sort_buffer();
         let mut sources: Vec<Source> = Vec::with_capacity(self.runs.len() + 1);
         for path in &self.runs {
@@ -475,6 +537,79 @@ mod tests {
         assert_eq!(stats.runs_spilled, 0);
         let rows: usize = parts.iter().map(|p| p.rows.len()).sum();
         assert_eq!(stats.duplicates_collapsed as usize, 300 - rows);
+    }
+
+    /// The rows of [`inputs`] as row batches of `per_batch` rows; every seventh row rejected.
+    fn batches(per_batch: usize) -> Vec<RowBatch> {
+        use crate::batch::{BatchColumn, BatchShape, ColumnValues};
+        let shape = Arc::new(BatchShape {
+            schema: Arc::new(schema()),
+            mapped: vec![true; 3],
+            nulls: crate::plan::NullMode::Unset,
+        });
+        let rows: Vec<usize> = (0..300).collect();
+        rows.chunks(per_batch)
+            .map(|chunk| {
+                let mut columns = vec![ColumnValues::default(); 3];
+                let mut batch = RowBatch {
+                    shape: shape.clone(),
+                    columns: Vec::new(),
+                    timestamps: Vec::new(),
+                    ttls: Vec::new(),
+                    rejected: Vec::new(),
+                };
+                for &i in chunk {
+                    let values = [
+                        Value::Text(format!("user{}", i % 50)),
+                        Value::Int(i as i32 % 7),
+                        Value::Text(format!("v{i}")),
+                    ];
+                    for (column, value) in columns.iter_mut().zip(&values) {
+                        column
+                            .push_with(|out| {
+                                value.encode(out);
+                                Ok::<_, ()>(true)
+                            })
+                            .unwrap();
+                    }
+                    batch.timestamps.push(1000 + i as i64);
+                    batch.ttls.push(if i % 5 == 0 { 60 } else { 0 });
+                    batch.rejected.push(i % 7 == 3);
+                }
+                batch.columns = columns.into_iter().map(BatchColumn::Values).collect();
+                batch
+            })
+            .collect()
+    }
+
+    #[test]
+    fn row_batches_build_the_same_partitions_as_their_rows_pushed_one_by_one() {
+        for budget in [usize::MAX, 3_000] {
+            let one_by_one: Vec<Partition> = batches(300)
+                .iter()
+                .flat_map(|b| b.partitions().map(Result::unwrap).collect::<Vec<_>>())
+                .collect();
+            assert_eq!(one_by_one.len(), 300 - 43);
+            let (expected, _) = build(one_by_one, budget);
+            let dir = tempfile::tempdir().unwrap();
+            let mut b = PartitionBuilder::new(
+                &schema(),
+                BuilderOptions {
+                    memory_budget: budget,
+                    temp_dir: dir.path().to_owned(),
+                },
+            );
+            for batch in batches(37) {
+                b.push_rows(batch, 0).unwrap();
+            }
+            let mut out = b.finish().unwrap();
+            let got: Vec<Partition> = out.by_ref().map(Result::unwrap).collect();
+            assert_eq!(out.stats().entries_in, 300 - 43, "budget {budget}");
+            if budget < usize::MAX {
+                assert!(out.stats().runs_spilled > 1, "{:?}", out.stats());
+            }
+            assert_eq!(got, expected, "budget {budget}");
+        }
     }
 
     #[test]

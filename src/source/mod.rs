@@ -8,13 +8,16 @@ pub mod postgres;
 
 use std::path::Path;
 
+use crate::batch::RowBatch;
 use crate::model::Partition;
 use crate::rejects::Reject;
 
-/// One row of an input: a partition to load, or a row that cannot be loaded and why.
-#[derive(Debug, Clone, PartialEq)]
+/// What an input yields: a row as a partition to load, a batch of rows to load (from columnar
+/// sources), or a row that cannot be loaded and why.
+#[derive(Debug, Clone)]
 pub enum SourceEvent {
     Partition(Partition),
+    Rows(RowBatch),
     Reject(Reject),
 }
 

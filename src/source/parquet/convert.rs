@@ -1,8 +1,10 @@
 //! Arrow values to CQL values. Which Arrow type may feed which CQL type is decided once per
 //! column ([`Conv::new`]), before any row is read. Binding a conversion to a decoded Arrow array
 //! ([`Conv::bind`]) downcasts it once per batch; each row then writes its value, serialized as
-//! Cassandra stores it, straight into the row's buffer ([`crate::plan::RowValues`]), or gives
-//! NULL, or the reason the row is rejected (a null inside a collection, a value out of range).
+//! Cassandra stores it, straight into a buffer, or gives NULL, or the reason the row is rejected
+//! (a null inside a collection, a value out of range). [`Conv::bind_column`] writes a whole
+//! column of a batch ([`crate::batch::ColumnValues`]), in one tight loop for the common pairs
+//! (`fast`), through `bind` row by row otherwise.
 //!
 //! Pairs, with the checks each value gets:
 //!
@@ -38,6 +40,10 @@ use arrow::datatypes::{
     TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
     TimestampSecondType, UInt8Type, UInt16Type, UInt32Type, UInt64Type,
 };
+
+mod fast;
+
+pub(crate) use fast::ColumnWrite;
 
 use crate::model::literal::parse_literal;
 use crate::model::types::UdtDef;
@@ -353,6 +359,25 @@ impl Conv {
 
     /// Downcasts `array` once for this conversion. Fails only when the array is not of the type
     /// the conversion was planned for (a file whose schema changed under us).
+    /// Binds the conversion to a batch's array as a writer of the whole column: the fast path of
+    /// [`fast`] when the pair has one, else [`Conv::bind`] row by row.
+    pub(crate) fn bind_column<'a>(
+        &'a self,
+        array: &'a dyn Array,
+    ) -> Result<ColumnWrite<'a>, String> {
+        let general = match fast::column(self, array, self.bind(array)?) {
+            Ok(write) => return Ok(write),
+            Err(general) => general,
+        };
+        Ok(Box::new(move |column, errors| {
+            for i in 0..array.len() {
+                if let Err(reason) = column.push_with(|out| general(i, out)) {
+                    errors.push((i, reason));
+                }
+            }
+        }))
+    }
+
     pub(crate) fn bind<'a>(&'a self, array: &'a dyn Array) -> Result<Get<'a>, String> {
         let mismatch = || {
             format!(
@@ -1655,5 +1680,102 @@ mod tests {
     fn null_typed_columns_load_as_nulls_into_anything() {
         let n = NullArray::new(2);
         assert_eq!(ok(&n, "map<text, int>"), [None, None]);
+    }
+    /// Writes `array` through its column writer and checks every row's bytes, NULLs and reasons
+    /// against the general per-row conversion.
+    fn column_agrees_with_rows(array: &dyn Array, cql: &str) {
+        let conv = Conv::new(array.data_type(), &t(cql)).unwrap();
+        assert!(
+            fast::has_fast_path(&conv, array),
+            "{} -> {cql} has no column writer",
+            array.data_type()
+        );
+        let mut column = crate::batch::ColumnValues::default();
+        let mut errors = Vec::new();
+        conv.bind_column(array).unwrap()(&mut column, &mut errors);
+        assert_eq!(column.len(), array.len(), "{cql}");
+        let get = conv.bind(array).unwrap();
+        let mut expected_errors = Vec::new();
+        for i in 0..array.len() {
+            let mut out = Vec::new();
+            match get(i, &mut out) {
+                Ok(true) => assert_eq!(column.get(i), Some(&out[..]), "{cql}: row {i}"),
+                Ok(false) => assert_eq!(column.get(i), None, "{cql}: row {i}"),
+                Err(reason) => {
+                    assert_eq!(column.get(i), None, "{cql}: row {i}");
+                    expected_errors.push((i, reason));
+                }
+            }
+        }
+        assert_eq!(errors, expected_errors, "{cql}");
+    }
+
+    #[test]
+    fn column_writers_write_the_same_bytes_nulls_and_reasons_as_the_row_conversion() {
+        let texts = StringArray::from(vec![Some("a"), None, Some(""), Some("Göteborg")]);
+        column_agrees_with_rows(&texts, "text");
+        column_agrees_with_rows(
+            &Int32Array::from(vec![Some(-1), None, Some(i32::MAX)]),
+            "int",
+        );
+        column_agrees_with_rows(
+            &Int64Array::from(vec![Some(i64::MIN), None, Some(7)]),
+            "bigint",
+        );
+        column_agrees_with_rows(
+            &Float64Array::from(vec![Some(-0.5), None, Some(f64::NAN)]),
+            "double",
+        );
+        column_agrees_with_rows(
+            &BooleanArray::from(vec![Some(true), None, Some(false)]),
+            "boolean",
+        );
+        let micros = arrow::array::TimestampMicrosecondArray::from(vec![
+            Some(-1),
+            Some(-1_001),
+            None,
+            Some(1_763_769_600_123_456),
+        ]);
+        column_agrees_with_rows(&micros, "timestamp");
+        column_agrees_with_rows(
+            &micros.clone().with_timezone("Europe/Stockholm"),
+            "timestamp",
+        );
+        let decimals = Decimal128Array::from(vec![Some(-12_345), None, Some(0), Some(i128::MAX)])
+            .with_precision_and_scale(38, 4)
+            .unwrap();
+        column_agrees_with_rows(&decimals, "decimal");
+
+        let lists = list_of_strings(vec![
+            Some(vec![Some("b"), Some("a"), Some("b")]),
+            None,
+            Some(vec![]),
+            Some(vec![Some("x"), None, Some("y")]),
+            Some(vec![Some("z")]),
+        ]);
+        column_agrees_with_rows(&lists, "list<text>");
+        column_agrees_with_rows(&lists, "set<text>");
+
+        let mut b = MapBuilder::new(
+            None,
+            StringBuilder::new(),
+            arrow::array::Int32Builder::new(),
+        );
+        for (k, v) in [("rock", Some(3)), ("pop", Some(1))] {
+            b.keys().append_value(k);
+            b.values().append_option(v);
+        }
+        b.append(true).unwrap();
+        b.append(false).unwrap();
+        b.keys().append_value("jazz");
+        b.values().append_null();
+        b.append(true).unwrap();
+        b.append(true).unwrap();
+        b.keys().append_value("a");
+        b.values().append_value(1);
+        b.append(true).unwrap();
+        column_agrees_with_rows(&b.finish(), "map<text, int>");
+
+        column_agrees_with_rows(&geo_struct(), "frozen<tuple<text, text>>");
     }
 }

@@ -5,8 +5,9 @@
 //! one schema. [`ParquetInput::plan`] decides, before any row is read, how each mapped column
 //! converts to its CQL column ([`convert`]) and where each row's write time and TTL come from,
 //! and refuses impossible pairs naming the column and both types. [`ParquetInput::events`] then
-//! decodes row groups in parallel, reading only the mapped columns, and yields one
-//! [`SourceEvent`] per row: a one-row partition, or a reject with the reason.
+//! decodes row groups in parallel, reading only the mapped columns, and yields per decoded batch
+//! one [`SourceEvent::Rows`] (a [`crate::batch::RowBatch`] of serialized CQL values; the
+//! partition builder makes their cells) and one [`SourceEvent::Reject`] per refused row.
 //!
 //! Costs: each decoding thread holds the mapped columns of one row group in memory (Parquet
 //! writers default to 64 to 128 MiB row groups); HDFS files are read by byte ranges.
@@ -24,8 +25,9 @@ use arrow::datatypes::{DataType, SchemaRef};
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
 use thiserror::Error;
 
+use crate::batch::BatchShape;
 use crate::model::{CqlType, NativeType, TableSchema};
-use crate::plan::{self, MappingOptions, NullMode, PlanError};
+use crate::plan::{self, MappingOptions, PlanError};
 
 use convert::{Conv, Refusal, string_value};
 pub use read::ParquetEvents;
@@ -418,13 +420,15 @@ impl ParquetInput {
         projection.dedup();
         Ok(ParquetPlan {
             table: schema.name.to_string(),
-            mapped: sources.iter().map(Option::is_some).collect(),
-            schema,
+            shape: Arc::new(BatchShape {
+                schema,
+                mapped: sources.iter().map(Option::is_some).collect(),
+                nulls: options.nulls,
+            }),
             columns,
             names,
             writetime,
             ttl,
-            nulls: options.nulls,
             projection,
         })
     }
@@ -577,17 +581,16 @@ enum Ttl {
 /// Every conversion of one input into one table, decided before any row is read.
 #[derive(Debug)]
 pub struct ParquetPlan {
-    schema: Arc<TableSchema>,
+    /// The target table, which columns are mapped and what their NULLs do.
+    shape: Arc<BatchShape>,
     /// The target table's name, for rejects.
     table: String,
     /// Per CQL column, where its values come from (`None`: not mapped).
     columns: Vec<Option<ColumnSource>>,
-    mapped: Vec<bool>,
     /// The input's column names: the files' columns, then the folder name keys.
     names: Vec<String>,
     writetime: WriteTime,
     ttl: Ttl,
-    nulls: NullMode,
     /// The Arrow schema indices of the columns read, ascending (batch column order).
     projection: Vec<usize>,
 }

@@ -13,13 +13,13 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::file::reader::ChunkReader;
 use rayon::prelude::*;
 
-use super::convert::{Get, int_getter, timestamp_getter};
+use super::convert::{int_getter, timestamp_getter};
 use super::{
     ColumnSource, Location, MAX_TTL, ParquetError, ParquetInput, ParquetPlan, SourceEvent, Ttl,
     WriteTime,
 };
-use crate::model::Partition;
-use crate::plan::{self, RowError, RowValues};
+use crate::batch::{BatchColumn, ColumnValues, RowBatch};
+use crate::plan::{RowError, check_primary_key};
 use crate::rejects::{Reject, clip_raw};
 
 /// Rows per decoded batch (and per message on the channel).
@@ -202,21 +202,15 @@ fn decode_with<R: ChunkReader + 'static>(
 
 type Nullable<'a> = Box<dyn Fn(usize) -> Option<i128> + 'a>;
 
-/// Per batch: the bound getters of every column read.
-struct Bound<'a> {
-    values: Vec<Option<Get<'a>>>,
-    /// µs since the epoch, or the fixed write time.
-    writetime: Special<'a, i64>,
-    /// Seconds.
-    ttl: Option<Special<'a, u32>>,
-}
-
 /// A write time or TTL: the same for every row, or a column (its field index and getter).
 enum Special<'a, T> {
     Fixed(T),
     Column(usize, Nullable<'a>),
 }
 
+/// One batch as events: its rows, column by column, for the builder to make cells of; then a
+/// reject for each row refused (the first reason found: write time, TTL, then the columns in
+/// schema order, then the primary key).
 fn batch_events(
     input: &ParquetInput,
     plan: &ParquetPlan,
@@ -240,15 +234,6 @@ fn batch_events(
             .map(|c| c.as_ref())
             .ok_or_else(|| decode_error(format!("column {} is missing", plan.names[field])))
     };
-    let mut values = Vec::with_capacity(plan.columns.len());
-    for source in &plan.columns {
-        values.push(match source {
-            Some(ColumnSource::File { field, conv }) => {
-                Some(conv.bind(column(*field)?).map_err(decode_error)?)
-            }
-            _ => None,
-        });
-    }
     // Write times as µs (from any timestamp unit, or integers as they are); TTLs as integers.
     let nullable = |field: usize, micros: bool| -> Result<Nullable<'_>, ParquetError> {
         let array = column(field)?;
@@ -261,49 +246,112 @@ fn batch_events(
             .ok_or_else(|| decode_error(format!("column {} changed type", plan.names[field])))?;
         Ok(Box::new(move |i| (!array.is_null(i)).then(|| get(i))))
     };
-    let bound = Bound {
-        values,
-        writetime: match plan.writetime {
-            WriteTime::Column(field) => Special::Column(field, nullable(field, true)?),
-            WriteTime::Fixed(ts) => Special::Fixed(ts),
-        },
-        ttl: match plan.ttl {
-            Ttl::Column(field) => Some(Special::Column(field, nullable(field, false)?)),
-            Ttl::Fixed(ttl) => Some(Special::Fixed(ttl)),
-            Ttl::None => None,
-        },
+    let writetime = match plan.writetime {
+        WriteTime::Column(field) => Special::Column(field, nullable(field, true)?),
+        WriteTime::Fixed(ts) => Special::Fixed(ts),
     };
-    let mut events = Vec::with_capacity(batch.num_rows());
-    let mut values = RowValues::new();
-    for row in 0..batch.num_rows() {
-        let line = first_line + row as u64;
-        events.push(Ok(match row_partition(plan, &bound, f, row, &mut values) {
-            Ok(partition) => SourceEvent::Partition(partition),
-            Err(e) => SourceEvent::Reject(Reject {
+    let ttl = match plan.ttl {
+        Ttl::Column(field) => Some(Special::Column(field, nullable(field, false)?)),
+        Ttl::Fixed(ttl) => Some(Special::Fixed(ttl)),
+        Ttl::None => None,
+    };
+    let rows = batch.num_rows();
+    // The first reason each row is refused for (empty while none is).
+    let mut refused: Vec<Option<RowError>> = Vec::new();
+    let refuse = |refused: &mut Vec<Option<RowError>>, row: usize, error: RowError| {
+        if refused.is_empty() {
+            refused.resize_with(rows, || None);
+        }
+        refused[row].get_or_insert(error);
+    };
+    let mut timestamps = Vec::with_capacity(rows);
+    let mut ttls = Vec::with_capacity(rows);
+    for row in 0..rows {
+        match row_time(plan, &writetime, ttl.as_ref(), row) {
+            Ok((ts, ttl)) => {
+                timestamps.push(ts);
+                ttls.push(ttl);
+            }
+            Err(e) => {
+                timestamps.push(0);
+                ttls.push(0);
+                refuse(&mut refused, row, e);
+            }
+        }
+    }
+    let mut columns = Vec::with_capacity(plan.columns.len());
+    let mut errors = Vec::new();
+    for source in &plan.columns {
+        columns.push(match source {
+            Some(ColumnSource::File { field, conv }) => {
+                let write = conv.bind_column(column(*field)?).map_err(decode_error)?;
+                let mut values = ColumnValues::with_capacity(rows, rows * 8);
+                write(&mut values, &mut errors);
+                for (row, reason) in errors.drain(..) {
+                    refuse(
+                        &mut refused,
+                        row,
+                        RowError {
+                            column: Some(plan.names[*field].clone()),
+                            reason,
+                        },
+                    );
+                }
+                BatchColumn::Values(values)
+            }
+            Some(ColumnSource::Folder { values }) => BatchColumn::Constant(values[f].clone()),
+            None => BatchColumn::Absent,
+        });
+    }
+    let mut rows_batch = RowBatch {
+        shape: plan.shape.clone(),
+        columns,
+        timestamps,
+        ttls,
+        rejected: Vec::new(),
+    };
+    for row in 0..rows {
+        if refused.get(row).is_some_and(Option::is_some) {
+            continue;
+        }
+        if let Err(e) = check_primary_key(&plan.shape.schema, &rows_batch.row(row)) {
+            refuse(&mut refused, row, e);
+        }
+    }
+    rows_batch.rejected = if refused.is_empty() {
+        vec![false; rows]
+    } else {
+        refused.iter().map(Option::is_some).collect()
+    };
+    let mut events = Vec::with_capacity(1 + refused.iter().flatten().count());
+    events.push(Ok(SourceEvent::Rows(rows_batch)));
+    for (row, e) in refused.into_iter().enumerate() {
+        if let Some(e) = e {
+            events.push(Ok(SourceEvent::Reject(Reject {
                 file: file.name.clone(),
                 table: plan.table.clone(),
-                line,
+                line: first_line + row as u64,
                 column: e.column,
                 reason: e.reason,
                 raw: raw_row(input, plan, f, batch, row),
-            }),
-        }));
+            })));
+        }
     }
     Ok(events)
 }
 
-fn row_partition(
+/// Row `row`'s write time (µs) and TTL (seconds, 0 for none).
+fn row_time(
     plan: &ParquetPlan,
-    bound: &Bound<'_>,
-    f: usize,
+    writetime: &Special<'_, i64>,
+    ttl: Option<&Special<'_, u32>>,
     row: usize,
-    values: &mut RowValues,
-) -> Result<Partition, RowError> {
+) -> Result<(i64, u32), RowError> {
     let error = |field: usize, reason: String| RowError {
         column: Some(plan.names[field].clone()),
         reason,
     };
-    let timestamp = match &bound.writetime {
+    let timestamp = match writetime {
         Special::Fixed(ts) => *ts,
         Special::Column(field, get) => {
             let micros = get(row).ok_or_else(|| error(*field, "the write time is null".into()))?;
@@ -315,13 +363,13 @@ fn row_partition(
             })?
         }
     };
-    let ttl = match &bound.ttl {
-        None => None,
-        Some(Special::Fixed(ttl)) => Some(*ttl),
+    let ttl = match ttl {
+        None => 0,
+        Some(Special::Fixed(ttl)) => *ttl,
         Some(Special::Column(field, get)) => match get(row) {
-            None | Some(0) => None,
+            None | Some(0) => 0,
             Some(seconds) => match u32::try_from(seconds) {
-                Ok(s) if s <= MAX_TTL => Some(s),
+                Ok(s) if s <= MAX_TTL => s,
                 _ => {
                     return Err(error(
                         *field,
@@ -333,26 +381,7 @@ fn row_partition(
             },
         },
     };
-    values.clear();
-    for (source, get) in plan.columns.iter().zip(&bound.values) {
-        match (source, get) {
-            (Some(ColumnSource::File { field, .. }), Some(get)) => values
-                .push_encoded(|out| get(row, out))
-                .map_err(|reason| error(*field, reason))?,
-            (Some(ColumnSource::Folder { values: folder }), _) => {
-                values.push_bytes(folder[f].as_deref())
-            }
-            _ => values.push_null(),
-        }
-    }
-    plan::build_partition(
-        &plan.schema,
-        values,
-        &plan.mapped,
-        timestamp,
-        ttl,
-        plan.nulls,
-    )
+    Ok((timestamp, ttl))
 }
 
 /// A row as `column=value, ...` (the columns read, then the folder name keys), for rejects.

@@ -92,6 +92,7 @@ fn collect(input: ParquetInput, plan: ParquetPlan) -> (Vec<Partition>, Vec<Rejec
     for event in input.events(plan) {
         match event.unwrap() {
             SourceEvent::Partition(p) => partitions.push(p),
+            SourceEvent::Rows(b) => partitions.extend(b.partitions().map(Result::unwrap)),
             SourceEvent::Reject(r) => rejects.push(r),
         }
     }
@@ -374,7 +375,13 @@ fn events_can_move_to_another_thread() {
         .unwrap();
     let events = input.events(plan);
     assert_send(&events);
-    let count = std::thread::spawn(move || events.count()).join().unwrap();
+    let rows = |e: Result<SourceEvent, ParquetError>| match e.unwrap() {
+        SourceEvent::Rows(b) => b.accepted(),
+        _ => 1,
+    };
+    let count = std::thread::spawn(move || events.map(rows).sum::<usize>())
+        .join()
+        .unwrap();
     assert_eq!(count, 10);
 }
 
