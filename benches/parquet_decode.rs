@@ -2,8 +2,10 @@
 //! of serialized CQL values, checked and ready for the partition builder) against arrow-rs alone
 //! reading the same files into `RecordBatch`es, both decoding row groups in parallel on all cores
 //! with the same projection and batch size. The difference is what turning Arrow arrays into CQL
-//! values costs. A third case adds the builder's intake (every row made into a partition of
-//! cells, in parallel), so the cost that moved out of the source stays visible.
+//! values costs. A second arrow-rs case reads text as the source does, keeping dictionary
+//! pages as dictionary arrays (cheaper than string arrays: each string is copied once, into the
+//! CQL value). A last case adds the builder's intake (every row made into a partition of cells,
+//! in parallel), so the cost that moved out of the source stays visible.
 //! Run: `cargo bench --bench parquet_decode` (numbers in docs/BENCHMARKS.md).
 //!
 //! The data is a nightly profile-features export like `fixtures/profile_features` (written here
@@ -20,7 +22,7 @@ use arrow::array::{
     ArrayRef, Decimal128Builder, Int32Builder, ListBuilder, MapBuilder, RecordBatch, StringBuilder,
     StructArray, TimestampMicrosecondArray,
 };
-use arrow::datatypes::{DataType, Field};
+use arrow::datatypes::{DataType, Field, FieldRef, Schema};
 use cassbulk::model::TableSchema;
 use cassbulk::plan::{MappingOptions, NullMode};
 use cassbulk::source::SourceEvent;
@@ -28,8 +30,10 @@ use cassbulk::source::parquet::ParquetInput;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use parquet::basic::Compression;
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+};
+use parquet::basic::{Compression, Encoding};
 use parquet::file::properties::WriterProperties;
 use rayon::prelude::*;
 
@@ -226,8 +230,14 @@ fn cassbulk_partitions(root: &Path, pool: &rayon::ThreadPool) -> usize {
 }
 
 /// arrow-rs alone: the same files, columns and batch size into `RecordBatch`es, one row group
-/// per task on a pool as large as cassbulk's.
-fn arrow_decode(files: &[std::path::PathBuf], pool: &rayon::ThreadPool) -> usize {
+/// per task on a pool as large as cassbulk's. With `keep_dictionaries`, set up as the source
+/// sets it up: text columns whose chunks are dictionary encoded throughout read as dictionary
+/// arrays (keys and one copy of each string), not string arrays.
+fn arrow_decode(
+    files: &[std::path::PathBuf],
+    pool: &rayon::ThreadPool,
+    keep_dictionaries: bool,
+) -> usize {
     let work: Vec<(usize, usize)> = files
         .iter()
         .enumerate()
@@ -238,7 +248,11 @@ fn arrow_decode(files: &[std::path::PathBuf], pool: &rayon::ThreadPool) -> usize
             .with_max_len(1)
             .map(|&(f, g)| {
                 let file = std::fs::File::open(&files[f]).unwrap();
-                let builder = ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
+                let mut meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).unwrap();
+                if keep_dictionaries {
+                    meta = with_dictionaries(&meta, g);
+                }
+                let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, meta);
                 let mask = ProjectionMask::roots(builder.parquet_schema(), 0..8);
                 builder
                     .with_projection(mask)
@@ -251,6 +265,47 @@ fn arrow_decode(files: &[std::path::PathBuf], pool: &rayon::ThreadPool) -> usize
             })
             .sum()
     })
+}
+
+/// `meta` with the text leaves whose chunks in row group `g` hold only dictionary pages read as
+/// dictionary arrays (this bench's schema: text, lists, a map and a struct).
+fn with_dictionaries(meta: &ArrowReaderMetadata, g: usize) -> ArrowReaderMetadata {
+    fn hint(dt: &DataType, leaves: &mut dyn Iterator<Item = bool>) -> DataType {
+        match dt {
+            DataType::Utf8 if leaves.next().unwrap() => {
+                DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
+            }
+            DataType::List(f) => DataType::List(field(f, leaves)),
+            DataType::Map(f, sorted) => DataType::Map(field(f, leaves), *sorted),
+            DataType::Struct(fs) => DataType::Struct(fs.iter().map(|f| field(f, leaves)).collect()),
+            DataType::Utf8 => DataType::Utf8,
+            other => {
+                leaves.next();
+                other.clone()
+            }
+        }
+    }
+    fn field(f: &FieldRef, leaves: &mut dyn Iterator<Item = bool>) -> FieldRef {
+        Arc::new(
+            f.as_ref()
+                .clone()
+                .with_data_type(hint(f.data_type(), leaves)),
+        )
+    }
+    let mut leaves = meta.metadata().row_group(g).columns().iter().map(|c| {
+        c.dictionary_page_offset().is_some()
+            && c.page_encoding_stats_mask().is_some_and(|m| {
+                m.is_only(Encoding::PLAIN_DICTIONARY) || m.is_only(Encoding::RLE_DICTIONARY)
+            })
+    });
+    let fields: Vec<FieldRef> = meta
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| field(f, &mut leaves))
+        .collect();
+    let options = ArrowReaderOptions::new().with_schema(Arc::new(Schema::new(fields)));
+    ArrowReaderMetadata::try_new(meta.metadata().clone(), options).unwrap()
 }
 
 fn benches(c: &mut Criterion) {
@@ -280,19 +335,22 @@ fn benches(c: &mut Criterion) {
         .num_threads(threads)
         .build()
         .unwrap();
-    assert_eq!(arrow_decode(&files, &pool), rows);
+    assert_eq!(arrow_decode(&files, &pool, false), rows);
+    assert_eq!(arrow_decode(&files, &pool, true), rows);
     assert_eq!(cassbulk_decode(dir.path()), rows);
     assert_eq!(cassbulk_partitions(dir.path(), &pool), rows);
 
     // For profilers and instruction counts: `PARQUET_DECODE_ONLY=cassbulk:20` decodes 20 times
-    // and exits, without criterion's adaptive iteration counts.
+    // and exits, without criterion's adaptive iteration counts (also `arrow`,
+    // `arrow-dictionaries`, `partitions`).
     if let Ok(only) = std::env::var("PARQUET_DECODE_ONLY") {
         let (which, times) = only.split_once(':').unwrap_or((&only, "10"));
         let times: u32 = times.parse().unwrap();
         let start = std::time::Instant::now();
         for _ in 0..times {
             match which {
-                "arrow" => black_box(arrow_decode(&files, &pool)),
+                "arrow" => black_box(arrow_decode(&files, &pool, false)),
+                "arrow-dictionaries" => black_box(arrow_decode(&files, &pool, true)),
                 "partitions" => black_box(cassbulk_partitions(dir.path(), &pool)),
                 _ => black_box(cassbulk_decode(dir.path())),
             };
@@ -305,7 +363,10 @@ fn benches(c: &mut Criterion) {
     group.sample_size(10);
     group.throughput(Throughput::Elements(rows as u64));
     group.bench_function("arrow-rs record batches", |b| {
-        b.iter(|| arrow_decode(&files, &pool))
+        b.iter(|| arrow_decode(&files, &pool, false))
+    });
+    group.bench_function("arrow-rs record batches, dictionaries kept", |b| {
+        b.iter(|| arrow_decode(&files, &pool, true))
     });
     group.bench_function("cassbulk row batches", |b| {
         b.iter(|| cassbulk_decode(dir.path()))

@@ -378,6 +378,23 @@ impl Conv {
         }))
     }
 
+    /// Binds this conversion to the values of dictionary `array`, looked up by its keys; `None`
+    /// when `array` is not a dictionary.
+    fn bind_dictionary<'a>(&'a self, array: &'a dyn Array) -> Option<Result<Get<'a>, String>> {
+        let dict = array.as_any_dictionary_opt()?;
+        let keys = dict.keys();
+        let key = int_getter(keys)?;
+        Some(self.bind(dict.values().as_ref()).map(|values| -> Get<'a> {
+            Box::new(move |i, out| {
+                if keys.is_null(i) {
+                    return Ok(false);
+                }
+                let k = usize::try_from(key(i)).map_err(|_| "a negative dictionary key")?;
+                values(k, out)
+            })
+        }))
+    }
+
     pub(crate) fn bind<'a>(&'a self, array: &'a dyn Array) -> Result<Get<'a>, String> {
         let mismatch = || {
             format!(
@@ -385,6 +402,12 @@ impl Conv {
                 array.data_type()
             )
         };
+        // Text the source chose to read as a dictionary (see `read::dictionary_hints`).
+        if let (DataType::Dictionary(..), false) =
+            (array.data_type(), matches!(self, Conv::Dict(_)))
+        {
+            return self.bind_dictionary(array).ok_or_else(mismatch)?;
+        }
         Ok(match self {
             Conv::Null => Box::new(|_, _| Ok(false)),
             Conv::Int(to) => {
@@ -563,19 +586,7 @@ impl Conv {
                     Ok(Value::Duration(d))
                 })
             }
-            Conv::Dict(inner) => {
-                let dict = array.as_any_dictionary_opt().ok_or_else(mismatch)?;
-                let keys = dict.keys();
-                let key = int_getter(keys).ok_or_else(mismatch)?;
-                let values = inner.bind(dict.values().as_ref())?;
-                Box::new(move |i, out| {
-                    if keys.is_null(i) {
-                        return Ok(false);
-                    }
-                    let k = usize::try_from(key(i)).map_err(|_| "a negative dictionary key")?;
-                    values(k, out)
-                })
-            }
+            Conv::Dict(inner) => inner.bind_dictionary(array).ok_or_else(mismatch)??,
             Conv::Seq { elem, kind, cql } => {
                 let (range, values) = list_ranges(array).ok_or_else(mismatch)?;
                 let elem = elem.bind(values)?;
@@ -1681,6 +1692,117 @@ mod tests {
         let n = NullArray::new(2);
         assert_eq!(ok(&n, "map<text, int>"), [None, None]);
     }
+    #[test]
+    fn text_read_as_dictionaries_writes_the_same_bytes_nulls_and_reasons_as_text_read_as_strings() {
+        let lists = list_of_strings(vec![
+            Some(vec![Some("b"), Some("a"), Some("b")]),
+            None,
+            Some(vec![]),
+            Some(vec![Some("x"), None, Some("y")]),
+        ]);
+        let mut b = MapBuilder::new(
+            None,
+            StringBuilder::new(),
+            arrow::array::Int32Builder::new(),
+        );
+        for (k, v) in [("rock", Some(3)), ("pop", Some(1)), ("rock", None)] {
+            b.keys().append_value(k);
+            b.values().append_option(v);
+            b.append(k == "pop").unwrap();
+        }
+        let maps = b.finish();
+        let texts = StringArray::from(vec![Some("a"), None, Some(""), Some("Göteborg"), Some("a")]);
+        let cases: [(&dyn Array, &str); 5] = [
+            (&texts, "text"),
+            (&lists, "list<text>"),
+            (&lists, "set<text>"),
+            (&maps, "map<text, int>"),
+            (&geo_struct(), "frozen<tuple<text, text>>"),
+        ];
+        let dictionary = |t: &DataType| -> DataType {
+            match t {
+                DataType::Utf8 => {
+                    DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
+                }
+                DataType::List(f) => DataType::List(Arc::new(f.as_ref().clone().with_data_type(
+                    DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
+                ))),
+                other => other.clone(),
+            }
+        };
+        for (plain, cql) in cases {
+            // As the source reads dictionary pages: dictionary arrays under a conversion
+            // planned for the file's string type.
+            let as_dictionaries: ArrayRef = match plain.data_type() {
+                DataType::Map(..) => {
+                    let m = plain.as_map();
+                    let keys =
+                        arrow::compute::cast(m.keys(), &dictionary(&DataType::Utf8)).unwrap();
+                    let entries = StructArray::new(
+                        Fields::from(vec![
+                            Field::new("keys", keys.data_type().clone(), false),
+                            Field::new("values", DataType::Int32, true),
+                        ]),
+                        vec![keys, m.values().clone()],
+                        None,
+                    );
+                    Arc::new(arrow::array::MapArray::new(
+                        Arc::new(Field::new("entries", entries.data_type().clone(), false)),
+                        m.offsets().clone(),
+                        entries,
+                        m.nulls().cloned(),
+                        false,
+                    ))
+                }
+                DataType::Struct(fields) => {
+                    let s = plain.as_struct();
+                    let columns: Vec<ArrayRef> = s
+                        .columns()
+                        .iter()
+                        .map(|c| arrow::compute::cast(c, &dictionary(&DataType::Utf8)).unwrap())
+                        .collect();
+                    let fields: Fields = fields
+                        .iter()
+                        .zip(&columns)
+                        .map(|(f, c)| f.as_ref().clone().with_data_type(c.data_type().clone()))
+                        .collect();
+                    Arc::new(StructArray::new(fields, columns, s.nulls().cloned()))
+                }
+                t => arrow::compute::cast(plain, &dictionary(t)).unwrap(),
+            };
+            let conv = Conv::new(plain.data_type(), &t(cql)).unwrap();
+            assert!(
+                fast::has_fast_path(&conv, as_dictionaries.as_ref()),
+                "{} -> {cql} has no column writer",
+                as_dictionaries.data_type()
+            );
+            let write = |array: &dyn Array| {
+                let mut column = crate::batch::ColumnValues::default();
+                let mut errors = Vec::new();
+                conv.bind_column(array).unwrap()(&mut column, &mut errors);
+                let get = conv.bind(array).unwrap();
+                let rows: Vec<_> = (0..array.len())
+                    .map(|i| {
+                        let mut out = Vec::new();
+                        get(i, &mut out).map(|present| present.then_some(out))
+                    })
+                    .collect();
+                (column, errors, rows)
+            };
+            let (column, errors, rows) = write(as_dictionaries.as_ref());
+            let (plain_column, plain_errors, plain_rows) = write(plain);
+            assert_eq!(column, plain_column, "{cql}");
+            assert_eq!(errors, plain_errors, "{cql}");
+            assert_eq!(rows, plain_rows, "{cql}");
+            // A file whose schema says dictionary has the same column writer.
+            let planned = Conv::new(as_dictionaries.data_type(), &t(cql)).unwrap();
+            assert!(
+                fast::has_fast_path(&planned, as_dictionaries.as_ref()),
+                "{cql}"
+            );
+        }
+    }
+
     /// Writes `array` through its column writer and checks every row's bytes, NULLs and reasons
     /// against the general per-row conversion.
     fn column_agrees_with_rows(array: &dyn Array, cql: &str) {

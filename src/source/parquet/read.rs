@@ -1,15 +1,22 @@
 //! Decoding: row groups in parallel on a thread pool of our own, each batch turned into events
 //! and sent over a bounded channel, so the consumer sets the pace and memory stays bounded.
+//! Text columns whose chunk in a row group holds only dictionary pages are read as Arrow
+//! dictionaries there: the conversions look strings up by key, and arrow-rs does not copy every
+//! string into a string array first.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 
 use arrow::array::{Array, RecordBatch};
+use arrow::datatypes::{DataType, FieldRef, Fields, Schema};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use crossbeam_channel::{Receiver, Sender};
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+};
+use parquet::basic::Encoding;
 use parquet::file::reader::ChunkReader;
 use rayon::prelude::*;
 
@@ -172,7 +179,8 @@ fn decode_with<R: ChunkReader + 'static>(
         path: file.name.clone(),
         source,
     };
-    let metadata = file.metadata.clone();
+    let metadata =
+        dictionary_hints(&file.metadata, plan, g).unwrap_or_else(|| file.metadata.clone());
     let mask = ProjectionMask::roots(metadata.parquet_schema(), plan.projection.iter().copied());
     let first_row: i64 = metadata.metadata().row_groups()[..g]
         .iter()
@@ -198,6 +206,95 @@ fn decode_with<R: ChunkReader + 'static>(
         }
     }
     Ok(true)
+}
+
+/// The file's metadata with the text columns whose chunks in row group `g` are dictionary
+/// encoded throughout read as Arrow dictionaries, so their strings are copied once (into the CQL
+/// values) instead of twice (into a string array first); `None` when no column gains.
+pub(super) fn dictionary_hints(
+    metadata: &ArrowReaderMetadata,
+    plan: &ParquetPlan,
+    g: usize,
+) -> Option<ArrowReaderMetadata> {
+    let chunks = metadata.metadata().row_group(g).columns();
+    let all_dictionary = |leaf: usize| {
+        chunks.get(leaf).is_some_and(|c| {
+            c.dictionary_page_offset().is_some()
+                && c.page_encoding_stats_mask().is_some_and(|m| {
+                    m.is_only(Encoding::PLAIN_DICTIONARY) || m.is_only(Encoding::RLE_DICTIONARY)
+                })
+        })
+    };
+    let special = |field: usize| {
+        matches!(plan.writetime, WriteTime::Column(f) if f == field)
+            || matches!(plan.ttl, Ttl::Column(f) if f == field)
+    };
+    let mut leaf = 0;
+    let mut hinted = false;
+    let mut fields = Vec::with_capacity(metadata.schema().fields().len());
+    for (i, field) in metadata.schema().fields().iter().enumerate() {
+        let read = plan.projection.binary_search(&i).is_ok() && !special(i);
+        let mut hint = |at: usize| {
+            let yes = read && all_dictionary(at);
+            hinted |= yes;
+            yes
+        };
+        fields.push(hint_field(field, &mut leaf, &mut hint)?);
+    }
+    if !hinted || leaf != chunks.len() {
+        return None;
+    }
+    let options = ArrowReaderOptions::new().with_schema(Arc::new(Schema::new_with_metadata(
+        fields,
+        metadata.schema().metadata().clone(),
+    )));
+    ArrowReaderMetadata::try_new(metadata.metadata().clone(), options).ok()
+}
+
+/// `field` with its text leaves for which `hint(leaf index)` holds read as dictionaries;
+/// `leaf` counts the Parquet leaf columns passed. `None` for a type whose leaves are not
+/// walked here.
+fn hint_field(
+    field: &FieldRef,
+    leaf: &mut usize,
+    hint: &mut dyn FnMut(usize) -> bool,
+) -> Option<FieldRef> {
+    let with =
+        |data_type: DataType| Some(Arc::new(field.as_ref().clone().with_data_type(data_type)));
+    match field.data_type() {
+        DataType::Utf8 => {
+            *leaf += 1;
+            if hint(*leaf - 1) {
+                with(DataType::Dictionary(
+                    Box::new(DataType::Int32),
+                    Box::new(DataType::Utf8),
+                ))
+            } else {
+                Some(field.clone())
+            }
+        }
+        DataType::List(elem) => with(DataType::List(hint_field(elem, leaf, hint)?)),
+        DataType::LargeList(elem) => with(DataType::LargeList(hint_field(elem, leaf, hint)?)),
+        DataType::FixedSizeList(elem, n) => {
+            with(DataType::FixedSizeList(hint_field(elem, leaf, hint)?, *n))
+        }
+        DataType::Map(entries, sorted) => {
+            with(DataType::Map(hint_field(entries, leaf, hint)?, *sorted))
+        }
+        DataType::Struct(children) => with(DataType::Struct(
+            children
+                .iter()
+                .map(|c| hint_field(c, leaf, hint))
+                .collect::<Option<Fields>>()?,
+        )),
+        t if t.is_nested() || matches!(t, DataType::Union(..) | DataType::RunEndEncoded(..)) => {
+            None
+        }
+        _ => {
+            *leaf += 1;
+            Some(field.clone())
+        }
+    }
 }
 
 type Nullable<'a> = Box<dyn Fn(usize) -> Option<i128> + 'a>;
@@ -238,6 +335,11 @@ fn batch_events(
     let nullable = |field: usize, micros: bool| -> Result<Nullable<'_>, ParquetError> {
         let array = column(field)?;
         if let Some((get, per_second)) = timestamp_getter(array).filter(|_| micros) {
+            if per_second == 1_000_000 {
+                return Ok(Box::new(move |i| {
+                    (!array.is_null(i)).then(|| i128::from(get(i)))
+                }));
+            }
             return Ok(Box::new(move |i| {
                 (!array.is_null(i)).then(|| (i128::from(get(i)) * 1_000_000).div_euclid(per_second))
             }));

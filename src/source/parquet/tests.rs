@@ -431,3 +431,69 @@ fn a_table_filled_only_from_folder_names_still_gets_one_event_per_row() {
     assert_eq!(partitions.len(), 3);
     assert_eq!(partitions[0].key, Value::Date(20_775).to_bytes());
 }
+
+#[test]
+fn text_read_as_dictionaries_gives_the_same_partitions_and_rejects_as_text_read_as_strings() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = batch(2500);
+    // Dictionary pages throughout (the writers' default), none, and a dictionary that fills up
+    // and falls back to plain pages within the chunk.
+    let kinds = [
+        ("dictionary", WriterProperties::builder()),
+        (
+            "plain",
+            WriterProperties::builder().set_dictionary_enabled(false),
+        ),
+        (
+            "fallback",
+            WriterProperties::builder()
+                .set_dictionary_page_size_limit(256)
+                .set_data_page_row_count_limit(100)
+                .set_write_batch_size(100),
+        ),
+    ];
+    let schema = table(&[
+        ("id", "partition_key", "text"),
+        ("n", "regular", "bigint"),
+        ("tags", "regular", "list<text>"),
+    ]);
+    let mut results = Vec::new();
+    for (name, props) in kinds {
+        let path = dir.path().join(name).join("data.parquet");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let props = props.set_max_row_group_row_count(Some(700)).build();
+        let file = std::fs::File::create(&path).unwrap();
+        let mut writer = ArrowWriter::try_new(file, data.schema(), Some(props)).unwrap();
+        writer.write(&data).unwrap();
+        writer.close().unwrap();
+
+        let input = ParquetInput::open(path.to_str().unwrap()).unwrap();
+        let plan = input.plan(schema.clone(), &options()).unwrap();
+        let hinted = read::dictionary_hints(&input.files[0].metadata, &plan, 0).map(|m| {
+            let fields = m.schema().fields().clone();
+            (
+                fields[0].data_type().clone(),
+                fields[2].data_type().to_string(),
+            )
+        });
+        match name {
+            "dictionary" => {
+                let (id, tags) = hinted.expect("text read as dictionaries");
+                assert!(matches!(id, DataType::Dictionary(..)), "{id}");
+                assert!(tags.contains("Dictionary(Int32, Utf8)"), "{tags}");
+            }
+            _ => assert_eq!(hinted, None, "{name}"),
+        }
+        let (mut partitions, mut rejects) = collect(input, plan);
+        partitions.sort_by(|a, b| a.key.cmp(&b.key));
+        rejects.sort_by_key(|r| r.line);
+        let rejects: Vec<_> = rejects
+            .into_iter()
+            .map(|r| (r.line, r.column, r.reason, r.raw))
+            .collect();
+        assert_eq!(partitions.len(), 2250, "{name}");
+        results.push((partitions, rejects));
+    }
+    assert!(results[0] == results[1], "dictionary vs plain");
+    assert!(results[0] == results[2], "dictionary vs fallback");
+}

@@ -30,6 +30,8 @@ pub(crate) type ColumnWrite<'a> = Box<dyn Fn(&mut ColumnValues, &mut Vec<(usize,
 #[derive(Clone, Copy)]
 enum Leaf<'a> {
     Text(&'a StringArray),
+    /// Text read as a dictionary: keys (each checked to be in range) into the values.
+    DictText(&'a [i32], &'a StringArray),
     Int(&'a Int32Array),
     BigInt(&'a Int64Array),
     Double(&'a Float64Array),
@@ -50,6 +52,29 @@ impl<'a> LeafColumn<'a> {
     fn of(conv: &Conv, array: &'a dyn Array) -> Option<LeafColumn<'a>> {
         let leaf = match (conv, array.data_type()) {
             (Conv::Text { ascii: false }, DataType::Utf8) => Leaf::Text(array.as_string_opt()?),
+            (Conv::Text { ascii: false } | Conv::Dict(_), DataType::Dictionary(key, value))
+                if **key == DataType::Int32
+                    && **value == DataType::Utf8
+                    && match conv {
+                        Conv::Dict(inner) => matches!(**inner, Conv::Text { ascii: false }),
+                        _ => true,
+                    } =>
+            {
+                let dict = array.as_dictionary_opt::<Int32Type>()?;
+                let values = dict.values().as_string_opt()?;
+                let keys = dict.keys().values();
+                // Keys under NULLs may be anything: then the general conversion does it all.
+                // (Negative keys become large as u32; a max over all keys vectorizes.)
+                if keys
+                    .iter()
+                    .map(|&k| k as u32)
+                    .max()
+                    .is_some_and(|max| max as usize >= values.len())
+                {
+                    return None;
+                }
+                Leaf::DictText(keys, values)
+            }
             (Conv::Int(NativeType::Int), DataType::Int32) => {
                 Leaf::Int(array.as_primitive_opt::<Int32Type>()?)
             }
@@ -85,6 +110,7 @@ impl<'a> LeafColumn<'a> {
     fn write(&self, j: usize, out: &mut Vec<u8>) {
         match self.leaf {
             Leaf::Text(a) => out.extend_from_slice(a.value(j).as_bytes()),
+            Leaf::DictText(keys, a) => out.extend_from_slice(a.value(keys[j] as usize).as_bytes()),
             Leaf::Int(a) => out.extend_from_slice(&a.value(j).to_be_bytes()),
             Leaf::BigInt(a) => out.extend_from_slice(&a.value(j).to_be_bytes()),
             Leaf::Double(a) => out.extend_from_slice(&a.value(j).to_be_bytes()),
@@ -99,18 +125,33 @@ impl<'a> LeafColumn<'a> {
         }
     }
 
+    /// Whether one of elements `range` is null.
+    #[inline]
+    fn any_null(&self, range: std::ops::Range<usize>) -> bool {
+        self.nulls
+            .is_some_and(|n| range.into_iter().any(|j| n.is_null(j)))
+    }
+
     /// Writes element `j` with its 4-byte length; false (nothing written) when it is null.
     #[inline]
     fn write_framed(&self, j: usize, out: &mut Vec<u8>) -> bool {
         if self.is_null(j) {
             return false;
         }
+        self.write_framed_present(j, out);
+        true
+    }
+
+    /// Writes element `j`, which is not null, with its 4-byte length.
+    #[inline]
+    fn write_framed_present(&self, j: usize, out: &mut Vec<u8>) {
         let fixed = |out: &mut Vec<u8>, bytes: &[u8]| {
             out.extend_from_slice(&(bytes.len() as i32).to_be_bytes());
             out.extend_from_slice(bytes);
         };
         match self.leaf {
             Leaf::Text(a) => fixed(out, a.value(j).as_bytes()),
+            Leaf::DictText(keys, a) => fixed(out, a.value(keys[j] as usize).as_bytes()),
             Leaf::Int(a) => fixed(out, &a.value(j).to_be_bytes()),
             Leaf::BigInt(a) => fixed(out, &a.value(j).to_be_bytes()),
             Leaf::Double(a) => fixed(out, &a.value(j).to_be_bytes()),
@@ -124,6 +165,51 @@ impl<'a> LeafColumn<'a> {
                 out[at..at + 4].copy_from_slice(&len.to_be_bytes());
             }
         }
+    }
+
+    /// Writes elements `range`, each with its 4-byte length, dispatching on the type once;
+    /// false (nothing written) when one of them is null.
+    #[inline]
+    fn write_all_framed(&self, range: std::ops::Range<usize>, out: &mut Vec<u8>) -> bool {
+        if self.any_null(range.clone()) {
+            return false;
+        }
+        fn each(
+            range: std::ops::Range<usize>,
+            out: &mut Vec<u8>,
+            bytes: impl Fn(usize, &mut Vec<u8>),
+        ) {
+            for j in range {
+                bytes(j, out);
+            }
+        }
+        let framed = |out: &mut Vec<u8>, bytes: &[u8]| {
+            out.extend_from_slice(&(bytes.len() as i32).to_be_bytes());
+            out.extend_from_slice(bytes);
+        };
+        match self.leaf {
+            Leaf::Text(a) => {
+                let (offsets, data) = (a.value_offsets(), a.value_data());
+                each(range, out, |j, out| {
+                    framed(out, &data[offsets[j] as usize..offsets[j + 1] as usize])
+                })
+            }
+            Leaf::DictText(keys, a) => {
+                let (offsets, data) = (a.value_offsets(), a.value_data());
+                each(range, out, |j, out| {
+                    let k = keys[j] as usize;
+                    framed(out, &data[offsets[k] as usize..offsets[k + 1] as usize])
+                })
+            }
+            Leaf::Int(a) => each(range, out, |j, out| framed(out, &a.value(j).to_be_bytes())),
+            Leaf::BigInt(a) => each(range, out, |j, out| framed(out, &a.value(j).to_be_bytes())),
+            Leaf::Double(a) => each(range, out, |j, out| framed(out, &a.value(j).to_be_bytes())),
+            _ => {
+                for j in range {
+                    self.write_framed_present(j, out);
+                }
+            }
+        }
         true
     }
 
@@ -134,6 +220,11 @@ impl<'a> LeafColumn<'a> {
             Leaf::Text(a) => {
                 let offsets = a.value_offsets();
                 return (offsets[range.end] - offsets[range.start]) as usize + 4 * n;
+            }
+            Leaf::DictText(_, a) => {
+                let offsets = a.value_offsets();
+                let average = (offsets[a.len()] - offsets[0]) as usize / a.len().max(1);
+                average + 1
             }
             Leaf::Bool(_) => 1,
             Leaf::Int(_) => 4,
@@ -230,7 +321,7 @@ impl<'a> Shape<'a> {
             Shape::List { offsets, elem } => {
                 let (start, end) = (offsets[i] as usize, offsets[i + 1] as usize);
                 out.extend_from_slice(&((end - start) as i32).to_be_bytes());
-                (start..end).all(|j| elem.write_framed(j, out))
+                elem.write_all_framed(start..end, out)
             }
             Shape::Map {
                 offsets,
@@ -238,8 +329,15 @@ impl<'a> Shape<'a> {
                 values,
             } => {
                 let (start, end) = (offsets[i] as usize, offsets[i + 1] as usize);
+                if keys.any_null(start..end) || values.any_null(start..end) {
+                    return false;
+                }
                 out.extend_from_slice(&((end - start) as i32).to_be_bytes());
-                (start..end).all(|j| keys.write_framed(j, out) && values.write_framed(j, out))
+                for j in start..end {
+                    keys.write_framed_present(j, out);
+                    values.write_framed_present(j, out);
+                }
+                true
             }
             Shape::Tuple(fields) => {
                 for field in fields {
