@@ -1803,6 +1803,49 @@ mod tests {
         }
     }
 
+    #[test]
+    fn strings_read_as_dictionaries_parse_into_any_cql_type_as_plain_strings_do() {
+        let as_dictionary = |a: &StringArray| {
+            arrow::compute::cast(
+                a,
+                &DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
+            )
+            .unwrap()
+        };
+        for (values, cql) in [
+            (
+                vec![Some("plain"), None, Some("Göteborg"), Some("plain")],
+                "ascii",
+            ),
+            (
+                vec![
+                    Some("5f1e2c3a-9a34-4c1e-8b6a-2f4f4f2b9d10"),
+                    Some("not a uuid"),
+                    None,
+                ],
+                "uuid",
+            ),
+            (vec![Some("42"), Some("x"), Some("42"), None], "int"),
+            (vec![Some("2026-11-26"), Some("yesterday")], "date"),
+        ] {
+            let plain = StringArray::from(values);
+            let dictionary = as_dictionary(&plain);
+            let conv = Conv::new(&DataType::Utf8, &t(cql)).unwrap();
+            let rows = |array: &dyn Array| {
+                let get = conv.bind(array).unwrap();
+                (0..array.len())
+                    .map(|i| {
+                        let mut out = Vec::new();
+                        get(i, &mut out).map(|present| present.then_some(out))
+                    })
+                    .collect::<Vec<_>>()
+            };
+            let expected = rows(&plain);
+            assert!(expected.iter().any(Result::is_err), "{cql}: a bad value");
+            assert_eq!(rows(dictionary.as_ref()), expected, "{cql}");
+        }
+    }
+
     /// Writes `array` through its column writer and checks every row's bytes, NULLs and reasons
     /// against the general per-row conversion.
     fn column_agrees_with_rows(array: &dyn Array, cql: &str) {
