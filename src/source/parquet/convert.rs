@@ -95,8 +95,6 @@ pub(crate) enum Conv {
         varint: bool,
     },
     Duration,
-    /// A dictionary-encoded column: the conversion of its value type, through the keys.
-    Dict(Box<Conv>),
     Seq {
         elem: Box<Conv>,
         kind: SeqKind,
@@ -182,8 +180,9 @@ impl Conv {
                 "counter columns cannot be written with timestamps",
             ));
         }
+        // Planned for the values; `bind` looks up a dictionary array's keys.
         if let DataType::Dictionary(_, values) = arrow {
-            return Ok(Conv::Dict(Box::new(Conv::new(values, cql)?)));
+            return Conv::new(values, cql);
         }
         if *arrow == DataType::Null {
             return Ok(Conv::Null);
@@ -402,10 +401,9 @@ impl Conv {
                 array.data_type()
             )
         };
-        // Text the source chose to read as a dictionary (see `read::dictionary_hints`).
-        if let (DataType::Dictionary(..), false) =
-            (array.data_type(), matches!(self, Conv::Dict(_)))
-        {
+        // Dictionaries in the file, or text the source chose to read as one (see
+        // `read::dictionary_hints`): the conversion is the values'.
+        if let DataType::Dictionary(..) = array.data_type() {
             return self.bind_dictionary(array).ok_or_else(mismatch)?;
         }
         Ok(match self {
@@ -586,7 +584,6 @@ impl Conv {
                     Ok(Value::Duration(d))
                 })
             }
-            Conv::Dict(inner) => inner.bind_dictionary(array).ok_or_else(mismatch)??,
             Conv::Seq { elem, kind, cql } => {
                 let (range, values) = list_ranges(array).ok_or_else(mismatch)?;
                 let elem = elem.bind(values)?;

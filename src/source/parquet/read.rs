@@ -287,9 +287,8 @@ fn hint_field(
                 .map(|c| hint_field(c, leaf, hint))
                 .collect::<Option<Fields>>()?,
         )),
-        t if t.is_nested() || matches!(t, DataType::Union(..) | DataType::RunEndEncoded(..)) => {
-            None
-        }
+        // Leaves this walk does not know how to count.
+        t if t.is_nested() || matches!(t, DataType::RunEndEncoded(..)) => None,
         _ => {
             *leaf += 1;
             Some(field.clone())
@@ -335,11 +334,6 @@ fn batch_events(
     let nullable = |field: usize, micros: bool| -> Result<Nullable<'_>, ParquetError> {
         let array = column(field)?;
         if let Some((get, per_second)) = timestamp_getter(array).filter(|_| micros) {
-            if per_second == 1_000_000 {
-                return Ok(Box::new(move |i| {
-                    (!array.is_null(i)).then(|| i128::from(get(i)))
-                }));
-            }
             return Ok(Box::new(move |i| {
                 (!array.is_null(i)).then(|| (i128::from(get(i)) * 1_000_000).div_euclid(per_second))
             }));

@@ -52,13 +52,8 @@ impl<'a> LeafColumn<'a> {
     fn of(conv: &Conv, array: &'a dyn Array) -> Option<LeafColumn<'a>> {
         let leaf = match (conv, array.data_type()) {
             (Conv::Text { ascii: false }, DataType::Utf8) => Leaf::Text(array.as_string_opt()?),
-            (Conv::Text { ascii: false } | Conv::Dict(_), DataType::Dictionary(key, value))
-                if **key == DataType::Int32
-                    && **value == DataType::Utf8
-                    && match conv {
-                        Conv::Dict(inner) => matches!(**inner, Conv::Text { ascii: false }),
-                        _ => true,
-                    } =>
+            (Conv::Text { ascii: false }, DataType::Dictionary(key, value))
+                if **key == DataType::Int32 && **value == DataType::Utf8 =>
             {
                 let dict = array.as_dictionary_opt::<Int32Type>()?;
                 let values = dict.values().as_string_opt()?;
