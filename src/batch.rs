@@ -5,17 +5,51 @@
 //! the builder makes the rows' cells ([`RowBatch::partition`], through
 //! [`crate::plan::build_partition`]) on its own threads, in parallel.
 //!
+//! A multi-cell collection column may instead stay as the source holds it (a Parquet list or
+//! map, [`ElementColumn`]): its rows' element cells are then made straight from the elements,
+//! never serialized as a whole collection only to be split into cells again.
+//!
 //! Rows the source rejected stay in the batch (their values partly written) and are skipped.
 
+use std::fmt;
 use std::sync::Arc;
 
+use crate::model::collection::ElementCells;
 use crate::model::{Partition, TableSchema};
 use crate::plan::{NullMode, RowError, build_partition};
 
 /// Where a row's values are: one serialized value (or NULL) per CQL column, in schema order.
 pub trait RowAccess {
-    /// The serialized value of CQL column `column`, `None` for NULL or not mapped.
+    /// The serialized value of CQL column `column`, `None` for NULL or not mapped. A column held
+    /// as elements has none: read it through [`RowAccess::column`].
     fn value(&self, column: usize) -> Option<&[u8]>;
+
+    /// CQL column `column`: NULL, its serialized value, or the elements of a collection.
+    #[inline]
+    fn column(&self, column: usize) -> ColumnRef<'_> {
+        match self.value(column) {
+            Some(value) => ColumnRef::Value(value),
+            None => ColumnRef::Null,
+        }
+    }
+}
+
+/// One column of one row, as [`RowAccess::column`] gives it.
+pub enum ColumnRef<'a> {
+    Null,
+    Value(&'a [u8]),
+    /// Row `.1` of a multi-cell collection column held as elements.
+    Elements(&'a dyn ElementColumn, usize),
+}
+
+/// A multi-cell collection column held as its elements, for every row of a batch.
+pub trait ElementColumn: Send + Sync + fmt::Debug {
+    /// Whether row `row`'s collection is NULL.
+    fn is_null(&self, row: usize) -> bool;
+    /// Adds the elements of row `row` (not NULL, not rejected), in order, to `cells`.
+    fn add_elements(&self, row: usize, cells: &mut ElementCells<'_>);
+    /// Heap bytes held, roughly, for the memory limit.
+    fn heap_size(&self) -> usize;
 }
 
 /// The table a batch is for and how its NULLs are written: shared by every batch of an input.
@@ -28,21 +62,36 @@ pub struct BatchShape {
 }
 
 /// One column's values for every row of a batch.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum BatchColumn {
     /// Not mapped: NULL in every row.
     Absent,
     /// The same value (or NULL) in every row, such as a `dt=` folder segment.
     Constant(Option<Vec<u8>>),
     Values(ColumnValues),
+    /// A multi-cell collection held as its elements.
+    Elements(Arc<dyn ElementColumn>),
 }
 
 impl BatchColumn {
+    #[inline]
     fn get(&self, row: usize) -> Option<&[u8]> {
         match self {
-            BatchColumn::Absent => None,
+            BatchColumn::Absent | BatchColumn::Elements(_) => None,
             BatchColumn::Constant(value) => value.as_deref(),
             BatchColumn::Values(values) => values.get(row),
+        }
+    }
+
+    #[inline]
+    fn column(&self, row: usize) -> ColumnRef<'_> {
+        match self {
+            BatchColumn::Elements(e) if e.is_null(row) => ColumnRef::Null,
+            BatchColumn::Elements(e) => ColumnRef::Elements(e.as_ref(), row),
+            other => match other.get(row) {
+                Some(value) => ColumnRef::Value(value),
+                None => ColumnRef::Null,
+            },
         }
     }
 
@@ -53,6 +102,7 @@ impl BatchColumn {
             BatchColumn::Values(v) => {
                 v.data.capacity() + v.ends.capacity() * 4 + v.present.capacity()
             }
+            BatchColumn::Elements(e) => e.heap_size(),
         }
     }
 }
@@ -156,6 +206,14 @@ impl RowAccess for BatchRow<'_> {
     #[inline]
     fn value(&self, column: usize) -> Option<&[u8]> {
         self.batch.columns.get(column)?.get(self.row)
+    }
+
+    #[inline]
+    fn column(&self, column: usize) -> ColumnRef<'_> {
+        match self.batch.columns.get(column) {
+            Some(c) => c.column(self.row),
+            None => ColumnRef::Null,
+        }
     }
 }
 
@@ -320,5 +378,76 @@ mod tests {
             ]
         );
         assert!(batch.heap_size() > 0);
+    }
+
+    /// Sets of text held as their elements, as a columnar source would hold them.
+    #[derive(Debug)]
+    struct FakeSets(Vec<Option<Vec<&'static str>>>);
+
+    impl ElementColumn for FakeSets {
+        fn is_null(&self, row: usize) -> bool {
+            self.0[row].is_none()
+        }
+        fn add_elements(&self, row: usize, cells: &mut ElementCells<'_>) {
+            for e in self.0[row].iter().flatten() {
+                cells.push_element(e.as_bytes());
+            }
+        }
+        fn heap_size(&self) -> usize {
+            0
+        }
+    }
+
+    #[test]
+    fn a_collection_held_as_elements_builds_the_partitions_of_its_serialized_value() {
+        let schema = TableSchema::from_columns(
+            "ks.t",
+            &[
+                ("id", "partition_key", "int"),
+                ("tags", "regular", "set<text>"),
+            ],
+        )
+        .unwrap();
+        let sets = vec![Some(vec!["b", "a", "b"]), None, Some(vec![])];
+        for nulls in [NullMode::Unset, NullMode::Delete] {
+            let shape = Arc::new(BatchShape {
+                schema: Arc::new(schema.clone()),
+                mapped: vec![true, true],
+                nulls,
+            });
+            let mut ids = ColumnValues::default();
+            for id in 0..3 {
+                ids.push_with(|out| {
+                    Value::Int(id).encode(out);
+                    Ok::<_, ()>(true)
+                })
+                .unwrap();
+            }
+            let batch = RowBatch {
+                shape: shape.clone(),
+                columns: vec![
+                    BatchColumn::Values(ids),
+                    BatchColumn::Elements(Arc::new(FakeSets(sets.clone()))),
+                ],
+                timestamps: vec![10, 20, 30],
+                ttls: vec![0, 60, 0],
+                rejected: vec![false; 3],
+            };
+            for (row, built) in batch.partitions().enumerate() {
+                let tags = sets[row].as_ref().map(|tags| {
+                    Value::Set(tags.iter().map(|t| Value::Text(t.to_string())).collect())
+                });
+                let expected = crate::plan::row_partition(
+                    &shape.schema,
+                    vec![Some(Value::Int(row as i32)), tags],
+                    &shape.mapped,
+                    batch.timestamps[row],
+                    Some(batch.ttls[row]).filter(|t| *t > 0),
+                    nulls,
+                )
+                .unwrap();
+                assert_eq!(built.unwrap(), expected, "{nulls:?}, row {row}");
+            }
+        }
     }
 }

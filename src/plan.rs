@@ -4,9 +4,9 @@
 
 use thiserror::Error;
 
-use crate::batch::RowAccess;
+use crate::batch::{ColumnRef, RowAccess};
 use crate::model::cell::{ColumnData, RowLiveness};
-use crate::model::collection::explode;
+use crate::model::collection::{CollectionError, ElementCells, explode};
 use crate::model::literal::parse_timestamp_micros;
 use crate::model::token::composite_key;
 use crate::model::{
@@ -362,7 +362,6 @@ pub fn build_partition(
     let mut columns = Vec::with_capacity(schema.columns.len() - key_len - clustering_len);
     let mut static_columns = Vec::new();
     for (i, column) in schema.columns.iter().enumerate() {
-        let value = values.value(i);
         let missing_key = || RowError {
             column: Some(column.name.clone()),
             reason: "a primary key column cannot be NULL".to_owned(),
@@ -370,18 +369,36 @@ pub fn build_partition(
         match column.kind {
             // Checked here, joined below.
             ColumnKind::PartitionKey => {
-                value.ok_or_else(missing_key)?;
+                values.value(i).ok_or_else(missing_key)?;
             }
-            ColumnKind::Clustering(_) => clustering.push(value.ok_or_else(missing_key)?.to_vec()),
+            ColumnKind::Clustering(_) => {
+                clustering.push(values.value(i).ok_or_else(missing_key)?.to_vec())
+            }
             ColumnKind::Regular | ColumnKind::Static => {
+                let collection_error = |e: CollectionError| RowError {
+                    column: Some(column.name.clone()),
+                    reason: e.to_string(),
+                };
+                let value = match values.column(i) {
+                    ColumnRef::Null => None,
+                    ColumnRef::Value(v) => Some(v),
+                    ColumnRef::Elements(elements, row) => {
+                        let mut cells = ElementCells::new(i, &column.cql_type, timestamp, liveness)
+                            .map_err(collection_error)?;
+                        elements.add_elements(row, &mut cells);
+                        let data = cells.finish();
+                        if column.kind == ColumnKind::Static {
+                            static_columns.push(data);
+                        } else {
+                            columns.push(data);
+                        }
+                        continue;
+                    }
+                };
                 let data = match value {
                     Some(v) if column.cql_type.is_multi_cell() => {
-                        explode(i, &column.cql_type, v, timestamp, liveness).map_err(|e| {
-                            RowError {
-                                column: Some(column.name.clone()),
-                                reason: e.to_string(),
-                            }
-                        })?
+                        explode(i, &column.cql_type, v, timestamp, liveness)
+                            .map_err(collection_error)?
                     }
                     Some(v) => ColumnData {
                         column: i,

@@ -113,16 +113,6 @@ fn sort_dedup_by(items: &mut Vec<Cell>, order: impl Fn(&Cell, &Cell) -> Ordering
     }
 }
 
-/// Makes the element cells of a collection written at `timestamp` with `liveness`.
-fn element_cell(timestamp: WriteTime, liveness: Liveness) -> impl Fn(&[u8], &[u8]) -> Cell {
-    move |path, value| Cell {
-        timestamp,
-        liveness,
-        path: SmallBytes::from_slice(path),
-        value: SmallBytes::from_slice(value),
-    }
-}
-
 /// A whole collection written at `timestamp`: its elements after a deletion just before.
 fn whole_collection(column: usize, cells: Vec<Cell>, timestamp: WriteTime) -> ColumnData {
     ColumnData {
@@ -144,44 +134,115 @@ pub fn explode(
     timestamp: WriteTime,
     liveness: Liveness,
 ) -> Result<ColumnData, CollectionError> {
-    enum Kind {
-        Set,
-        Map,
-        List,
-    }
-    let (kind, per_entry) = match cql_type {
-        CqlType::Set { frozen: false, .. } => (Kind::Set, 1),
-        CqlType::Map { frozen: false, .. } => (Kind::Map, 2),
-        CqlType::List { frozen: false, .. } => (Kind::List, 1),
-        other => return Err(CollectionError::NotMultiCell(other.to_string())),
-    };
-    let cell = element_cell(timestamp, liveness);
+    let mut cells = ElementCells::new(column, cql_type, timestamp, liveness)?;
+    let per_entry = if cells.kind == Kind::Map { 2 } else { 1 };
     let (mut frames, n) = Frames::new(cql_type, value, per_entry)?;
-    let mut cells = Vec::with_capacity((n / per_entry).min(value.len() / 4));
-    match kind {
-        Kind::Set => {
-            for _ in 0..n {
-                cells.push(cell(frames.item()?, &[]));
-            }
-            sort_paths(cql_type, &mut cells);
+    cells.cells.reserve((n / per_entry).min(value.len() / 4));
+    if cells.kind == Kind::Map {
+        for _ in 0..n / 2 {
+            let key = frames.item()?;
+            cells.push_entry(key, frames.item()?);
         }
-        Kind::Map => {
-            for _ in 0..n / 2 {
-                let key = frames.item()?;
-                cells.push(cell(key, frames.item()?));
-            }
-            // Later duplicates of a key win, as they would in a CQL map literal.
-            cells.reverse();
-            sort_paths(cql_type, &mut cells);
-        }
-        Kind::List => {
-            for i in 0..n {
-                cells.push(cell(&list_path(timestamp, i), frames.item()?));
-            }
+    } else {
+        for _ in 0..n {
+            cells.push_element(frames.item()?);
         }
     }
     frames.finish()?;
-    Ok(whole_collection(column, cells, timestamp))
+    Ok(cells.finish())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Set,
+    Map,
+    List,
+}
+
+/// The cells of a whole collection written at once, made from its elements one by one: what
+/// [`explode`] makes of the serialized value, for sources that hold the elements themselves
+/// (a Parquet list or map), so the value is never serialized only to be split again.
+pub struct ElementCells<'t> {
+    column: usize,
+    cql_type: &'t CqlType,
+    kind: Kind,
+    timestamp: WriteTime,
+    liveness: Liveness,
+    cells: Vec<Cell>,
+}
+
+impl<'t> ElementCells<'t> {
+    /// Cells for multi-cell collection column `column` of type `cql_type`.
+    pub fn new(
+        column: usize,
+        cql_type: &'t CqlType,
+        timestamp: WriteTime,
+        liveness: Liveness,
+    ) -> Result<ElementCells<'t>, CollectionError> {
+        let kind = match cql_type {
+            CqlType::Set { frozen: false, .. } => Kind::Set,
+            CqlType::Map { frozen: false, .. } => Kind::Map,
+            CqlType::List { frozen: false, .. } => Kind::List,
+            other => return Err(CollectionError::NotMultiCell(other.to_string())),
+        };
+        Ok(ElementCells {
+            column,
+            cql_type,
+            kind,
+            timestamp,
+            liveness,
+            cells: Vec::new(),
+        })
+    }
+
+    /// Room for `n` more elements.
+    pub fn reserve(&mut self, n: usize) {
+        self.cells.reserve(n);
+    }
+
+    /// The next element of a list or set (serialized as the element type).
+    #[inline]
+    pub fn push_element(&mut self, element: &[u8]) {
+        let (path, value) = match self.kind {
+            Kind::List => (
+                SmallBytes::from_slice(&list_path(self.timestamp, self.cells.len())),
+                SmallBytes::from_slice(element),
+            ),
+            _ => (SmallBytes::from_slice(element), SmallBytes::new()),
+        };
+        self.cells.push(Cell {
+            timestamp: self.timestamp,
+            liveness: self.liveness,
+            path,
+            value,
+        });
+    }
+
+    /// The next entry of a map.
+    #[inline]
+    pub fn push_entry(&mut self, key: &[u8], value: &[u8]) {
+        self.cells.push(Cell {
+            timestamp: self.timestamp,
+            liveness: self.liveness,
+            path: SmallBytes::from_slice(key),
+            value: SmallBytes::from_slice(value),
+        });
+    }
+
+    /// The collection's cells in path order, the first of equal set elements and the last of
+    /// equal map keys kept (as in a CQL literal), after a deletion just before the write.
+    pub fn finish(mut self) -> ColumnData {
+        match self.kind {
+            Kind::Set => sort_paths(self.cql_type, &mut self.cells),
+            Kind::Map => {
+                // Later duplicates of a key win, as they would in a CQL map literal.
+                self.cells.reverse();
+                sort_paths(self.cql_type, &mut self.cells);
+            }
+            Kind::List => {}
+        }
+        whole_collection(self.column, self.cells, self.timestamp)
+    }
 }
 
 /// The serialized collection value of the live element cells given (in path order).

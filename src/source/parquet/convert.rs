@@ -377,6 +377,18 @@ impl Conv {
         }))
     }
 
+    /// A multi-cell list, set or map column kept as its elements, with the rows refused and
+    /// why; `None` when the pair is written by [`Conv::bind_column`] instead.
+    pub(crate) fn bind_elements(
+        &self,
+        array: &dyn Array,
+    ) -> Result<Option<fast::KeptElements>, String> {
+        if !matches!(self, Conv::Seq { .. } | Conv::Map { .. }) {
+            return Ok(None);
+        }
+        Ok(fast::elements(self, array, &self.bind(array)?))
+    }
+
     /// Binds this conversion to the values of dictionary `array`, looked up by its keys; `None`
     /// when `array` is not a dictionary.
     fn bind_dictionary<'a>(&'a self, array: &'a dyn Array) -> Option<Result<Get<'a>, String>> {
@@ -1939,5 +1951,119 @@ mod tests {
         column_agrees_with_rows(&b.finish(), "map<text, int>");
 
         column_agrees_with_rows(&geo_struct(), "frozen<tuple<text, text>>");
+    }
+
+    /// Keeps `array` as an element column and checks every row's cells, NULLs and reasons
+    /// against the general conversion's value exploded into cells.
+    fn elements_agree_with_rows(array: &dyn Array, cql: &str) {
+        use crate::batch::ElementColumn;
+        use crate::model::Liveness;
+        use crate::model::collection::{ElementCells, explode};
+        let cql_type = t(cql);
+        let conv = Conv::new(array.data_type(), &cql_type).unwrap();
+        let (column, refused) = conv
+            .bind_elements(array)
+            .unwrap()
+            .unwrap_or_else(|| panic!("{} -> {cql} is not kept as elements", array.data_type()));
+        let get = conv.bind(array).unwrap();
+        let (timestamp, liveness) = (1_763_769_600_123_456, Liveness::expiring_from(5, 60));
+        let mut expected_refused = Vec::new();
+        for i in 0..array.len() {
+            let mut out = Vec::new();
+            match get(i, &mut out) {
+                Ok(true) => {
+                    assert!(!column.is_null(i), "{cql}: row {i}");
+                    let mut cells = ElementCells::new(3, &cql_type, timestamp, liveness).unwrap();
+                    column.add_elements(i, &mut cells);
+                    assert_eq!(
+                        cells.finish(),
+                        explode(3, &cql_type, &out, timestamp, liveness).unwrap(),
+                        "{cql}: row {i}"
+                    );
+                }
+                Ok(false) => assert!(column.is_null(i), "{cql}: row {i}"),
+                Err(reason) => expected_refused.push((i, reason)),
+            }
+        }
+        assert_eq!(refused, expected_refused, "{cql}");
+    }
+
+    #[test]
+    fn collections_kept_as_elements_make_the_cells_of_their_serialized_values_and_refuse_the_same_rows()
+     {
+        let lists = list_of_strings(vec![
+            Some(vec![Some("b"), Some("a"), Some("b")]),
+            None,
+            Some(vec![]),
+            Some(vec![Some("x"), None, Some("y")]),
+            Some(vec![
+                Some("z"),
+                Some("a string longer than twenty-two bytes"),
+            ]),
+        ]);
+        elements_agree_with_rows(&lists, "list<text>");
+        elements_agree_with_rows(&lists, "set<text>");
+        let dictionary_lists = arrow::compute::cast(
+            &lists,
+            &DataType::List(Arc::new(Field::new(
+                "item",
+                DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
+                true,
+            ))),
+        )
+        .unwrap();
+        elements_agree_with_rows(dictionary_lists.as_ref(), "list<text>");
+        elements_agree_with_rows(dictionary_lists.as_ref(), "set<text>");
+
+        // Elements sort in the element type's order (-1 before 1), not as bytes.
+        let mut ints = arrow::array::ListBuilder::new(arrow::array::Int32Builder::new());
+        for row in [
+            vec![Some(1), Some(-1), Some(1)],
+            vec![],
+            vec![Some(7), None],
+        ] {
+            for v in row {
+                ints.values().append_option(v);
+            }
+            ints.append(true);
+        }
+        ints.append_null();
+        let ints = ints.finish();
+        elements_agree_with_rows(&ints, "set<int>");
+        elements_agree_with_rows(&ints, "list<int>");
+
+        let mut decimals = arrow::array::ListBuilder::new(
+            arrow::array::Decimal128Builder::new()
+                .with_precision_and_scale(10, 2)
+                .unwrap(),
+        );
+        decimals.values().append_value(-12_345);
+        decimals.values().append_value(0);
+        decimals.append(true);
+        let decimals = decimals.finish();
+        elements_agree_with_rows(&decimals, "list<decimal>");
+        elements_agree_with_rows(&decimals, "set<decimal>");
+
+        let mut b = MapBuilder::new(
+            None,
+            StringBuilder::new(),
+            arrow::array::Int32Builder::new(),
+        );
+        // A repeated key: the later value wins, as in a CQL map literal.
+        for (k, v) in [("rock", Some(3)), ("pop", Some(1)), ("rock", Some(9))] {
+            b.keys().append_value(k);
+            b.values().append_option(v);
+        }
+        b.append(true).unwrap();
+        b.append(false).unwrap();
+        b.keys().append_value("jazz");
+        b.values().append_null();
+        b.append(true).unwrap();
+        b.append(true).unwrap();
+        elements_agree_with_rows(&b.finish(), "map<text, int>");
+
+        // Frozen collections are one cell: serialized by their column writers.
+        let frozen = Conv::new(lists.data_type(), &t("frozen<list<text>>")).unwrap();
+        assert!(frozen.bind_elements(&lists).unwrap().is_none());
     }
 }

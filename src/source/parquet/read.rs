@@ -380,9 +380,19 @@ fn batch_events(
     for source in &plan.columns {
         columns.push(match source {
             Some(ColumnSource::File { field, conv }) => {
-                let write = conv.bind_column(column(*field)?).map_err(decode_error)?;
-                let mut values = ColumnValues::with_capacity(rows, rows * 8);
-                write(&mut values, &mut errors);
+                let array = column(*field)?;
+                let built = match conv.bind_elements(array).map_err(decode_error)? {
+                    Some((elements, refused)) => {
+                        errors = refused;
+                        BatchColumn::Elements(Arc::new(elements))
+                    }
+                    None => {
+                        let write = conv.bind_column(array).map_err(decode_error)?;
+                        let mut values = ColumnValues::with_capacity(rows, rows * 8);
+                        write(&mut values, &mut errors);
+                        BatchColumn::Values(values)
+                    }
+                };
                 for (row, reason) in errors.drain(..) {
                     refuse(
                         &mut refused,
@@ -393,7 +403,7 @@ fn batch_events(
                         },
                     );
                 }
-                BatchColumn::Values(values)
+                built
             }
             Some(ColumnSource::Folder { values }) => BatchColumn::Constant(values[f].clone()),
             None => BatchColumn::Absent,

@@ -7,51 +7,59 @@
 //! They only take the happy path: a row with anything to refuse (a null element, key or map
 //! value) is written again by the general conversion ([`super::Conv::bind`]), which gives the
 //! reason, so both paths agree on every byte and message (a test checks it).
+//!
+//! A multi-cell list, set or map of those is not serialized at all: [`elements`] keeps its
+//! arrays as an [`ElementColumn`], and the builder makes each row's element cells from them.
+//! The arrays are cheap clones (shared buffers), so writers and element columns own them.
 
 use arrow::array::{
     Array, AsArray, BooleanArray, Decimal128Array, Float64Array, Int32Array, Int64Array,
     StringArray, TimestampMicrosecondArray,
 };
-use arrow::buffer::NullBuffer;
+use arrow::buffer::{NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow::datatypes::{
     DataType, Decimal128Type, Float64Type, Int32Type, Int64Type, TimeUnit, TimestampMicrosecondType,
 };
 
 use super::{Conv, Get, SeqKind};
-use crate::batch::ColumnValues;
+use crate::batch::{ColumnValues, ElementColumn};
 use crate::model::NativeType;
+use crate::model::collection::ElementCells;
 use crate::model::value::Varint;
 
 /// Writes every row of a bound array into a column; rows refused are NULL there and listed with
 /// their reasons.
 pub(crate) type ColumnWrite<'a> = Box<dyn Fn(&mut ColumnValues, &mut Vec<(usize, String)>) + 'a>;
 
+/// An element column and the rows it refuses, with why.
+pub(crate) type KeptElements = (ElementsColumn, Vec<(usize, String)>);
+
 /// A leaf array with a conversion that cannot fail.
-#[derive(Clone, Copy)]
-enum Leaf<'a> {
-    Text(&'a StringArray),
+enum Leaf {
+    Text(StringArray),
     /// Text read as a dictionary: keys (each checked to be in range) into the values.
-    DictText(&'a [i32], &'a StringArray),
-    Int(&'a Int32Array),
-    BigInt(&'a Int64Array),
-    Double(&'a Float64Array),
-    Bool(&'a BooleanArray),
+    DictText(ScalarBuffer<i32>, StringArray),
+    Int(Int32Array),
+    BigInt(Int64Array),
+    Double(Float64Array),
+    Bool(BooleanArray),
     /// µs since the epoch to a CQL timestamp (ms, floored).
-    TimestampMicros(&'a TimestampMicrosecondArray),
+    TimestampMicros(TimestampMicrosecondArray),
     /// With the CQL decimal's scale prefix.
-    Decimal(&'a Decimal128Array, [u8; 4]),
+    Decimal(Decimal128Array, [u8; 4]),
 }
 
-#[derive(Clone, Copy)]
-struct LeafColumn<'a> {
-    leaf: Leaf<'a>,
-    nulls: Option<&'a NullBuffer>,
+struct LeafColumn {
+    leaf: Leaf,
+    nulls: Option<NullBuffer>,
 }
 
-impl<'a> LeafColumn<'a> {
-    fn of(conv: &Conv, array: &'a dyn Array) -> Option<LeafColumn<'a>> {
+impl LeafColumn {
+    fn of(conv: &Conv, array: &dyn Array) -> Option<LeafColumn> {
         let leaf = match (conv, array.data_type()) {
-            (Conv::Text { ascii: false }, DataType::Utf8) => Leaf::Text(array.as_string_opt()?),
+            (Conv::Text { ascii: false }, DataType::Utf8) => {
+                Leaf::Text(array.as_string_opt()?.clone())
+            }
             (Conv::Text { ascii: false }, DataType::Dictionary(key, value))
                 if **key == DataType::Int32 && **value == DataType::Utf8 =>
             {
@@ -68,42 +76,46 @@ impl<'a> LeafColumn<'a> {
                 {
                     return None;
                 }
-                Leaf::DictText(keys, values)
+                Leaf::DictText(keys.clone(), values.clone())
             }
             (Conv::Int(NativeType::Int), DataType::Int32) => {
-                Leaf::Int(array.as_primitive_opt::<Int32Type>()?)
+                Leaf::Int(array.as_primitive_opt::<Int32Type>()?.clone())
             }
             (Conv::Int(NativeType::Bigint), DataType::Int64) => {
-                Leaf::BigInt(array.as_primitive_opt::<Int64Type>()?)
+                Leaf::BigInt(array.as_primitive_opt::<Int64Type>()?.clone())
             }
             (Conv::Float { double: true }, DataType::Float64) => {
-                Leaf::Double(array.as_primitive_opt::<Float64Type>()?)
+                Leaf::Double(array.as_primitive_opt::<Float64Type>()?.clone())
             }
-            (Conv::Bool, DataType::Boolean) => Leaf::Bool(array.as_boolean_opt()?),
+            (Conv::Bool, DataType::Boolean) => Leaf::Bool(array.as_boolean_opt()?.clone()),
             (Conv::Timestamp { date: false }, DataType::Timestamp(TimeUnit::Microsecond, _)) => {
-                Leaf::TimestampMicros(array.as_primitive_opt::<TimestampMicrosecondType>()?)
+                Leaf::TimestampMicros(
+                    array
+                        .as_primitive_opt::<TimestampMicrosecondType>()?
+                        .clone(),
+                )
             }
             (Conv::Decimal { varint: false }, DataType::Decimal128(_, scale)) => Leaf::Decimal(
-                array.as_primitive_opt::<Decimal128Type>()?,
+                array.as_primitive_opt::<Decimal128Type>()?.clone(),
                 i32::from(*scale).to_be_bytes(),
             ),
             _ => return None,
         };
         Some(LeafColumn {
             leaf,
-            nulls: array.nulls(),
+            nulls: array.nulls().cloned(),
         })
     }
 
     #[inline]
     fn is_null(&self, j: usize) -> bool {
-        self.nulls.is_some_and(|n| n.is_null(j))
+        self.nulls.as_ref().is_some_and(|n| n.is_null(j))
     }
 
     /// Writes element `j`, which is not null.
     #[inline]
     fn write(&self, j: usize, out: &mut Vec<u8>) {
-        match self.leaf {
+        match &self.leaf {
             Leaf::Text(a) => out.extend_from_slice(a.value(j).as_bytes()),
             Leaf::DictText(keys, a) => out.extend_from_slice(a.value(keys[j] as usize).as_bytes()),
             Leaf::Int(a) => out.extend_from_slice(&a.value(j).to_be_bytes()),
@@ -114,9 +126,52 @@ impl<'a> LeafColumn<'a> {
                 out.extend_from_slice(&a.value(j).div_euclid(1000).to_be_bytes())
             }
             Leaf::Decimal(a, scale) => {
-                out.extend_from_slice(&scale);
+                out.extend_from_slice(scale);
                 Varint::write_i128(a.value(j), out);
             }
+        }
+    }
+
+    /// Calls `f` with element `j` (not null) serialized.
+    #[inline]
+    fn with_bytes<R>(&self, j: usize, f: impl FnOnce(&[u8]) -> R) -> R {
+        match &self.leaf {
+            Leaf::Text(a) => f(a.value(j).as_bytes()),
+            Leaf::DictText(keys, a) => f(a.value(keys[j] as usize).as_bytes()),
+            Leaf::Int(a) => f(&a.value(j).to_be_bytes()),
+            Leaf::BigInt(a) => f(&a.value(j).to_be_bytes()),
+            Leaf::Double(a) => f(&a.value(j).to_be_bytes()),
+            Leaf::Bool(a) => f(&[u8::from(a.value(j))]),
+            Leaf::TimestampMicros(a) => f(&a.value(j).div_euclid(1000).to_be_bytes()),
+            Leaf::Decimal(..) => {
+                let mut out = Vec::with_capacity(24);
+                self.write(j, &mut out);
+                f(&out)
+            }
+        }
+    }
+
+    /// Calls `f` with each of elements `range` (none null) serialized, dispatching on the type
+    /// once.
+    #[inline]
+    fn each_bytes(&self, range: std::ops::Range<usize>, mut f: impl FnMut(&[u8])) {
+        match &self.leaf {
+            Leaf::Text(a) => {
+                let (offsets, data) = (a.value_offsets(), a.value_data());
+                for j in range {
+                    f(&data[offsets[j] as usize..offsets[j + 1] as usize]);
+                }
+            }
+            Leaf::DictText(keys, a) => {
+                let (offsets, data) = (a.value_offsets(), a.value_data());
+                for j in range {
+                    let k = keys[j] as usize;
+                    f(&data[offsets[k] as usize..offsets[k + 1] as usize]);
+                }
+            }
+            Leaf::Int(a) => range.for_each(|j| f(&a.value(j).to_be_bytes())),
+            Leaf::BigInt(a) => range.for_each(|j| f(&a.value(j).to_be_bytes())),
+            _ => range.for_each(|j| self.with_bytes(j, &mut f)),
         }
     }
 
@@ -124,6 +179,7 @@ impl<'a> LeafColumn<'a> {
     #[inline]
     fn any_null(&self, range: std::ops::Range<usize>) -> bool {
         self.nulls
+            .as_ref()
             .is_some_and(|n| range.into_iter().any(|j| n.is_null(j)))
     }
 
@@ -144,7 +200,7 @@ impl<'a> LeafColumn<'a> {
             out.extend_from_slice(&(bytes.len() as i32).to_be_bytes());
             out.extend_from_slice(bytes);
         };
-        match self.leaf {
+        match &self.leaf {
             Leaf::Text(a) => fixed(out, a.value(j).as_bytes()),
             Leaf::DictText(keys, a) => fixed(out, a.value(keys[j] as usize).as_bytes()),
             Leaf::Int(a) => fixed(out, &a.value(j).to_be_bytes()),
@@ -182,7 +238,7 @@ impl<'a> LeafColumn<'a> {
             out.extend_from_slice(&(bytes.len() as i32).to_be_bytes());
             out.extend_from_slice(bytes);
         };
-        match self.leaf {
+        match &self.leaf {
             Leaf::Text(a) => {
                 let (offsets, data) = (a.value_offsets(), a.value_data());
                 each(range, out, |j, out| {
@@ -211,7 +267,7 @@ impl<'a> LeafColumn<'a> {
     /// About how many bytes elements `range` take serialized, framing included.
     fn bytes_hint(&self, range: std::ops::Range<usize>) -> usize {
         let n = range.len();
-        let per = match self.leaf {
+        let per = match &self.leaf {
             Leaf::Text(a) => {
                 let offsets = a.value_offsets();
                 return (offsets[range.end] - offsets[range.start]) as usize + 4 * n;
@@ -230,45 +286,88 @@ impl<'a> LeafColumn<'a> {
     }
 }
 
-/// The shapes with a column writer.
-enum Shape<'a> {
-    Leaf(LeafColumn<'a>),
-    /// A list, or a multi-cell set (its cells sort themselves).
-    List {
-        offsets: &'a [i32],
-        elem: LeafColumn<'a>,
-    },
-    /// A multi-cell map (its cells sort themselves).
-    Map {
-        offsets: &'a [i32],
-        keys: LeafColumn<'a>,
-        values: LeafColumn<'a>,
-    },
-    Tuple(Vec<LeafColumn<'a>>),
+/// A list (or multi-cell set) column: each row's elements are `elem[offsets[i]..offsets[i + 1]]`.
+struct Seq {
+    offsets: OffsetBuffer<i32>,
+    elem: LeafColumn,
 }
 
-impl<'a> Shape<'a> {
-    fn of(conv: &Conv, array: &'a dyn Array) -> Option<Shape<'a>> {
-        Some(match conv {
+/// A map column: each row's entries are `offsets[i]..offsets[i + 1]` of the keys and values.
+struct Entries {
+    offsets: OffsetBuffer<i32>,
+    keys: LeafColumn,
+    values: LeafColumn,
+}
+
+impl Seq {
+    fn of(conv: &Conv, array: &dyn Array) -> Option<Seq> {
+        match conv {
             Conv::Seq {
                 elem,
                 kind: SeqKind::List | SeqKind::Cells,
                 ..
             } if matches!(array.data_type(), DataType::List(_)) => {
                 let list = array.as_list_opt::<i32>()?;
-                Shape::List {
-                    offsets: list.value_offsets(),
+                Some(Seq {
+                    offsets: list.offsets().clone(),
                     elem: LeafColumn::of(elem, list.values().as_ref())?,
-                }
+                })
             }
+            _ => None,
+        }
+    }
+
+    #[inline]
+    fn range(&self, i: usize) -> std::ops::Range<usize> {
+        self.offsets[i] as usize..self.offsets[i + 1] as usize
+    }
+}
+
+impl Entries {
+    fn of(conv: &Conv, array: &dyn Array) -> Option<Entries> {
+        match conv {
             Conv::Map { key, value, cql } if cql.is_multi_cell() => {
                 let map = array.as_map_opt()?;
-                Shape::Map {
-                    offsets: map.value_offsets(),
+                Some(Entries {
+                    offsets: map.offsets().clone(),
                     keys: LeafColumn::of(key, map.keys().as_ref())?,
                     values: LeafColumn::of(value, map.values().as_ref())?,
-                }
+                })
             }
+            _ => None,
+        }
+    }
+
+    #[inline]
+    fn range(&self, i: usize) -> std::ops::Range<usize> {
+        self.offsets[i] as usize..self.offsets[i + 1] as usize
+    }
+
+    /// Whether a key or value of row `i` is null (the general conversion refuses the row).
+    #[inline]
+    fn any_null(&self, i: usize) -> bool {
+        let range = self.range(i);
+        self.keys.any_null(range.clone()) || self.values.any_null(range)
+    }
+}
+
+/// The shapes with a column writer.
+enum Shape {
+    Leaf(LeafColumn),
+    /// A list, or a multi-cell set (its cells sort themselves).
+    List(Seq),
+    /// A multi-cell map (its cells sort themselves).
+    Map(Entries),
+    Tuple(Vec<LeafColumn>),
+}
+
+impl Shape {
+    fn of(conv: &Conv, array: &dyn Array) -> Option<Shape> {
+        Some(match conv {
+            Conv::Seq { .. } if matches!(array.data_type(), DataType::List(_)) => {
+                Shape::List(Seq::of(conv, array)?)
+            }
+            Conv::Map { cql, .. } if cql.is_multi_cell() => Shape::Map(Entries::of(conv, array)?),
             Conv::Tuple(convs) => {
                 let s = array.as_struct_opt()?;
                 if s.num_columns() != convs.len() {
@@ -290,16 +389,15 @@ impl<'a> Shape<'a> {
     fn bytes_hint(&self, rows: usize) -> usize {
         match self {
             Shape::Leaf(leaf) => leaf.bytes_hint(0..rows),
-            Shape::List { offsets, elem } => {
-                4 * rows + elem.bytes_hint(offsets[0] as usize..offsets[rows] as usize)
+            Shape::List(seq) => {
+                4 * rows
+                    + seq
+                        .elem
+                        .bytes_hint(seq.offsets[0] as usize..seq.offsets[rows] as usize)
             }
-            Shape::Map {
-                offsets,
-                keys,
-                values,
-            } => {
-                let range = offsets[0] as usize..offsets[rows] as usize;
-                4 * rows + keys.bytes_hint(range.clone()) + values.bytes_hint(range)
+            Shape::Map(entries) => {
+                let range = entries.offsets[0] as usize..entries.offsets[rows] as usize;
+                4 * rows + entries.keys.bytes_hint(range.clone()) + entries.values.bytes_hint(range)
             }
             Shape::Tuple(fields) => fields.iter().map(|f| f.bytes_hint(0..rows)).sum(),
         }
@@ -313,24 +411,20 @@ impl<'a> Shape<'a> {
                 leaf.write(i, out);
                 true
             }
-            Shape::List { offsets, elem } => {
-                let (start, end) = (offsets[i] as usize, offsets[i + 1] as usize);
-                out.extend_from_slice(&((end - start) as i32).to_be_bytes());
-                elem.write_all_framed(start..end, out)
+            Shape::List(seq) => {
+                let range = seq.range(i);
+                out.extend_from_slice(&(range.len() as i32).to_be_bytes());
+                seq.elem.write_all_framed(range, out)
             }
-            Shape::Map {
-                offsets,
-                keys,
-                values,
-            } => {
-                let (start, end) = (offsets[i] as usize, offsets[i + 1] as usize);
-                if keys.any_null(start..end) || values.any_null(start..end) {
+            Shape::Map(entries) => {
+                if entries.any_null(i) {
                     return false;
                 }
-                out.extend_from_slice(&((end - start) as i32).to_be_bytes());
-                for j in start..end {
-                    keys.write_framed_present(j, out);
-                    values.write_framed_present(j, out);
+                let range = entries.range(i);
+                out.extend_from_slice(&(range.len() as i32).to_be_bytes());
+                for j in range {
+                    entries.keys.write_framed_present(j, out);
+                    entries.values.write_framed_present(j, out);
                 }
                 true
             }
@@ -344,6 +438,112 @@ impl<'a> Shape<'a> {
             }
         }
     }
+}
+
+/// A multi-cell list, set or map column kept as its arrays (see the module doc).
+enum Elements {
+    Seq(Seq),
+    Entries(Entries),
+}
+
+pub(crate) struct ElementsColumn {
+    elements: Elements,
+    nulls: Option<NullBuffer>,
+    rows: usize,
+    heap_size: usize,
+}
+
+impl std::fmt::Debug for ElementsColumn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match self.elements {
+            Elements::Seq(_) => "list",
+            Elements::Entries(_) => "map",
+        };
+        write!(f, "ElementsColumn({kind}, {} rows)", self.rows)
+    }
+}
+
+impl ElementColumn for ElementsColumn {
+    #[inline]
+    fn is_null(&self, row: usize) -> bool {
+        self.nulls.as_ref().is_some_and(|n| n.is_null(row))
+    }
+
+    fn add_elements(&self, row: usize, cells: &mut ElementCells<'_>) {
+        match &self.elements {
+            Elements::Seq(seq) => {
+                let range = seq.range(row);
+                cells.reserve(range.len());
+                seq.elem
+                    .each_bytes(range, |bytes| cells.push_element(bytes));
+            }
+            Elements::Entries(entries) => {
+                let range = entries.range(row);
+                cells.reserve(range.len());
+                for j in range {
+                    entries.keys.with_bytes(j, |key| {
+                        entries
+                            .values
+                            .with_bytes(j, |value| cells.push_entry(key, value))
+                    });
+                }
+            }
+        }
+    }
+
+    fn heap_size(&self) -> usize {
+        self.heap_size
+    }
+}
+
+/// The element column of a multi-cell collection pair with a fast path, and the rows refused
+/// (a null element, key or map value) with the general conversion's reasons; `None` when the
+/// pair has no fast path (or the general conversion takes a row the fast path cannot hold).
+pub(super) fn elements(conv: &Conv, array: &dyn Array, general: &Get<'_>) -> Option<KeptElements> {
+    let multi_cell = match conv {
+        Conv::Seq { cql, .. } | Conv::Map { cql, .. } => cql.is_multi_cell(),
+        _ => false,
+    };
+    if !multi_cell {
+        return None;
+    }
+    let elements = match Shape::of(conv, array)? {
+        Shape::List(seq) => Elements::Seq(seq),
+        Shape::Map(entries) => Elements::Entries(entries),
+        _ => return None,
+    };
+    let nulls = array.logical_nulls();
+    let mut refused = Vec::new();
+    let mut scratch = Vec::new();
+    let any_nulls = match &elements {
+        Elements::Seq(seq) => seq.elem.nulls.is_some(),
+        Elements::Entries(e) => e.keys.nulls.is_some() || e.values.nulls.is_some(),
+    };
+    if any_nulls {
+        for i in 0..array.len() {
+            let inner_null = match &elements {
+                Elements::Seq(seq) => seq.elem.any_null(seq.range(i)),
+                Elements::Entries(entries) => entries.any_null(i),
+            };
+            if !inner_null || nulls.as_ref().is_some_and(|n| n.is_null(i)) {
+                continue;
+            }
+            scratch.clear();
+            match general(i, &mut scratch) {
+                Err(reason) => refused.push((i, reason)),
+                Ok(_) => return None,
+            }
+        }
+    }
+    Some((
+        ElementsColumn {
+            elements,
+            nulls,
+            rows: array.len(),
+            heap_size: array.get_array_memory_size(),
+        },
+        refused,
+    ))
 }
 
 /// The column writer of a pair with a fast path; `general` is the same conversion's per-row
