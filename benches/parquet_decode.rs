@@ -1,5 +1,6 @@
 //! Criterion bench of the Parquet decode stage: cassbulk's source (Parquet pages to row batches
-//! of serialized CQL values, checked and ready for the partition builder) against arrow-rs alone
+//! of serialized CQL values, multi-cell collections kept as their elements, checked and ready
+//! for the partition builder) against arrow-rs alone
 //! reading the same files into `RecordBatch`es, both decoding row groups in parallel on all cores
 //! with the same projection and batch size. The difference is what turning Arrow arrays into CQL
 //! values costs. A second arrow-rs case reads text as the source does, keeping dictionary

@@ -5,9 +5,10 @@
 //! the builder makes the rows' cells ([`RowBatch::partition`], through
 //! [`crate::plan::build_partition`]) on its own threads, in parallel.
 //!
-//! A multi-cell collection column may instead stay as the source holds it (a Parquet list or
-//! map, [`ElementColumn`]): its rows' element cells are then made straight from the elements,
-//! never serialized as a whole collection only to be split into cells again.
+//! A column may instead stay as the source holds it: text is read in place from Arrow's string
+//! buffers ([`SharedValues`]), and a multi-cell collection (a Parquet list or map,
+//! [`ElementColumn`]) has its rows' element cells made straight from the elements, never
+//! serialized as a whole collection only to be split into cells again.
 //!
 //! Rows the source rejected stay in the batch (their values partly written) and are skipped.
 
@@ -42,6 +43,15 @@ pub enum ColumnRef<'a> {
     Elements(&'a dyn ElementColumn, usize),
 }
 
+/// A column a source already holds as CQL stores it (Arrow's string bytes are CQL text), read
+/// in place rather than copied.
+pub trait SharedValues: Send + Sync + fmt::Debug {
+    /// The serialized value of row `row`, `None` for NULL.
+    fn get(&self, row: usize) -> Option<&[u8]>;
+    /// Heap bytes held, roughly, for the memory limit.
+    fn heap_size(&self) -> usize;
+}
+
 /// A multi-cell collection column held as its elements, for every row of a batch.
 pub trait ElementColumn: Send + Sync + fmt::Debug {
     /// Whether row `row`'s collection is NULL.
@@ -69,6 +79,8 @@ pub enum BatchColumn {
     /// The same value (or NULL) in every row, such as a `dt=` folder segment.
     Constant(Option<Vec<u8>>),
     Values(ColumnValues),
+    /// Values read in place from the source's own buffers.
+    Shared(Arc<dyn SharedValues>),
     /// A multi-cell collection held as its elements.
     Elements(Arc<dyn ElementColumn>),
 }
@@ -80,6 +92,7 @@ impl BatchColumn {
             BatchColumn::Absent | BatchColumn::Elements(_) => None,
             BatchColumn::Constant(value) => value.as_deref(),
             BatchColumn::Values(values) => values.get(row),
+            BatchColumn::Shared(values) => values.get(row),
         }
     }
 
@@ -102,6 +115,7 @@ impl BatchColumn {
             BatchColumn::Values(v) => {
                 v.data.capacity() + v.ends.capacity() * 4 + v.present.capacity()
             }
+            BatchColumn::Shared(v) => v.heap_size(),
             BatchColumn::Elements(e) => e.heap_size(),
         }
     }

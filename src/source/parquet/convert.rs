@@ -377,16 +377,21 @@ impl Conv {
         }))
     }
 
-    /// A multi-cell list, set or map column kept as its elements, with the rows refused and
-    /// why; `None` when the pair is written by [`Conv::bind_column`] instead.
-    pub(crate) fn bind_elements(
-        &self,
-        array: &dyn Array,
-    ) -> Result<Option<fast::KeptElements>, String> {
-        if !matches!(self, Conv::Seq { .. } | Conv::Map { .. }) {
+    /// The column kept as the source holds it (text in place, a multi-cell list, set or map
+    /// as its elements), with the rows refused and why; `None` when the pair is written by
+    /// [`Conv::bind_column`] instead.
+    pub(crate) fn bind_kept(&self, array: &dyn Array) -> Result<Option<fast::Kept>, String> {
+        if !matches!(
+            self,
+            Conv::Seq { .. } | Conv::Map { .. } | Conv::Text { ascii: false }
+        ) {
             return Ok(None);
         }
-        Ok(fast::elements(self, array, &self.bind(array)?))
+        let mut bound = Ok(());
+        let kept = fast::kept(self, array, || {
+            self.bind(array).map_err(|e| bound = Err(e)).ok()
+        });
+        bound.map(|()| kept)
     }
 
     /// Binds this conversion to the values of dictionary `array`, looked up by its keys; `None`
@@ -1956,15 +1961,15 @@ mod tests {
     /// Keeps `array` as an element column and checks every row's cells, NULLs and reasons
     /// against the general conversion's value exploded into cells.
     fn elements_agree_with_rows(array: &dyn Array, cql: &str) {
-        use crate::batch::ElementColumn;
         use crate::model::Liveness;
         use crate::model::collection::{ElementCells, explode};
         let cql_type = t(cql);
         let conv = Conv::new(array.data_type(), &cql_type).unwrap();
-        let (column, refused) = conv
-            .bind_elements(array)
-            .unwrap()
-            .unwrap_or_else(|| panic!("{} -> {cql} is not kept as elements", array.data_type()));
+        let Some((crate::batch::BatchColumn::Elements(column), refused)) =
+            conv.bind_kept(array).unwrap()
+        else {
+            panic!("{} -> {cql} is not kept as elements", array.data_type())
+        };
         let get = conv.bind(array).unwrap();
         let (timestamp, liveness) = (1_763_769_600_123_456, Liveness::expiring_from(5, 60));
         let mut expected_refused = Vec::new();
@@ -2064,6 +2069,43 @@ mod tests {
 
         // Frozen collections are one cell: serialized by their column writers.
         let frozen = Conv::new(lists.data_type(), &t("frozen<list<text>>")).unwrap();
-        assert!(frozen.bind_elements(&lists).unwrap().is_none());
+        assert!(frozen.bind_kept(&lists).unwrap().is_none());
+    }
+
+    #[test]
+    fn text_read_in_place_gives_the_bytes_and_nulls_of_the_row_conversion() {
+        let texts = StringArray::from(vec![Some("a"), None, Some(""), Some("Göteborg")]);
+        let with_null_value = arrow::array::DictionaryArray::<Int32Type>::try_new(
+            arrow::array::Int32Array::from(vec![Some(1), None, Some(0), Some(2), Some(1)]),
+            Arc::new(StringArray::from(vec![Some("x"), Some("y"), None])),
+        )
+        .unwrap();
+        let as_dictionary = arrow::compute::cast(
+            &texts,
+            &DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
+        )
+        .unwrap();
+        for array in [
+            &texts as &dyn Array,
+            as_dictionary.as_ref(),
+            &with_null_value,
+        ] {
+            let conv = Conv::new(array.data_type(), &t("text")).unwrap();
+            let Some((crate::batch::BatchColumn::Shared(column), refused)) =
+                conv.bind_kept(array).unwrap()
+            else {
+                panic!("{} -> text is not read in place", array.data_type())
+            };
+            assert!(refused.is_empty());
+            let get = conv.bind(array).unwrap();
+            for i in 0..array.len() {
+                let mut out = Vec::new();
+                let expected = get(i, &mut out).unwrap().then_some(&out[..]);
+                assert_eq!(column.get(i), expected, "{}: row {i}", array.data_type());
+            }
+        }
+        // ascii is checked, so it is written, not read in place.
+        let ascii = Conv::new(texts.data_type(), &t("ascii")).unwrap();
+        assert!(ascii.bind_kept(&texts).unwrap().is_none());
     }
 }

@@ -381,10 +381,10 @@ fn batch_events(
         columns.push(match source {
             Some(ColumnSource::File { field, conv }) => {
                 let array = column(*field)?;
-                let built = match conv.bind_elements(array).map_err(decode_error)? {
-                    Some((elements, refused)) => {
+                let built = match conv.bind_kept(array).map_err(decode_error)? {
+                    Some((kept, refused)) => {
                         errors = refused;
-                        BatchColumn::Elements(Arc::new(elements))
+                        kept
                     }
                     None => {
                         let write = conv.bind_column(array).map_err(decode_error)?;

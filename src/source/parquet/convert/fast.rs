@@ -8,8 +8,9 @@
 //! value) is written again by the general conversion ([`super::Conv::bind`]), which gives the
 //! reason, so both paths agree on every byte and message (a test checks it).
 //!
-//! A multi-cell list, set or map of those is not serialized at all: [`elements`] keeps its
-//! arrays as an [`ElementColumn`], and the builder makes each row's element cells from them.
+//! Some columns are not written at all ([`kept`]): text is read in place from its string array
+//! (a [`SharedValues`]), and a multi-cell list, set or map of the leaves above keeps its arrays
+//! as an [`ElementColumn`], from which the builder makes each row's element cells.
 //! The arrays are cheap clones (shared buffers), so writers and element columns own them.
 
 use arrow::array::{
@@ -22,7 +23,7 @@ use arrow::datatypes::{
 };
 
 use super::{Conv, Get, SeqKind};
-use crate::batch::{ColumnValues, ElementColumn};
+use crate::batch::{BatchColumn, ColumnValues, ElementColumn, SharedValues};
 use crate::model::NativeType;
 use crate::model::collection::ElementCells;
 use crate::model::value::Varint;
@@ -31,8 +32,8 @@ use crate::model::value::Varint;
 /// their reasons.
 pub(crate) type ColumnWrite<'a> = Box<dyn Fn(&mut ColumnValues, &mut Vec<(usize, String)>) + 'a>;
 
-/// An element column and the rows it refuses, with why.
-pub(crate) type KeptElements = (ElementsColumn, Vec<(usize, String)>);
+/// A column kept as the source holds it and the rows it refuses, with why.
+pub(crate) type Kept = (BatchColumn, Vec<(usize, String)>);
 
 /// A leaf array with a conversion that cannot fail.
 enum Leaf {
@@ -496,10 +497,72 @@ impl ElementColumn for ElementsColumn {
     }
 }
 
+/// Text read in place from a string array or a dictionary of strings.
+pub(crate) struct TextColumn {
+    text: LeafColumn,
+    /// Logical: a dictionary's NULL keys and NULL values.
+    nulls: Option<NullBuffer>,
+    heap_size: usize,
+}
+
+impl std::fmt::Debug for TextColumn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TextColumn({} bytes)", self.heap_size)
+    }
+}
+
+impl SharedValues for TextColumn {
+    #[inline]
+    fn get(&self, row: usize) -> Option<&[u8]> {
+        if self.nulls.as_ref().is_some_and(|n| n.is_null(row)) {
+            return None;
+        }
+        match &self.text.leaf {
+            Leaf::Text(a) => Some(a.value(row).as_bytes()),
+            Leaf::DictText(keys, a) => Some(a.value(keys[row] as usize).as_bytes()),
+            _ => None,
+        }
+    }
+
+    fn heap_size(&self) -> usize {
+        self.heap_size
+    }
+}
+
+/// The column of a pair kept as the source holds it (see the module doc), and the rows refused
+/// with the general conversion's reasons (`general` makes the conversion when it is needed);
+/// `None` when the pair is written by a column writer.
+pub(super) fn kept<'a>(
+    conv: &Conv,
+    array: &dyn Array,
+    general: impl FnOnce() -> Option<Get<'a>>,
+) -> Option<Kept> {
+    if let Conv::Text { ascii: false } = conv {
+        let text = LeafColumn::of(conv, array)?;
+        return Some((
+            BatchColumn::Shared(std::sync::Arc::new(TextColumn {
+                text,
+                nulls: array.logical_nulls(),
+                heap_size: array.get_array_memory_size(),
+            })),
+            Vec::new(),
+        ));
+    }
+    let (elements, refused) = elements(conv, array, general)?;
+    Some((
+        BatchColumn::Elements(std::sync::Arc::new(elements)),
+        refused,
+    ))
+}
+
 /// The element column of a multi-cell collection pair with a fast path, and the rows refused
 /// (a null element, key or map value) with the general conversion's reasons; `None` when the
 /// pair has no fast path (or the general conversion takes a row the fast path cannot hold).
-pub(super) fn elements(conv: &Conv, array: &dyn Array, general: &Get<'_>) -> Option<KeptElements> {
+fn elements<'a>(
+    conv: &Conv,
+    array: &dyn Array,
+    general: impl FnOnce() -> Option<Get<'a>>,
+) -> Option<(ElementsColumn, Vec<(usize, String)>)> {
     let multi_cell = match conv {
         Conv::Seq { cql, .. } | Conv::Map { cql, .. } => cql.is_multi_cell(),
         _ => false,
@@ -520,6 +583,7 @@ pub(super) fn elements(conv: &Conv, array: &dyn Array, general: &Get<'_>) -> Opt
         Elements::Entries(e) => e.keys.nulls.is_some() || e.values.nulls.is_some(),
     };
     if any_nulls {
+        let general = general()?;
         for i in 0..array.len() {
             let inner_null = match &elements {
                 Elements::Seq(seq) => seq.elem.any_null(seq.range(i)),
