@@ -137,7 +137,7 @@ pub fn explode(
     let mut cells = ElementCells::new(column, cql_type, timestamp, liveness)?;
     let per_entry = if cells.kind == Kind::Map { 2 } else { 1 };
     let (mut frames, n) = Frames::new(cql_type, value, per_entry)?;
-    cells.cells.reserve((n / per_entry).min(value.len() / 4));
+    cells.reserve((n / per_entry).min(value.len() / 4));
     if cells.kind == Kind::Map {
         for _ in 0..n / 2 {
             let key = frames.item()?;
@@ -195,9 +195,10 @@ impl<'t> ElementCells<'t> {
         })
     }
 
-    /// Room for `n` more elements.
+    /// Room for exactly `n` more elements (a collection is rarely added to: no room to spare,
+    /// which `Vec::reserve` would leave).
     pub fn reserve(&mut self, n: usize) {
-        self.cells.reserve(n);
+        self.cells.reserve_exact(n);
     }
 
     /// The next element of a list or set (serialized as the element type).
