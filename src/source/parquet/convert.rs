@@ -2104,6 +2104,19 @@ mod tests {
                 assert_eq!(column.get(i), expected, "{}: row {i}", array.data_type());
             }
         }
+        // A batch counts its rows, not the dictionary every batch of its row group shares.
+        let big = StringArray::from_iter_values((0..10_000).map(|i| format!("artist-{i}")));
+        let few = arrow::array::DictionaryArray::<Int32Type>::try_new(
+            arrow::array::Int32Array::from(vec![7, 9_999, 7]),
+            Arc::new(big),
+        )
+        .unwrap();
+        let conv = Conv::new(few.data_type(), &t("text")).unwrap();
+        let Some((crate::batch::BatchColumn::Shared(column), _)) = conv.bind_kept(&few).unwrap()
+        else {
+            panic!("a dictionary -> text is not read in place")
+        };
+        assert!(column.heap_size() < 1_000, "{}", column.heap_size());
         // ascii is checked, so it is written, not read in place.
         let ascii = Conv::new(texts.data_type(), &t("ascii")).unwrap();
         assert!(ascii.bind_kept(&texts).unwrap().is_none());

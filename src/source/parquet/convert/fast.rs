@@ -502,6 +502,7 @@ pub(crate) struct TextColumn {
     text: LeafColumn,
     /// Logical: a dictionary's NULL keys and NULL values.
     nulls: Option<NullBuffer>,
+    /// What the rows would take serialized, about (a dictionary is shared by many batches).
     heap_size: usize,
 }
 
@@ -541,9 +542,9 @@ pub(super) fn kept<'a>(
         let text = LeafColumn::of(conv, array)?;
         return Some((
             BatchColumn::Shared(std::sync::Arc::new(TextColumn {
+                heap_size: text.bytes_hint(0..array.len()),
                 text,
                 nulls: array.logical_nulls(),
-                heap_size: array.get_array_memory_size(),
             })),
             Vec::new(),
         ));
@@ -570,7 +571,11 @@ fn elements<'a>(
     if !multi_cell {
         return None;
     }
-    let elements = match Shape::of(conv, array)? {
+    let shape = Shape::of(conv, array)?;
+    // What the rows would take serialized, about: a dictionary's strings, shared by every batch
+    // of a row group, are not counted again for each.
+    let heap_size = shape.bytes_hint(array.len());
+    let elements = match shape {
         Shape::List(seq) => Elements::Seq(seq),
         Shape::Map(entries) => Elements::Entries(entries),
         _ => return None,
@@ -604,7 +609,7 @@ fn elements<'a>(
             elements,
             nulls,
             rows: array.len(),
-            heap_size: array.get_array_memory_size(),
+            heap_size,
         },
         refused,
     ))
