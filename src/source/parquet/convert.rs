@@ -2121,4 +2121,54 @@ mod tests {
         let ascii = Conv::new(texts.data_type(), &t("ascii")).unwrap();
         assert!(ascii.bind_kept(&texts).unwrap().is_none());
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn any_lists_and_maps_kept_as_elements_make_the_cells_of_their_serialized_values(
+            rows in proptest::collection::vec(
+                proptest::option::weighted(
+                    0.9,
+                    proptest::collection::vec(
+                        (proptest::option::weighted(0.95, -3i32..3), "[a-c]{0,3}"),
+                        0..6,
+                    ),
+                ),
+                0..12,
+            )
+        ) {
+            let mut ints = arrow::array::ListBuilder::new(arrow::array::Int32Builder::new());
+            let mut texts = arrow::array::ListBuilder::new(StringBuilder::new());
+            let mut maps = MapBuilder::new(None, StringBuilder::new(), arrow::array::Int32Builder::new());
+            for row in &rows {
+                match row {
+                    None => {
+                        ints.append_null();
+                        texts.append_null();
+                        maps.append(false).unwrap();
+                    }
+                    Some(items) => {
+                        for (int, text) in items {
+                            ints.values().append_option(*int);
+                            texts.values().append_value(text);
+                            maps.keys().append_value(text);
+                            maps.values().append_option(*int);
+                        }
+                        ints.append(true);
+                        texts.append(true);
+                        maps.append(true).unwrap();
+                    }
+                }
+            }
+            let (ints, texts, maps) = (ints.finish(), texts.finish(), maps.finish());
+            for cql in ["list<int>", "set<int>"] {
+                elements_agree_with_rows(&ints, cql);
+            }
+            for cql in ["list<text>", "set<text>"] {
+                elements_agree_with_rows(&texts, cql);
+            }
+            elements_agree_with_rows(&maps, "map<text, int>");
+        }
+    }
 }
