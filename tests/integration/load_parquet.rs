@@ -1,7 +1,8 @@
 //! Loading the nightly Parquet export (written by pyarrow in three `dt=` folders) into the real
 //! node, from a local folder and from a real HDFS (MiniDFSCluster, `scripts/hdfs`): the latest
 //! version of every key wins across days, the dt folder fills a date column, write times come
-//! from `updated_at` and TTLs from `ttl_seconds`; the row with a NULL inside a list is rejected.
+//! from `updated_at` and TTLs from `ttl_seconds`; the row with a NULL inside a list is rejected;
+//! every list, set and map read back equals the newest version in the files (read by arrow-rs).
 
 use std::path::Path;
 
@@ -104,6 +105,17 @@ async fn a_dt_partitioned_parquet_export_loads_the_latest_version_of_every_key_l
         .unwrap();
     let nov_19 = (1u32 << 31) + 20_776; // 2026-11-19 as a CQL date
     assert_eq!(late[1].as_deref(), Some(&nov_19.to_be_bytes()[..]));
+    // Lists, sets and maps hold, element for element, the newest non-NULL version in the files.
+    let expected = expected_collections();
+    assert_eq!(expected.len(), 100);
+    for r in &rows {
+        let user = String::from_utf8(r[0].clone().unwrap()).unwrap();
+        assert_eq!(
+            [r[2].clone(), r[3].clone(), r[4].clone()],
+            expected[&user],
+            "top_genres, genre_affinity, followed_artists of {user}"
+        );
+    }
     // TTLs arrive from ttl_seconds.
     let ttls = common::rows(&session, &format!("SELECT ttl(score) FROM {ks}.local")).await;
     assert!(ttls.iter().any(|r| r[0].is_some()), "some rows expire");
@@ -131,4 +143,107 @@ async fn a_dt_partitioned_parquet_export_loads_the_latest_version_of_every_key_l
         &dir.path().join("hdfs-rejects.jsonl"),
     );
     assert_eq!(state(&session, &format!("{ks}.from_hdfs")).await, rows);
+}
+
+/// Per user, what Cassandra should hold for top_genres, genre_affinity and followed_artists
+/// (serialized as a native-protocol value), worked out from the fixture's files with arrow-rs
+/// alone: the newest row (by updated_at) that holds the column wins, NULLs leave older values
+/// (the default `--nulls unset`), an empty collection reads as NULL, sets are sorted and
+/// deduplicated, maps sorted by key. The row with a NULL inside a list is left out: it is
+/// rejected.
+fn expected_collections() -> std::collections::HashMap<String, [Option<Vec<u8>>; 3]> {
+    use arrow::array::{Array, AsArray};
+    use arrow::datatypes::{Int32Type, TimestampMicrosecondType};
+    type Version = (i64, [Option<Vec<Vec<u8>>>; 3]);
+    let mut versions: std::collections::HashMap<String, Vec<Version>> = Default::default();
+    for day in ["2026-11-18", "2026-11-19", "2026-11-20"] {
+        let file =
+            std::fs::File::open(fixture().join(format!("dt={day}/part-00000.parquet"))).unwrap();
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+            .unwrap()
+            .build()
+            .unwrap();
+        for batch in reader {
+            let batch = batch.unwrap();
+            let column = |name: &str| batch.column_by_name(name).unwrap().clone();
+            let users = column("user_id");
+            let users = users.as_string::<i32>();
+            let updated = column("updated_at");
+            let updated = updated.as_primitive::<TimestampMicrosecondType>();
+            let genres = column("top_genres");
+            let genres = genres.as_list::<i32>();
+            let affinity = column("genre_affinity");
+            let affinity = affinity.as_map();
+            let artists = column("followed_artists");
+            let artists = artists.as_list::<i32>();
+            let strings =
+                |list: &arrow::array::ListArray, i: usize| -> Option<Vec<Option<Vec<u8>>>> {
+                    list.is_valid(i).then(|| {
+                        let v = list.value(i);
+                        let v = v.as_string::<i32>();
+                        (0..v.len())
+                            .map(|j| v.is_valid(j).then(|| v.value(j).as_bytes().to_vec()))
+                            .collect()
+                    })
+                };
+            for i in 0..batch.num_rows() {
+                let genres = strings(genres, i);
+                if genres
+                    .as_ref()
+                    .is_some_and(|g| g.iter().any(Option::is_none))
+                {
+                    continue; // the rejected row
+                }
+                let flat = |v: Option<Vec<Option<Vec<u8>>>>| {
+                    v.map(|v| v.into_iter().map(Option::unwrap).collect::<Vec<_>>())
+                };
+                let map = affinity.is_valid(i).then(|| {
+                    let entries = affinity.value(i);
+                    let keys = entries.column(0).as_string::<i32>();
+                    let values = entries.column(1).as_primitive::<Int32Type>();
+                    let mut pairs: Vec<(Vec<u8>, i32)> = (0..keys.len())
+                        .map(|j| (keys.value(j).as_bytes().to_vec(), values.value(j)))
+                        .collect();
+                    pairs.sort();
+                    pairs
+                        .into_iter()
+                        .flat_map(|(k, v)| [k, v.to_be_bytes().to_vec()])
+                        .collect::<Vec<_>>()
+                });
+                let mut set = flat(strings(artists, i));
+                if let Some(set) = set.as_mut() {
+                    set.sort();
+                    set.dedup();
+                }
+                versions
+                    .entry(users.value(i).to_owned())
+                    .or_default()
+                    .push((updated.value(i), [flat(genres), map, set]));
+            }
+        }
+    }
+    let serialize = |items: &[Vec<u8>], per_entry: usize| -> Option<Vec<u8>> {
+        if items.is_empty() {
+            return None;
+        }
+        let mut out = ((items.len() / per_entry) as i32).to_be_bytes().to_vec();
+        for item in items {
+            out.extend_from_slice(&(item.len() as i32).to_be_bytes());
+            out.extend_from_slice(item);
+        }
+        Some(out)
+    };
+    versions
+        .into_iter()
+        .map(|(user, mut versions)| {
+            versions.sort_by_key(|(updated, _)| std::cmp::Reverse(*updated));
+            let newest = |c: usize| versions.iter().find_map(|(_, v)| v[c].as_deref());
+            let value = [
+                newest(0).and_then(|v| serialize(v, 1)),
+                newest(1).and_then(|v| serialize(v, 2)),
+                newest(2).and_then(|v| serialize(v, 1)),
+            ];
+            (user, value)
+        })
+        .collect()
 }
