@@ -2,7 +2,8 @@
 //! node, from a local folder and from a real HDFS (MiniDFSCluster, `scripts/hdfs`): the latest
 //! version of every key wins across days, the dt folder fills a date column, write times come
 //! from `updated_at` and TTLs from `ttl_seconds`; the row with a NULL inside a list is rejected;
-//! every list, set and map read back equals the newest version in the files (read by arrow-rs).
+//! every list, set and map read back equals the newest version in the files (read by arrow-rs),
+//! also when the rows are sorted in runs spilled to disk.
 
 use std::path::Path;
 
@@ -27,8 +28,13 @@ async fn create_table(session: &scylla::client::session::Session, ks: &str, tabl
 }
 
 fn load(input: &str, target: &str, rejects: &Path) -> std::process::Output {
+    load_with(input, target, rejects, &[])
+}
+
+fn load_with(input: &str, target: &str, rejects: &Path, extra: &[&str]) -> std::process::Output {
     let out = cassbulk()
         .args(["load", input, "--table", target, "--no-progress"])
+        .args(extra)
         .args([
             "--map",
             "snapshot_date=dt",
@@ -119,6 +125,21 @@ async fn a_dt_partitioned_parquet_export_loads_the_latest_version_of_every_key_l
     // TTLs arrive from ttl_seconds.
     let ttls = common::rows(&session, &format!("SELECT ttl(score) FROM {ks}.local")).await;
     assert!(ttls.iter().any(|r| r[0].is_some()), "some rows expire");
+
+    // Sorted in runs spilled to disk (a tiny --memory-limit), it gives exactly the same table.
+    create_table(&session, &ks, "spilled").await;
+    let out = load_with(
+        fixture().to_str().unwrap(),
+        &format!("{ks}.spilled"),
+        &dir.path().join("spilled-rejects.jsonl"),
+        &["--memory-limit", "16KiB"],
+    );
+    let summary = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        summary.contains("runs spilled") && !summary.contains(" 0 runs spilled"),
+        "{summary}"
+    );
+    assert_eq!(state(&session, &format!("{ks}.spilled")).await, rows);
 
     // The same export from a real HDFS gives exactly the same table.
     let url =
