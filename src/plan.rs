@@ -379,28 +379,18 @@ pub fn build_partition(
                     column: Some(column.name.clone()),
                     reason: e.to_string(),
                 };
-                let value = match values.column(i) {
-                    ColumnRef::Null => None,
-                    ColumnRef::Value(v) => Some(v),
+                let data = match values.column(i) {
                     ColumnRef::Elements(elements, row) => {
                         let mut cells = ElementCells::new(i, &column.cql_type, timestamp, liveness)
                             .map_err(collection_error)?;
                         elements.add_elements(row, &mut cells);
-                        let data = cells.finish();
-                        if column.kind == ColumnKind::Static {
-                            static_columns.push(data);
-                        } else {
-                            columns.push(data);
-                        }
-                        continue;
+                        cells.finish()
                     }
-                };
-                let data = match value {
-                    Some(v) if column.cql_type.is_multi_cell() => {
+                    ColumnRef::Value(v) if column.cql_type.is_multi_cell() => {
                         explode(i, &column.cql_type, v, timestamp, liveness)
                             .map_err(collection_error)?
                     }
-                    Some(v) => ColumnData {
+                    ColumnRef::Value(v) => ColumnData {
                         column: i,
                         cells: vec![Cell {
                             timestamp,
@@ -410,7 +400,7 @@ pub fn build_partition(
                         }],
                         complex_deletion: None,
                     },
-                    None if nulls == NullMode::Delete && mapped[i] => {
+                    ColumnRef::Null if nulls == NullMode::Delete && mapped[i] => {
                         if column.cql_type.is_multi_cell() {
                             ColumnData {
                                 column: i,
@@ -431,7 +421,7 @@ pub fn build_partition(
                             }
                         }
                     }
-                    None => continue,
+                    ColumnRef::Null => continue,
                 };
                 if column.kind == ColumnKind::Static {
                     static_columns.push(data);

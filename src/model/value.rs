@@ -25,6 +25,13 @@ impl Varint {
 
     /// Appends the minimal encoding of an `i128`.
     pub fn write_i128(v: i128, out: &mut Vec<u8>) {
+        let (bytes, start) = Varint::minimal_i128(v);
+        out.extend_from_slice(&bytes[start..]);
+    }
+
+    /// The minimal encoding of an `i128`: `bytes[start..]` of the big-endian bytes returned.
+    #[inline]
+    pub fn minimal_i128(v: i128) -> ([u8; 16], usize) {
         let bytes = v.to_be_bytes();
         // Drop leading bytes that only repeat the sign of the next one.
         let mut start = 0;
@@ -36,7 +43,7 @@ impl Varint {
                 break;
             }
         }
-        out.extend_from_slice(&bytes[start..]);
+        (bytes, start)
     }
 
     /// The minimal encoding of any integer.

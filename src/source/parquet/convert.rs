@@ -381,17 +381,7 @@ impl Conv {
     /// as its elements), with the rows refused and why; `None` when the pair is written by
     /// [`Conv::bind_column`] instead.
     pub(crate) fn bind_kept(&self, array: &dyn Array) -> Result<Option<fast::Kept>, String> {
-        if !matches!(
-            self,
-            Conv::Seq { .. } | Conv::Map { .. } | Conv::Text { ascii: false }
-        ) {
-            return Ok(None);
-        }
-        let mut bound = Ok(());
-        let kept = fast::kept(self, array, || {
-            self.bind(array).map_err(|e| bound = Err(e)).ok()
-        });
-        bound.map(|()| kept)
+        fast::kept(self, array, || self.bind(array))
     }
 
     /// Binds this conversion to the values of dictionary `array`, looked up by its keys; `None`
@@ -2019,6 +2009,24 @@ mod tests {
         .unwrap();
         elements_agree_with_rows(dictionary_lists.as_ref(), "list<text>");
         elements_agree_with_rows(dictionary_lists.as_ref(), "set<text>");
+        // A dictionary's NULL value is a NULL element too, like a NULL key.
+        let with_null_value = arrow::array::DictionaryArray::<Int32Type>::try_new(
+            arrow::array::Int32Array::from(vec![Some(0), Some(1), None, Some(0)]),
+            Arc::new(StringArray::from(vec![Some("x"), None])),
+        )
+        .unwrap();
+        let lists_of_null_values = arrow::array::ListArray::new(
+            Arc::new(Field::new(
+                "item",
+                with_null_value.data_type().clone(),
+                true,
+            )),
+            arrow::buffer::OffsetBuffer::new(vec![0, 1, 2, 3, 4].into()),
+            Arc::new(with_null_value),
+            None,
+        );
+        elements_agree_with_rows(&lists_of_null_values, "list<text>");
+        elements_agree_with_rows(&lists_of_null_values, "set<text>");
 
         // Elements sort in the element type's order (-1 before 1), not as bytes.
         let mut ints = arrow::array::ListBuilder::new(arrow::array::Int32Builder::new());

@@ -17,6 +17,8 @@ use arrow::array::{
     Array, AsArray, BooleanArray, Decimal128Array, Float64Array, Int32Array, Int64Array,
     StringArray, TimestampMicrosecondArray,
 };
+use std::sync::Arc;
+
 use arrow::buffer::{NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow::datatypes::{
     DataType, Decimal128Type, Float64Type, Int32Type, Int64Type, TimeUnit, TimestampMicrosecondType,
@@ -34,6 +36,13 @@ pub(crate) type ColumnWrite<'a> = Box<dyn Fn(&mut ColumnValues, &mut Vec<(usize,
 
 /// A column kept as the source holds it and the rows it refuses, with why.
 pub(crate) type Kept = (BatchColumn, Vec<(usize, String)>);
+
+/// Appends `bytes` with its 4-byte length.
+#[inline]
+fn frame(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.extend_from_slice(&(bytes.len() as i32).to_be_bytes());
+    out.extend_from_slice(bytes);
+}
 
 /// A leaf array with a conversion that cannot fail.
 enum Leaf {
@@ -104,7 +113,8 @@ impl LeafColumn {
         };
         Some(LeafColumn {
             leaf,
-            nulls: array.nulls().cloned(),
+            // Logical: a dictionary's NULL values are NULL elements, like its NULL keys.
+            nulls: array.logical_nulls(),
         })
     }
 
@@ -113,27 +123,8 @@ impl LeafColumn {
         self.nulls.as_ref().is_some_and(|n| n.is_null(j))
     }
 
-    /// Writes element `j`, which is not null.
-    #[inline]
-    fn write(&self, j: usize, out: &mut Vec<u8>) {
-        match &self.leaf {
-            Leaf::Text(a) => out.extend_from_slice(a.value(j).as_bytes()),
-            Leaf::DictText(keys, a) => out.extend_from_slice(a.value(keys[j] as usize).as_bytes()),
-            Leaf::Int(a) => out.extend_from_slice(&a.value(j).to_be_bytes()),
-            Leaf::BigInt(a) => out.extend_from_slice(&a.value(j).to_be_bytes()),
-            Leaf::Double(a) => out.extend_from_slice(&a.value(j).to_be_bytes()),
-            Leaf::Bool(a) => out.push(u8::from(a.value(j))),
-            Leaf::TimestampMicros(a) => {
-                out.extend_from_slice(&a.value(j).div_euclid(1000).to_be_bytes())
-            }
-            Leaf::Decimal(a, scale) => {
-                out.extend_from_slice(scale);
-                Varint::write_i128(a.value(j), out);
-            }
-        }
-    }
-
-    /// Calls `f` with element `j` (not null) serialized.
+    /// Calls `f` with element `j` (not null) serialized: the one place a leaf's CQL bytes are
+    /// made; the writers below frame or append them.
     #[inline]
     fn with_bytes<R>(&self, j: usize, f: impl FnOnce(&[u8]) -> R) -> R {
         match &self.leaf {
@@ -144,16 +135,19 @@ impl LeafColumn {
             Leaf::Double(a) => f(&a.value(j).to_be_bytes()),
             Leaf::Bool(a) => f(&[u8::from(a.value(j))]),
             Leaf::TimestampMicros(a) => f(&a.value(j).div_euclid(1000).to_be_bytes()),
-            Leaf::Decimal(..) => {
-                let mut out = Vec::with_capacity(24);
-                self.write(j, &mut out);
-                f(&out)
+            Leaf::Decimal(a, scale) => {
+                // The scale goes just before the unscaled value's minimal bytes.
+                let (unscaled, start) = Varint::minimal_i128(a.value(j));
+                let mut buf = [0u8; 20];
+                buf[4..].copy_from_slice(&unscaled);
+                buf[start..start + 4].copy_from_slice(scale);
+                f(&buf[start..])
             }
         }
     }
 
     /// Calls `f` with each of elements `range` (none null) serialized, dispatching on the type
-    /// once.
+    /// once for the common leaves.
     #[inline]
     fn each_bytes(&self, range: std::ops::Range<usize>, mut f: impl FnMut(&[u8])) {
         match &self.leaf {
@@ -172,8 +166,15 @@ impl LeafColumn {
             }
             Leaf::Int(a) => range.for_each(|j| f(&a.value(j).to_be_bytes())),
             Leaf::BigInt(a) => range.for_each(|j| f(&a.value(j).to_be_bytes())),
+            Leaf::Double(a) => range.for_each(|j| f(&a.value(j).to_be_bytes())),
             _ => range.for_each(|j| self.with_bytes(j, &mut f)),
         }
+    }
+
+    /// Writes element `j`, which is not null.
+    #[inline]
+    fn write(&self, j: usize, out: &mut Vec<u8>) {
+        self.with_bytes(j, |bytes| out.extend_from_slice(bytes));
     }
 
     /// Whether one of elements `range` is null.
@@ -197,71 +198,17 @@ impl LeafColumn {
     /// Writes element `j`, which is not null, with its 4-byte length.
     #[inline]
     fn write_framed_present(&self, j: usize, out: &mut Vec<u8>) {
-        let fixed = |out: &mut Vec<u8>, bytes: &[u8]| {
-            out.extend_from_slice(&(bytes.len() as i32).to_be_bytes());
-            out.extend_from_slice(bytes);
-        };
-        match &self.leaf {
-            Leaf::Text(a) => fixed(out, a.value(j).as_bytes()),
-            Leaf::DictText(keys, a) => fixed(out, a.value(keys[j] as usize).as_bytes()),
-            Leaf::Int(a) => fixed(out, &a.value(j).to_be_bytes()),
-            Leaf::BigInt(a) => fixed(out, &a.value(j).to_be_bytes()),
-            Leaf::Double(a) => fixed(out, &a.value(j).to_be_bytes()),
-            Leaf::Bool(a) => fixed(out, &[u8::from(a.value(j))]),
-            Leaf::TimestampMicros(a) => fixed(out, &a.value(j).div_euclid(1000).to_be_bytes()),
-            Leaf::Decimal(..) => {
-                let at = out.len();
-                out.extend_from_slice(&[0; 4]);
-                self.write(j, out);
-                let len = (out.len() - at - 4) as i32;
-                out[at..at + 4].copy_from_slice(&len.to_be_bytes());
-            }
-        }
+        self.with_bytes(j, |bytes| frame(out, bytes));
     }
 
-    /// Writes elements `range`, each with its 4-byte length, dispatching on the type once;
-    /// false (nothing written) when one of them is null.
+    /// Writes elements `range`, each with its 4-byte length; false (nothing written) when one
+    /// of them is null.
     #[inline]
     fn write_all_framed(&self, range: std::ops::Range<usize>, out: &mut Vec<u8>) -> bool {
         if self.any_null(range.clone()) {
             return false;
         }
-        fn each(
-            range: std::ops::Range<usize>,
-            out: &mut Vec<u8>,
-            bytes: impl Fn(usize, &mut Vec<u8>),
-        ) {
-            for j in range {
-                bytes(j, out);
-            }
-        }
-        let framed = |out: &mut Vec<u8>, bytes: &[u8]| {
-            out.extend_from_slice(&(bytes.len() as i32).to_be_bytes());
-            out.extend_from_slice(bytes);
-        };
-        match &self.leaf {
-            Leaf::Text(a) => {
-                let (offsets, data) = (a.value_offsets(), a.value_data());
-                each(range, out, |j, out| {
-                    framed(out, &data[offsets[j] as usize..offsets[j + 1] as usize])
-                })
-            }
-            Leaf::DictText(keys, a) => {
-                let (offsets, data) = (a.value_offsets(), a.value_data());
-                each(range, out, |j, out| {
-                    let k = keys[j] as usize;
-                    framed(out, &data[offsets[k] as usize..offsets[k + 1] as usize])
-                })
-            }
-            Leaf::Int(a) => each(range, out, |j, out| framed(out, &a.value(j).to_be_bytes())),
-            Leaf::BigInt(a) => each(range, out, |j, out| framed(out, &a.value(j).to_be_bytes())),
-            Leaf::Double(a) => each(range, out, |j, out| framed(out, &a.value(j).to_be_bytes())),
-            _ => {
-                for j in range {
-                    self.write_framed_present(j, out);
-                }
-            }
-        }
+        self.each_bytes(range, |bytes| frame(out, bytes));
         true
     }
 
@@ -300,6 +247,12 @@ struct Entries {
     values: LeafColumn,
 }
 
+/// Row `i`'s elements in a list or map's child arrays.
+#[inline]
+fn row_range(offsets: &OffsetBuffer<i32>, i: usize) -> std::ops::Range<usize> {
+    offsets[i] as usize..offsets[i + 1] as usize
+}
+
 impl Seq {
     fn of(conv: &Conv, array: &dyn Array) -> Option<Seq> {
         match conv {
@@ -320,7 +273,15 @@ impl Seq {
 
     #[inline]
     fn range(&self, i: usize) -> std::ops::Range<usize> {
-        self.offsets[i] as usize..self.offsets[i + 1] as usize
+        row_range(&self.offsets, i)
+    }
+
+    /// About how many bytes rows `0..rows` take serialized.
+    fn bytes_hint(&self, rows: usize) -> usize {
+        4 * rows
+            + self
+                .elem
+                .bytes_hint(self.offsets[0] as usize..self.offsets[rows] as usize)
     }
 }
 
@@ -341,7 +302,13 @@ impl Entries {
 
     #[inline]
     fn range(&self, i: usize) -> std::ops::Range<usize> {
-        self.offsets[i] as usize..self.offsets[i + 1] as usize
+        row_range(&self.offsets, i)
+    }
+
+    /// About how many bytes rows `0..rows` take serialized.
+    fn bytes_hint(&self, rows: usize) -> usize {
+        let range = self.offsets[0] as usize..self.offsets[rows] as usize;
+        4 * rows + self.keys.bytes_hint(range.clone()) + self.values.bytes_hint(range)
     }
 
     /// Whether a key or value of row `i` is null (the general conversion refuses the row).
@@ -390,16 +357,8 @@ impl Shape {
     fn bytes_hint(&self, rows: usize) -> usize {
         match self {
             Shape::Leaf(leaf) => leaf.bytes_hint(0..rows),
-            Shape::List(seq) => {
-                4 * rows
-                    + seq
-                        .elem
-                        .bytes_hint(seq.offsets[0] as usize..seq.offsets[rows] as usize)
-            }
-            Shape::Map(entries) => {
-                let range = entries.offsets[0] as usize..entries.offsets[rows] as usize;
-                4 * rows + entries.keys.bytes_hint(range.clone()) + entries.values.bytes_hint(range)
-            }
+            Shape::List(seq) => seq.bytes_hint(rows),
+            Shape::Map(entries) => entries.bytes_hint(rows),
             Shape::Tuple(fields) => fields.iter().map(|f| f.bytes_hint(0..rows)).sum(),
         }
     }
@@ -450,17 +409,16 @@ enum Elements {
 pub(crate) struct ElementsColumn {
     elements: Elements,
     nulls: Option<NullBuffer>,
-    rows: usize,
     heap_size: usize,
 }
 
 impl std::fmt::Debug for ElementsColumn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let kind = match self.elements {
-            Elements::Seq(_) => "list",
-            Elements::Entries(_) => "map",
+        let (kind, offsets) = match &self.elements {
+            Elements::Seq(seq) => ("list", &seq.offsets),
+            Elements::Entries(entries) => ("map", &entries.offsets),
         };
-        write!(f, "ElementsColumn({kind}, {} rows)", self.rows)
+        write!(f, "ElementsColumn({kind}, {} rows)", offsets.len() - 1)
     }
 }
 
@@ -500,8 +458,6 @@ impl ElementColumn for ElementsColumn {
 /// Text read in place from a string array or a dictionary of strings.
 pub(crate) struct TextColumn {
     text: LeafColumn,
-    /// Logical: a dictionary's NULL keys and NULL values.
-    nulls: Option<NullBuffer>,
     /// What the rows would take serialized, about (a dictionary is shared by many batches).
     heap_size: usize,
 }
@@ -515,7 +471,7 @@ impl std::fmt::Debug for TextColumn {
 impl SharedValues for TextColumn {
     #[inline]
     fn get(&self, row: usize) -> Option<&[u8]> {
-        if self.nulls.as_ref().is_some_and(|n| n.is_null(row)) {
+        if self.text.is_null(row) {
             return None;
         }
         match &self.text.leaf {
@@ -531,88 +487,70 @@ impl SharedValues for TextColumn {
 }
 
 /// The column of a pair kept as the source holds it (see the module doc), and the rows refused
-/// with the general conversion's reasons (`general` makes the conversion when it is needed);
-/// `None` when the pair is written by a column writer.
+/// with the general conversion's reasons (`general` binds that conversion, when a row needs it);
+/// `None` when the pair is written by a column writer instead.
 pub(super) fn kept<'a>(
     conv: &Conv,
     array: &dyn Array,
-    general: impl FnOnce() -> Option<Get<'a>>,
-) -> Option<Kept> {
-    if let Conv::Text { ascii: false } = conv {
-        let text = LeafColumn::of(conv, array)?;
-        return Some((
-            BatchColumn::Shared(std::sync::Arc::new(TextColumn {
-                heap_size: text.bytes_hint(0..array.len()),
-                text,
-                nulls: array.logical_nulls(),
-            })),
-            Vec::new(),
-        ));
-    }
-    let (elements, refused) = elements(conv, array, general)?;
-    Some((
-        BatchColumn::Elements(std::sync::Arc::new(elements)),
-        refused,
-    ))
-}
-
-/// The element column of a multi-cell collection pair with a fast path, and the rows refused
-/// (a null element, key or map value) with the general conversion's reasons; `None` when the
-/// pair has no fast path (or the general conversion takes a row the fast path cannot hold).
-fn elements<'a>(
-    conv: &Conv,
-    array: &dyn Array,
-    general: impl FnOnce() -> Option<Get<'a>>,
-) -> Option<(ElementsColumn, Vec<(usize, String)>)> {
-    let multi_cell = match conv {
-        Conv::Seq { cql, .. } | Conv::Map { cql, .. } => cql.is_multi_cell(),
-        _ => false,
+    general: impl FnOnce() -> Result<Get<'a>, String>,
+) -> Result<Option<Kept>, String> {
+    let elements = match conv {
+        Conv::Text { ascii: false } => {
+            let Some(text) = LeafColumn::of(conv, array) else {
+                return Ok(None);
+            };
+            let heap_size = text.bytes_hint(0..array.len());
+            let column = TextColumn { text, heap_size };
+            return Ok(Some((BatchColumn::Shared(Arc::new(column)), Vec::new())));
+        }
+        Conv::Seq { cql, .. } if cql.is_multi_cell() => Seq::of(conv, array).map(Elements::Seq),
+        Conv::Map { cql, .. } if cql.is_multi_cell() => {
+            Entries::of(conv, array).map(Elements::Entries)
+        }
+        _ => None,
     };
-    if !multi_cell {
-        return None;
-    }
-    let shape = Shape::of(conv, array)?;
-    // What the rows would take serialized, about: a dictionary's strings, shared by every batch
-    // of a row group, are not counted again for each.
-    let heap_size = shape.bytes_hint(array.len());
-    let elements = match shape {
-        Shape::List(seq) => Elements::Seq(seq),
-        Shape::Map(entries) => Elements::Entries(entries),
-        _ => return None,
+    let Some(elements) = elements else {
+        return Ok(None);
+    };
+    // Rows with a NULL element, key or value are refused, with the general conversion's reason.
+    let inner_null = |i: usize| match &elements {
+        Elements::Seq(seq) => seq.elem.any_null(seq.range(i)),
+        Elements::Entries(entries) => entries.any_null(i),
     };
     let nulls = array.logical_nulls();
     let mut refused = Vec::new();
-    let mut scratch = Vec::new();
-    let any_nulls = match &elements {
-        Elements::Seq(seq) => seq.elem.nulls.is_some(),
-        Elements::Entries(e) => e.keys.nulls.is_some() || e.values.nulls.is_some(),
+    let no_inner_nulls = match &elements {
+        Elements::Seq(seq) => seq.elem.nulls.is_none(),
+        Elements::Entries(e) => e.keys.nulls.is_none() && e.values.nulls.is_none(),
     };
-    if any_nulls {
+    let rows = if no_inner_nulls { 0 } else { array.len() };
+    let mut rows = (0..rows)
+        .filter(|&i| !nulls.as_ref().is_some_and(|n| n.is_null(i)) && inner_null(i))
+        .peekable();
+    if rows.peek().is_some() {
         let general = general()?;
-        for i in 0..array.len() {
-            let inner_null = match &elements {
-                Elements::Seq(seq) => seq.elem.any_null(seq.range(i)),
-                Elements::Entries(entries) => entries.any_null(i),
-            };
-            if !inner_null || nulls.as_ref().is_some_and(|n| n.is_null(i)) {
-                continue;
-            }
+        let mut scratch = Vec::new();
+        for i in rows {
             scratch.clear();
             match general(i, &mut scratch) {
                 Err(reason) => refused.push((i, reason)),
-                Ok(_) => return None,
+                // The general conversion takes what an element column cannot hold.
+                Ok(_) => return Ok(None),
             }
         }
     }
-    Some((
-        ElementsColumn {
-            elements,
-            nulls,
-            rows: array.len(),
-            heap_size,
-        },
-        refused,
-    ))
+    // What the rows would take serialized, about: a dictionary's strings, shared by every batch
+    // of a row group, are not counted again for each.
+    let heap_size = match &elements {
+        Elements::Seq(seq) => seq.bytes_hint(array.len()),
+        Elements::Entries(entries) => entries.bytes_hint(array.len()),
+    };
+    let column = ElementsColumn {
+        elements,
+        nulls,
+        heap_size,
+    };
+    Ok(Some((BatchColumn::Elements(Arc::new(column)), refused)))
 }
 
 /// The column writer of a pair with a fast path; `general` is the same conversion's per-row
