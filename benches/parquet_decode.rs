@@ -24,8 +24,9 @@ use arrow::array::{
     StructArray, TimestampMicrosecondArray,
 };
 use arrow::datatypes::{DataType, Field, FieldRef, Schema};
+use cassbulk::intake::NullMode;
 use cassbulk::model::TableSchema;
-use cassbulk::plan::{MappingOptions, NullMode};
+use cassbulk::plan::MappingOptions;
 use cassbulk::source::SourceEvent;
 use cassbulk::source::parquet::ParquetInput;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};

@@ -9,21 +9,17 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use thiserror::Error;
 
-use crate::cli::{Cli, Command, ConnectionArgs, InspectArgs, LoadArgs};
-use crate::cluster;
+use crate::cli::{Cli, Command, InspectArgs, LoadArgs};
+use crate::cluster::{self, ConnectOptions};
+use crate::exit::Classify;
 use crate::load::{self, LoadJob};
 use crate::model::literal::parse_literal;
 use crate::model::schema::ClusteringOrder;
 use crate::model::{ColumnKind, TableName, TableSchema, Token};
 use crate::plan::{MappingOptions, PlanError, parse_map, parse_size, parse_writetime};
+use crate::sink::SinkSpec;
 use crate::sink::cql::CqlSinkOptions;
-
-/// The exit code for data differences found by `verify`.
-pub const EXIT_DIFFERENCES: u8 = 1;
-/// The exit code for bad usage: wrong flags, names or missing files.
-pub const EXIT_USAGE: u8 = 2;
-/// The exit code for every other failure.
-pub const EXIT_FAILURE: u8 = 3;
+use crate::source::OpenOptions;
 
 /// A mistake in how cassbulk was called; the message says how to fix it.
 #[derive(Debug, Error)]
@@ -72,7 +68,9 @@ fn load(args: LoadArgs) -> Result<ExitCode> {
     let job = LoadJob {
         inputs: args.inputs.clone(),
         table: table_name(&args.table)?,
-        source_table: args.source_table,
+        open: OpenOptions {
+            source_table: args.source_table,
+        },
         mapping: MappingOptions {
             map: parse_map(&args.map).map_err(usage)?,
             writetime_column: args.writetime_column,
@@ -86,14 +84,14 @@ fn load(args: LoadArgs) -> Result<ExitCode> {
             ttl_column: args.ttl_column,
             nulls: args.nulls,
         },
-        sink: CqlSinkOptions {
+        sink: SinkSpec::Cql(CqlSinkOptions {
             concurrency: args.concurrency,
             rate: args.rate,
             ..CqlSinkOptions::default()
-        },
+        }),
         rejects: args.rejects,
         max_errors: args.max_errors,
-        connection: args.connection,
+        connection: args.connection.options(),
         quiet: args.no_progress,
         memory_limit: parse_size(&args.memory_limit).ok_or_else(|| {
             UsageError(format!(
@@ -112,6 +110,9 @@ fn load(args: LoadArgs) -> Result<ExitCode> {
         }
     })?;
     report.summary.print("load");
+    for note in &report.sink.notes {
+        eprintln!("load: {note}");
+    }
     let build = &report.build;
     eprintln!(
         "load: {} partitions; {} duplicate rows reconciled ({} cells collapsed); {} runs spilled ({} MiB){}",
@@ -165,13 +166,13 @@ fn check_inputs(inputs: &[String]) -> Result<(), UsageError> {
     Ok(())
 }
 
-async fn connect(args: &ConnectionArgs) -> Result<scylla::client::session::Session> {
+async fn connect(args: &ConnectOptions) -> Result<scylla::client::session::Session> {
     Ok(cluster::connect(args).await?)
 }
 
 async fn inspect(args: InspectArgs) -> Result<ExitCode> {
     let name = table_name(&args.table)?;
-    let session = connect(&args.connection).await?;
+    let session = connect(&args.connection.options()).await?;
     let schema = cluster::read_table_schema(&session, &name).await?;
     print!("{}", describe(&schema));
     if !args.key.is_empty() {

@@ -2,16 +2,22 @@
 //! record the last (token, key) below which every partition is acknowledged. The checkpoint file
 //! holds it (written atomically: temp file then rename); the same command run again skips every
 //! partition up to it. At most the writes in flight at the crash are sent twice, which is
-//! harmless: they carry the same timestamps.
+//! harmless: they carry the same timestamps. A sink reports how far it has durably written
+//! through [`Marks`], which rewrites the file at most twice a second.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::exit::Classify;
 use crate::model::value::hex;
 use crate::model::{Partition, Token};
+
+/// How often [`Marks`] rewrites the checkpoint file while a sink writes.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 
 #[derive(Debug, Error)]
 #[non_exhaustive]
@@ -31,6 +37,12 @@ pub enum CheckpointError {
         found: String,
         expected: String,
     },
+}
+
+impl Classify for CheckpointError {
+    fn is_usage(&self) -> bool {
+        matches!(self, CheckpointError::OtherTable { .. })
+    }
 }
 
 /// What the checkpoint file holds.
@@ -91,6 +103,48 @@ pub fn write(path: &Path, mark: &Mark) -> Result<(), CheckpointError> {
     let json = serde_json::to_string(mark).map_err(|e| err(std::io::Error::other(e)))?;
     std::fs::write(&tmp, json + "\n").map_err(err)?;
     std::fs::rename(&tmp, path).map_err(err)
+}
+
+/// Where a sink records how far it has durably written, in token order: the checkpoint file of
+/// `--checkpoint`, or nowhere. The file is rewritten when [`Marks::due`] says so (every 500 ms)
+/// and once more at the end ([`Marks::record`] of the last mark).
+#[derive(Debug)]
+pub struct Marks {
+    path: Option<PathBuf>,
+    table: String,
+    saved: Instant,
+}
+
+impl Marks {
+    /// Marks for `table` kept in `path`, or not kept at all.
+    pub fn new(path: Option<&Path>, table: &str) -> Marks {
+        Marks {
+            path: path.map(Path::to_owned),
+            table: table.to_owned(),
+            saved: Instant::now(),
+        }
+    }
+
+    /// Whether a mark should be recorded now: a file is kept and the last was a while ago.
+    pub fn due(&self) -> bool {
+        self.path.is_some() && self.saved.elapsed() >= CHECKPOINT_EVERY
+    }
+
+    /// Records that every partition up to and including (`token`, `key`) is durable, `done`
+    /// partitions in all.
+    pub fn record(&mut self, token: Token, key: &[u8], done: u64) -> Result<(), CheckpointError> {
+        self.saved = Instant::now();
+        let Some(path) = &self.path else {
+            return Ok(());
+        };
+        let mark = Mark {
+            table: self.table.clone(),
+            token: token.0,
+            key_hex: hex(key),
+            partitions: done,
+        };
+        write(path, &mark)
+    }
 }
 
 /// Tracks which partitions are fully acknowledged, in the order they were sent.
@@ -189,6 +243,23 @@ mod tests {
         assert!(mark.covers(&p(10, b"m")));
         assert!(!mark.covers(&p(10, b"n")));
         assert!(!mark.covers(&p(11, b"a")));
+    }
+
+    #[test]
+    fn marks_write_the_checkpoint_file_only_when_one_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("load.checkpoint");
+        let mut marks = Marks::new(Some(&path), "ks.t");
+        marks.record(Token(4), b"k", 2).unwrap();
+        let mark = read(&path, "ks.t").unwrap().unwrap();
+        assert_eq!(
+            (mark.token, mark.key_hex.as_str(), mark.partitions),
+            (4, "6b", 2)
+        );
+        assert!(!marks.due(), "just written");
+        let mut none = Marks::new(None, "ks.t");
+        none.record(Token(4), b"k", 2).unwrap();
+        assert!(!none.due());
     }
 
     #[test]

@@ -1,11 +1,17 @@
 //! The command line, and only that: clap definitions for every subcommand and option, with the
-//! help text users read. Turning these into a validated plan happens in [`crate::app`].
+//! help text users read, and the plain options the flags stand for (such as
+//! [`ConnectionArgs::options`]). Turning these into a validated job happens in `app.rs`.
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::time::Duration;
 
-use crate::plan::NullMode;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use scylla::statement::Consistency;
+
+use crate::cluster::ConnectOptions;
+
+use crate::intake::NullMode;
 
 const ABOUT: &str = "Move big tables into, between and out of Apache Cassandra, keeping every cell's \
 write timestamp and TTL so that an older write never beats a newer one.";
@@ -83,6 +89,21 @@ pub struct ConnectionArgs {
     pub connect_timeout: u64,
 }
 
+impl ConnectionArgs {
+    /// The connection settings these flags give.
+    pub fn options(&self) -> ConnectOptions {
+        ConnectOptions {
+            hosts: self.hosts.clone(),
+            port: self.port,
+            username: self.username.clone(),
+            password_file: self.password_file.clone(),
+            dc: self.dc.clone(),
+            consistency: self.consistency.into(),
+            connect_timeout: Duration::from_secs(self.connect_timeout),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 #[value(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ConsistencyArg {
@@ -95,6 +116,22 @@ pub enum ConsistencyArg {
     LocalQuorum,
     EachQuorum,
     LocalOne,
+}
+
+impl From<ConsistencyArg> for Consistency {
+    fn from(c: ConsistencyArg) -> Consistency {
+        match c {
+            ConsistencyArg::Any => Consistency::Any,
+            ConsistencyArg::One => Consistency::One,
+            ConsistencyArg::Two => Consistency::Two,
+            ConsistencyArg::Three => Consistency::Three,
+            ConsistencyArg::Quorum => Consistency::Quorum,
+            ConsistencyArg::All => Consistency::All,
+            ConsistencyArg::LocalQuorum => Consistency::LocalQuorum,
+            ConsistencyArg::EachQuorum => Consistency::EachQuorum,
+            ConsistencyArg::LocalOne => Consistency::LocalOne,
+        }
+    }
 }
 
 #[derive(Debug, Args)]

@@ -1,5 +1,6 @@
-//! Talking to a live cluster: connecting from the command line's connection options (credentials
-//! from the environment or a file, never from arguments), reading a table's schema from
+//! Talking to a live cluster: connecting with [`ConnectOptions`] (built from the command line's
+//! flags, or later a job file; credentials from the environment or a file, never from
+//! arguments), reading a table's schema from
 //! `system_schema`, and binding values that are already serialized so the hot path never
 //! re-encodes them.
 
@@ -17,7 +18,7 @@ use scylla::serialize::writers::{CellWriter, WrittenCellProof};
 use scylla::statement::Consistency;
 use thiserror::Error;
 
-use crate::cli::{ConnectionArgs, ConsistencyArg};
+use crate::exit::Classify;
 use crate::model::TableName;
 use crate::model::schema::{ColumnRow, SchemaError, TableSchema, TypeRow, build_table_schema};
 
@@ -44,18 +45,43 @@ pub enum ClusterError {
     Schema(#[from] SchemaError),
 }
 
-impl From<ConsistencyArg> for Consistency {
-    fn from(c: ConsistencyArg) -> Consistency {
-        match c {
-            ConsistencyArg::Any => Consistency::Any,
-            ConsistencyArg::One => Consistency::One,
-            ConsistencyArg::Two => Consistency::Two,
-            ConsistencyArg::Three => Consistency::Three,
-            ConsistencyArg::Quorum => Consistency::Quorum,
-            ConsistencyArg::All => Consistency::All,
-            ConsistencyArg::LocalQuorum => Consistency::LocalQuorum,
-            ConsistencyArg::EachQuorum => Consistency::EachQuorum,
-            ConsistencyArg::LocalOne => Consistency::LocalOne,
+impl Classify for ClusterError {
+    /// A missing password or an unreadable password file is reported as a failure, as before;
+    /// so is everything the cluster answers.
+    fn is_usage(&self) -> bool {
+        false
+    }
+}
+
+/// How to reach a cluster: contact points, credentials, data center, consistency.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// Contact points: `host[:port]` (`[v6]:port`); `port` is added where none is given.
+    pub hosts: Vec<String>,
+    pub port: u16,
+    /// For PasswordAuthenticator; the password comes from [`PASSWORD_ENV`] or `password_file`.
+    pub username: Option<String>,
+    /// A file whose first line is the password.
+    pub password_file: Option<PathBuf>,
+    /// Prefer replicas in this data center (the local DC for LOCAL_* consistency levels).
+    pub dc: Option<String>,
+    /// For reads and writes.
+    pub consistency: Consistency,
+    /// How long to wait for the first connection.
+    pub connect_timeout: Duration,
+}
+
+impl Default for ConnectOptions {
+    /// 127.0.0.1:9042, no credentials, LOCAL_QUORUM, 10 s to connect.
+    fn default() -> ConnectOptions {
+        ConnectOptions {
+            hosts: vec!["127.0.0.1".to_owned()],
+            port: 9042,
+            username: None,
+            password_file: None,
+            dc: None,
+            consistency: Consistency::LocalQuorum,
+            connect_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -84,7 +110,7 @@ pub fn contact_points(hosts: &[String], default_port: u16) -> Vec<String> {
 }
 
 /// The password for `username`: `CASSBULK_PASSWORD`, else the first line of `--password-file`.
-fn password(args: &ConnectionArgs, username: &str) -> Result<String, ClusterError> {
+fn password(args: &ConnectOptions, username: &str) -> Result<String, ClusterError> {
     if let Some(path) = &args.password_file {
         let text = std::fs::read_to_string(path).map_err(|source| ClusterError::PasswordFile {
             path: path.clone(),
@@ -96,14 +122,14 @@ fn password(args: &ConnectionArgs, username: &str) -> Result<String, ClusterErro
 }
 
 /// Opens a session: token-aware, preferring `--dc`, at `--consistency`.
-pub async fn connect(args: &ConnectionArgs) -> Result<Session, ClusterError> {
+pub async fn connect(args: &ConnectOptions) -> Result<Session, ClusterError> {
     let hosts = contact_points(&args.hosts, args.port);
     let mut policy = DefaultPolicy::builder().token_aware(true);
     if let Some(dc) = &args.dc {
         policy = policy.prefer_datacenter(dc.clone());
     }
     let profile = ExecutionProfile::builder()
-        .consistency(args.consistency.into())
+        .consistency(args.consistency)
         .load_balancing_policy(policy.build())
         .request_timeout(Some(Duration::from_secs(30)))
         .build();
@@ -113,7 +139,7 @@ pub async fn connect(args: &ConnectionArgs) -> Result<Session, ClusterError> {
         // type parser, which refuses quoted UDT names such as "Address" (failing every schema
         // change on such a cluster), is not involved. cassbulk reads tables itself.
         .fetch_full_schema_metadata(false)
-        .connection_timeout(Duration::from_secs(args.connect_timeout))
+        .connection_timeout(args.connect_timeout)
         // A node that hangs (a long GC pause, a frozen process) would otherwise hold up every
         // statement preparation for a minute: the driver prepares on all nodes and only the
         // keepalive notices a connection that never answers. With these, about 20 s at most.

@@ -6,10 +6,11 @@
 //! of it; `src/main.rs` only parses the command line and maps errors to exit codes.
 
 pub mod app;
-pub mod batch;
 pub mod checkpoint;
 pub mod cli;
 pub mod cluster;
+pub mod exit;
+pub mod intake;
 pub mod load;
 pub mod merge;
 pub mod model;

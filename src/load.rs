@@ -2,31 +2,28 @@
 //! partitions and feeds them to the partition builder, which sorts and reconciles them in
 //! bounded memory; rejects go to the rejects file. Nothing is written until every input was read
 //! whole, so a truncated or corrupt input is refused before the first write. Phase two streams
-//! the merged partitions, in token order, into the CQL sink, which records a checkpoint that a
-//! rerun of the same command resumes from.
+//! the merged partitions, in token order, into the sink, which records a checkpoint that a
+//! rerun of the same command resumes from. The job names no concrete source or sink: it opens
+//! inputs through [`Source`] and writes through [`sink::open`].
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use thiserror::Error;
-use tokio::sync::mpsc;
 
-use crate::batch::RowBatch;
-use crate::checkpoint::{self, CheckpointError};
-use crate::cli::ConnectionArgs;
-use crate::cluster::{self, ClusterError};
+use crate::checkpoint::{self, CheckpointError, Marks};
+use crate::cluster::{self, ClusterError, ConnectOptions};
+use crate::exit::{Classified, Classify};
+use crate::intake::RowBatch;
 use crate::model::{Partition, TableName};
 use crate::plan::MappingOptions;
 use crate::progress::{Counters, InputMeter, Progress, Summary};
-use crate::rejects::{Reject, RejectError, Rejects, clip_raw};
-use crate::sink::cql::{CqlSink, CqlSinkOptions, SinkError};
+use crate::rejects::{RejectError, Rejects};
+use crate::sink::{self, PartitionStream, SinkReport, SinkSpec, Target};
 use crate::sort::builder::{
     BuildStats, BuilderOptions, PartitionBuilder, SortError, install_interrupt_cleanup,
 };
-use crate::source::parquet::{ParquetError, ParquetInput, ParquetPlan};
-use crate::source::pg_dump::{Dump, DumpError, DumpTable, RowEvent};
-use crate::source::postgres::{PgRowMapper, PgSourceError};
-use crate::source::{InputKind, SourceEvent, input_kind};
+use crate::source::{Events, InputSize, OpenOptions, Source, SourceEvent};
 
 /// Partitions buffered between stages.
 const CHANNEL_DEPTH: usize = 1024;
@@ -48,12 +45,12 @@ pub struct LoadJob {
     /// pg_dump files or folders, Parquet files or folders, hdfs:// URLs.
     pub inputs: Vec<String>,
     pub table: TableName,
-    pub source_table: Option<String>,
+    pub open: OpenOptions,
     pub mapping: MappingOptions,
-    pub sink: CqlSinkOptions,
+    pub sink: SinkSpec,
     pub rejects: Option<PathBuf>,
     pub max_errors: u64,
-    pub connection: ConnectionArgs,
+    pub connection: ConnectOptions,
     /// No progress display (tests, scripts).
     pub quiet: bool,
     /// Bytes the whole run may use; the partition builder spills past its share.
@@ -65,53 +62,36 @@ pub struct LoadJob {
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum LoadError {
+    /// A source's or the sink's own error.
     #[error(transparent)]
-    Dump(#[from] DumpError),
-    #[error(transparent)]
-    Source(#[from] PgSourceError),
-    #[error(transparent)]
-    Parquet(#[from] ParquetError),
+    Stage(#[from] Classified),
     #[error(transparent)]
     Cluster(#[from] ClusterError),
-    #[error(transparent)]
-    Sink(#[from] SinkError),
     #[error(transparent)]
     Sort(#[from] SortError),
     #[error(transparent)]
     Rejects(#[from] RejectError),
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
-    #[error(
-        "{path} holds several tables with data: {tables}; choose one with --source-table SCHEMA.TABLE"
-    )]
-    SeveralTables { path: String, tables: String },
-    #[error("{path} holds no table data")]
-    NoTables { path: String },
+    #[error("--checkpoint: this sink cannot resume a run; leave the option out")]
+    NotResumable,
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
     #[error("the {0} thread failed unexpectedly")]
     Thread(&'static str),
 }
 
-impl LoadError {
-    /// Errors the user fixes by changing the command (exit 2), as opposed to failures.
-    pub fn is_usage(&self) -> bool {
-        matches!(
-            self,
-            LoadError::Source(_)
-                | LoadError::SeveralTables { .. }
-                | LoadError::NoTables { .. }
-                | LoadError::Checkpoint(CheckpointError::OtherTable { .. })
-                | LoadError::Dump(DumpError::NoSuchTable { .. } | DumpError::AmbiguousTable { .. })
-                | LoadError::Parquet(
-                    ParquetError::Plan(_)
-                        | ParquetError::Mapping { .. }
-                        | ParquetError::SpecialColumn { .. }
-                        | ParquetError::Ttl(_)
-                        | ParquetError::KeyIsColumn { .. }
-                        | ParquetError::NoFiles { .. }
-                )
-        )
+impl Classify for LoadError {
+    fn is_usage(&self) -> bool {
+        match self {
+            LoadError::Stage(e) => e.is_usage(),
+            LoadError::Cluster(e) => e.is_usage(),
+            LoadError::Sort(e) => e.is_usage(),
+            LoadError::Rejects(e) => e.is_usage(),
+            LoadError::Checkpoint(e) => e.is_usage(),
+            LoadError::NotResumable => true,
+            LoadError::Runtime(_) | LoadError::Thread(_) => false,
+        }
     }
 }
 
@@ -122,47 +102,8 @@ pub struct LoadReport {
     pub build: BuildStats,
     /// Partitions skipped because the checkpoint said they were written.
     pub resumed_past: u64,
-}
-
-/// Picks the table to load: `--source-table`, or the only table with data.
-fn choose_table(dump: &Dump, path: &Path, spec: Option<&str>) -> Result<DumpTable, LoadError> {
-    if let Some(spec) = spec {
-        return Ok(dump.table(spec)?.clone());
-    }
-    let with_data: Vec<&DumpTable> = dump.tables().iter().filter(|t| t.has_data).collect();
-    match with_data.as_slice() {
-        [one] => Ok((*one).clone()),
-        [] => Err(LoadError::NoTables {
-            path: path.display().to_string(),
-        }),
-        many => Err(LoadError::SeveralTables {
-            path: path.display().to_string(),
-            tables: many
-                .iter()
-                .map(|t| format!("{}.{}", t.schema, t.name))
-                .collect::<Vec<_>>()
-                .join(", "),
-        }),
-    }
-}
-
-/// One input, opened and planned.
-enum Input {
-    Pg {
-        dump: Dump,
-        table: DumpTable,
-        mapper: PgRowMapper,
-    },
-    Parquet {
-        input: ParquetInput,
-        plan: ParquetPlan,
-    },
-}
-
-/// One input, opened but not yet planned (planning needs the table's schema).
-enum Opened {
-    Pg(Dump, DumpTable),
-    Parquet(ParquetInput),
+    /// What the sink says it did.
+    pub sink: SinkReport,
 }
 
 /// Runs the load and reports what it did.
@@ -170,16 +111,8 @@ pub fn run(job: LoadJob) -> Result<LoadReport, LoadError> {
     let opened = job
         .inputs
         .iter()
-        .map(|input| match input_kind(input) {
-            InputKind::Parquet => Ok((input.clone(), Opened::Parquet(ParquetInput::open(input)?))),
-            InputKind::PgDump => {
-                let path = Path::new(input);
-                let dump = Dump::open(path)?;
-                let table = choose_table(&dump, path, job.source_table.as_deref())?;
-                Ok((input.clone(), Opened::Pg(dump, table)))
-            }
-        })
-        .collect::<Result<Vec<_>, LoadError>>()?;
+        .map(|input| Source::open(input, &job.open))
+        .collect::<Result<Vec<_>, _>>()?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -187,65 +120,37 @@ pub fn run(job: LoadJob) -> Result<LoadReport, LoadError> {
         .map_err(LoadError::Runtime)?;
     let session = Arc::new(runtime.block_on(cluster::connect(&job.connection))?);
     let schema = Arc::new(runtime.block_on(cluster::read_table_schema(&session, &job.table))?);
-    let inputs = opened
+    let planned = opened
         .into_iter()
-        .map(|(name, opened)| match opened {
-            Opened::Pg(dump, table) => {
-                let source_name = format!("{name} (table {}.{})", table.schema, table.name);
-                let mapper = PgRowMapper::new(
-                    schema.clone(),
-                    &table,
-                    &source_name,
-                    &job.mapping,
-                    dump.created_micros(),
-                )?;
-                Ok(Input::Pg {
-                    dump,
-                    table,
-                    mapper,
-                })
-            }
-            Opened::Parquet(input) => {
-                tracing::info!("{name}: {}", input.describe());
-                let plan = input.plan(schema.clone(), &job.mapping)?;
-                Ok(Input::Parquet { input, plan })
-            }
-        })
-        .collect::<Result<Vec<_>, LoadError>>()?;
+        .map(|source| source.plan(schema.clone(), &job.mapping))
+        .collect::<Result<Vec<_>, _>>()?;
     let resume = match &job.checkpoint {
         Some(path) => checkpoint::read(path, &job.table.to_string())?,
         None => None,
     };
     let rejects = Arc::new(Rejects::new(job.rejects.as_deref(), job.max_errors)?);
     let counters = Arc::new(Counters::default());
-    let sink = runtime.block_on(CqlSink::new(
-        session,
-        schema.clone(),
-        job.sink.clone(),
-        counters.clone(),
-    ))?;
-    install_interrupt_cleanup();
-    let mut sources = Vec::with_capacity(inputs.len());
-    let mut pg_progress = Vec::new();
-    let mut parquet_rows = 0;
-    for input in inputs {
-        sources.push(match input {
-            Input::Pg {
-                dump,
-                table,
-                mapper,
-            } => {
-                let (events, progress) = pg_events(dump, table, mapper)?;
-                pg_progress.push(progress);
-                Box::new(events) as Events
-            }
-            Input::Parquet { input, plan } => {
-                parquet_rows += input.row_count();
-                Box::new(input.events(plan).map(|e| e.map_err(LoadError::from)))
-            }
-        });
+    let mut sink = sink::open(
+        &job.sink,
+        &Target {
+            schema: schema.clone(),
+            session,
+            runtime: runtime.handle().clone(),
+            counters: counters.clone(),
+        },
+    )?;
+    if job.checkpoint.is_some() && !sink.resumable() {
+        return Err(LoadError::NotResumable);
     }
-    let meter = input_meter(sources.len(), pg_progress, parquet_rows);
+    install_interrupt_cleanup();
+    let mut sources = Vec::with_capacity(planned.len());
+    let mut sizes = Vec::with_capacity(planned.len());
+    for planned in planned {
+        let started = planned.start()?;
+        sources.push(started.events);
+        sizes.push(started.size);
+    }
+    let meter = input_meter(sizes);
     let progress = Progress::start(counters.clone(), meter, job.quiet);
 
     // Phase one: every input into the partition builder.
@@ -265,7 +170,8 @@ pub fn run(job: LoadJob) -> Result<LoadReport, LoadError> {
 
     // Phase two: merged partitions, in token order, into the sink.
     let mut partitions = builder.finish()?;
-    let (tx, rx) = mpsc::channel::<Partition>(CHANNEL_DEPTH);
+    let (tx, stream) = PartitionStream::channel(CHANNEL_DEPTH);
+    let mut marks = Marks::new(job.checkpoint.as_deref(), &job.table.to_string());
     let (written, fed) = std::thread::scope(|scope| {
         let feeder = scope.spawn(|| -> Result<(u64, BuildStats), LoadError> {
             let mut skipped = 0;
@@ -282,12 +188,13 @@ pub fn run(job: LoadJob) -> Result<LoadReport, LoadError> {
             drop(tx);
             Ok((skipped, partitions.stats().clone()))
         });
-        let written = runtime.block_on(sink.write_all(rx, job.checkpoint.as_deref()));
+        let written = sink.write(stream, &mut marks).and_then(|()| sink.flush());
         (written, feeder.join())
     });
     // A failed feeder (a corrupt spill file) explains a short write; report it first.
     let (resumed_past, build) = fed.map_err(|_| LoadError::Thread("feeder"))??;
     written?;
+    let sink_report = sink.finish()?;
     let summary = progress.finish();
     if let Some(path) = &job.checkpoint {
         // The load completed: a rerun starts from the beginning again.
@@ -297,30 +204,38 @@ pub fn run(job: LoadJob) -> Result<LoadReport, LoadError> {
         summary,
         build,
         resumed_past,
+        sink: sink_report,
     })
 }
 
-/// One input's rows, ready to be read on a thread of its own.
-type Events = Box<dyn Iterator<Item = Result<SourceEvent, LoadError>> + Send>;
-
-/// What the reading phase's progress is measured in: bytes when every input is a pg_dump whose
-/// data size is known, rows when every input is Parquet (their footers count them).
-fn input_meter(
-    inputs: usize,
-    pg: Vec<Option<crate::source::pg_dump::ReadProgress>>,
-    parquet_rows: u64,
-) -> InputMeter {
-    if pg.is_empty() {
+/// What the reading phase's progress is measured in: bytes when every input knows its size in
+/// bytes (pg_dumps), rows when every input counts its rows in advance (Parquet footers).
+fn input_meter(sizes: Vec<InputSize>) -> InputMeter {
+    if sizes.iter().all(|s| matches!(s, InputSize::Rows(_))) {
         return InputMeter::Rows {
-            total: parquet_rows,
+            total: sizes
+                .iter()
+                .map(|s| match s {
+                    InputSize::Rows(n) => *n,
+                    _ => 0,
+                })
+                .sum(),
         };
     }
-    match pg.into_iter().collect::<Option<Vec<_>>>() {
-        Some(all) if all.len() == inputs => InputMeter::Bytes {
-            total: all.iter().map(|p| p.total_bytes()).sum(),
-            read: Box::new(move || all.iter().map(|p| p.bytes_read()).sum()),
-        },
-        _ => InputMeter::Unknown,
+    let mut total = 0;
+    let mut readers = Vec::with_capacity(sizes.len());
+    for size in sizes {
+        match size {
+            InputSize::Bytes { read, total: t } => {
+                total += t;
+                readers.push(read);
+            }
+            _ => return InputMeter::Unknown,
+        }
+    }
+    InputMeter::Bytes {
+        total,
+        read: Box::new(move || readers.iter().map(|read| read()).sum()),
     }
 }
 
@@ -406,56 +321,4 @@ fn read_input(
         let _ = tx.send(Read::Partitions(partitions, source));
     }
     Ok(())
-}
-
-/// A pg_dump table's rows as source events, and how far they have been read.
-fn pg_events(
-    dump: Dump,
-    table: DumpTable,
-    mapper: PgRowMapper,
-) -> Result<
-    (
-        impl Iterator<Item = Result<SourceEvent, LoadError>> + Send,
-        Option<crate::source::pg_dump::ReadProgress>,
-    ),
-    LoadError,
-> {
-    let table_name = format!("{}.{}", table.schema, table.name);
-    let rows = dump.rows(&table)?;
-    let progress = rows.progress();
-    let events = rows.map(move |event| {
-        Ok(match event? {
-            RowEvent::Row(row) => match mapper.partition(&row.fields) {
-                Ok(partition) => SourceEvent::Partition(partition),
-                Err(e) => SourceEvent::Reject(Reject {
-                    file: row.location.file.display().to_string(),
-                    table: table_name.clone(),
-                    line: row.location.line,
-                    column: e.column,
-                    reason: e.reason,
-                    raw: raw_row(&row.fields),
-                }),
-            },
-            RowEvent::Reject(r) => SourceEvent::Reject(Reject {
-                file: r.location.file.display().to_string(),
-                table: table_name.clone(),
-                line: r.location.line,
-                column: None,
-                reason: r.reason,
-                raw: r.raw,
-            }),
-        })
-    });
-    Ok((events, progress))
-}
-
-/// A row's fields as a tab-separated line for the rejects file (at most 1 KiB).
-fn raw_row(fields: &[Option<String>]) -> String {
-    clip_raw(
-        fields
-            .iter()
-            .map(|f| f.as_deref().unwrap_or("\\N"))
-            .collect::<Vec<_>>()
-            .join("\t"),
-    )
 }

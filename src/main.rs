@@ -6,8 +6,9 @@ use std::process::ExitCode;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use cassbulk::app::{self, EXIT_FAILURE, EXIT_USAGE, UsageError};
+use cassbulk::app::{self, UsageError};
 use cassbulk::cli::Cli;
+use cassbulk::exit::{EXIT_FAILURE, EXIT_USAGE};
 
 /// mimalloc: rows are millions of small allocations made on decoding threads and freed on the
 /// builder's and the writers' threads, the case glibc's malloc handles worst (a third of the

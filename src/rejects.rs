@@ -10,6 +10,8 @@ use std::sync::Mutex;
 use serde::Serialize;
 use thiserror::Error;
 
+use crate::exit::Classify;
+
 /// The most a reject's `raw` rendering of a row holds, in bytes.
 pub const RAW_LIMIT: usize = 1024;
 
@@ -54,6 +56,13 @@ pub enum RejectError {
         where_: String,
         first: String,
     },
+}
+
+impl Classify for RejectError {
+    /// Too many rejects is a failure of the input; an unwritable file one of the machine.
+    fn is_usage(&self) -> bool {
+        false
+    }
 }
 
 /// Collects rejects; shared by the reader threads.

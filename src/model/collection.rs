@@ -11,7 +11,7 @@ use std::cmp::Ordering;
 use super::bytes::SmallBytes;
 use super::cell::{Cell, ColumnData, Deletion, Liveness, WriteTime};
 use super::types::CqlType;
-use crate::sort::order::{cell_paths_are_bytewise, compare_cell_paths};
+use crate::model::order::{cell_paths_are_bytewise, compare_cell_paths};
 
 /// The gap, in 100 ns intervals, between the Gregorian calendar's start (1582-10-15) and 1970.
 const GREGORIAN_OFFSET: u64 = 0x01b2_1dd2_1381_4000;

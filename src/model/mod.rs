@@ -1,11 +1,13 @@
 //! The data model every source, the partition builder and every sink share: CQL types and values
 //! (serialized exactly as Cassandra serializes them), cells with write timestamps, TTLs and
-//! tombstones, rows and partitions, Murmur3 tokens, and table schemas.
+//! tombstones, rows and partitions, Murmur3 tokens, table schemas, and Cassandra's order for
+//! all of them (`order`). Nothing here imports anything outside `model`.
 
 pub mod bytes;
 pub mod cell;
 pub mod collection;
 pub mod literal;
+pub mod order;
 pub mod schema;
 pub mod token;
 pub mod types;

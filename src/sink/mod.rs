@@ -1,4 +1,126 @@
-//! Sinks: where rows go. Each is a noun named after what it writes: `cql` (a live table).
-//! Planned: SSTables for `nodetool import`, Parquet, CSV and PostgreSQL COPY dumps.
+//! Sinks: where merged partitions go. Each is a noun named after what it writes, in a folder of
+//! its own behind one seam, [`Sink`]: `cql` (a live table, through prepared statements).
+//! Planned: SSTables streamed into the cluster, and Parquet, CSV and PostgreSQL COPY dumps.
+//!
+//! A job builds a [`SinkSpec`] from its flags and [`open`]s it against the [`Target`]; the job
+//! never names a concrete sink. Every sink passes one contract test
+//! (`tests/integration/sink_contract.rs`): a fixed set of partitions with every kind of
+//! deletion, statics, collections and TTLs, written and read back equal.
 
 pub mod cql;
+
+use std::sync::Arc;
+
+use scylla::client::session::Session;
+use tokio::sync::mpsc;
+
+use crate::checkpoint::Marks;
+use crate::exit::Classified;
+use crate::model::{Partition, TableSchema};
+use crate::progress::Counters;
+
+/// What any sink fails with: its own error, classified (see [`crate::exit`]).
+pub type SinkError = Classified;
+
+/// Which sink a job writes to, with its own options.
+#[derive(Debug, Clone)]
+pub enum SinkSpec {
+    /// A live table, over CQL.
+    Cql(cql::CqlSinkOptions),
+}
+
+/// What a sink writes for: the table, the cluster's session and runtime (for sinks that talk
+/// to it), and the counters the progress display reads.
+#[derive(Clone)]
+pub struct Target {
+    pub schema: Arc<TableSchema>,
+    pub session: Arc<Session>,
+    pub runtime: tokio::runtime::Handle,
+    pub counters: Arc<Counters>,
+}
+
+/// Opens the sink `spec` names for `target`. The only place that names concrete sinks.
+pub fn open(spec: &SinkSpec, target: &Target) -> Result<Box<dyn Sink>, SinkError> {
+    let mut sink: Box<dyn Sink> = match spec {
+        SinkSpec::Cql(options) => Box::new(target.runtime.block_on(cql::CqlSink::new(
+            target.session.clone(),
+            target.schema.clone(),
+            options.clone(),
+            target.counters.clone(),
+        ))?),
+    };
+    sink.open()?;
+    Ok(sink)
+}
+
+/// Merged partitions in token order, handed from the partition builder's thread to a sink:
+/// an iterator for sinks that block, [`PartitionStream::recv`] for sinks that are async.
+pub struct PartitionStream {
+    rx: mpsc::Receiver<Partition>,
+}
+
+impl PartitionStream {
+    /// A stream and the sender that feeds it, buffering up to `depth` partitions.
+    pub fn channel(depth: usize) -> (mpsc::Sender<Partition>, PartitionStream) {
+        let (tx, rx) = mpsc::channel(depth);
+        (tx, PartitionStream { rx })
+    }
+
+    /// The next partition, `None` when the builder is done (or stopped).
+    pub async fn recv(&mut self) -> Option<Partition> {
+        self.rx.recv().await
+    }
+}
+
+impl Iterator for PartitionStream {
+    type Item = Partition;
+
+    /// Blocks; call it outside an async runtime.
+    fn next(&mut self) -> Option<Partition> {
+        self.rx.blocking_recv()
+    }
+}
+
+/// What a sink did, for the summary; counters it keeps while writing are in [`Counters`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SinkReport {
+    /// Partitions written whole.
+    pub partitions: u64,
+    /// Lines for the summary, such as where files were written.
+    pub notes: Vec<String>,
+}
+
+/// A place partitions are written to. Called in this order: [`Sink::open`] once,
+/// [`Sink::write`] once with every partition, [`Sink::flush`], then [`Sink::finish`]. Only
+/// `write` is required.
+pub trait Sink: Send {
+    /// Gets ready before the first partition: create folders, check the target. Default:
+    /// nothing to do (what [`open`] constructed is ready).
+    fn open(&mut self) -> Result<(), SinkError> {
+        Ok(())
+    }
+
+    /// Writes every partition of `partitions`, merged and in token order (token, then key
+    /// bytes), until the stream ends. Fails on the first write that cannot succeed; what it
+    /// already wrote stays written. A sink that is [resumable](Sink::resumable) records in
+    /// `marks` the last partition up to which everything is durable, whenever `marks.due()`
+    /// and once at the end.
+    fn write(&mut self, partitions: PartitionStream, marks: &mut Marks) -> Result<(), SinkError>;
+
+    /// Makes everything written durable (closes files, waits for acknowledgements). Default:
+    /// nothing, for sinks whose `write` returns only when all is durable.
+    fn flush(&mut self) -> Result<(), SinkError> {
+        Ok(())
+    }
+
+    /// Whether `write` records marks, so a rerun with the same checkpoint resumes after them.
+    /// Default: no; a job refuses `--checkpoint` for such a sink.
+    fn resumable(&self) -> bool {
+        false
+    }
+
+    /// Ends the run and says what was written. Default: an empty report.
+    fn finish(self: Box<Self>) -> Result<SinkReport, SinkError> {
+        Ok(SinkReport::default())
+    }
+}

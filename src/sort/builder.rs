@@ -13,7 +13,8 @@ use rayon::iter::{IntoParallelRefIterator, ParallelIterator};
 use rayon::slice::ParallelSliceMut;
 use thiserror::Error;
 
-use crate::batch::RowBatch;
+use crate::exit::Classify;
+use crate::intake::RowBatch;
 use crate::merge::{
     apply_partition_deletion, merge_deletions, merge_rows, normalize_row, row_is_empty, shadows,
 };
@@ -36,6 +37,13 @@ pub enum SortError {
         dir: PathBuf,
         source: std::io::Error,
     },
+}
+
+impl Classify for SortError {
+    /// Spilling fails on the machine (disk, folder), never on the command.
+    fn is_usage(&self) -> bool {
+        false
+    }
 }
 
 /// What the builder did.
@@ -541,11 +549,11 @@ mod tests {
 
     /// The rows of [`inputs`] as row batches of `per_batch` rows; every seventh row rejected.
     fn batches(per_batch: usize) -> Vec<RowBatch> {
-        use crate::batch::{BatchColumn, BatchShape, ColumnValues};
+        use crate::intake::{BatchColumn, BatchShape, ColumnValues};
         let shape = Arc::new(BatchShape {
             schema: Arc::new(schema()),
             mapped: vec![true; 3],
-            nulls: crate::plan::NullMode::Unset,
+            nulls: crate::intake::NullMode::Unset,
         });
         let rows: Vec<usize> = (0..300).collect();
         rows.chunks(per_batch)

@@ -8,8 +8,8 @@ use std::cmp::Ordering;
 use std::mem::size_of;
 
 use crate::model::cell::ColumnData;
+use crate::model::order::{ClusteringComparator, compare_cell_paths};
 use crate::model::{Cell, CqlType, Deletion, Partition, RangeDeletion, Row, TableSchema};
-use crate::sort::order::{ClusteringComparator, compare_cell_paths};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum EntryKind {

@@ -1,15 +1,22 @@
 //! Sources: readers that turn an input (a pg_dump, a Parquet folder, SSTables, a live cluster)
-//! into rows for one target table. Each is a noun named after the format it reads.
+//! into rows for one target table. Each is a noun named after the format it reads, in a folder
+//! of its own, behind one seam: [`Source::open`] finds the source that reads an input (the
+//! registry, [`KINDS`], is the only place that names them) and opens it ([`Input`]); planning
+//! it against the table's schema ([`Input::plan`]) refuses impossible mappings before any row
+//! is read; starting the plan ([`Planned::start`]) yields [`SourceEvent`]s. Jobs (`load`, and
+//! later `verify` and `dump`) see only these traits.
 
 pub mod parquet;
 pub mod pg_dump;
-pub mod pg_types;
-pub mod postgres;
 
-use std::path::Path;
+use std::sync::Arc;
 
-use crate::batch::RowBatch;
-use crate::model::Partition;
+use thiserror::Error;
+
+use crate::exit::{Classified, Classify};
+use crate::intake::RowBatch;
+use crate::model::{Partition, TableSchema};
+use crate::plan::MappingOptions;
 use crate::rejects::Reject;
 
 /// What an input yields: a row as a partition to load, a batch of rows to load (from columnar
@@ -21,38 +28,179 @@ pub enum SourceEvent {
     Reject(Reject),
 }
 
-/// The kinds of input `load` reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InputKind {
-    PgDump,
-    Parquet,
+/// What any source fails with: its own error, classified (see [`crate::exit`]).
+pub type SourceError = Classified;
+
+/// One input's events, read on a thread of its own.
+pub type Events = Box<dyn Iterator<Item = Result<SourceEvent, SourceError>> + Send>;
+
+/// What opening an input needs besides its name.
+#[derive(Debug, Clone, Default)]
+pub struct OpenOptions {
+    /// `--source-table`: the table to read from an input that holds several (a pg_dump).
+    pub source_table: Option<String>,
 }
 
-/// Tells a Parquet input (an `hdfs://` URL, a `.parquet` file, a file starting with `PAR1`, a
-/// folder that is not a pg_dump directory archive) from a pg_dump.
-pub fn input_kind(input: &str) -> InputKind {
-    if input.starts_with("hdfs://") {
-        return InputKind::Parquet;
+/// How sure a source is that it reads an input, from its name and first bytes alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Claim {
+    No,
+    /// It could be: taken when no source is sure (a folder could be Parquet files).
+    Maybe,
+    /// A marker says so (a `PAR1` magic, a pg_dump `toc.dat`, a URL scheme).
+    Yes,
+}
+
+/// How a source opens an input it claims.
+pub type Opener = fn(&str, &OpenOptions) -> Result<Box<dyn Input>, SourceError>;
+
+/// One kind of source: how to tell its inputs and how to open one.
+pub struct Kind {
+    pub name: &'static str,
+    pub claims: fn(&str) -> Claim,
+    pub open: Opener,
+}
+
+/// Every source, in the order ties are broken. Adding a source: a folder and a line here.
+pub const KINDS: &[Kind] = &[parquet::KIND, pg_dump::KIND];
+
+/// An input, opened: what it holds is known, the target table not yet.
+pub trait Input: Send {
+    /// One line for the log: the format and what it holds.
+    fn describe(&self) -> String;
+
+    /// Decides how the input's columns become `schema`'s, with write times and TTLs, refusing
+    /// impossible pairs (naming the column and both types) before any row is read.
+    fn plan(
+        self: Box<Self>,
+        schema: Arc<TableSchema>,
+        mapping: &MappingOptions,
+    ) -> Result<Box<dyn Planned>, SourceError>;
+}
+
+/// An input planned against its table, ready to read.
+pub trait Planned: Send {
+    /// Starts reading: the events, and how far along the reading is.
+    fn start(self: Box<Self>) -> Result<Started, SourceError>;
+}
+
+/// A source that has started reading.
+pub struct Started {
+    pub events: Events,
+    pub size: InputSize,
+}
+
+/// How the reading of one input can be measured.
+pub enum InputSize {
+    /// Bytes of data: read so far, and in all.
+    Bytes {
+        read: Box<dyn Fn() -> u64 + Send>,
+        total: u64,
+    },
+    /// Rows, counted in advance (Parquet footers).
+    Rows(u64),
+    Unknown,
+}
+
+#[derive(Debug, Error)]
+pub enum OpenError {
+    #[error(
+        "{input}: no source reads this (cassbulk reads pg_dump files and directory archives, Parquet files and folders, and hdfs:// URLs)"
+    )]
+    Unrecognized { input: String },
+}
+
+impl Classify for OpenError {
+    fn is_usage(&self) -> bool {
+        true
     }
-    let path = Path::new(input);
-    if path.is_dir() {
-        return if path.join("toc.dat").exists() {
-            InputKind::PgDump
-        } else {
-            InputKind::Parquet
-        };
+}
+
+/// An input opened by the source that reads it.
+pub struct Source {
+    name: String,
+    kind: &'static str,
+    input: Box<dyn Input>,
+}
+
+impl Source {
+    /// Opens `input` with the source most sure it reads it (the first in [`KINDS`] on a tie).
+    pub fn open(input: &str, options: &OpenOptions) -> Result<Source, SourceError> {
+        let kind = KINDS
+            .iter()
+            .map(|kind| ((kind.claims)(input), kind))
+            .filter(|(claim, _)| *claim > Claim::No)
+            .fold(None::<(Claim, &Kind)>, |best, (claim, kind)| match best {
+                Some((b, _)) if b >= claim => best,
+                _ => Some((claim, kind)),
+            })
+            .map(|(_, kind)| kind)
+            .ok_or_else(|| OpenError::Unrecognized {
+                input: input.to_owned(),
+            })?;
+        Ok(Source {
+            name: input.to_owned(),
+            kind: kind.name,
+            input: (kind.open)(input, options)?,
+        })
     }
-    let named = path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("parquet") || e.eq_ignore_ascii_case("parq"));
-    let mut magic = [0u8; 4];
-    let starts_par1 = std::fs::File::open(path)
-        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))
-        .is_ok()
-        && &magic == b"PAR1";
-    if named || starts_par1 {
-        InputKind::Parquet
-    } else {
-        InputKind::PgDump
+
+    /// The input as given.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The name of the source that reads it.
+    pub fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    pub fn describe(&self) -> String {
+        self.input.describe()
+    }
+
+    /// See [`Input::plan`].
+    pub fn plan(
+        self,
+        schema: Arc<TableSchema>,
+        mapping: &MappingOptions,
+    ) -> Result<Box<dyn Planned>, SourceError> {
+        tracing::info!("{}: {}", self.name, self.input.describe());
+        self.input.plan(schema, mapping)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kind_of(input: &str) -> Option<&'static str> {
+        let claims: Vec<_> = KINDS.iter().map(|k| ((k.claims)(input), k.name)).collect();
+        let best = claims.iter().map(|(c, _)| *c).max()?;
+        (best > Claim::No).then(|| claims.iter().find(|(c, _)| *c == best).unwrap().1)
+    }
+
+    #[test]
+    fn inputs_go_to_the_source_that_is_surest() {
+        let dir = tempfile::tempdir().unwrap();
+        let archive = dir.path().join("archive");
+        std::fs::create_dir(&archive).unwrap();
+        std::fs::write(archive.join("toc.dat"), b"PGDMP").unwrap();
+        let folder = dir.path().join("export");
+        std::fs::create_dir(&folder).unwrap();
+        let named = dir.path().join("part.parquet");
+        std::fs::write(&named, b"not really").unwrap();
+        let magic = dir.path().join("data.bin");
+        std::fs::write(&magic, b"PAR1....").unwrap();
+        let dump = dir.path().join("accounts.dump");
+        std::fs::write(&dump, b"PGDMP...").unwrap();
+        let path = |p: &std::path::Path| p.to_str().unwrap().to_owned();
+        assert_eq!(kind_of(&path(&archive)), Some("pg_dump"));
+        assert_eq!(kind_of(&path(&folder)), Some("Parquet"));
+        assert_eq!(kind_of(&path(&named)), Some("Parquet"));
+        assert_eq!(kind_of(&path(&magic)), Some("Parquet"));
+        assert_eq!(kind_of(&path(&dump)), Some("pg_dump"));
+        assert_eq!(kind_of("hdfs://nn:8020/export"), Some("Parquet"));
+        assert_eq!(kind_of(&path(&dir.path().join("missing"))), None);
     }
 }

@@ -1,31 +1,28 @@
 //! Shared helpers: a session to the test node and keyspaces unique to each test.
 
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use cassbulk::cli::{ConnectionArgs, ConsistencyArg};
-use cassbulk::cluster;
+use cassbulk::cluster::{self, ConnectOptions};
 use scylla::client::session::Session;
+use scylla::statement::Consistency;
 
 /// The test node's contact points.
 pub fn hosts() -> String {
     std::env::var("CASSBULK_TEST_HOSTS").unwrap_or_else(|_| "127.0.0.1:9042".to_owned())
 }
 
-pub fn connection_args() -> ConnectionArgs {
-    ConnectionArgs {
+pub fn connect_options() -> ConnectOptions {
+    ConnectOptions {
         hosts: hosts().split(',').map(str::to_owned).collect(),
-        port: 9042,
-        username: None,
-        password_file: None,
-        dc: None,
-        consistency: ConsistencyArg::One,
-        connect_timeout: 30,
+        consistency: Consistency::One,
+        connect_timeout: Duration::from_secs(30),
+        ..ConnectOptions::default()
     }
 }
 
 pub async fn session() -> Session {
-    cluster::connect(&connection_args())
+    cluster::connect(&connect_options())
         .await
         .unwrap_or_else(|e| panic!("{e}\nStart a node first: scripts/cassandra start"))
 }

@@ -4,12 +4,14 @@
 
 use std::sync::Arc;
 
+use cassbulk::checkpoint::Marks;
 use cassbulk::cluster::read_table_schema;
 use cassbulk::model::cell::{ColumnData, RowLiveness};
 use cassbulk::model::{
     Cell, Deletion, Liveness, Partition, RangeDeletion, Row, SliceBound, TableName, Token, Value,
 };
 use cassbulk::progress::Counters;
+use cassbulk::sink::PartitionStream;
 use cassbulk::sink::cql::{CqlSink, CqlSinkOptions};
 use cassbulk::sort::builder::{BuilderOptions, PartitionBuilder};
 
@@ -91,7 +93,7 @@ async fn build_and_write(session: &Session, ks: &str, inputs: Vec<Vec<Partition>
             builder.push(p, source as u32).unwrap();
         }
     }
-    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    let (tx, rx) = PartitionStream::channel(16);
     for p in builder.finish().unwrap() {
         tx.send(p.unwrap()).await.unwrap();
     }
@@ -104,7 +106,8 @@ async fn build_and_write(session: &Session, ks: &str, inputs: Vec<Vec<Partition>
     )
     .await
     .unwrap();
-    sink.write_all(rx, None).await.unwrap();
+    let mut marks = Marks::new(None, "");
+    sink.write_all(rx, &mut marks).await.unwrap();
 }
 
 /// The rows `select` returns, sorted.

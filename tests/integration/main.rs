@@ -11,5 +11,6 @@ mod order;
 mod partition_builder;
 mod ring;
 mod schema;
+mod sink_contract;
 mod terminal;
 mod tokens;

@@ -8,9 +8,9 @@ use std::cmp::Ordering;
 use std::collections::HashSet;
 
 use cassbulk::cluster::{Bind, read_table_schema};
+use cassbulk::model::order::{ClusteringComparator, compare_values};
 use cassbulk::model::value::{Decimal, Varint};
 use cassbulk::model::{CqlType, NativeType, TableName, Value};
-use cassbulk::sort::order::{ClusteringComparator, compare_values};
 use futures::{StreamExt, TryStreamExt, stream};
 use scylla::client::session::Session;
 

@@ -3,7 +3,7 @@
 //! ([`Conv::bind`]) downcasts it once per batch; each row then writes its value, serialized as
 //! Cassandra stores it, straight into a buffer, or gives NULL, or the reason the row is rejected
 //! (a null inside a collection, a value out of range). [`Conv::bind_column`] writes a whole
-//! column of a batch ([`crate::batch::ColumnValues`]), in one tight loop for the common pairs
+//! column of a batch ([`crate::intake::ColumnValues`]), in one tight loop for the common pairs
 //! (`fast`), through `bind` row by row otherwise.
 //!
 //! Pairs, with the checks each value gets:
@@ -46,11 +46,11 @@ mod fast;
 pub(crate) use fast::ColumnWrite;
 
 use crate::model::literal::parse_literal;
+use crate::model::order::compare_values;
 use crate::model::types::UdtDef;
 use crate::model::value::{Decimal, Duration, Varint, hex, write_framed};
 use crate::model::vint;
 use crate::model::{CqlType, NativeType, Value};
-use crate::sort::order::compare_values;
 
 /// Writes row `i` of a bound array, serialized as Cassandra stores it, to the buffer: `Ok(false)`
 /// (nothing written) is NULL, `Err` the reason the row is rejected (the buffer may then hold
@@ -1781,7 +1781,7 @@ mod tests {
                 as_dictionaries.data_type()
             );
             let write = |array: &dyn Array| {
-                let mut column = crate::batch::ColumnValues::default();
+                let mut column = crate::intake::ColumnValues::default();
                 let mut errors = Vec::new();
                 conv.bind_column(array).unwrap()(&mut column, &mut errors);
                 let get = conv.bind(array).unwrap();
@@ -1859,7 +1859,7 @@ mod tests {
             "{} -> {cql} has no column writer",
             array.data_type()
         );
-        let mut column = crate::batch::ColumnValues::default();
+        let mut column = crate::intake::ColumnValues::default();
         let mut errors = Vec::new();
         conv.bind_column(array).unwrap()(&mut column, &mut errors);
         assert_eq!(column.len(), array.len(), "{cql}");
@@ -1955,7 +1955,7 @@ mod tests {
         use crate::model::collection::{ElementCells, explode};
         let cql_type = t(cql);
         let conv = Conv::new(array.data_type(), &cql_type).unwrap();
-        let Some((crate::batch::BatchColumn::Elements(column), refused)) =
+        let Some((crate::intake::BatchColumn::Elements(column), refused)) =
             conv.bind_kept(array).unwrap()
         else {
             panic!("{} -> {cql} is not kept as elements", array.data_type())
@@ -2099,7 +2099,7 @@ mod tests {
             &with_null_value,
         ] {
             let conv = Conv::new(array.data_type(), &t("text")).unwrap();
-            let Some((crate::batch::BatchColumn::Shared(column), refused)) =
+            let Some((crate::intake::BatchColumn::Shared(column), refused)) =
                 conv.bind_kept(array).unwrap()
             else {
                 panic!("{} -> text is not read in place", array.data_type())
@@ -2120,7 +2120,7 @@ mod tests {
         )
         .unwrap();
         let conv = Conv::new(few.data_type(), &t("text")).unwrap();
-        let Some((crate::batch::BatchColumn::Shared(column), _)) = conv.bind_kept(&few).unwrap()
+        let Some((crate::intake::BatchColumn::Shared(column), _)) = conv.bind_kept(&few).unwrap()
         else {
             panic!("a dictionary -> text is not read in place")
         };

@@ -6,7 +6,7 @@
 //! converts to its CQL column ([`convert`]) and where each row's write time and TTL come from,
 //! and refuses impossible pairs naming the column and both types. [`ParquetInput::events`] then
 //! decodes row groups in parallel, reading only the mapped columns, and yields per decoded batch
-//! one [`SourceEvent::Rows`] (a [`crate::batch::RowBatch`] of serialized CQL values; the
+//! one [`SourceEvent::Rows`] (a [`crate::intake::RowBatch`] of serialized CQL values; the
 //! partition builder makes their cells) and one [`SourceEvent::Reject`] per refused row.
 //!
 //! Costs: each decoding thread holds the mapped columns of one row group in memory (Parquet
@@ -16,6 +16,7 @@ mod convert;
 mod discover;
 mod hdfs;
 mod read;
+mod seam;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -25,12 +26,13 @@ use arrow::datatypes::{DataType, SchemaRef};
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
 use thiserror::Error;
 
-use crate::batch::BatchShape;
+use crate::intake::BatchShape;
 use crate::model::{CqlType, NativeType, TableSchema};
 use crate::plan::{self, MappingOptions, PlanError};
 
 use convert::{Conv, Refusal, string_value};
 pub use read::ParquetEvents;
+pub use seam::KIND;
 
 /// Cassandra's largest TTL: 20 years (`Attributes.MAX_TTL`).
 pub const MAX_TTL: u32 = 630_720_000;

@@ -25,8 +25,7 @@ use super::{
     ColumnSource, Location, MAX_TTL, ParquetError, ParquetInput, ParquetPlan, SourceEvent, Ttl,
     WriteTime,
 };
-use crate::batch::{BatchColumn, ColumnValues, RowBatch};
-use crate::plan::{RowError, check_primary_key};
+use crate::intake::{BatchColumn, ColumnValues, RowBatch, RowError, check_primary_key};
 use crate::rejects::{Reject, clip_raw};
 
 /// Rows per decoded batch (and per message on the channel).

@@ -19,12 +19,19 @@
 //! expression) is a [`RowEvent::Reject`] with its line, and reading goes on. A damaged dump (cut
 //! short, a bad block header, a compressed stream that does not decompress, COPY data without
 //! its `\.` line) is a [`DumpError`] naming the file and byte offset.
+//!
+//! Loading: [`mapping`] plans how a dump table's columns convert to the target table
+//! ([`pg_types`]: PostgreSQL types and their text forms as CQL values) and turns each row into a
+//! partition; `seam.rs` is this source's side of the source seam ([`crate::source`]).
 
 mod archive;
 mod copy_text;
 mod ddl;
 mod lexer;
+pub mod mapping;
+pub mod pg_types;
 mod plain;
+mod seam;
 mod sql_literal;
 mod stream;
 #[cfg(test)]
@@ -34,6 +41,8 @@ use std::io::{self, BufReader, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use thiserror::Error;
+
+pub use seam::KIND;
 
 use archive::{
     CustomArchive, EntryData, FORMAT_CUSTOM, FORMAT_DIRECTORY, FORMAT_TAR, Toc,

@@ -25,7 +25,7 @@ use arrow::datatypes::{
 };
 
 use super::{Conv, Get, SeqKind};
-use crate::batch::{BatchColumn, ColumnValues, ElementColumn, SharedValues};
+use crate::intake::{BatchColumn, ColumnValues, ElementColumn, SharedValues};
 use crate::model::NativeType;
 use crate::model::collection::ElementCells;
 use crate::model::value::Varint;

@@ -1,105 +1,39 @@
-//! The CQL sink: writes partitions to a live table with every cell's own write timestamp and TTL.
-//!
-//! Cells of a row that share a (timestamp, TTL) become one prepared
+//! The pure half of the CQL sink: a partition becomes the statements that write it, grouped
+//! into batches. Cells of a row that share a (timestamp, TTL) become one
 //! `INSERT ... USING TIMESTAMP ? AND TTL ?` with the other columns unset; a whole non-frozen
-//! collection (a collection deletion just before its elements) is written as one value, which
-//! Cassandra stores exactly so. Statements of one partition are grouped into unlogged batches
-//! under Cassandra's batch-size warning; statements are idempotent (explicit timestamps), routed
-//! token-aware, bounded in flight (`--concurrency`), paced (`--rate`) and retried with backoff.
-//! Deletions are `DELETE ... USING TIMESTAMP ?` by partition key, primary key, or (range
-//! deletions) equalities on a clustering prefix and a slice of the next column, prepared when a
-//! shape is first needed.
+//! collection (a collection deletion just before its elements) is one value, which Cassandra
+//! stores exactly so. Deletions are `DELETE ... USING TIMESTAMP ?` by partition key, primary
+//! key, or (range deletions) equalities on a clustering prefix and a slice of the next column
+//! ([`super::slices`]). Statements of one partition are batched under Cassandra's batch-size
+//! warning. Nothing here talks to a cluster.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::BTreeMap;
 
-use scylla::client::session::Session;
-use scylla::errors::{DbError, ExecutionError, RequestAttemptError};
-use scylla::statement::batch::{Batch, BatchType};
-use scylla::statement::prepared::PreparedStatement;
-use thiserror::Error;
-use tokio::sync::{Mutex, Semaphore, mpsc};
-use tokio::task::JoinSet;
-use tokio::time::Instant;
-
-use std::path::Path;
-
-use crate::checkpoint::{self, Mark, Tracker};
 use crate::cluster::Bind;
-use crate::model::collection::{CollectionError, assemble};
+use crate::model::collection::assemble;
 use crate::model::schema::ClusteringOrder;
 use crate::model::token::split_key;
 use crate::model::types::quote_identifier;
-use crate::model::value::hex;
 use crate::model::{ColumnKind, Liveness, Partition, RangeDeletion, Row, TableSchema};
-use crate::progress::Counters;
-use crate::sort::order::slices;
 
-/// How often the checkpoint file is rewritten while writing.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+use super::error::{CqlError, unsupported};
+use super::slices::slices;
 
 /// Cassandra warns about batches over 5 KiB (`batch_size_warn_threshold`); stay under it.
 pub const DEFAULT_BATCH_BYTES: usize = 4 * 1024;
 
-#[derive(Debug, Clone)]
-pub struct CqlSinkOptions {
-    /// Requests in flight at once.
-    pub concurrency: usize,
-    /// Rows per second at most; 0 for no limit.
-    pub rate: u64,
-    /// Attempts per request before the run fails.
-    pub max_attempts: u32,
-    /// Largest batch, counted in bound value bytes.
-    pub batch_bytes: usize,
-}
-
-impl Default for CqlSinkOptions {
-    fn default() -> Self {
-        CqlSinkOptions {
-            concurrency: 256,
-            rate: 0,
-            max_attempts: 10,
-            batch_bytes: DEFAULT_BATCH_BYTES,
-        }
-    }
-}
-
-#[derive(Debug, Error)]
-#[non_exhaustive]
-pub enum SinkError {
-    #[error("cannot prepare the write statement for {table}: {reason}")]
-    Prepare { table: String, reason: String },
-    #[error("writing to {table} failed after {attempts} attempt(s): {reason}")]
-    Write {
-        table: String,
-        attempts: u32,
-        reason: String,
-    },
-    #[error("partition key of {table} is malformed ({components} components expected)")]
-    Key { table: String, components: usize },
-    #[error("column {column} of {table}: {source}")]
-    Collection {
-        table: String,
-        column: String,
-        source: CollectionError,
-    },
-    #[error("{table}: {what} cannot be written over CQL by this version")]
-    Unsupported { table: String, what: String },
-}
-
 /// One statement's values: every column of the table in schema order, then timestamp and TTL.
 #[derive(Debug, Clone, PartialEq)]
-struct Statement {
-    values: Vec<Bind>,
-    bytes: usize,
+pub struct Statement {
+    pub values: Vec<Bind>,
+    pub bytes: usize,
     /// Whether it writes the row (counts as a row written when acknowledged).
-    rows: u64,
+    pub rows: u64,
 }
 
 /// Which prepared statement a batch of statements uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub enum Kind {
     /// `INSERT` of every column.
     Insert,
     /// `INSERT` of the partition key and the static columns.
@@ -116,267 +50,15 @@ enum Kind {
 /// the next column, each `Some(inclusive)` when present (in clustering order: for a DESC column
 /// the lower bound is the greater value).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-struct RangeShape {
-    eq: usize,
-    lower: Option<bool>,
-    upper: Option<bool>,
-}
-
-/// Writes partitions into one table.
-pub struct CqlSink {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    session: Arc<Session>,
-    schema: Arc<TableSchema>,
-    insert: PreparedStatement,
-    /// Present when the table has static columns: key + static columns only.
-    insert_static: Option<PreparedStatement>,
-    delete_partition: PreparedStatement,
-    /// By the whole primary key: without clustering columns, the same as `delete_partition`.
-    delete_row: PreparedStatement,
-    /// Range deletions' statements by shape, prepared on first use.
-    delete_range: Mutex<HashMap<RangeShape, PreparedStatement>>,
-    options: CqlSinkOptions,
-    counters: Arc<Counters>,
-}
-
-impl CqlSink {
-    /// Prepares the statements for `schema`'s table.
-    pub async fn new(
-        session: Arc<Session>,
-        schema: Arc<TableSchema>,
-        options: CqlSinkOptions,
-        counters: Arc<Counters>,
-    ) -> Result<CqlSink, SinkError> {
-        let table = schema.name.to_string();
-        let prepare = |statement: String| prepare(&session, &schema, statement);
-        let insert_into = |columns: Vec<&str>| {
-            format!(
-                "INSERT INTO {table} ({}) VALUES ({}) USING TIMESTAMP ? AND TTL ?",
-                columns
-                    .iter()
-                    .map(|c| quote_identifier(c))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                vec!["?"; columns.len()].join(", ")
-            )
-        };
-        let delete_where = |columns: &[crate::model::schema::ColumnSchema]| {
-            format!(
-                "DELETE FROM {table} USING TIMESTAMP ? WHERE {}",
-                columns
-                    .iter()
-                    .map(|c| format!("{} = ?", quote_identifier(&c.name)))
-                    .collect::<Vec<_>>()
-                    .join(" AND ")
-            )
-        };
-        let insert = prepare(insert_into(
-            schema.columns.iter().map(|c| c.name.as_str()).collect(),
-        ))
-        .await?;
-        let insert_static = if schema.has_static() {
-            let columns = schema
-                .columns
-                .iter()
-                .filter(|c| matches!(c.kind, ColumnKind::PartitionKey | ColumnKind::Static))
-                .map(|c| c.name.as_str())
-                .collect();
-            Some(prepare(insert_into(columns)).await?)
-        } else {
-            None
-        };
-        let primary_key = schema.partition_key_len + schema.clustering_len;
-        let delete_partition =
-            prepare(delete_where(&schema.columns[..schema.partition_key_len])).await?;
-        let delete_row = prepare(delete_where(&schema.columns[..primary_key])).await?;
-        Ok(CqlSink {
-            inner: Arc::new(Inner {
-                session,
-                schema,
-                insert,
-                insert_static,
-                delete_partition,
-                delete_row,
-                delete_range: Mutex::new(HashMap::new()),
-                options,
-                counters,
-            }),
-        })
-    }
-
-    /// Writes every partition received until the channel closes. Fails on the first write that
-    /// still fails after all its attempts; statements already in flight finish first. With a
-    /// checkpoint, records the last partition below which everything is acknowledged.
-    pub async fn write_all(
-        &self,
-        mut partitions: mpsc::Receiver<Partition>,
-        checkpoint: Option<&Path>,
-    ) -> Result<(), SinkError> {
-        let inner = &self.inner;
-        let permits = Arc::new(Semaphore::new(inner.options.concurrency.max(1)));
-        let mut tasks: JoinSet<Result<u64, SinkError>> = JoinSet::new();
-        let mut pacer = Pacer::new(inner.options.rate);
-        let mut tracker = Tracker::default();
-        let mut saved = Instant::now();
-        let table = inner.table();
-        let save = |tracker: &Tracker| -> Result<(), SinkError> {
-            let (Some(path), Some((token, key, partitions))) = (checkpoint, tracker.mark()) else {
-                return Ok(());
-            };
-            let mark = Mark {
-                table: table.clone(),
-                token: token.0,
-                key_hex: hex(key),
-                partitions,
-            };
-            checkpoint::write(path, &mark).map_err(|e| inner.write_error(0, e.to_string()))
-        };
-        while let Some(partition) = partitions.recv().await {
-            let planned = plan(&inner.schema, &partition, inner.options.batch_bytes)?;
-            let seq = tracker.start(&partition, planned.len());
-            for (kind, batch) in planned {
-                pacer.wait(batch.iter().map(|s| s.rows).sum()).await;
-                let permit = permits
-                    .clone()
-                    .acquire_owned()
-                    .await
-                    .map_err(|_| inner.write_error(0, "the writer stopped".into()))?;
-                while let Some(done) = tasks.try_join_next() {
-                    tracker.ack(flatten(done)?);
-                }
-                let inner = self.inner.clone();
-                tasks.spawn(async move {
-                    let result = inner.execute(kind, batch).await;
-                    drop(permit);
-                    result.map(|()| seq)
-                });
-            }
-            if saved.elapsed() >= CHECKPOINT_EVERY {
-                save(&tracker)?;
-                saved = Instant::now();
-            }
-        }
-        while let Some(done) = tasks.join_next().await {
-            tracker.ack(flatten(done)?);
-        }
-        save(&tracker)
-    }
-}
-
-fn flatten<T>(done: Result<Result<T, SinkError>, tokio::task::JoinError>) -> Result<T, SinkError> {
-    done.map_err(|e| SinkError::Write {
-        table: String::new(),
-        attempts: 0,
-        reason: format!("a writer task failed: {e}"),
-    })?
-}
-
-impl Inner {
-    fn table(&self) -> String {
-        self.schema.name.to_string()
-    }
-
-    fn write_error(&self, attempts: u32, reason: String) -> SinkError {
-        SinkError::Write {
-            table: self.table(),
-            attempts,
-            reason,
-        }
-    }
-
-    /// The statement for a range deletion's piece of `shape`, prepared once.
-    async fn range_statement(&self, shape: RangeShape) -> Result<PreparedStatement, SinkError> {
-        let mut prepared = self.delete_range.lock().await;
-        if let Some(p) = prepared.get(&shape) {
-            return Ok(p.clone());
-        }
-        let statement = prepare(
-            &self.session,
-            &self.schema,
-            range_delete_text(&self.schema, shape),
-        )
-        .await?;
-        prepared.insert(shape, statement.clone());
-        Ok(statement)
-    }
-
-    /// Runs one statement or batch, retrying what may succeed on another attempt.
-    async fn execute(&self, kind: Kind, batch: Vec<Statement>) -> Result<(), SinkError> {
-        let range;
-        let prepared = match kind {
-            Kind::Insert => &self.insert,
-            Kind::InsertStatic => self
-                .insert_static
-                .as_ref()
-                .ok_or_else(|| unsupported(&self.schema, "static columns"))?,
-            Kind::DeletePartition => &self.delete_partition,
-            Kind::DeleteRow => &self.delete_row,
-            Kind::DeleteRange(shape) => {
-                range = self.range_statement(shape).await?;
-                &range
-            }
-        };
-        let rows: u64 = batch.iter().map(|s| s.rows).sum();
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let result = if let [single] = batch.as_slice() {
-                self.session
-                    .execute_unpaged(prepared, &single.values)
-                    .await
-                    .map(drop)
-            } else {
-                let mut b = Batch::new(BatchType::Unlogged);
-                for _ in &batch {
-                    b.append_statement(prepared.clone());
-                }
-                b.set_is_idempotent(true);
-                let values: Vec<&Vec<Bind>> = batch.iter().map(|s| &s.values).collect();
-                self.session.batch(&b, values).await.map(drop)
-            };
-            match result {
-                Ok(()) => {
-                    Counters::add(&self.counters.rows_written, rows);
-                    Counters::add(&self.counters.statements, batch.len() as u64);
-                    if batch.len() > 1 {
-                        Counters::add(&self.counters.batches, 1);
-                    }
-                    return Ok(());
-                }
-                Err(e) if retryable(&e) && attempt < self.options.max_attempts => {
-                    Counters::add(&self.counters.retries, 1);
-                    tracing::debug!("attempt {attempt} failed, retrying: {e}");
-                    tokio::time::sleep(backoff(attempt)).await;
-                }
-                Err(e) => return Err(self.write_error(attempt, e.to_string())),
-            }
-        }
-    }
-}
-
-/// Prepares an idempotent statement.
-async fn prepare(
-    session: &Session,
-    schema: &TableSchema,
-    statement: String,
-) -> Result<PreparedStatement, SinkError> {
-    let mut prepared = session
-        .prepare(statement)
-        .await
-        .map_err(|e| SinkError::Prepare {
-            table: schema.name.to_string(),
-            reason: e.to_string(),
-        })?;
-    prepared.set_is_idempotent(true);
-    Ok(prepared)
+pub struct RangeShape {
+    pub eq: usize,
+    pub lower: Option<bool>,
+    pub upper: Option<bool>,
 }
 
 /// `DELETE FROM t USING TIMESTAMP ? WHERE <partition key> AND <clustering prefix> AND <slice>`
 /// for a range deletion's piece of `shape`.
-fn range_delete_text(schema: &TableSchema, shape: RangeShape) -> String {
+pub fn range_delete_text(schema: &TableSchema, shape: RangeShape) -> String {
     let key = schema.partition_key_len;
     let mut conditions: Vec<String> = schema.columns[..key + shape.eq]
         .iter()
@@ -411,7 +93,7 @@ fn range_statements(
     schema: &TableSchema,
     key: &[&[u8]],
     range: &RangeDeletion,
-) -> Result<Vec<(Kind, Statement)>, SinkError> {
+) -> Result<Vec<(Kind, Statement)>, CqlError> {
     let timestamp = range.deletion.timestamp;
     let mut out = Vec::new();
     for slice in slices(range) {
@@ -445,21 +127,14 @@ fn range_statements(
     Ok(out)
 }
 
-fn unsupported(schema: &TableSchema, what: &str) -> SinkError {
-    SinkError::Unsupported {
-        table: schema.name.to_string(),
-        what: what.to_owned(),
-    }
-}
-
 /// The statements for a partition, grouped into batches of one kind each. Deletions are
 /// written `USING TIMESTAMP` of their own, so the order of the batches does not matter.
-fn plan(
+pub fn partition_statements(
     schema: &TableSchema,
     partition: &Partition,
     batch_bytes: usize,
-) -> Result<Vec<(Kind, Vec<Statement>)>, SinkError> {
-    let key = split_key(&partition.key, schema.partition_key_len).ok_or(SinkError::Key {
+) -> Result<Vec<(Kind, Vec<Statement>)>, CqlError> {
+    let key = split_key(&partition.key, schema.partition_key_len).ok_or(CqlError::Key {
         table: schema.name.to_string(),
         components: schema.partition_key_len,
     })?;
@@ -525,7 +200,7 @@ fn row_statements(
     key: &[&[u8]],
     row: &Row,
     is_static: bool,
-) -> Result<Vec<Statement>, SinkError> {
+) -> Result<Vec<Statement>, CqlError> {
     // Statement layout: the prepared statement's columns, then timestamp, then TTL.
     let layout: Vec<usize> = (0..schema.columns.len())
         .filter(|&i| {
@@ -593,7 +268,7 @@ fn row_statements(
                 Bind::Null
             } else {
                 Bind::Value(assemble(&column.cql_type, &live).map_err(|source| {
-                    SinkError::Collection {
+                    CqlError::Collection {
                         table: schema.name.to_string(),
                         column: column.name.clone(),
                         source,
@@ -649,66 +324,6 @@ fn batches(statements: Vec<Statement>, batch_bytes: usize) -> Vec<Vec<Statement>
         }
     }
     out
-}
-
-/// Whether another attempt of the same idempotent write may succeed.
-fn retryable(e: &ExecutionError) -> bool {
-    match e {
-        ExecutionError::LastAttemptError(RequestAttemptError::DbError(db, _)) => matches!(
-            db,
-            DbError::Unavailable { .. }
-                | DbError::Overloaded
-                | DbError::IsBootstrapping
-                | DbError::WriteTimeout { .. }
-                | DbError::ReadTimeout { .. }
-                | DbError::WriteFailure { .. }
-                | DbError::ServerError
-                | DbError::RateLimitReached { .. }
-                | DbError::Unprepared { .. }
-        ),
-        ExecutionError::LastAttemptError(_)
-        | ExecutionError::ConnectionPoolError(_)
-        | ExecutionError::RequestTimeout(_)
-        | ExecutionError::EmptyPlan => true,
-        _ => false,
-    }
-}
-
-/// 50 ms doubling per attempt, at most 5 s, with up to 25% jitter.
-fn backoff(attempt: u32) -> Duration {
-    let base = 50u64.saturating_mul(1 << attempt.min(7)).min(5_000);
-    let jitter = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| u64::from(d.subsec_nanos()))
-        .unwrap_or(0)
-        % (base / 4 + 1);
-    Duration::from_millis(base + jitter)
-}
-
-/// Paces writes to at most `rate` rows per second.
-struct Pacer {
-    rate: u64,
-    started: Instant,
-    rows: u64,
-}
-
-impl Pacer {
-    fn new(rate: u64) -> Pacer {
-        Pacer {
-            rate,
-            started: Instant::now(),
-            rows: 0,
-        }
-    }
-
-    async fn wait(&mut self, rows: u64) {
-        if self.rate == 0 {
-            return;
-        }
-        self.rows += rows;
-        let due = self.started + Duration::from_secs_f64(self.rows as f64 / self.rate as f64);
-        tokio::time::sleep_until(due).await;
-    }
 }
 
 #[cfg(test)]
@@ -778,7 +393,7 @@ mod tests {
                 Cell::live(10, Value::Text("x".into()).to_bytes()),
             )],
         )]);
-        let planned = plan(&schema, &p, DEFAULT_BATCH_BYTES).unwrap();
+        let planned = partition_statements(&schema, &p, DEFAULT_BATCH_BYTES).unwrap();
         assert_eq!(planned.len(), 1);
         let (kind, batch) = &planned[0];
         assert_eq!(*kind, Kind::Insert);
@@ -808,7 +423,7 @@ mod tests {
             1,
             vec![simple(2, Cell::tombstone(10, 0)), simple(3, expiring)],
         )]);
-        let batch = &plan(&schema, &p, DEFAULT_BATCH_BYTES).unwrap()[0].1;
+        let batch = &partition_statements(&schema, &p, DEFAULT_BATCH_BYTES).unwrap()[0].1;
         assert_eq!(
             batch.len(),
             2,
@@ -851,7 +466,7 @@ mod tests {
             timestamp: 20,
             local_deletion_time: 0,
         });
-        let planned = plan(&schema, &p, DEFAULT_BATCH_BYTES).unwrap();
+        let planned = partition_statements(&schema, &p, DEFAULT_BATCH_BYTES).unwrap();
         let kinds: Vec<Kind> = planned.iter().map(|(k, _)| *k).collect();
         assert_eq!(
             kinds,
@@ -913,7 +528,7 @@ mod tests {
                 local_deletion_time: 0,
             },
         });
-        let planned = plan(&schema, &p, DEFAULT_BATCH_BYTES).unwrap();
+        let planned = partition_statements(&schema, &p, DEFAULT_BATCH_BYTES).unwrap();
         let shapes: Vec<RangeShape> = planned
             .iter()
             .map(|(k, _)| match k {
@@ -956,11 +571,11 @@ mod tests {
         // Every row of a partition: the partition deletion, unless a static row would go too.
         p.range_deletions[0].start = crate::model::SliceBound::open();
         p.range_deletions[0].end = crate::model::SliceBound::open();
-        let planned = plan(&schema, &p, DEFAULT_BATCH_BYTES).unwrap();
+        let planned = partition_statements(&schema, &p, DEFAULT_BATCH_BYTES).unwrap();
         assert_eq!(planned[0].0, Kind::DeletePartition);
         assert!(matches!(
-            plan(&self::schema(), &p, DEFAULT_BATCH_BYTES),
-            Err(SinkError::Unsupported { .. })
+            partition_statements(&self::schema(), &p, DEFAULT_BATCH_BYTES),
+            Err(CqlError::Unsupported { .. })
         ));
     }
 
@@ -977,7 +592,7 @@ mod tests {
         )
         .unwrap();
         let p = partition(vec![row(1, vec![data])]);
-        let batch = &plan(&schema, &p, DEFAULT_BATCH_BYTES).unwrap()[0].1;
+        let batch = &partition_statements(&schema, &p, DEFAULT_BATCH_BYTES).unwrap()[0].1;
         assert_eq!(batch.len(), 1);
         let sorted = Value::Set(vec![Value::Text("a".into()), Value::Text("b".into())]);
         assert_eq!(batch[0].values[5], v(sorted));
@@ -989,7 +604,7 @@ mod tests {
         let rows = (0..50)
             .map(|i| row(i, vec![simple(2, Cell::live(10, vec![b'x'; 100]))]))
             .collect();
-        let planned = plan(&schema, &partition(rows), 1024).unwrap();
+        let planned = partition_statements(&schema, &partition(rows), 1024).unwrap();
         assert!(planned.len() > 1);
         assert!(
             planned
@@ -1007,27 +622,10 @@ mod tests {
             columns: vec![simple(4, Cell::live(10, b"s".to_vec()))],
             ..Row::default()
         });
-        let planned = plan(&schema, &p, DEFAULT_BATCH_BYTES).unwrap();
+        let planned = partition_statements(&schema, &p, DEFAULT_BATCH_BYTES).unwrap();
         let (kind, batch) = &planned[0];
         assert_eq!(*kind, Kind::InsertStatic);
         assert_eq!(batch[0].values.len(), 4, "k, s, timestamp, ttl");
         assert_eq!(batch[0].rows, 0);
-    }
-
-    #[test]
-    fn backoff_grows_and_stays_under_the_cap() {
-        assert!(backoff(1) >= Duration::from_millis(100));
-        assert!(backoff(1) <= Duration::from_millis(125));
-        assert!(backoff(20) <= Duration::from_millis(6_250));
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn the_pacer_spreads_rows_over_time() {
-        let mut pacer = Pacer::new(100);
-        let start = Instant::now();
-        for _ in 0..50 {
-            pacer.wait(1).await;
-        }
-        assert_eq!(start.elapsed().as_millis(), 500);
     }
 }

@@ -1,4 +1,4 @@
-//! The PostgreSQL dump source: given a table found in a pg_dump ([`super::pg_dump`]) and the
+//! The PostgreSQL mapping: given a table found in a pg_dump ([`super::Dump`]) and the
 //! target table's schema, decides once how each column converts (refusing impossible pairs
 //! before any write), where each row's write time and TTL come from, and then turns each dump
 //! row into a one-row partition of timestamped cells.
@@ -7,10 +7,13 @@ use std::sync::Arc;
 
 use thiserror::Error;
 
-use super::pg_dump::DumpTable;
+use crate::exit::Classify;
+
+use super::DumpTable;
 use super::pg_types::{Converter, MappingError, PgType, pg_timestamp_micros};
+use crate::intake::{NullMode, RowError, row_partition};
 use crate::model::{CqlType, NativeType, Partition, TableSchema};
-use crate::plan::{self, MappingOptions, NullMode, PlanError, RowError};
+use crate::plan::{self, MappingOptions, PlanError};
 
 #[derive(Debug, Error)]
 #[non_exhaustive]
@@ -30,6 +33,13 @@ pub enum PgSourceError {
         what: &'static str,
         expected: &'static str,
     },
+}
+
+impl Classify for PgSourceError {
+    /// Every mapping error names a flag or a column pair the user chose.
+    fn is_usage(&self) -> bool {
+        true
+    }
 }
 
 /// Where each row's write time comes from.
@@ -235,7 +245,7 @@ impl PgRowMapper {
                 },
             });
         }
-        plan::row_partition(
+        row_partition(
             &self.schema,
             values,
             &self.mapped,

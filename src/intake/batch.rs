@@ -3,7 +3,7 @@
 //! stores them, back to back in one buffer, plus each row's write time and TTL. That is a few
 //! allocations per batch instead of a dozen per row, and the decoding threads only do format work;
 //! the builder makes the rows' cells ([`RowBatch::partition`], through
-//! [`crate::plan::build_partition`]) on its own threads, in parallel.
+//! [`super::build_partition`]) on its own threads, in parallel.
 //!
 //! A column may instead stay as the source holds it: text is read in place from Arrow's string
 //! buffers ([`SharedValues`]), and a multi-cell collection (a Parquet list or map,
@@ -15,49 +15,16 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::model::collection::ElementCells;
+use crate::intake::row::{
+    ColumnRef, ElementColumn, NullMode, RowAccess, RowError, build_partition,
+};
 use crate::model::{Partition, TableSchema};
-use crate::plan::{NullMode, RowError, build_partition};
-
-/// Where a row's values are: one serialized value (or NULL) per CQL column, in schema order.
-pub trait RowAccess {
-    /// The serialized value of CQL column `column`, `None` for NULL or not mapped. A column held
-    /// as elements has none: read it through [`RowAccess::column`].
-    fn value(&self, column: usize) -> Option<&[u8]>;
-
-    /// CQL column `column`: NULL, its serialized value, or the elements of a collection.
-    #[inline]
-    fn column(&self, column: usize) -> ColumnRef<'_> {
-        match self.value(column) {
-            Some(value) => ColumnRef::Value(value),
-            None => ColumnRef::Null,
-        }
-    }
-}
-
-/// One column of one row, as [`RowAccess::column`] gives it.
-pub enum ColumnRef<'a> {
-    Null,
-    Value(&'a [u8]),
-    /// Row `.1` of a multi-cell collection column held as elements.
-    Elements(&'a dyn ElementColumn, usize),
-}
 
 /// A column a source already holds as CQL stores it (Arrow's string bytes are CQL text), read
 /// in place rather than copied.
 pub trait SharedValues: Send + Sync + fmt::Debug {
     /// The serialized value of row `row`, `None` for NULL.
     fn get(&self, row: usize) -> Option<&[u8]>;
-    /// Heap bytes held, roughly, for the memory limit.
-    fn heap_size(&self) -> usize;
-}
-
-/// A multi-cell collection column held as its elements, for every row of a batch.
-pub trait ElementColumn: Send + Sync + fmt::Debug {
-    /// Whether row `row`'s collection is NULL.
-    fn is_null(&self, row: usize) -> bool;
-    /// Adds the elements of row `row` (not NULL, not rejected), in order, to `cells`.
-    fn add_elements(&self, row: usize, cells: &mut ElementCells<'_>);
     /// Heap bytes held, roughly, for the memory limit.
     fn heap_size(&self) -> usize;
 }
@@ -287,6 +254,7 @@ impl RowBatch {
 mod tests {
     use super::*;
     use crate::model::Value;
+    use crate::model::collection::ElementCells;
 
     fn shape() -> Arc<BatchShape> {
         let schema = TableSchema::from_columns(
@@ -370,7 +338,7 @@ mod tests {
         assert_eq!(batch.accepted(), 2);
         let built: Vec<_> = batch.partitions().map(Result::unwrap).collect();
         let expected = |id: i32, name: &str, ts: i64, ttl: Option<u32>| {
-            crate::plan::row_partition(
+            crate::intake::row::row_partition(
                 &shape.schema,
                 vec![
                     Some(Value::Int(id)),
@@ -451,7 +419,7 @@ mod tests {
                 let tags = sets[row].as_ref().map(|tags| {
                     Value::Set(tags.iter().map(|t| Value::Text(t.to_string())).collect())
                 });
-                let expected = crate::plan::row_partition(
+                let expected = crate::intake::row::row_partition(
                     &shape.schema,
                     vec![Some(Value::Int(row as i32)), tags],
                     &shape.mapped,
