@@ -37,7 +37,11 @@ pub enum Command {
     /// Load rows from pg_dump files, Parquet folders (local or HDFS) or SSTables into a table.
     ///
     /// Every cell is written with USING TIMESTAMP, so anything written live after the source's
-    /// snapshot keeps winning; loading the same input twice changes nothing.
+    /// snapshot keeps winning; loading the same input twice changes nothing. Non-frozen lists
+    /// are the one CQL write Cassandra would apply twice (their element paths are made by the
+    /// server), so for tables with list columns each partition's lists are read first: a list
+    /// already there (same elements, same write time) or newer in the table is not written;
+    /// the summary counts them.
     Load(Box<LoadArgs>),
     /// Dump a table to Parquet, CSV or PostgreSQL COPY files, with write times and TTLs.
     Dump(DumpArgs),

@@ -23,6 +23,11 @@ pub struct Counters {
     pub statements: AtomicU64,
     pub batches: AtomicU64,
     pub retries: AtomicU64,
+    /// Non-frozen lists not written because the table already held them (same elements,
+    /// same write time): writing them again would have appended a second copy.
+    pub lists_present: AtomicU64,
+    /// Non-frozen lists not written because the table held newer elements (a live write).
+    pub lists_newer: AtomicU64,
 }
 
 impl Counters {
@@ -44,6 +49,10 @@ pub struct Summary {
     pub statements: u64,
     pub batches: u64,
     pub retries: u64,
+    /// Non-frozen list writes skipped: the table held the same list at the same write time.
+    pub lists_already_present: u64,
+    /// Non-frozen list writes skipped: the table held newer elements (a live write).
+    pub lists_newer_in_table: u64,
     pub bytes_read: u64,
     pub elapsed_seconds: f64,
     pub rows_per_second: f64,
@@ -66,6 +75,12 @@ impl Summary {
             self.cpu_seconds,
             self.peak_rss_bytes / (1 << 20),
         );
+        if self.lists_already_present + self.lists_newer_in_table > 0 {
+            eprintln!(
+                "{what}: list writes skipped: {} already in the table (same elements, same write time), {} newer in the table (left alone)",
+                self.lists_already_present, self.lists_newer_in_table
+            );
+        }
     }
 
     pub fn write_json(&self, path: &Path) -> std::io::Result<()> {
@@ -150,6 +165,8 @@ impl Progress {
             statements: Counters::get(&c.statements),
             batches: Counters::get(&c.batches),
             retries: Counters::get(&c.retries),
+            lists_already_present: Counters::get(&c.lists_present),
+            lists_newer_in_table: Counters::get(&c.lists_newer),
             bytes_read: Counters::get(&c.bytes_read),
             elapsed_seconds: elapsed,
             rows_per_second: if elapsed > 0.0 {

@@ -5,6 +5,7 @@
 mod common;
 mod deletions;
 mod inspect_cli;
+mod lists;
 mod load_parquet;
 mod load_pg;
 mod order;

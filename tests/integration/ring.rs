@@ -263,3 +263,96 @@ async fn a_load_at_consistency_all_retries_through_a_frozen_replica_and_writes_e
             .all(|(id, name)| *name == format!("name of {id}"))
     );
 }
+
+#[tokio::test]
+async fn a_list_write_that_timed_out_at_consistency_all_is_applied_once_when_retried() {
+    if !on_ring() {
+        return;
+    }
+    let session = common::session().await;
+    let ks = format!("{}_rf3", common::keyspace(&session, "list_retry").await);
+    common::run(
+        &session,
+        &format!(
+            "CREATE KEYSPACE {ks} WITH replication = \
+             {{'class': 'SimpleStrategy', 'replication_factor': 3}}"
+        ),
+    )
+    .await;
+    common::run(
+        &session,
+        &format!("CREATE TABLE {ks}.users (id text PRIMARY KEY, names list<text>)"),
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("COPY public.users (id, names) FROM stdin;\n");
+    for i in 0..300 {
+        text.push_str(&format!("user-{i}\t{{a,b,user-{i}}}\n"));
+    }
+    text.push_str("\\.\n");
+    let input = dir.path().join("users.sql");
+    std::fs::write(&input, text).unwrap();
+
+    // The load writes 30 rows a second at ALL; a few seconds in, node 3 stops answering, so
+    // writes already sent to it time out after the other two replicas applied them. Node 3
+    // comes back once a write has timed out and been retried.
+    let mut load = std::process::Command::new(env!("CARGO_BIN_EXE_cassbulk"))
+        .env("CASSBULK_HOSTS", "127.0.0.1,127.0.0.2")
+        .args(["-v", "load"])
+        .arg(&input)
+        .args(["--source-table", "public.users", "--table"])
+        .arg(format!("{ks}.users"))
+        .args(["--writetime", "1763800000000000", "--consistency", "all"])
+        .args(["--rate", "30", "--no-progress"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = load.stderr.take().unwrap();
+    let frozen = std::sync::Arc::new(std::sync::Mutex::new(None::<Resume>));
+    let reader = {
+        let frozen = frozen.clone();
+        std::thread::spawn(move || {
+            let mut log = Vec::new();
+            let mut timed_out = false;
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if line.contains("writing") && line.contains("retrying") {
+                    timed_out = true;
+                    frozen.lock().unwrap().take();
+                }
+                log.push(line);
+            }
+            (timed_out, log)
+        })
+    };
+    std::thread::sleep(Duration::from_secs(4));
+    let pid = node_pid(3);
+    // SAFETY: sending a signal to a process id has no memory effects.
+    unsafe {
+        libc::kill(pid, libc::SIGSTOP);
+    }
+    *frozen.lock().unwrap() = Some(Resume(pid));
+    let status = load.wait().unwrap();
+    let (timed_out, log) = reader.join().unwrap();
+    frozen.lock().unwrap().take();
+    let tail = log[log.len().saturating_sub(30)..].join("\n");
+    assert!(status.success(), "the load failed:\n{tail}");
+    assert!(timed_out, "no write timed out:\n{tail}");
+    let mut select = Statement::new(format!("SELECT id, names FROM {ks}.users"));
+    select.set_consistency(scylla::statement::Consistency::All);
+    let rows: Vec<(String, Vec<String>)> = session
+        .query_unpaged(select, ())
+        .await
+        .unwrap()
+        .into_rows_result()
+        .unwrap()
+        .rows::<(String, Vec<String>)>()
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(rows.len(), 300);
+    let doubled: Vec<_> = rows
+        .iter()
+        .filter(|(id, names)| *names != ["a", "b", id.as_str()])
+        .collect();
+    assert!(doubled.is_empty(), "lists written twice: {doubled:?}");
+}

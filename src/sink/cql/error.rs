@@ -26,6 +26,14 @@ pub enum CqlError {
         column: String,
         source: CollectionError,
     },
+    #[error(
+        "cannot read back the lists of {table} to check them before writing, after {attempts} attempt(s): {reason} (a non-frozen list written twice would hold its elements twice; rerun when every replica answers, the checkpoint resumes)"
+    )]
+    ListCheck {
+        table: String,
+        attempts: u32,
+        reason: String,
+    },
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
     #[error("{table}: {what} cannot be written over CQL by this version")]

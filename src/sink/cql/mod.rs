@@ -4,6 +4,7 @@
 //! checkpoint marks. [`slices`] is how a range deletion becomes what CQL can name.
 
 pub mod error;
+pub mod lists;
 pub mod slices;
 pub mod statements;
 pub mod writer;

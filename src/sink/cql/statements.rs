@@ -14,7 +14,7 @@ use crate::model::collection::assemble;
 use crate::model::schema::ClusteringOrder;
 use crate::model::token::split_key;
 use crate::model::types::quote_identifier;
-use crate::model::{ColumnKind, Liveness, Partition, RangeDeletion, Row, TableSchema};
+use crate::model::{ColumnKind, CqlType, Liveness, Partition, RangeDeletion, Row, TableSchema};
 
 use super::error::{CqlError, unsupported};
 use super::slices::slices;
@@ -29,6 +29,25 @@ pub struct Statement {
     pub bytes: usize,
     /// Whether it writes the row (counts as a row written when acknowledged).
     pub rows: u64,
+    /// The non-frozen lists it writes whole, which the writer checks against the table first
+    /// (see [`super::lists`]).
+    pub lists: Vec<ListWrite>,
+}
+
+/// A non-frozen list a statement writes whole. Cassandra gives each element a cell path it
+/// makes itself (a timeuuid of the moment it applies the write), so writing the same list
+/// twice at the same timestamp keeps both copies: the writer checks the table first and
+/// unsets the list where the table already holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListWrite {
+    /// Where the list's value is bound in the statement.
+    pub at: usize,
+    /// The table column.
+    pub column: usize,
+    /// The row's clustering; empty for a static list.
+    pub clustering: Vec<Vec<u8>>,
+    /// The write time of its elements.
+    pub timestamp: i64,
 }
 
 /// Which prepared statement a batch of statements uses.
@@ -191,6 +210,7 @@ fn delete_statement(timestamp: i64, key: &[&[u8]], clustering: &[Vec<u8>]) -> St
         bytes: values.iter().map(Bind::len).sum(),
         values,
         rows: 0,
+        lists: Vec::new(),
     }
 }
 
@@ -220,11 +240,12 @@ fn row_statements(
             template[schema.partition_key_len + i] = Bind::Value(c.clone());
         }
     }
-    let mut groups: BTreeMap<(i64, u32), Vec<Bind>> = BTreeMap::new();
+    let mut groups: BTreeMap<(i64, u32), (Vec<Bind>, Vec<ListWrite>)> = BTreeMap::new();
+    let new_group = || (template.clone(), Vec::new());
     if let Some(l) = row.liveness {
         groups
             .entry((l.timestamp, l.liveness.ttl().unwrap_or(0)))
-            .or_insert_with(|| template.clone());
+            .or_insert_with(new_group);
     }
     for data in &row.columns {
         let column = &schema.columns[data.column];
@@ -275,7 +296,16 @@ fn row_statements(
                     }
                 })?)
             };
-            groups.entry((ts, ttl)).or_insert_with(|| template.clone())[at] = value;
+            let (values, lists) = groups.entry((ts, ttl)).or_insert_with(new_group);
+            if matches!(value, Bind::Value(_)) && matches!(column.cql_type, CqlType::List { .. }) {
+                lists.push(ListWrite {
+                    at,
+                    column: data.column,
+                    clustering: row.clustering.clone(),
+                    timestamp: ts,
+                });
+            }
+            values[at] = value;
             continue;
         }
         for cell in &data.cells {
@@ -285,7 +315,8 @@ fn row_statements(
             };
             groups
                 .entry((cell.timestamp, ttl))
-                .or_insert_with(|| template.clone())[at] = value;
+                .or_insert_with(new_group)
+                .0[at] = value;
         }
     }
     // A row whose cells carry several (timestamp, TTL) pairs takes several statements; it
@@ -294,7 +325,7 @@ fn row_statements(
     Ok(groups
         .into_iter()
         .enumerate()
-        .map(|(i, ((ts, ttl), mut values))| {
+        .map(|(i, ((ts, ttl), (mut values, lists)))| {
             values.push(Bind::Value(ts.to_be_bytes().to_vec()));
             values.push(Bind::Value((ttl as i32).to_be_bytes().to_vec()));
             let bytes = values.iter().map(Bind::len).sum();
@@ -302,6 +333,7 @@ fn row_statements(
                 values,
                 bytes,
                 rows: rows(i),
+                lists,
             }
         })
         .collect())

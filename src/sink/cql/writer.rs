@@ -3,13 +3,22 @@
 //! (`--rate`) and retried with backoff (the statements are idempotent: they carry explicit
 //! timestamps). Range-deletion statements are prepared when a shape is first needed. Records
 //! checkpoint marks as partitions are acknowledged in order.
+//!
+//! A partition that writes a non-frozen list is written by one task that first reads the
+//! partition's lists from the table and leaves out those already there ([`super::lists`]);
+//! its statements are not retried by the driver, and before this writer retries one that
+//! failed, it reads the lists again at ALL, so a timed-out write that was in fact applied is
+//! never applied twice.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use scylla::client::session::Session;
+use scylla::deserialize::row::ColumnIterator;
 use scylla::errors::{DbError, ExecutionError, RequestAttemptError};
+use scylla::response::{PagingState, PagingStateResponse};
+use scylla::statement::Consistency;
 use scylla::statement::batch::{Batch, BatchType};
 use scylla::statement::prepared::PreparedStatement;
 use tokio::sync::{Mutex, Semaphore};
@@ -18,12 +27,14 @@ use tokio::time::Instant;
 
 use crate::checkpoint::{Marks, Tracker};
 use crate::cluster::Bind;
+use crate::model::token::split_key;
 use crate::model::types::quote_identifier;
-use crate::model::{ColumnKind, TableSchema};
+use crate::model::{ColumnKind, CqlType, Partition, TableSchema};
 use crate::progress::Counters;
 use crate::sink::{PartitionStream, Sink, SinkError};
 
 use super::error::{CqlError, unsupported};
+use super::lists::{ListCheck, TargetList, TargetLists, decide, list_elements, write_times};
 use super::statements::{
     DEFAULT_BATCH_BYTES, Kind, RangeShape, Statement, partition_statements, range_delete_text,
 };
@@ -69,9 +80,54 @@ struct Inner {
     delete_row: PreparedStatement,
     /// Range deletions' statements by shape, prepared on first use.
     delete_range: Mutex<HashMap<RangeShape, PreparedStatement>>,
+    /// Present when the table has non-frozen list columns.
+    lists: Option<ListReader>,
     options: CqlSinkOptions,
     counters: Arc<Counters>,
 }
+
+/// Reads a partition's non-frozen lists, and each element's write time where the cluster
+/// gives them (5.0), to check list writes against.
+struct ListReader {
+    /// `SELECT <clustering>, l, writetime(l), ... WHERE <partition key>`, paged.
+    regular: Option<ListQuery>,
+    /// `SELECT s, writetime(s), ... WHERE <partition key> LIMIT 1`.
+    statics: Option<ListQuery>,
+}
+
+struct ListQuery {
+    prepared: PreparedStatement,
+    /// The list columns it reads, in order.
+    columns: Vec<usize>,
+    /// Clustering columns read before them.
+    clustering: usize,
+    /// Whether each list is followed by its `writetime()`.
+    with_times: bool,
+}
+
+/// Why the lists of a partition could not be read back.
+#[derive(Debug, thiserror::Error)]
+enum ListReadError {
+    #[error(transparent)]
+    Execution(Box<ExecutionError>),
+    #[error("the answer could not be decoded: {0}")]
+    Undecodable(String),
+}
+
+impl From<ExecutionError> for ListReadError {
+    fn from(e: ExecutionError) -> ListReadError {
+        ListReadError::Execution(Box::new(e))
+    }
+}
+
+impl ListReadError {
+    fn retryable(&self) -> bool {
+        matches!(self, ListReadError::Execution(e) if retryable(e))
+    }
+}
+
+/// Page size of list reads.
+const LIST_PAGE: i32 = 1000;
 
 impl CqlSink {
     /// Prepares the statements for `schema`'s table.
@@ -123,6 +179,7 @@ impl CqlSink {
         let delete_partition =
             prepare(delete_where(&schema.columns[..schema.partition_key_len])).await?;
         let delete_row = prepare(delete_where(&schema.columns[..primary_key])).await?;
+        let lists = ListReader::prepare(&session, &schema).await?;
         Ok(CqlSink {
             runtime: tokio::runtime::Handle::current(),
             inner: Arc::new(Inner {
@@ -133,6 +190,7 @@ impl CqlSink {
                 delete_partition,
                 delete_row,
                 delete_range: Mutex::new(HashMap::new()),
+                lists,
                 options,
                 counters,
             }),
@@ -159,6 +217,37 @@ impl CqlSink {
         while let Some(partition) = partitions.recv().await {
             let planned =
                 partition_statements(&inner.schema, &partition, inner.options.batch_bytes)?;
+            if inner.lists.is_some()
+                && planned
+                    .iter()
+                    .flat_map(|(_, b)| b)
+                    .any(|s| !s.lists.is_empty())
+            {
+                // One task checks the partition's lists, then writes its batches in turn.
+                let seq = tracker.start(&partition, 1);
+                pacer
+                    .wait(planned.iter().flat_map(|(_, b)| b).map(|s| s.rows).sum())
+                    .await;
+                let permit = permits
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| inner.write_error(0, "the writer stopped".into()))?;
+                while let Some(done) = tasks.try_join_next() {
+                    tracker.ack(flatten(done)?);
+                }
+                let key = partition_key(&inner.schema, &partition)?;
+                let inner = self.inner.clone();
+                tasks.spawn(async move {
+                    let result = inner.write_checked(key, planned).await;
+                    drop(permit);
+                    result.map(|()| seq)
+                });
+                if marks.due() {
+                    record(marks, &tracker)?;
+                }
+                continue;
+            }
             let seq = tracker.start(&partition, planned.len());
             for (kind, batch) in planned {
                 pacer.wait(batch.iter().map(|s| s.rows).sum()).await;
@@ -172,7 +261,7 @@ impl CqlSink {
                 }
                 let inner = self.inner.clone();
                 tasks.spawn(async move {
-                    let result = inner.execute(kind, batch).await;
+                    let result = inner.execute(kind, batch, &[]).await;
                     drop(permit);
                     result.map(|()| seq)
                 });
@@ -237,8 +326,167 @@ impl Inner {
         Ok(statement)
     }
 
-    /// Runs one statement or batch, retrying what may succeed on another attempt.
-    async fn execute(&self, kind: Kind, batch: Vec<Statement>) -> Result<(), CqlError> {
+    /// Checks a partition's list writes against the table, then writes its batches in turn.
+    async fn write_checked(
+        &self,
+        key: Vec<Vec<u8>>,
+        mut planned: Vec<(Kind, Vec<Statement>)>,
+    ) -> Result<(), CqlError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.check_lists(&key, &mut planned, None).await {
+                Ok(()) => break,
+                Err(e) if e.retryable() && attempt < self.options.max_attempts => {
+                    Counters::add(&self.counters.retries, 1);
+                    tracing::debug!("reading the lists, attempt {attempt} failed, retrying: {e}");
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+                Err(e) => return Err(self.list_error(attempt, &e)),
+            }
+        }
+        for (kind, batch) in planned {
+            self.execute(kind, batch, &key).await?;
+        }
+        Ok(())
+    }
+
+    fn list_error(&self, attempts: u32, e: &ListReadError) -> CqlError {
+        CqlError::ListCheck {
+            table: self.table(),
+            attempts,
+            reason: e.to_string(),
+        }
+    }
+
+    /// Reads the lists the statements write from the table (at `consistency`, else the load's)
+    /// and unsets those the table already holds or holds newer.
+    async fn check_lists(
+        &self,
+        key: &[Vec<u8>],
+        batches: &mut [(Kind, Vec<Statement>)],
+        consistency: Option<Consistency>,
+    ) -> Result<(), ListReadError> {
+        let Some(reader) = &self.lists else {
+            return Ok(());
+        };
+        let writes = || batches.iter().flat_map(|(_, b)| b).flat_map(|s| &s.lists);
+        let wants_static = writes().any(|l| l.clustering.is_empty() && self.is_static(l.column));
+        let wants_regular = writes().any(|l| !self.is_static(l.column));
+        let mut held = TargetLists::new();
+        for (query, wanted) in [
+            (&reader.regular, wants_regular),
+            (&reader.statics, wants_static),
+        ] {
+            if let (Some(query), true) = (query, wanted) {
+                self.read_lists(query, key, consistency, &mut held).await?;
+            }
+        }
+        for statement in batches.iter_mut().flat_map(|(_, b)| b) {
+            let mut kept = Vec::new();
+            for list in std::mem::take(&mut statement.lists) {
+                let Bind::Value(value) = &statement.values[list.at] else {
+                    continue;
+                };
+                let Some(elements) = list_elements(value) else {
+                    kept.push(list);
+                    continue;
+                };
+                let target = held.get(&(list.clustering.clone(), list.column));
+                match decide(&elements, list.timestamp, target) {
+                    ListCheck::Write => kept.push(list),
+                    ListCheck::Present => {
+                        Counters::add(&self.counters.lists_present, 1);
+                        statement.values[list.at] = Bind::Unset;
+                    }
+                    ListCheck::Newer => {
+                        Counters::add(&self.counters.lists_newer, 1);
+                        statement.values[list.at] = Bind::Unset;
+                    }
+                }
+            }
+            statement.lists = kept;
+        }
+        Ok(())
+    }
+
+    fn is_static(&self, column: usize) -> bool {
+        self.schema.columns[column].kind == ColumnKind::Static
+    }
+
+    /// Adds what `query` reads of the partition `key` to `held`.
+    async fn read_lists(
+        &self,
+        query: &ListQuery,
+        key: &[Vec<u8>],
+        consistency: Option<Consistency>,
+        held: &mut TargetLists,
+    ) -> Result<(), ListReadError> {
+        let mut prepared = query.prepared.clone();
+        if let Some(c) = consistency {
+            prepared.set_consistency(c);
+        }
+        let values: Vec<Bind> = key.iter().map(|k| Bind::Value(k.clone())).collect();
+        let mut paging = PagingState::start();
+        loop {
+            let (result, next) = self
+                .session
+                .execute_single_page(&prepared, &values, paging)
+                .await?;
+            let undecodable = |e: &dyn std::fmt::Display| ListReadError::Undecodable(e.to_string());
+            let rows = result.into_rows_result().map_err(|e| undecodable(&e))?;
+            for row in rows.rows::<ColumnIterator>().map_err(|e| undecodable(&e))? {
+                let mut columns = Vec::new();
+                for column in row.map_err(|e| undecodable(&e))? {
+                    let column = column.map_err(|e| undecodable(&e))?;
+                    columns.push(column.slice.map(|s| s.as_slice().to_vec()));
+                }
+                let clustering: Vec<Vec<u8>> = columns[..query.clustering]
+                    .iter()
+                    .map(|c| c.clone().unwrap_or_default())
+                    .collect();
+                let step = if query.with_times { 2 } else { 1 };
+                for (i, &column) in query.columns.iter().enumerate() {
+                    let at = query.clustering + i * step;
+                    let Some(value) = &columns[at] else {
+                        continue;
+                    };
+                    let elements = list_elements(value)
+                        .ok_or_else(|| undecodable(&"a list value that is not a list"))?;
+                    let times = match query.with_times {
+                        true => Some(
+                            columns[at + 1]
+                                .as_deref()
+                                .and_then(write_times)
+                                .ok_or_else(|| undecodable(&"writetime() of a list"))?,
+                        ),
+                        false => None,
+                    };
+                    held.insert(
+                        (clustering.clone(), column),
+                        TargetList {
+                            elements: elements.into_iter().map(<[u8]>::to_vec).collect(),
+                            write_times: times,
+                        },
+                    );
+                }
+            }
+            match next {
+                PagingStateResponse::HasMorePages { state } => paging = state,
+                PagingStateResponse::NoMorePages => return Ok(()),
+            }
+        }
+    }
+
+    /// Runs one statement or batch, retrying what may succeed on another attempt. A batch
+    /// that writes lists (of the partition `key`) is not retried by the driver; before this
+    /// retries it, the lists are read again at ALL and those now in the table left out.
+    async fn execute(
+        &self,
+        kind: Kind,
+        mut batch: Vec<Statement>,
+        key: &[Vec<u8>],
+    ) -> Result<(), CqlError> {
         let range;
         let prepared = match kind {
             Kind::Insert => &self.insert,
@@ -254,9 +502,38 @@ impl Inner {
             }
         };
         let rows: u64 = batch.iter().map(|s| s.rows).sum();
+        let writes_lists = batch.iter().any(|s| !s.lists.is_empty());
+        let once;
+        let prepared = if writes_lists {
+            // The driver would retry an idempotent statement on its own, without the check.
+            let mut p = prepared.clone();
+            p.set_is_idempotent(false);
+            once = p;
+            &once
+        } else {
+            prepared
+        };
         let mut attempt = 0;
         loop {
             attempt += 1;
+            if attempt > 1 && batch.iter().any(|s| !s.lists.is_empty()) {
+                let mut checked = vec![(kind, std::mem::take(&mut batch))];
+                let read = self
+                    .check_lists(key, &mut checked, Some(Consistency::All))
+                    .await;
+                batch = checked.pop().map(|(_, b)| b).unwrap_or_default();
+                if let Err(e) = read {
+                    if !e.retryable() || attempt >= self.options.max_attempts {
+                        return Err(self.list_error(attempt, &e));
+                    }
+                    Counters::add(&self.counters.retries, 1);
+                    tracing::debug!(
+                        "reading the lists again, attempt {attempt} failed, retrying: {e}"
+                    );
+                    tokio::time::sleep(backoff(attempt)).await;
+                    continue;
+                }
+            }
             let result = if let [single] = batch.as_slice() {
                 self.session
                     .execute_unpaged(prepared, &single.values)
@@ -267,7 +544,7 @@ impl Inner {
                 for _ in &batch {
                     b.append_statement(prepared.clone());
                 }
-                b.set_is_idempotent(true);
+                b.set_is_idempotent(!writes_lists);
                 let values: Vec<&Vec<Bind>> = batch.iter().map(|s| &s.values).collect();
                 self.session.batch(&b, values).await.map(drop)
             };
@@ -282,12 +559,103 @@ impl Inner {
                 }
                 Err(e) if retryable(&e) && attempt < self.options.max_attempts => {
                     Counters::add(&self.counters.retries, 1);
-                    tracing::debug!("attempt {attempt} failed, retrying: {e}");
+                    tracing::debug!(
+                        "writing {}: attempt {attempt} failed, retrying: {e}",
+                        self.schema.name
+                    );
                     tokio::time::sleep(backoff(attempt)).await;
                 }
                 Err(e) => return Err(self.write_error(attempt, e.to_string())),
             }
         }
+    }
+}
+
+/// The partition key's components, owned, for list reads.
+fn partition_key(schema: &TableSchema, partition: &Partition) -> Result<Vec<Vec<u8>>, CqlError> {
+    split_key(&partition.key, schema.partition_key_len)
+        .map(|parts| parts.into_iter().map(<[u8]>::to_vec).collect())
+        .ok_or(CqlError::Key {
+            table: schema.name.to_string(),
+            components: schema.partition_key_len,
+        })
+}
+
+impl ListReader {
+    /// The list reads for `schema`'s table, or `None` when it has no non-frozen list. On a
+    /// cluster that refuses `writetime()` of a non-frozen collection, reads values only.
+    async fn prepare(
+        session: &Session,
+        schema: &TableSchema,
+    ) -> Result<Option<ListReader>, CqlError> {
+        let lists = |kind: ColumnKind| -> Vec<usize> {
+            (0..schema.columns.len())
+                .filter(|&i| {
+                    let c = &schema.columns[i];
+                    c.kind == kind
+                        && matches!(c.cql_type, CqlType::List { .. })
+                        && c.cql_type.is_multi_cell()
+                })
+                .collect()
+        };
+        let (regular, statics) = (lists(ColumnKind::Regular), lists(ColumnKind::Static));
+        if regular.is_empty() && statics.is_empty() {
+            return Ok(None);
+        }
+        let key = &schema.columns[..schema.partition_key_len];
+        let clustering = &schema.columns[key.len()..key.len() + schema.clustering_len];
+        let text = |columns: &[usize], with_clustering: bool, with_times: bool| {
+            let mut selected: Vec<String> = Vec::new();
+            if with_clustering {
+                selected.extend(clustering.iter().map(|c| quote_identifier(&c.name)));
+            }
+            for &i in columns {
+                let name = quote_identifier(&schema.columns[i].name);
+                if with_times {
+                    selected.push(format!("{name}, writetime({name})"));
+                } else {
+                    selected.push(name);
+                }
+            }
+            format!(
+                "SELECT {} FROM {} WHERE {}{}",
+                selected.join(", "),
+                schema.name,
+                key.iter()
+                    .map(|c| format!("{} = ?", quote_identifier(&c.name)))
+                    .collect::<Vec<_>>()
+                    .join(" AND "),
+                if with_clustering { "" } else { " LIMIT 1" }
+            )
+        };
+        let query = async |columns: Vec<usize>,
+                           with_clustering: bool|
+               -> Result<Option<ListQuery>, CqlError> {
+            if columns.is_empty() {
+                return Ok(None);
+            }
+            let (prepared, with_times) =
+                match prepare(session, schema, text(&columns, with_clustering, true)).await {
+                    Ok(p) => (p, true),
+                    // Before 5.0: "Cannot use selection function writeTime on non-frozen list".
+                    Err(_) => (
+                        prepare(session, schema, text(&columns, with_clustering, false)).await?,
+                        false,
+                    ),
+                };
+            let mut prepared = prepared;
+            prepared.set_page_size(LIST_PAGE);
+            Ok(Some(ListQuery {
+                prepared,
+                columns,
+                clustering: if with_clustering { clustering.len() } else { 0 },
+                with_times,
+            }))
+        };
+        Ok(Some(ListReader {
+            regular: query(regular, true).await?,
+            statics: query(statics, false).await?,
+        }))
     }
 }
 
