@@ -6,6 +6,7 @@
 //! is read; starting the plan ([`Planned::start`]) yields [`SourceEvent`]s. Jobs (`load`, and
 //! later `verify` and `dump`) see only these traits.
 
+pub mod guard;
 pub mod parquet;
 pub mod pg_dump;
 
@@ -94,7 +95,7 @@ pub struct Started {
 pub enum InputSize {
     /// Bytes of data: read so far, and in all.
     Bytes {
-        read: Box<dyn Fn() -> u64 + Send>,
+        read: Arc<dyn Fn() -> u64 + Send + Sync>,
         total: u64,
     },
     /// Rows, counted in advance (Parquet footers).
@@ -138,10 +139,12 @@ impl Source {
             .ok_or_else(|| OpenError::Unrecognized {
                 input: input.to_owned(),
             })?;
+        let opened = guard::catch(|| (kind.open)(input, options))
+            .map_err(|message| damaged(input, "while opening it".to_owned(), message))??;
         Ok(Source {
             name: input.to_owned(),
             kind: kind.name,
-            input: (kind.open)(input, options)?,
+            input: opened,
         })
     }
 
@@ -159,14 +162,68 @@ impl Source {
         self.input.describe()
     }
 
-    /// See [`Input::plan`].
+    /// See [`Input::plan`]. What the plan reads is guarded: a panic in a decoder ends the
+    /// events with a [`guard::Damaged`] error naming the input and how far it was read.
     pub fn plan(
         self,
         schema: Arc<TableSchema>,
         mapping: &MappingOptions,
     ) -> Result<Box<dyn Planned>, SourceError> {
         tracing::info!("{}: {}", self.name, self.input.describe());
-        self.input.plan(schema, mapping)
+        let Source { name, input, .. } = self;
+        let inner = guard::catch(|| input.plan(schema, mapping))
+            .map_err(|message| damaged(&name, "while planning it".to_owned(), message))??;
+        Ok(Box::new(Guarded { name, inner }))
+    }
+}
+
+fn damaged(input: &str, at: String, message: String) -> SourceError {
+    guard::Damaged {
+        input: input.to_owned(),
+        at,
+        message,
+    }
+    .into()
+}
+
+/// A plan whose reading is guarded against panics.
+struct Guarded {
+    name: String,
+    inner: Box<dyn Planned>,
+}
+
+impl Planned for Guarded {
+    fn start(self: Box<Self>) -> Result<Started, SourceError> {
+        let Guarded { name, inner } = *self;
+        let started = guard::catch(|| inner.start())
+            .map_err(|message| damaged(&name, "when it started".to_owned(), message))??;
+        let read = match &started.size {
+            InputSize::Bytes { read, .. } => Some(read.clone()),
+            _ => None,
+        };
+        let mut events = started.events;
+        let mut stopped = false;
+        let guarded = std::iter::from_fn(move || {
+            if stopped {
+                return None;
+            }
+            match guard::catch(|| events.next()) {
+                Ok(event) => event,
+                Err(message) => {
+                    // What the reader holds after a panic is unknown: read no further.
+                    stopped = true;
+                    let at = match &read {
+                        Some(read) => format!("near byte {} of its data", read()),
+                        None => "while reading it".to_owned(),
+                    };
+                    Some(Err(damaged(&name, at, message)))
+                }
+            }
+        });
+        Ok(Started {
+            events: Box::new(guarded),
+            size: started.size,
+        })
     }
 }
 

@@ -268,3 +268,47 @@ fn expected_collections() -> std::collections::HashMap<String, [Option<Vec<u8>>;
         })
         .collect()
 }
+
+#[tokio::test]
+async fn a_damaged_parquet_file_that_makes_arrow_panic_fails_with_exit_3_naming_it() {
+    let session = common::session().await;
+    let ks = common::keyspace(&session, "damaged").await;
+    create_table(&session, &ks, "profile_features").await;
+    let damaged = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/fuzz/parquet/panic-arrow-map-children/input.parquet");
+    let out = cassbulk()
+        .arg("load")
+        .arg(&damaged)
+        .args([
+            "--table",
+            &format!("{ks}.profile_features"),
+            "--no-progress",
+        ])
+        .args([
+            "--writetime-column",
+            "updated_at",
+            "--ttl-column",
+            "ttl_seconds",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{} is damaged: reading stopped in row group 0",
+            damaged.display()
+        )),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"),
+        "{stderr}"
+    );
+    let rows = common::rows(
+        &session,
+        &format!("SELECT user_id FROM {ks}.profile_features"),
+    )
+    .await;
+    assert!(rows.is_empty(), "nothing is written");
+}

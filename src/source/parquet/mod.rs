@@ -106,6 +106,8 @@ pub enum ParquetError {
     Ttl(u32),
     #[error("the Parquet decoding threads stopped: {0}")]
     Thread(String),
+    #[error(transparent)]
+    Damaged(#[from] crate::source::guard::Damaged),
 }
 
 /// Where a file is.

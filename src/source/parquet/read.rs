@@ -17,7 +17,7 @@ use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
 };
 use parquet::basic::Encoding;
-use parquet::file::reader::ChunkReader;
+use parquet::file::reader::{ChunkReader, Length};
 use rayon::prelude::*;
 
 use super::convert::{int_getter, timestamp_getter};
@@ -27,6 +27,7 @@ use super::{
 };
 use crate::intake::{BatchColumn, ColumnValues, RowBatch, RowError, check_primary_key};
 use crate::rejects::{Reject, clip_raw};
+use crate::source::guard::{self, Damaged};
 
 /// Rows per decoded batch (and per message on the channel).
 const BATCH_ROWS: usize = 1024;
@@ -151,16 +152,35 @@ fn decode_row_group(
         let _ = tx.send(vec![Err(e)]);
         false
     };
+    // arrow-rs panics on some damaged files instead of returning an error.
+    guard::catch(|| decode_file_row_group(input, plan, f, g, tx, &fail)).unwrap_or_else(|message| {
+        fail(ParquetError::Damaged(Damaged {
+            input: file.name.clone(),
+            at: format!("in row group {g}"),
+            message,
+        }))
+    })
+}
+
+fn decode_file_row_group(
+    input: &ParquetInput,
+    plan: &ParquetPlan,
+    f: usize,
+    g: usize,
+    tx: &Sender<Chunk>,
+    fail: &dyn Fn(ParquetError) -> bool,
+) -> bool {
+    let file = &input.files[f];
     match &file.location {
         Location::Local(path) => match std::fs::File::open(path) {
-            Ok(reader) => decode_with(reader, input, plan, f, g, tx).unwrap_or_else(fail),
+            Ok(reader) => decode_with(Strict(reader), input, plan, f, g, tx).unwrap_or_else(fail),
             Err(source) => fail(ParquetError::Io {
                 path: file.name.clone(),
                 source,
             }),
         },
         Location::Hdfs(reader) => {
-            decode_with(reader.clone(), input, plan, f, g, tx).unwrap_or_else(fail)
+            decode_with(Strict(reader.clone()), input, plan, f, g, tx).unwrap_or_else(fail)
         }
     }
 }
@@ -205,6 +225,45 @@ fn decode_with<R: ChunkReader + 'static>(
         }
     }
     Ok(true)
+}
+
+/// A Parquet file (local or on HDFS) whose reads past its end fail instead of returning nothing. On a
+/// damaged page header, arrow-rs 60 skips a thrift list of up to 2^31 elements one read at a
+/// time; at the end of the file every read returns zero bytes and the skip would run for tens
+/// of minutes (found by the fuzz harness). An error at the end stops it at once.
+struct Strict<C>(C);
+
+impl<C: Length> Length for Strict<C> {
+    fn len(&self) -> u64 {
+        self.0.len()
+    }
+}
+
+impl<C: ChunkReader> ChunkReader for Strict<C> {
+    type T = PastEndFails<C::T>;
+
+    fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
+        Ok(PastEndFails(self.0.get_read(start)?))
+    }
+
+    fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<bytes::Bytes> {
+        self.0.get_bytes(start, length)
+    }
+}
+
+/// A reader whose end is an error: Parquet readers know how much they want.
+struct PastEndFails<R>(R);
+
+impl<R: std::io::Read> std::io::Read for PastEndFails<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self.0.read(buf)? {
+            0 if !buf.is_empty() => Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "read past the end of the file",
+            )),
+            n => Ok(n),
+        }
+    }
 }
 
 /// The file's metadata with the text columns whose chunks in row group `g` are dictionary

@@ -154,7 +154,7 @@ impl Planned for PgPlanned {
         let size = match rows.progress() {
             Some(progress) => InputSize::Bytes {
                 total: progress.total_bytes(),
-                read: Box::new(move || progress.bytes_read()),
+                read: Arc::new(move || progress.bytes_read()),
             },
             None => InputSize::Unknown,
         };
