@@ -286,16 +286,16 @@ async fn a_list_write_that_timed_out_at_consistency_all_is_applied_once_when_ret
     .await;
     let dir = tempfile::tempdir().unwrap();
     let mut text = String::from("COPY public.users (id, names) FROM stdin;\n");
-    for i in 0..300 {
+    for i in 0..20_000 {
         text.push_str(&format!("user-{i}\t{{a,b,user-{i}}}\n"));
     }
     text.push_str("\\.\n");
     let input = dir.path().join("users.sql");
     std::fs::write(&input, text).unwrap();
 
-    // The load writes 30 rows a second at ALL; a few seconds in, node 3 stops answering, so
-    // writes already sent to it time out after the other two replicas applied them. Node 3
-    // comes back once a write has timed out and been retried.
+    // Once the load is writing (hundreds of writes in flight at ALL), node 3 stops answering,
+    // so writes already sent to it time out after the other two replicas applied them. Node 3
+    // comes back once a write has timed out and is being retried.
     let mut load = std::process::Command::new(env!("CARGO_BIN_EXE_cassbulk"))
         .env("CASSBULK_HOSTS", "127.0.0.1,127.0.0.2")
         .args(["-v", "load"])
@@ -303,7 +303,7 @@ async fn a_list_write_that_timed_out_at_consistency_all_is_applied_once_when_ret
         .args(["--source-table", "public.users", "--table"])
         .arg(format!("{ks}.users"))
         .args(["--writetime", "1763800000000000", "--consistency", "all"])
-        .args(["--rate", "30", "--no-progress"])
+        .args(["--no-progress"])
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -324,7 +324,18 @@ async fn a_list_write_that_timed_out_at_consistency_all_is_applied_once_when_ret
             (timed_out, log)
         })
     };
-    std::thread::sleep(Duration::from_secs(4));
+    let writes = format!(
+        "SELECT count FROM system_views.coordinator_write_latency \
+         WHERE keyspace_name = '{ks}' AND table_name = 'users'"
+    );
+    let started = Instant::now();
+    while count_on(&session, "127.0.0.1", &writes).await < 500 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the load never wrote"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let pid = node_pid(3);
     // SAFETY: sending a signal to a process id has no memory effects.
     unsafe {
@@ -349,10 +360,15 @@ async fn a_list_write_that_timed_out_at_consistency_all_is_applied_once_when_ret
         .unwrap()
         .map(Result::unwrap)
         .collect();
-    assert_eq!(rows.len(), 300);
+    assert_eq!(rows.len(), 20_000);
     let doubled: Vec<_> = rows
         .iter()
         .filter(|(id, names)| *names != ["a", "b", id.as_str()])
         .collect();
-    assert!(doubled.is_empty(), "lists written twice: {doubled:?}");
+    assert!(
+        doubled.is_empty(),
+        "{} lists written twice, such as {:?}",
+        doubled.len(),
+        &doubled[..doubled.len().min(3)]
+    );
 }
