@@ -662,7 +662,7 @@ fn compare_vectors(elem: &CqlType, dimension: usize, a: &[u8], b: &[u8]) -> Orde
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::model::types::{NoUdts, UdtDef, parse_type};
     use crate::model::value::{Decimal, Value, Varint};
@@ -670,7 +670,7 @@ mod tests {
     use proptest::prelude::*;
     use std::sync::Arc;
 
-    fn t(s: &str) -> CqlType {
+    pub(crate) fn t(s: &str) -> CqlType {
         parse_type(s, &NoUdts).unwrap()
     }
 
@@ -1267,11 +1267,11 @@ mod tests {
         }
     }
 
-    fn int_prefix(values: &[i32]) -> Vec<Vec<u8>> {
+    pub(crate) fn int_prefix(values: &[i32]) -> Vec<Vec<u8>> {
         values.iter().map(|&v| Value::Int(v).to_bytes()).collect()
     }
 
-    fn range(
+    pub(crate) fn range(
         start: &[i32],
         start_inclusive: bool,
         end: &[i32],

@@ -310,3 +310,35 @@ async fn a_load_killed_three_times_and_resumed_each_time_writes_every_list_once(
     assert_eq!(want.len(), 12000);
     assert_eq!(state(&session, &select("resumed")).await, want);
 }
+
+#[tokio::test]
+async fn a_static_list_and_lists_in_clustered_rows_are_written_once_across_reloads() {
+    let session = common::session().await;
+    let ks = common::keyspace(&session, "static_lists").await;
+    let ddl = "(k text, c int, s list<text> static, l list<int>, PRIMARY KEY (k, c))";
+    for t in ["target", "once"] {
+        common::run(&session, &format!("CREATE TABLE {ks}.{t} {ddl}")).await;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("COPY public.t (k, c, s, l) FROM stdin;\n");
+    for k in 0..50 {
+        for c in 0..20 {
+            text.push_str(&format!("p{k}\t{c}\t{{shared,p{k}}}\t{{{c},{c},7}}\n"));
+        }
+    }
+    text.push_str("\\.\n");
+    let input = dir.path().join("t.sql");
+    std::fs::write(&input, text).unwrap();
+    let args = ["--writetime", "1790000000000000"];
+    load(&input, &args, &format!("{ks}.once"));
+    load(&input, &args, &format!("{ks}.target"));
+    let again = load(&input, &args, &format!("{ks}.target"));
+    assert!(
+        again.contains("list writes skipped: 1050 already in the table"),
+        "50 static lists and 1000 row lists: {again}"
+    );
+    let select = |t: &str| format!("SELECT k, c, s, l, writetime(s), writetime(l) FROM {ks}.{t}");
+    let want = state(&session, &select("once")).await;
+    assert_eq!(want.len(), 1000);
+    assert_eq!(state(&session, &select("target")).await, want);
+}

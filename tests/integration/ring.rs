@@ -125,6 +125,25 @@ async fn every_write_is_sent_to_the_replica_that_owns_its_token() {
     }
 }
 
+/// A keyspace with replication factor 3 holding `users (id text PRIMARY KEY, <columns>)`.
+async fn rf3_users(session: &Session, test: &str, columns: &str) -> String {
+    let ks = format!("{}_rf3", common::keyspace(session, test).await);
+    common::run(
+        session,
+        &format!(
+            "CREATE KEYSPACE {ks} WITH replication = \
+             {{'class': 'SimpleStrategy', 'replication_factor': 3}}"
+        ),
+    )
+    .await;
+    common::run(
+        session,
+        &format!("CREATE TABLE {ks}.users (id text PRIMARY KEY, {columns})"),
+    )
+    .await;
+    ks
+}
+
 /// The pid of node N of the ring `scripts/cassandra` runs.
 fn node_pid(n: usize) -> i32 {
     let path =
@@ -174,20 +193,7 @@ async fn a_load_at_consistency_all_retries_through_a_frozen_replica_and_writes_e
         return;
     }
     let session = common::session().await;
-    let ks = format!("{}_rf3", common::keyspace(&session, "retry").await);
-    common::run(
-        &session,
-        &format!(
-            "CREATE KEYSPACE {ks} WITH replication = \
-             {{'class': 'SimpleStrategy', 'replication_factor': 3}}"
-        ),
-    )
-    .await;
-    common::run(
-        &session,
-        &format!("CREATE TABLE {ks}.users (id text PRIMARY KEY, name text)"),
-    )
-    .await;
+    let ks = rf3_users(&session, "retry", "name text").await;
     let keys: Vec<String> = (0..300).map(|i| format!("user-{i}")).collect();
     let dir = tempfile::tempdir().unwrap();
     let input = dump(dir.path(), &keys);
@@ -270,20 +276,7 @@ async fn a_list_write_that_timed_out_at_consistency_all_is_applied_once_when_ret
         return;
     }
     let session = common::session().await;
-    let ks = format!("{}_rf3", common::keyspace(&session, "list_retry").await);
-    common::run(
-        &session,
-        &format!(
-            "CREATE KEYSPACE {ks} WITH replication = \
-             {{'class': 'SimpleStrategy', 'replication_factor': 3}}"
-        ),
-    )
-    .await;
-    common::run(
-        &session,
-        &format!("CREATE TABLE {ks}.users (id text PRIMARY KEY, names list<text>)"),
-    )
-    .await;
+    let ks = rf3_users(&session, "list_retry", "names list<text>").await;
     let dir = tempfile::tempdir().unwrap();
     let mut text = String::from("COPY public.users (id, names) FROM stdin;\n");
     for i in 0..20_000 {

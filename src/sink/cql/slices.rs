@@ -81,42 +81,12 @@ pub fn slices(range: &RangeDeletion) -> Vec<Slice<'_>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Value;
     use crate::model::order::Side;
+    use crate::model::order::tests::{int_prefix, range, t};
     use crate::model::schema::ClusteringOrder;
-    use crate::model::types::{CqlType, NoUdts, parse_type};
-    use crate::model::{SliceBound, Value};
     use Ordering::Greater;
     use proptest::prelude::*;
-
-    fn t(s: &str) -> CqlType {
-        parse_type(s, &NoUdts).unwrap()
-    }
-
-    fn int_prefix(values: &[i32]) -> Vec<Vec<u8>> {
-        values.iter().map(|&v| Value::Int(v).to_bytes()).collect()
-    }
-
-    fn range(
-        start: &[i32],
-        start_inclusive: bool,
-        end: &[i32],
-        end_inclusive: bool,
-    ) -> RangeDeletion {
-        RangeDeletion {
-            start: SliceBound {
-                prefix: int_prefix(start),
-                inclusive: start_inclusive,
-            },
-            end: SliceBound {
-                prefix: int_prefix(end),
-                inclusive: end_inclusive,
-            },
-            deletion: crate::model::Deletion {
-                timestamp: 1,
-                local_deletion_time: 1,
-            },
-        }
-    }
 
     #[test]
     fn a_range_splits_into_one_piece_per_clustering_level_it_crosses() {

@@ -126,6 +126,22 @@ impl ListReadError {
     }
 }
 
+/// What one writer task does: a batch, or a partition whose lists are checked first.
+enum Work {
+    Batch(Kind, Vec<Statement>),
+    Checked(Vec<Vec<u8>>, Vec<(Kind, Vec<Statement>)>),
+}
+
+impl Work {
+    /// Rows it writes, for `--rate`.
+    fn rows(&self) -> u64 {
+        match self {
+            Work::Batch(_, batch) => batch.iter().map(|s| s.rows).sum(),
+            Work::Checked(_, planned) => planned.iter().flat_map(|(_, b)| b).map(|s| s.rows).sum(),
+        }
+    }
+}
+
 /// Page size of list reads.
 const LIST_PAGE: i32 = 1000;
 
@@ -217,40 +233,24 @@ impl CqlSink {
         while let Some(partition) = partitions.recv().await {
             let planned =
                 partition_statements(&inner.schema, &partition, inner.options.batch_bytes)?;
-            if inner.lists.is_some()
+            let writes_lists = inner.lists.is_some()
                 && planned
                     .iter()
                     .flat_map(|(_, b)| b)
-                    .any(|s| !s.lists.is_empty())
-            {
+                    .any(|s| !s.lists.is_empty());
+            let work = if writes_lists {
                 // One task checks the partition's lists, then writes its batches in turn.
-                let seq = tracker.start(&partition, 1);
-                pacer
-                    .wait(planned.iter().flat_map(|(_, b)| b).map(|s| s.rows).sum())
-                    .await;
-                let permit = permits
-                    .clone()
-                    .acquire_owned()
-                    .await
-                    .map_err(|_| inner.write_error(0, "the writer stopped".into()))?;
-                while let Some(done) = tasks.try_join_next() {
-                    tracker.ack(flatten(done)?);
-                }
                 let key = partition_key(&inner.schema, &partition)?;
-                let inner = self.inner.clone();
-                tasks.spawn(async move {
-                    let result = inner.write_checked(key, planned).await;
-                    drop(permit);
-                    result.map(|()| seq)
-                });
-                if marks.due() {
-                    record(marks, &tracker)?;
-                }
-                continue;
-            }
-            let seq = tracker.start(&partition, planned.len());
-            for (kind, batch) in planned {
-                pacer.wait(batch.iter().map(|s| s.rows).sum()).await;
+                vec![Work::Checked(key, planned)]
+            } else {
+                planned
+                    .into_iter()
+                    .map(|(kind, batch)| Work::Batch(kind, batch))
+                    .collect()
+            };
+            let seq = tracker.start(&partition, work.len());
+            for unit in work {
+                pacer.wait(unit.rows()).await;
                 let permit = permits
                     .clone()
                     .acquire_owned()
@@ -261,7 +261,10 @@ impl CqlSink {
                 }
                 let inner = self.inner.clone();
                 tasks.spawn(async move {
-                    let result = inner.execute(kind, batch, &[]).await;
+                    let result = match unit {
+                        Work::Batch(kind, batch) => inner.execute(kind, batch, &[]).await,
+                        Work::Checked(key, planned) => inner.write_checked(key, planned).await,
+                    };
                     drop(permit);
                     result.map(|()| seq)
                 });
