@@ -211,31 +211,23 @@ pub fn run(job: LoadJob) -> Result<LoadReport, LoadError> {
 /// What the reading phase's progress is measured in: bytes when every input knows its size in
 /// bytes (pg_dumps), rows when every input counts its rows in advance (Parquet footers).
 fn input_meter(sizes: Vec<InputSize>) -> InputMeter {
-    if sizes.iter().all(|s| matches!(s, InputSize::Rows(_))) {
-        return InputMeter::Rows {
-            total: sizes
-                .iter()
-                .map(|s| match s {
-                    InputSize::Rows(n) => *n,
-                    _ => 0,
-                })
-                .sum(),
-        };
+    let rows = sizes.iter().map(|size| match size {
+        InputSize::Rows(n) => Some(*n),
+        _ => None,
+    });
+    if let Some(total) = rows.sum::<Option<u64>>() {
+        return InputMeter::Rows { total };
     }
-    let mut total = 0;
-    let mut readers = Vec::with_capacity(sizes.len());
-    for size in sizes {
-        match size {
-            InputSize::Bytes { read, total: t } => {
-                total += t;
-                readers.push(read);
-            }
-            _ => return InputMeter::Unknown,
-        }
-    }
-    InputMeter::Bytes {
-        total,
-        read: Box::new(move || readers.iter().map(|read| read()).sum()),
+    let bytes = sizes.into_iter().map(|size| match size {
+        InputSize::Bytes { read, total } => Some((total, read)),
+        _ => None,
+    });
+    match bytes.collect::<Option<Vec<_>>>() {
+        Some(inputs) => InputMeter::Bytes {
+            total: inputs.iter().map(|(total, _)| total).sum(),
+            read: Box::new(move || inputs.iter().map(|(_, read)| read()).sum()),
+        },
+        None => InputMeter::Unknown,
     }
 }
 

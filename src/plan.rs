@@ -181,18 +181,7 @@ pub fn source_column(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn schema() -> TableSchema {
-        TableSchema::from_columns(
-            "ks.accounts",
-            &[
-                ("username", "partition_key", "text"),
-                ("email", "regular", "text"),
-                ("tags", "regular", "set<text>"),
-            ],
-        )
-        .unwrap()
-    }
+    use crate::intake::row::tests::schema;
 
     fn names(s: &[&str]) -> Vec<String> {
         s.iter().map(|s| s.to_string()).collect()

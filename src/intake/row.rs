@@ -334,10 +334,11 @@ pub fn build_partition(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn schema() -> TableSchema {
+    /// `ks.accounts (username text PRIMARY KEY, email text, tags set<text>)`.
+    pub(crate) fn schema() -> TableSchema {
         TableSchema::from_columns(
             "ks.accounts",
             &[

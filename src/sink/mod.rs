@@ -84,8 +84,6 @@ impl Iterator for PartitionStream {
 /// What a sink did, for the summary; counters it keeps while writing are in [`Counters`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SinkReport {
-    /// Partitions written whole.
-    pub partitions: u64,
     /// Lines for the summary, such as where files were written.
     pub notes: Vec<String>,
 }

@@ -120,46 +120,33 @@ impl Classify for OpenError {
 /// An input opened by the source that reads it.
 pub struct Source {
     name: String,
-    kind: &'static str,
     input: Box<dyn Input>,
+}
+
+/// The source surest that it reads `input` (the first in [`KINDS`] on a tie), if any claims it.
+fn choose(input: &str) -> Option<&'static Kind> {
+    // `max_by_key` keeps the last of equal keys: going backwards, that is the first.
+    KINDS
+        .iter()
+        .rev()
+        .map(|kind| ((kind.claims)(input), kind))
+        .filter(|(claim, _)| *claim > Claim::No)
+        .max_by_key(|(claim, _)| *claim)
+        .map(|(_, kind)| kind)
 }
 
 impl Source {
     /// Opens `input` with the source most sure it reads it (the first in [`KINDS`] on a tie).
     pub fn open(input: &str, options: &OpenOptions) -> Result<Source, SourceError> {
-        let kind = KINDS
-            .iter()
-            .map(|kind| ((kind.claims)(input), kind))
-            .filter(|(claim, _)| *claim > Claim::No)
-            .fold(None::<(Claim, &Kind)>, |best, (claim, kind)| match best {
-                Some((b, _)) if b >= claim => best,
-                _ => Some((claim, kind)),
-            })
-            .map(|(_, kind)| kind)
-            .ok_or_else(|| OpenError::Unrecognized {
-                input: input.to_owned(),
-            })?;
+        let kind = choose(input).ok_or_else(|| OpenError::Unrecognized {
+            input: input.to_owned(),
+        })?;
         let opened = guard::catch(|| (kind.open)(input, options))
             .map_err(|message| damaged(input, "while opening it".to_owned(), message))??;
         Ok(Source {
             name: input.to_owned(),
-            kind: kind.name,
             input: opened,
         })
-    }
-
-    /// The input as given.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// The name of the source that reads it.
-    pub fn kind(&self) -> &'static str {
-        self.kind
-    }
-
-    pub fn describe(&self) -> String {
-        self.input.describe()
     }
 
     /// See [`Input::plan`]. What the plan reads is guarded: a panic in a decoder ends the
@@ -232,9 +219,7 @@ mod tests {
     use super::*;
 
     fn kind_of(input: &str) -> Option<&'static str> {
-        let claims: Vec<_> = KINDS.iter().map(|k| ((k.claims)(input), k.name)).collect();
-        let best = claims.iter().map(|(c, _)| *c).max()?;
-        (best > Claim::No).then(|| claims.iter().find(|(c, _)| *c == best).unwrap().1)
+        choose(input).map(|kind| kind.name)
     }
 
     #[test]

@@ -34,9 +34,19 @@ fn on_ring() -> bool {
 
 /// A plain-format dump of `public.users (id, name)` with the given keys.
 fn dump(dir: &Path, keys: &[String]) -> PathBuf {
-    let mut text = String::from("COPY public.users (id, name) FROM stdin;\n");
-    for key in keys {
-        text.push_str(&format!("{key}\tname of {key}\n"));
+    dump_rows(
+        dir,
+        "id, name",
+        keys.iter().map(|key| format!("{key}\tname of {key}")),
+    )
+}
+
+/// A plain-format dump of `public.users (<columns>)` with the given COPY text rows.
+fn dump_rows(dir: &Path, columns: &str, rows: impl Iterator<Item = String>) -> PathBuf {
+    let mut text = format!("COPY public.users ({columns}) FROM stdin;\n");
+    for row in rows {
+        text.push_str(&row);
+        text.push('\n');
     }
     text.push_str("\\.\n");
     let path = dir.join("users.sql");
@@ -278,13 +288,8 @@ async fn a_list_write_that_timed_out_at_consistency_all_is_applied_once_when_ret
     let session = common::session().await;
     let ks = rf3_users(&session, "list_retry", "names list<text>").await;
     let dir = tempfile::tempdir().unwrap();
-    let mut text = String::from("COPY public.users (id, names) FROM stdin;\n");
-    for i in 0..20_000 {
-        text.push_str(&format!("user-{i}\t{{a,b,user-{i}}}\n"));
-    }
-    text.push_str("\\.\n");
-    let input = dir.path().join("users.sql");
-    std::fs::write(&input, text).unwrap();
+    let rows = (0..20_000).map(|i| format!("user-{i}\t{{a,b,user-{i}}}"));
+    let input = dump_rows(dir.path(), "id, names", rows);
 
     // Once the load is writing (hundreds of writes in flight at ALL), node 3 stops answering,
     // so writes already sent to it time out after the other two replicas applied them. Node 3

@@ -335,57 +335,43 @@ impl Inner {
         key: Vec<Vec<u8>>,
         mut planned: Vec<(Kind, Vec<Statement>)>,
     ) -> Result<(), CqlError> {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            match self.check_lists(&key, &mut planned, None).await {
-                Ok(()) => break,
-                Err(e) if e.retryable() && attempt < self.options.max_attempts => {
-                    Counters::add(&self.counters.retries, 1);
-                    tracing::debug!("reading the lists, attempt {attempt} failed, retrying: {e}");
-                    tokio::time::sleep(backoff(attempt)).await;
-                }
-                Err(e) => return Err(self.list_error(attempt, &e)),
-            }
-        }
+        let statements = planned.iter_mut().flat_map(|(_, b)| b.iter_mut()).collect();
+        self.check_lists(&key, statements, None).await?;
         for (kind, batch) in planned {
             self.execute(kind, batch, &key).await?;
         }
         Ok(())
     }
 
-    fn list_error(&self, attempts: u32, e: &ListReadError) -> CqlError {
-        CqlError::ListCheck {
-            table: self.table(),
-            attempts,
-            reason: e.to_string(),
-        }
-    }
-
-    /// Reads the lists the statements write from the table (at `consistency`, else the load's)
-    /// and unsets those the table already holds or holds newer.
+    /// Reads the lists `statements` write from the table (at `consistency`, else the load's),
+    /// retrying reads that may succeed on another attempt, and unsets those the table already
+    /// holds or holds newer.
     async fn check_lists(
         &self,
         key: &[Vec<u8>],
-        batches: &mut [(Kind, Vec<Statement>)],
+        mut statements: Vec<&mut Statement>,
         consistency: Option<Consistency>,
-    ) -> Result<(), ListReadError> {
-        let Some(reader) = &self.lists else {
-            return Ok(());
-        };
-        let writes = || batches.iter().flat_map(|(_, b)| b).flat_map(|s| &s.lists);
-        let wants_static = writes().any(|l| l.clustering.is_empty() && self.is_static(l.column));
-        let wants_regular = writes().any(|l| !self.is_static(l.column));
-        let mut held = TargetLists::new();
-        for (query, wanted) in [
-            (&reader.regular, wants_regular),
-            (&reader.statics, wants_static),
-        ] {
-            if let (Some(query), true) = (query, wanted) {
-                self.read_lists(query, key, consistency, &mut held).await?;
+    ) -> Result<(), CqlError> {
+        let mut attempt = 0;
+        let held = loop {
+            attempt += 1;
+            match self.read_target(key, &statements, consistency).await {
+                Ok(held) => break held,
+                Err(e) if e.retryable() && attempt < self.options.max_attempts => {
+                    Counters::add(&self.counters.retries, 1);
+                    tracing::debug!("reading the lists, attempt {attempt} failed, retrying: {e}");
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+                Err(e) => {
+                    return Err(CqlError::ListCheck {
+                        table: self.table(),
+                        attempts: attempt,
+                        reason: e.to_string(),
+                    });
+                }
             }
-        }
-        for statement in batches.iter_mut().flat_map(|(_, b)| b) {
+        };
+        for statement in statements.iter_mut() {
             let mut kept = Vec::new();
             for list in std::mem::take(&mut statement.lists) {
                 let Bind::Value(value) = &statement.values[list.at] else {
@@ -411,6 +397,32 @@ impl Inner {
             statement.lists = kept;
         }
         Ok(())
+    }
+
+    /// What the table holds of the lists `statements` write: one read for the rows' lists,
+    /// one for the static ones, as needed.
+    async fn read_target(
+        &self,
+        key: &[Vec<u8>],
+        statements: &[&mut Statement],
+        consistency: Option<Consistency>,
+    ) -> Result<TargetLists, ListReadError> {
+        let mut held = TargetLists::new();
+        let Some(reader) = &self.lists else {
+            return Ok(held);
+        };
+        let writes = || statements.iter().flat_map(|s| &s.lists);
+        let wants_static = writes().any(|l| self.is_static(l.column));
+        let wants_regular = writes().any(|l| !self.is_static(l.column));
+        for (query, wanted) in [
+            (&reader.regular, wants_regular),
+            (&reader.statics, wants_static),
+        ] {
+            if let (Some(query), true) = (query, wanted) {
+                self.read_lists(query, key, consistency, &mut held).await?;
+            }
+        }
+        Ok(held)
     }
 
     fn is_static(&self, column: usize) -> bool {
@@ -520,22 +532,9 @@ impl Inner {
         loop {
             attempt += 1;
             if attempt > 1 && batch.iter().any(|s| !s.lists.is_empty()) {
-                let mut checked = vec![(kind, std::mem::take(&mut batch))];
-                let read = self
-                    .check_lists(key, &mut checked, Some(Consistency::All))
-                    .await;
-                batch = checked.pop().map(|(_, b)| b).unwrap_or_default();
-                if let Err(e) = read {
-                    if !e.retryable() || attempt >= self.options.max_attempts {
-                        return Err(self.list_error(attempt, &e));
-                    }
-                    Counters::add(&self.counters.retries, 1);
-                    tracing::debug!(
-                        "reading the lists again, attempt {attempt} failed, retrying: {e}"
-                    );
-                    tokio::time::sleep(backoff(attempt)).await;
-                    continue;
-                }
+                let statements = batch.iter_mut().collect();
+                self.check_lists(key, statements, Some(Consistency::All))
+                    .await?;
             }
             let result = if let [single] = batch.as_slice() {
                 self.session
