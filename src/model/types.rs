@@ -233,13 +233,83 @@ impl fmt::Display for CqlType {
     }
 }
 
+/// CQL's reserved keywords (Cassandra 3.0 to 5.0, and a few words older versions reserved):
+/// a column named `null` or `order` must be quoted. Quoting a word that needs no quotes is
+/// harmless, so the list errs on the side of more.
+const RESERVED: &[&str] = &[
+    "add",
+    "allow",
+    "alter",
+    "and",
+    "apply",
+    "asc",
+    "authorize",
+    "batch",
+    "begin",
+    "between",
+    "by",
+    "columnfamily",
+    "count",
+    "create",
+    "default",
+    "delete",
+    "desc",
+    "describe",
+    "drop",
+    "entries",
+    "execute",
+    "from",
+    "full",
+    "grant",
+    "if",
+    "in",
+    "index",
+    "infinity",
+    "insert",
+    "into",
+    "is",
+    "key",
+    "keyspace",
+    "limit",
+    "materialized",
+    "modify",
+    "nan",
+    "norecursive",
+    "not",
+    "null",
+    "of",
+    "on",
+    "or",
+    "order",
+    "primary",
+    "rename",
+    "replace",
+    "revoke",
+    "schema",
+    "select",
+    "set",
+    "table",
+    "to",
+    "token",
+    "truncate",
+    "unlogged",
+    "unset",
+    "update",
+    "use",
+    "using",
+    "view",
+    "where",
+    "with",
+];
+
 /// Quotes a CQL identifier when it needs quotes (anything but lower-case letters, digits and
-/// underscores, starting with a letter), doubling inner double quotes.
+/// underscores, starting with a letter, and reserved keywords), doubling inner double quotes.
 pub fn quote_identifier(name: &str) -> String {
     let plain = name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
         && name
             .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && !RESERVED.contains(&name);
     if plain {
         name.to_owned()
     } else {
@@ -465,6 +535,16 @@ mod tests {
 
     fn parse(s: &str) -> CqlType {
         parse_type(s, &NoUdts).unwrap()
+    }
+
+    #[test]
+    fn identifiers_are_quoted_when_case_characters_or_a_reserved_keyword_require_it() {
+        assert_eq!(quote_identifier("user_id"), "user_id");
+        assert_eq!(quote_identifier("null"), "\"null\"");
+        assert_eq!(quote_identifier("order"), "\"order\"");
+        assert_eq!(quote_identifier("Name"), "\"Name\"");
+        assert_eq!(quote_identifier("c_customer_sk:"), "\"c_customer_sk:\"");
+        assert_eq!(quote_identifier("a\"b"), "\"a\"\"b\"");
     }
 
     #[test]
