@@ -14,6 +14,25 @@ pub const EXIT_USAGE: u8 = 2;
 /// The exit code for every other failure.
 pub const EXIT_FAILURE: u8 = 3;
 
+/// An error and its causes as one line, `outer: cause: cause`, each cause once: many messages
+/// already quote their source (`cannot read FILE: SOURCE`), and a cause whose text is already in
+/// the line adds nothing but noise.
+pub fn message(err: &(dyn Error + 'static)) -> String {
+    let mut out = String::new();
+    let mut cause = Some(err);
+    while let Some(e) = cause {
+        let text = e.to_string();
+        if !out.contains(&text) {
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
+            out.push_str(&text);
+        }
+        cause = e.source();
+    }
+    out
+}
+
 /// What an error says about who must act.
 pub trait Classify {
     /// Whether the user fixes this by changing the command (flags, names, files): exit 2.
@@ -71,6 +90,25 @@ impl Error for Classified {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("cannot read f.parquet: {source}")]
+    struct Quoting {
+        source: std::io::Error,
+    }
+
+    #[test]
+    fn a_message_names_each_cause_once() {
+        let quoting = Quoting {
+            source: std::io::Error::other("bad page header"),
+        };
+        assert_eq!(message(&quoting), "cannot read f.parquet: bad page header");
+        let wrapped = anyhow::Error::new(quoting).context("loading ks.t");
+        assert_eq!(
+            message(wrapped.as_ref()),
+            "loading ks.t: cannot read f.parquet: bad page header"
+        );
+    }
 
     #[derive(Debug, thiserror::Error)]
     enum Demo {

@@ -8,7 +8,7 @@ use tracing_subscriber::EnvFilter;
 
 use cassbulk::app::{self, UsageError};
 use cassbulk::cli::Cli;
-use cassbulk::exit::{EXIT_FAILURE, EXIT_USAGE};
+use cassbulk::exit::{self, EXIT_FAILURE, EXIT_USAGE};
 
 /// mimalloc: rows are millions of small allocations made on decoding threads and freed on the
 /// builder's and the writers' threads, the case glibc's malloc handles worst (a third of the
@@ -39,7 +39,7 @@ fn main() -> ExitCode {
     match app::run(cli) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("cassbulk: {err:#}");
+            eprintln!("cassbulk: {}", exit::message(err.as_ref()));
             if err.downcast_ref::<UsageError>().is_some() {
                 ExitCode::from(EXIT_USAGE)
             } else {

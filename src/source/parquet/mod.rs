@@ -65,6 +65,15 @@ pub enum ParquetError {
         path: String,
         source: parquet::errors::ParquetError,
     },
+    #[error(
+        "{path}: its footer counts {footer} rows but its row groups hold {groups} (written by {writer}); readers disagree on such a file (arrow-rs reads it as empty), so it is not loaded: rewrite it with a current Parquet writer"
+    )]
+    RowCounts {
+        path: String,
+        footer: i64,
+        groups: i64,
+        writer: String,
+    },
     #[error("cannot decode {path}: {reason}")]
     Decode { path: String, reason: String },
     #[error("{first} and {second} have different schemas ({difference}); load them separately")]
@@ -185,6 +194,7 @@ impl ParquetInput {
                 path: name.clone(),
                 source,
             })?;
+            check_row_counts(&name, &metadata)?;
             let keys: Vec<String> = folders.iter().map(|(k, _)| k.clone()).collect();
             match &folder_keys {
                 None => folder_keys = Some((keys, name.clone())),
@@ -444,6 +454,28 @@ impl ParquetInput {
     pub fn events(self, plan: ParquetPlan) -> ParquetEvents {
         read::start(self, plan)
     }
+}
+
+/// Refuses a file whose footer's row count is not the sum of its row groups' (parquet-rs 0.3
+/// wrote 0 in the footer of files with rows): readers believe one or the other, so the load
+/// would depend on the reader, and arrow-rs reads such a file as empty.
+fn check_row_counts(path: &str, metadata: &ArrowReaderMetadata) -> Result<(), ParquetError> {
+    let file = metadata.metadata().file_metadata();
+    let groups: i64 = metadata
+        .metadata()
+        .row_groups()
+        .iter()
+        .map(|g| g.num_rows())
+        .sum();
+    if file.num_rows() == groups {
+        return Ok(());
+    }
+    Err(ParquetError::RowCounts {
+        path: path.to_owned(),
+        footer: file.num_rows(),
+        groups,
+        writer: file.created_by().unwrap_or("an unnamed writer").to_owned(),
+    })
 }
 
 fn key_list(keys: &[String]) -> String {

@@ -194,9 +194,13 @@ fn decode_with<R: ChunkReader + 'static>(
     tx: &Sender<Chunk>,
 ) -> Result<bool, ParquetError> {
     let file = &input.files[f];
-    let corrupt = |source| ParquetError::Corrupt {
-        path: file.name.clone(),
-        source,
+    // The footer was read when the file was opened: what fails now is a page of this row group.
+    let corrupt = |e: &dyn std::fmt::Display| {
+        ParquetError::Damaged(Damaged {
+            input: file.name.clone(),
+            at: format!("in row group {g}"),
+            message: decoder_message(&e.to_string()).to_owned(),
+        })
     };
     let metadata =
         dictionary_hints(&file.metadata, plan, g).unwrap_or_else(|| file.metadata.clone());
@@ -210,14 +214,11 @@ fn decode_with<R: ChunkReader + 'static>(
         .with_row_groups(vec![g])
         .with_batch_size(BATCH_ROWS)
         .build()
-        .map_err(corrupt)?;
+        .map_err(|e| corrupt(&e))?;
     // Row numbers are 1-based within the file.
     let mut line = first_row as u64 + 1;
     for batch in batches {
-        let batch = batch.map_err(|e| ParquetError::Corrupt {
-            path: file.name.clone(),
-            source: e.into(),
-        })?;
+        let batch = batch.map_err(|e| corrupt(&e))?;
         let events = batch_events(input, plan, f, &batch, line)?;
         line += batch.num_rows() as u64;
         if tx.send(events).is_err() {
@@ -225,6 +226,16 @@ fn decode_with<R: ChunkReader + 'static>(
         }
     }
     Ok(true)
+}
+
+/// What arrow-rs said, without the wrappers it adds on the way up ("External: Parquet argument
+/// error: Parquet error: Page CRC checksum mismatch" is "Page CRC checksum mismatch").
+pub(super) fn decoder_message(mut message: &str) -> &str {
+    const WRAPPERS: &[&str] = &["External: ", "Parquet argument error: ", "Parquet error: "];
+    while let Some(rest) = WRAPPERS.iter().find_map(|w| message.strip_prefix(w)) {
+        message = rest;
+    }
+    message
 }
 
 /// A Parquet file (local or on HDFS) whose reads past its end fail instead of returning nothing. On a

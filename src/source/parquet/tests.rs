@@ -497,3 +497,43 @@ fn text_read_as_dictionaries_gives_the_same_partitions_and_rejects_as_text_read_
     assert!(results[0] == results[1], "dictionary vs plain");
     assert!(results[0] == results[2], "dictionary vs fallback");
 }
+
+#[test]
+fn a_file_whose_footer_and_row_groups_disagree_on_its_row_count_is_refused_not_read_as_empty() {
+    // apache/parquet-testing's file from parquet-rs 0.3.0: footer num_rows 0, one row group of 6.
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/parquet-testing/data/repeated_no_annotation.parquet"
+    );
+    let Err(err) = ParquetInput::open(path) else {
+        panic!("opened");
+    };
+    assert!(matches!(
+        err,
+        ParquetError::RowCounts {
+            footer: 0,
+            groups: 6,
+            ..
+        }
+    ));
+    let message = err.to_string();
+    assert!(
+        message.contains("repeated_no_annotation.parquet")
+            && message.contains("parquet-rs version 0.3.0"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_decoder_error_is_shown_without_the_wrappers_arrow_rs_adds() {
+    assert_eq!(
+        read::decoder_message(
+            "External: Parquet argument error: Parquet error: Page CRC checksum mismatch"
+        ),
+        "Page CRC checksum mismatch"
+    );
+    assert_eq!(
+        read::decoder_message("EOF: Invalid page header"),
+        "EOF: Invalid page header"
+    );
+}
