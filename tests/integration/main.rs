@@ -9,6 +9,7 @@ mod lists;
 mod load_parquet;
 mod load_pg;
 mod order;
+mod parquet_corpus;
 mod partition_builder;
 mod ring;
 mod schema;
