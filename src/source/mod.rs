@@ -9,6 +9,7 @@
 pub mod guard;
 pub mod parquet;
 pub mod pg_dump;
+pub mod sstable;
 
 use std::sync::Arc;
 
@@ -63,7 +64,7 @@ pub struct Kind {
 }
 
 /// Every source, in the order ties are broken. Adding a source: a folder and a line here.
-pub const KINDS: &[Kind] = &[parquet::KIND, pg_dump::KIND];
+pub const KINDS: &[Kind] = &[sstable::KIND, parquet::KIND, pg_dump::KIND];
 
 /// An input, opened: what it holds is known, the target table not yet.
 pub trait Input: Send {
@@ -106,7 +107,7 @@ pub enum InputSize {
 #[derive(Debug, Error)]
 pub enum OpenError {
     #[error(
-        "{input}: no source reads this (cassbulk reads pg_dump files and directory archives, Parquet files and folders, and hdfs:// URLs)"
+        "{input}: no source reads this (cassbulk reads pg_dump files and directory archives, Parquet files and folders, hdfs:// URLs, and folders of SSTables)"
     )]
     Unrecognized { input: String },
 }

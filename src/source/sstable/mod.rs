@@ -1,0 +1,435 @@
+//! SSTables as a source: the folders of an old cluster's tables (`<ks>/<table>-<id>/`, a
+//! snapshot or backups folder, or a folder holding several nodes' copies), read without a
+//! cluster, every cell with its own write time, TTL and tombstones. Replicas' copies of the
+//! same partition are merged by the partition builder like any other inputs, so each cell is
+//! written once.
+//!
+//! Opening reads every SSTable's `Statistics.db` header (the columns and their types as
+//! written); planning matches them to the target table (by name; columns since dropped are read
+//! and left out; a type that differs is refused); reading decodes `Data.db` (`data.rs`) chunk by
+//! chunk (`compression.rs`), checking every chunk's CRC32 and every row's size: a damaged or
+//! truncated file stops the load with the file and byte offset.
+
+mod compression;
+mod data;
+mod descriptor;
+mod marshal;
+mod seam;
+mod statistics;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use thiserror::Error;
+
+use crate::model::{ColumnKind, CqlType, TableSchema};
+use crate::plan::MappingOptions;
+
+use data::{ColumnPlan, DataFile, Partitions, RowPlan};
+use descriptor::{Descriptor, Layout};
+use statistics::Header;
+
+pub use seam::KIND;
+
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum SstableError {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(
+        "{input}: no SSTables found (a table folder, its snapshots/<tag> or backups folder, or a folder of such folders, holding *-Data.db files)"
+    )]
+    NoSstables { input: String },
+    #[error("{path}: {reason}")]
+    Unsupported { path: String, reason: String },
+    #[error(
+        "{path} is damaged: {reason}; the SSTable cannot be read: restore it from another replica or a backup, or leave it out"
+    )]
+    Component { path: String, reason: String },
+    #[error(
+        "{path} is damaged at byte {offset} of its data: {reason}; nothing was loaded: restore it from another replica or a backup, or leave it out"
+    )]
+    Damaged {
+        path: String,
+        offset: u64,
+        reason: String,
+    },
+    #[error("{path}: {reason}")]
+    Schema { path: String, reason: String },
+    #[error("{flag} does not apply to SSTables: they carry every cell's own write time and TTL")]
+    Flag { flag: &'static str },
+    #[error(
+        "{table} is a counter table: counters cannot be migrated by writes (a counter only adds); use nodetool import or sstableloader for counter tables"
+    )]
+    Counter { table: String },
+}
+
+/// One SSTable, found and its header read.
+struct Sstable {
+    descriptor: Descriptor,
+    layout: Layout,
+    header: Header,
+}
+
+/// The SSTables of one input.
+pub struct SstableInput {
+    sstables: Vec<Sstable>,
+}
+
+/// Every `*-Data.db` under `dir`: its own, or else those of its subfolders (a folder of
+/// nodes' table folders); a table folder's `snapshots/` and `backups/` are not searched when
+/// the folder has SSTables of its own (they hold copies of the same data).
+fn find(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    let mut own = Vec::new();
+    let mut folders = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            folders.push(path);
+        } else if Descriptor::from_data_file(&path).is_some() {
+            own.push(path);
+        }
+    }
+    own.sort();
+    folders.sort();
+    let has_own = !own.is_empty();
+    out.extend(own);
+    if depth < 4 {
+        for folder in folders {
+            let name = folder.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if has_own && (name == "snapshots" || name == "backups") {
+                continue;
+            }
+            find(&folder, depth + 1, out)?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether `input` is an SSTable's Data.db or a folder with SSTables in it.
+pub(crate) fn looks_like_sstables(input: &str) -> bool {
+    let path = Path::new(input);
+    if path.is_file() {
+        return Descriptor::from_data_file(path).is_some();
+    }
+    let mut found = Vec::new();
+    path.is_dir() && find(path, 0, &mut found).is_ok() && !found.is_empty()
+}
+
+impl SstableInput {
+    /// Finds the SSTables of `input` and reads their headers.
+    pub fn open(input: &str) -> Result<SstableInput, SstableError> {
+        let path = Path::new(input);
+        let mut files = Vec::new();
+        if path.is_file() {
+            files.push(path.to_path_buf());
+        } else {
+            find(path, 0, &mut files).map_err(|source| SstableError::Io {
+                path: input.to_owned(),
+                source,
+            })?;
+        }
+        let mut sstables = Vec::new();
+        for file in files {
+            let descriptor =
+                Descriptor::from_data_file(&file).ok_or_else(|| SstableError::NoSstables {
+                    input: input.to_owned(),
+                })?;
+            let layout = descriptor
+                .layout()
+                .map_err(|reason| SstableError::Unsupported {
+                    path: file.display().to_string(),
+                    reason,
+                })?;
+            let stats = descriptor.component("Statistics.db");
+            let bytes = std::fs::read(&stats).map_err(|source| SstableError::Io {
+                path: stats.display().to_string(),
+                source,
+            })?;
+            let header = statistics::header(&bytes).map_err(|reason| SstableError::Component {
+                path: stats.display().to_string(),
+                reason,
+            })?;
+            sstables.push(Sstable {
+                descriptor,
+                layout,
+                header,
+            });
+        }
+        if sstables.is_empty() {
+            return Err(SstableError::NoSstables {
+                input: input.to_owned(),
+            });
+        }
+        Ok(SstableInput { sstables })
+    }
+
+    pub fn describe(&self) -> String {
+        let mut versions: Vec<&str> = self
+            .sstables
+            .iter()
+            .map(|s| s.descriptor.version.as_str())
+            .collect();
+        versions.sort();
+        versions.dedup();
+        let bytes: u64 = self
+            .sstables
+            .iter()
+            .filter_map(|s| std::fs::metadata(s.descriptor.component("Data.db")).ok())
+            .map(|m| m.len())
+            .sum();
+        format!(
+            "{} SSTable{} ({}), {:.1} MiB of Data.db",
+            self.sstables.len(),
+            if self.sstables.len() == 1 { "" } else { "s" },
+            versions.join(", "),
+            bytes as f64 / (1024.0 * 1024.0)
+        )
+    }
+
+    /// Matches every SSTable's header to the target table.
+    fn plan(
+        &self,
+        schema: &TableSchema,
+        mapping: &MappingOptions,
+        now: i64,
+    ) -> Result<Vec<Arc<RowPlan>>, SstableError> {
+        let flags: [(&'static str, bool); 5] = [
+            ("--writetime", mapping.writetime.is_some()),
+            ("--writetime-column", mapping.writetime_column.is_some()),
+            ("--ttl", mapping.ttl.is_some()),
+            ("--ttl-column", mapping.ttl_column.is_some()),
+            ("--map", !mapping.map.is_empty()),
+        ];
+        if let Some((flag, _)) = flags.iter().find(|(_, set)| *set) {
+            return Err(SstableError::Flag { flag });
+        }
+        if schema
+            .columns
+            .iter()
+            .any(|c| c.cql_type == CqlType::Native(crate::model::NativeType::Counter))
+        {
+            return Err(SstableError::Counter {
+                table: schema.name.to_string(),
+            });
+        }
+        self.sstables
+            .iter()
+            .map(|s| plan_sstable(s, schema, now).map(Arc::new))
+            .collect()
+    }
+}
+
+fn plan_sstable(s: &Sstable, schema: &TableSchema, now: i64) -> Result<RowPlan, SstableError> {
+    let path = s
+        .descriptor
+        .component("Statistics.db")
+        .display()
+        .to_string();
+    let mismatch = |reason: String| SstableError::Schema {
+        path: path.clone(),
+        reason,
+    };
+    let header = &s.header;
+    // The partition key and clustering must be the table's.
+    let key = marshal::parse(&header.key_type).map_err(|e| mismatch(e.to_string()))?;
+    let key_types: Vec<CqlType> = match key.cql {
+        CqlType::Tuple(items) if schema.partition_key_len > 1 => items,
+        other => vec![other],
+    };
+    let table_key: Vec<&CqlType> = schema.partition_key().iter().map(|c| &c.cql_type).collect();
+    if key_types.len() != table_key.len()
+        || key_types
+            .iter()
+            .zip(&table_key)
+            .any(|(a, b)| !compatible(a, b))
+    {
+        return Err(mismatch(format!(
+            "its partition key ({}) is not {}'s",
+            header.key_type, schema.name
+        )));
+    }
+    let clustering = schema.clustering();
+    if header.clustering.len() != clustering.len()
+        || header
+            .clustering
+            .iter()
+            .zip(clustering)
+            .any(|(h, c)| !compatible(&h.cql, &c.cql_type))
+    {
+        return Err(mismatch(format!(
+            "its clustering columns are not {}'s ({} in the SSTable, {} in the table)",
+            schema.name,
+            header.clustering.len(),
+            clustering.len()
+        )));
+    }
+    let columns = |list: &[(String, marshal::HeaderType)], kind: ColumnKind| {
+        let mut plans: Vec<(bool, &str, ColumnPlan)> = Vec::new();
+        for (name, ty) in list {
+            let target = match schema.column(name) {
+                Some((i, c)) if c.kind == kind => {
+                    if !compatible(&ty.cql, &c.cql_type) {
+                        return Err(mismatch(format!(
+                            "column {name} is {} in the SSTable but {} in {}; a column whose type changed cannot be loaded",
+                            ty.cql, c.cql_type, schema.name
+                        )));
+                    }
+                    Some(i)
+                }
+                Some(_) => {
+                    return Err(mismatch(format!(
+                        "column {name} is static in one of the SSTable and {} but not the other",
+                        schema.name
+                    )));
+                }
+                // Dropped since: read and left out.
+                None => None,
+            };
+            plans.push((
+                ty.cql.is_multi_cell(),
+                name,
+                ColumnPlan::new(&ty.cql, target),
+            ));
+        }
+        // Cassandra's order: simple before complex, then by name's bytes.
+        plans.sort_by(|a, b| (a.0, a.1.as_bytes()).cmp(&(b.0, b.1.as_bytes())));
+        Ok(plans.into_iter().map(|(_, _, p)| p).collect::<Vec<_>>())
+    };
+    let statics = columns(&header.statics, ColumnKind::Static)?;
+    let regulars = columns(&header.regulars, ColumnKind::Regular)?;
+    Ok(RowPlan::new(header, s.layout, statics, regulars, now))
+}
+
+/// Whether values written as type `a` read correctly as type `b`: the same type, except that
+/// user types may live in another keyspace (a migration may rename it).
+fn compatible(a: &CqlType, b: &CqlType) -> bool {
+    match (a, b) {
+        (CqlType::Udt { def: x, frozen: f }, CqlType::Udt { def: y, frozen: g }) => {
+            f == g
+                && x.fields.len() == y.fields.len()
+                && x.fields
+                    .iter()
+                    .zip(&y.fields)
+                    .all(|((n, s), (m, t))| n == m && compatible(s, t))
+        }
+        (CqlType::List { elem: x, frozen: f }, CqlType::List { elem: y, frozen: g })
+        | (CqlType::Set { elem: x, frozen: f }, CqlType::Set { elem: y, frozen: g }) => {
+            f == g && compatible(x, y)
+        }
+        (
+            CqlType::Map {
+                key: k1,
+                value: v1,
+                frozen: f,
+            },
+            CqlType::Map {
+                key: k2,
+                value: v2,
+                frozen: g,
+            },
+        ) => f == g && compatible(k1, k2) && compatible(v1, v2),
+        (CqlType::Tuple(x), CqlType::Tuple(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(s, t)| compatible(s, t))
+        }
+        _ => a == b,
+    }
+}
+
+/// Reads every partition of every SSTable of a planned input, in turn.
+struct Reader {
+    sstables: Vec<(Descriptor, Arc<RowPlan>)>,
+    next: usize,
+    current: Option<(String, Partitions)>,
+    read: Arc<std::sync::atomic::AtomicU64>,
+    done_bytes: u64,
+    failed: bool,
+}
+
+impl Reader {
+    fn open_next(&mut self) -> Result<bool, SstableError> {
+        let Some((descriptor, plan)) = self.sstables.get(self.next) else {
+            return Ok(false);
+        };
+        self.next += 1;
+        let path = descriptor.component("Data.db");
+        let name = path.display().to_string();
+        let io = |source| SstableError::Io {
+            path: name.clone(),
+            source,
+        };
+        let file = std::fs::File::open(&path).map_err(io)?;
+        // SAFETY: the file is only read; SSTables are immutable once written (a snapshot's
+        // are hard links Cassandra never rewrites).
+        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
+        let info_path = descriptor.component("CompressionInfo.db");
+        let compression = match std::fs::read(&info_path) {
+            Ok(bytes) => Some(
+                compression::CompressionInfo::parse(&bytes, map.len() as u64).map_err(
+                    |reason| SstableError::Component {
+                        path: info_path.display().to_string(),
+                        reason,
+                    },
+                )?,
+            ),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(source) => {
+                return Err(SstableError::Io {
+                    path: info_path.display().to_string(),
+                    source,
+                });
+            }
+        };
+        let file = Arc::new(DataFile { map, compression });
+        self.current = Some((name, Partitions::new(file, plan.clone())));
+        Ok(true)
+    }
+}
+
+impl Iterator for Reader {
+    type Item = Result<crate::model::Partition, SstableError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        use std::sync::atomic::Ordering;
+        if self.failed {
+            return None;
+        }
+        loop {
+            if let Some((name, partitions)) = &mut self.current {
+                match partitions.next_partition() {
+                    Ok(Some(p)) => {
+                        self.read
+                            .store(self.done_bytes + partitions.offset(), Ordering::Relaxed);
+                        return Some(Ok(p));
+                    }
+                    Ok(None) => {
+                        self.done_bytes += partitions.offset();
+                        self.current = None;
+                    }
+                    Err(damage) => {
+                        self.failed = true;
+                        return Some(Err(SstableError::Damaged {
+                            path: name.clone(),
+                            offset: damage.offset,
+                            reason: damage.reason,
+                        }));
+                    }
+                }
+            }
+            match self.open_next() {
+                Ok(true) => {}
+                Ok(false) => return None,
+                Err(e) => {
+                    self.failed = true;
+                    return Some(Err(e));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
