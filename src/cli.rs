@@ -141,7 +141,9 @@ impl From<ConsistencyArg> for Consistency {
 #[derive(Debug, Args)]
 pub struct LoadArgs {
     /// Inputs: pg_dump files (plain, custom or directory format), Parquet files or folders,
-    /// hdfs:// URLs. Several inputs reconcile last-write-wins into one stream.
+    /// hdfs:// URLs, SSTable folders (a table's folder, its snapshot or backups, one per old
+    /// node: replicas' copies are merged and each cell written once). Several inputs reconcile
+    /// last-write-wins into one stream.
     #[arg(required = true, value_name = "INPUT")]
     pub inputs: Vec<String>,
 

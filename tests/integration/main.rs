@@ -8,6 +8,7 @@ mod inspect_cli;
 mod lists;
 mod load_parquet;
 mod load_pg;
+mod load_sstables;
 mod order;
 mod parquet_corpus;
 mod partition_builder;

@@ -10,11 +10,14 @@
 use std::collections::BTreeMap;
 
 use crate::cluster::Bind;
+use crate::model::cell::ColumnData;
 use crate::model::collection::assemble;
 use crate::model::schema::ClusteringOrder;
 use crate::model::token::split_key;
 use crate::model::types::quote_identifier;
-use crate::model::{ColumnKind, CqlType, Liveness, Partition, RangeDeletion, Row, TableSchema};
+use crate::model::{
+    Cell, ColumnKind, CqlType, Liveness, Partition, RangeDeletion, Row, TableSchema,
+};
 
 use super::error::{CqlError, unsupported};
 use super::slices::slices;
@@ -51,7 +54,7 @@ pub struct ListWrite {
 }
 
 /// Which prepared statement a batch of statements uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
     /// `INSERT` of every column.
     Insert,
@@ -63,6 +66,69 @@ pub enum Kind {
     DeleteRow,
     /// A range deletion's piece: the partition key, equalities on a clustering prefix, a slice.
     DeleteRange(RangeShape),
+    /// A change to some elements of one non-frozen collection or UDT (see [`element_text`]).
+    Element(ElementOp),
+}
+
+/// What an element statement does to column `column` of a row (or of the static row, for a
+/// static column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ElementOp {
+    pub column: usize,
+    pub op: Op,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Op {
+    /// `DELETE col FROM ... USING TIMESTAMP ?`: the collection deletion alone.
+    DeleteColumn,
+    /// `SET col = col + ?` with a timestamp and TTL: elements added (a list's appended).
+    Add,
+    /// `SET col = col - ?`: element tombstones of a set, or of a map by key.
+    Remove,
+    /// `SET col.field = ?` of a non-frozen UDT (null: the field's tombstone).
+    SetField(usize),
+}
+
+/// The text of an element statement. Values: the timestamp, the TTL (for `Add` and
+/// `SetField`), the value (but for `DeleteColumn`), then the key columns.
+pub fn element_text(schema: &TableSchema, e: ElementOp) -> String {
+    let column = &schema.columns[e.column];
+    let keys = if column.kind == ColumnKind::Static {
+        schema.partition_key_len
+    } else {
+        schema.partition_key_len + schema.clustering_len
+    };
+    let conditions: Vec<String> = schema.columns[..keys]
+        .iter()
+        .map(|c| format!("{} = ?", quote_identifier(&c.name)))
+        .collect();
+    let (table, name, conditions) = (
+        &schema.name,
+        quote_identifier(&column.name),
+        conditions.join(" AND "),
+    );
+    match e.op {
+        Op::DeleteColumn => {
+            format!("DELETE {name} FROM {table} USING TIMESTAMP ? WHERE {conditions}")
+        }
+        Op::Add => format!(
+            "UPDATE {table} USING TIMESTAMP ? AND TTL ? SET {name} = {name} + ? WHERE {conditions}"
+        ),
+        Op::Remove => {
+            format!("UPDATE {table} USING TIMESTAMP ? SET {name} = {name} - ? WHERE {conditions}")
+        }
+        Op::SetField(field) => {
+            let field = match &column.cql_type {
+                CqlType::Udt { def, .. } => def.fields.get(field).map_or("?", |f| f.0.as_str()),
+                _ => "?",
+            };
+            format!(
+                "UPDATE {table} USING TIMESTAMP ? AND TTL ? SET {name}.{} = ? WHERE {conditions}",
+                quote_identifier(field)
+            )
+        }
+    }
 }
 
 /// The WHERE clause of a range deletion's piece: `eq` clustering columns equal, then bounds on
@@ -171,8 +237,15 @@ pub fn partition_statements(
                 .map(|(kind, statement)| (kind, vec![statement])),
         );
     }
+    let mut elements: BTreeMap<ElementKey, Vec<Statement>> = BTreeMap::new();
+    let mut add_elements = |list: Vec<(ElementOp, Statement)>| {
+        for (op, statement) in list {
+            elements.entry(ElementKey(op)).or_default().push(statement);
+        }
+    };
     if let Some(row) = &partition.static_row {
-        let statements = row_statements(schema, &key, row, true)?;
+        let (statements, element) = row_statements(schema, &key, row, true)?;
+        add_elements(element);
         out.extend(
             batches(statements, batch_bytes)
                 .into_iter()
@@ -185,7 +258,16 @@ pub fn partition_statements(
         if let Some(deletion) = row.deletion {
             deletions.push(delete_statement(deletion.timestamp, &key, &row.clustering));
         }
-        statements.extend(row_statements(schema, &key, row, false)?);
+        let (inserts, element) = row_statements(schema, &key, row, false)?;
+        statements.extend(inserts);
+        add_elements(element);
+    }
+    for (ElementKey(op), list) in elements {
+        out.extend(
+            batches(list, batch_bytes)
+                .into_iter()
+                .map(|b| (Kind::Element(op), b)),
+        );
     }
     out.extend(
         batches(deletions, batch_bytes)
@@ -214,13 +296,163 @@ fn delete_statement(timestamp: i64, key: &[&[u8]], clustering: &[Vec<u8>]) -> St
     }
 }
 
-/// One statement per distinct (timestamp, TTL) among the row's cells and liveness.
+/// Element statements grouped by what they do, in a stable order.
+#[derive(PartialEq, Eq)]
+struct ElementKey(ElementOp);
+
+impl PartialOrd for ElementKey {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for ElementKey {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        let rank = |e: &ElementOp| match e.op {
+            Op::DeleteColumn => (e.column, 0, 0),
+            Op::Remove => (e.column, 1, 0),
+            Op::Add => (e.column, 2, 0),
+            Op::SetField(f) => (e.column, 3, f),
+        };
+        rank(&self.0).cmp(&rank(&other.0))
+    }
+}
+
+/// Whether a multi-cell column's data is one whole write: a collection deletion and every
+/// element live one microsecond later with one TTL (what an `INSERT` of the value makes).
+fn whole_write(cql_type: &CqlType, data: &ColumnData) -> bool {
+    let Some(deletion) = data.complex_deletion else {
+        return false;
+    };
+    let ttl = data.cells.first().and_then(|c| c.liveness.ttl());
+    !matches!(cql_type, CqlType::Udt { .. })
+        && data.cells.iter().all(|c| {
+            c.timestamp == deletion.timestamp + 1
+                && !c.liveness.is_tombstone()
+                && c.liveness.ttl() == ttl
+        })
+}
+
+/// The statements that write a multi-cell column's data element by element: its collection
+/// deletion, its live elements by (timestamp, TTL), its element tombstones by timestamp. A
+/// list element's tombstone names a cell path (a timeuuid) CQL cannot address; it is left
+/// out: a fresh target never holds that path (its own writes make their own).
+fn element_statements(
+    schema: &TableSchema,
+    keys: &[Bind],
+    data: &ColumnData,
+) -> Result<Vec<(ElementOp, Statement)>, CqlError> {
+    let column = &schema.columns[data.column];
+    let statement = |op: Op, mut values: Vec<Bind>| {
+        values.extend(keys.iter().cloned());
+        let bytes = values.iter().map(Bind::len).sum();
+        (
+            ElementOp {
+                column: data.column,
+                op,
+            },
+            Statement {
+                values,
+                bytes,
+                rows: 0,
+                lists: Vec::new(),
+            },
+        )
+    };
+    let ts = |t: i64| Bind::Value(t.to_be_bytes().to_vec());
+    let ttl = |c: &Cell| {
+        Bind::Value(
+            (c.liveness.ttl().unwrap_or(0) as i32)
+                .to_be_bytes()
+                .to_vec(),
+        )
+    };
+    let mut out = Vec::new();
+    if let Some(d) = data.complex_deletion {
+        out.push(statement(Op::DeleteColumn, vec![ts(d.timestamp)]));
+    }
+    if let CqlType::Udt { def, .. } = &column.cql_type {
+        for cell in &data.cells {
+            let field = match cell.path.as_ref() {
+                [a, b] => u16::from_be_bytes([*a, *b]) as usize,
+                _ => usize::MAX,
+            };
+            if field >= def.fields.len() {
+                return Err(unsupported(
+                    schema,
+                    &format!("a field path of {} that is not a field", column.name),
+                ));
+            }
+            let value = if cell.liveness.is_tombstone() {
+                Bind::Null
+            } else {
+                Bind::Value(cell.value.to_vec())
+            };
+            let cell_ttl = if cell.liveness.is_tombstone() {
+                Bind::Value(0i32.to_be_bytes().to_vec())
+            } else {
+                ttl(cell)
+            };
+            out.push(statement(
+                Op::SetField(field),
+                vec![ts(cell.timestamp), cell_ttl, value],
+            ));
+        }
+        return Ok(out);
+    }
+    // Live elements by (timestamp, TTL), in path order (a list's appends keep their order).
+    let mut live: Vec<((i64, u32), Vec<&Cell>)> = Vec::new();
+    let mut dead: BTreeMap<i64, Vec<&Cell>> = BTreeMap::new();
+    for cell in &data.cells {
+        if cell.liveness.is_tombstone() {
+            dead.entry(cell.timestamp).or_default().push(cell);
+            continue;
+        }
+        let group = (cell.timestamp, cell.liveness.ttl().unwrap_or(0));
+        match live.iter_mut().find(|(g, _)| *g == group) {
+            Some((_, cells)) => cells.push(cell),
+            None => live.push((group, vec![cell])),
+        }
+    }
+    let collection = |e| CqlError::Collection {
+        table: schema.name.to_string(),
+        column: column.name.clone(),
+        source: e,
+    };
+    for ((t, seconds), cells) in live {
+        let value = assemble(&column.cql_type, &cells).map_err(collection)?;
+        out.push(statement(
+            Op::Add,
+            vec![
+                ts(t),
+                Bind::Value((seconds as i32).to_be_bytes().to_vec()),
+                Bind::Value(value),
+            ],
+        ));
+    }
+    if !matches!(column.cql_type, CqlType::List { .. }) {
+        for (t, cells) in dead {
+            // A set of the elements (a set's paths, a map's keys).
+            let mut value = (cells.len() as i32).to_be_bytes().to_vec();
+            for c in cells {
+                value.extend((c.path.len() as i32).to_be_bytes());
+                value.extend_from_slice(&c.path);
+            }
+            out.push(statement(Op::Remove, vec![ts(t), Bind::Value(value)]));
+        }
+    }
+    Ok(out)
+}
+
+/// One statement per distinct (timestamp, TTL) among the row's cells and liveness, and the
+/// element statements of multi-cell columns not written whole.
+#[allow(clippy::type_complexity)]
 fn row_statements(
     schema: &TableSchema,
     key: &[&[u8]],
     row: &Row,
     is_static: bool,
-) -> Result<Vec<Statement>, CqlError> {
+) -> Result<(Vec<Statement>, Vec<(ElementOp, Statement)>), CqlError> {
     // Statement layout: the prepared statement's columns, then timestamp, then TTL.
     let layout: Vec<usize> = (0..schema.columns.len())
         .filter(|&i| {
@@ -241,6 +473,7 @@ fn row_statements(
         }
     }
     let mut groups: BTreeMap<(i64, u32), (Vec<Bind>, Vec<ListWrite>)> = BTreeMap::new();
+    let mut elements: Vec<(ElementOp, Statement)> = Vec::new();
     let new_group = || (template.clone(), Vec::new());
     if let Some(l) = row.liveness {
         groups
@@ -255,16 +488,25 @@ fn row_statements(
                 &format!("column {} in a static row", column.name),
             ));
         };
-        if column.cql_type.is_multi_cell() {
-            let deletion = data.complex_deletion.ok_or_else(|| {
-                unsupported(
-                    schema,
-                    &format!(
-                        "element updates of {} without a whole-collection write",
-                        column.name
-                    ),
+        if column.cql_type.is_multi_cell() && !whole_write(&column.cql_type, data) {
+            let keys: Vec<Bind> = key
+                .iter()
+                .map(|k| Bind::Value(k.to_vec()))
+                .chain(
+                    (!is_static)
+                        .then_some(&row.clustering)
+                        .into_iter()
+                        .flatten()
+                        .map(|c| Bind::Value(c.clone())),
                 )
-            })?;
+                .collect();
+            elements.extend(element_statements(schema, &keys, data)?);
+            continue;
+        }
+        if column.cql_type.is_multi_cell() {
+            let deletion = data
+                .complex_deletion
+                .expect("a whole write has its deletion");
             let ts = deletion.timestamp + 1;
             let live: Vec<_> = data
                 .cells
@@ -272,19 +514,6 @@ fn row_statements(
                 .filter(|c| !c.liveness.is_tombstone())
                 .collect();
             let ttl = live.first().and_then(|c| c.liveness.ttl()).unwrap_or(0);
-            if data
-                .cells
-                .iter()
-                .any(|c| c.timestamp != ts || c.liveness.ttl().unwrap_or(0) != ttl)
-            {
-                return Err(unsupported(
-                    schema,
-                    &format!(
-                        "elements of {} with timestamps or TTLs of their own",
-                        column.name
-                    ),
-                ));
-            }
             let value = if live.is_empty() {
                 Bind::Null
             } else {
@@ -322,7 +551,7 @@ fn row_statements(
     // A row whose cells carry several (timestamp, TTL) pairs takes several statements; it
     // counts as one row written, with its first statement.
     let rows = |i: usize| u64::from(!is_static && i == 0);
-    Ok(groups
+    let inserts: Vec<Statement> = groups
         .into_iter()
         .enumerate()
         .map(|(i, ((ts, ttl), (mut values, lists)))| {
@@ -336,7 +565,13 @@ fn row_statements(
                 lists,
             }
         })
-        .collect())
+        .collect();
+    if inserts.is_empty()
+        && let Some((_, first)) = elements.first_mut()
+    {
+        first.rows = u64::from(!is_static);
+    }
+    Ok((inserts, elements))
 }
 
 /// Groups one partition's statements into batches of at most `batch_bytes` and 100 statements.
@@ -609,6 +844,104 @@ mod tests {
             partition_statements(&self::schema(), &p, DEFAULT_BATCH_BYTES),
             Err(CqlError::Unsupported { .. })
         ));
+    }
+
+    #[test]
+    fn elements_with_write_times_of_their_own_become_element_statements() {
+        // As an SSTable holds them: a set written whole at 10 (its deletion at 9), an element
+        // added at 20 with a TTL, an element removed at 30.
+        let schema = schema();
+        let text = |s: &str| Value::Text(s.into()).to_bytes();
+        let cell = |ts: i64, path: &str, liveness: Liveness| Cell {
+            timestamp: ts,
+            liveness,
+            path: text(path).into(),
+            value: Vec::new().into(),
+        };
+        let expiring = Liveness::Expiring {
+            ttl: 60,
+            local_deletion_time: 1000,
+        };
+        let tags = ColumnData {
+            column: 5,
+            cells: vec![
+                cell(10, "a", Liveness::Live),
+                cell(20, "b", expiring),
+                cell(
+                    30,
+                    "c",
+                    Liveness::Tombstone {
+                        local_deletion_time: 5,
+                    },
+                ),
+            ],
+            complex_deletion: Some(crate::model::Deletion {
+                timestamp: 9,
+                local_deletion_time: 5,
+            }),
+        };
+        let mut r = row(1, vec![tags]);
+        r.liveness = None;
+        let planned =
+            partition_statements(&schema, &partition(vec![r]), DEFAULT_BATCH_BYTES).unwrap();
+        let op = |op| Kind::Element(ElementOp { column: 5, op });
+        let kinds: Vec<Kind> = planned.iter().map(|(k, _)| *k).collect();
+        assert_eq!(kinds, [op(Op::DeleteColumn), op(Op::Remove), op(Op::Add)]);
+        let key = Bind::Value(b"key".to_vec());
+        let one = v(Value::Int(1));
+        let set = |items: &[&str]| {
+            v(Value::Set(
+                items.iter().map(|s| Value::Text((*s).into())).collect(),
+            ))
+        };
+        let ttl = |s: i32| Bind::Value(s.to_be_bytes().to_vec());
+        assert_eq!(
+            planned[0].1[0].values,
+            [v(Value::Bigint(9)), key.clone(), one.clone()]
+        );
+        assert_eq!(
+            planned[1].1[0].values,
+            [v(Value::Bigint(30)), set(&["c"]), key.clone(), one.clone()]
+        );
+        let adds: Vec<&Vec<Bind>> = planned[2].1.iter().map(|s| &s.values).collect();
+        assert_eq!(
+            adds,
+            [
+                &vec![
+                    v(Value::Bigint(10)),
+                    ttl(0),
+                    set(&["a"]),
+                    key.clone(),
+                    one.clone()
+                ],
+                &vec![v(Value::Bigint(20)), ttl(60), set(&["b"]), key, one],
+            ]
+        );
+        assert_eq!(planned[2].1[0].rows, 0);
+        assert_eq!(
+            planned[0].1[0].rows, 1,
+            "the row counts once, with its first statement"
+        );
+        assert_eq!(
+            element_text(
+                &schema,
+                ElementOp {
+                    column: 5,
+                    op: Op::Add
+                }
+            ),
+            "UPDATE ks.t USING TIMESTAMP ? AND TTL ? SET tags = tags + ? WHERE k = ? AND c = ?"
+        );
+        assert_eq!(
+            element_text(
+                &schema,
+                ElementOp {
+                    column: 5,
+                    op: Op::DeleteColumn
+                }
+            ),
+            "DELETE tags FROM ks.t USING TIMESTAMP ? WHERE k = ? AND c = ?"
+        );
     }
 
     #[test]

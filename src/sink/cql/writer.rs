@@ -36,7 +36,8 @@ use crate::sink::{PartitionStream, Sink, SinkError};
 use super::error::{CqlError, unsupported};
 use super::lists::{ListCheck, TargetList, TargetLists, decide, list_elements, write_times};
 use super::statements::{
-    DEFAULT_BATCH_BYTES, Kind, RangeShape, Statement, partition_statements, range_delete_text,
+    DEFAULT_BATCH_BYTES, ElementOp, Kind, Op, Statement, element_text, partition_statements,
+    range_delete_text,
 };
 
 #[derive(Debug, Clone)]
@@ -79,7 +80,8 @@ struct Inner {
     /// By the whole primary key: without clustering columns, the same as `delete_partition`.
     delete_row: PreparedStatement,
     /// Range deletions' statements by shape, prepared on first use.
-    delete_range: Mutex<HashMap<RangeShape, PreparedStatement>>,
+    /// Statements prepared when first needed: range deletions of each shape, element changes.
+    lazy: Mutex<HashMap<Kind, PreparedStatement>>,
     /// Present when the table has non-frozen list columns.
     lists: Option<ListReader>,
     options: CqlSinkOptions,
@@ -126,10 +128,12 @@ impl ListReadError {
     }
 }
 
-/// What one writer task does: a batch, or a partition whose lists are checked first.
+/// What one writer task does: a batch, a partition whose lists are checked first, or a
+/// partition whose batches must apply in order (list appends: their order is the list's).
 enum Work {
     Batch(Kind, Vec<Statement>),
     Checked(Vec<Vec<u8>>, Vec<(Kind, Vec<Statement>)>),
+    InOrder(Vec<(Kind, Vec<Statement>)>),
 }
 
 impl Work {
@@ -137,7 +141,9 @@ impl Work {
     fn rows(&self) -> u64 {
         match self {
             Work::Batch(_, batch) => batch.iter().map(|s| s.rows).sum(),
-            Work::Checked(_, planned) => planned.iter().flat_map(|(_, b)| b).map(|s| s.rows).sum(),
+            Work::Checked(_, planned) | Work::InOrder(planned) => {
+                planned.iter().flat_map(|(_, b)| b).map(|s| s.rows).sum()
+            }
         }
     }
 }
@@ -205,7 +211,7 @@ impl CqlSink {
                 insert_static,
                 delete_partition,
                 delete_row,
-                delete_range: Mutex::new(HashMap::new()),
+                lazy: Mutex::new(HashMap::new()),
                 lists,
                 options,
                 counters,
@@ -238,10 +244,16 @@ impl CqlSink {
                     .iter()
                     .flat_map(|(_, b)| b)
                     .any(|s| !s.lists.is_empty());
+            let appends = planned.iter().any(|(kind, _)| {
+                matches!(kind, Kind::Element(ElementOp { op: Op::Add, column })
+                    if matches!(inner.schema.columns[*column].cql_type, CqlType::List { .. }))
+            });
             let work = if writes_lists {
                 // One task checks the partition's lists, then writes its batches in turn.
                 let key = partition_key(&inner.schema, &partition)?;
                 vec![Work::Checked(key, planned)]
+            } else if appends {
+                vec![Work::InOrder(planned)]
             } else {
                 planned
                     .into_iter()
@@ -264,6 +276,16 @@ impl CqlSink {
                     let result = match unit {
                         Work::Batch(kind, batch) => inner.execute(kind, batch, &[]).await,
                         Work::Checked(key, planned) => inner.write_checked(key, planned).await,
+                        Work::InOrder(planned) => {
+                            let mut result = Ok(());
+                            for (kind, batch) in planned {
+                                result = inner.execute(kind, batch, &[]).await;
+                                if result.is_err() {
+                                    break;
+                                }
+                            }
+                            result
+                        }
                     };
                     drop(permit);
                     result.map(|()| seq)
@@ -314,18 +336,27 @@ impl Inner {
     }
 
     /// The statement for a range deletion's piece of `shape`, prepared once.
-    async fn range_statement(&self, shape: RangeShape) -> Result<PreparedStatement, CqlError> {
-        let mut prepared = self.delete_range.lock().await;
-        if let Some(p) = prepared.get(&shape) {
+    async fn lazy_statement(&self, kind: Kind) -> Result<PreparedStatement, CqlError> {
+        let mut prepared = self.lazy.lock().await;
+        if let Some(p) = prepared.get(&kind) {
             return Ok(p.clone());
         }
-        let statement = prepare(
-            &self.session,
-            &self.schema,
-            range_delete_text(&self.schema, shape),
-        )
-        .await?;
-        prepared.insert(shape, statement.clone());
+        let text = match kind {
+            Kind::DeleteRange(shape) => range_delete_text(&self.schema, shape),
+            Kind::Element(op) => element_text(&self.schema, op),
+            _ => unreachable!("prepared up front"),
+        };
+        let mut statement = prepare(&self.session, &self.schema, text).await?;
+        if let Kind::Element(ElementOp {
+            op: Op::Add,
+            column,
+        }) = kind
+            && matches!(self.schema.columns[column].cql_type, CqlType::List { .. })
+        {
+            // An append applied twice keeps both copies: never retried by the driver.
+            statement.set_is_idempotent(false);
+        }
+        prepared.insert(kind, statement.clone());
         Ok(statement)
     }
 
@@ -511,8 +542,8 @@ impl Inner {
                 .ok_or_else(|| unsupported(&self.schema, "static columns"))?,
             Kind::DeletePartition => &self.delete_partition,
             Kind::DeleteRow => &self.delete_row,
-            Kind::DeleteRange(shape) => {
-                range = self.range_statement(shape).await?;
+            Kind::DeleteRange(_) | Kind::Element(_) => {
+                range = self.lazy_statement(kind).await?;
                 &range
             }
         };
@@ -546,7 +577,7 @@ impl Inner {
                 for _ in &batch {
                     b.append_statement(prepared.clone());
                 }
-                b.set_is_idempotent(!writes_lists);
+                b.set_is_idempotent(!writes_lists && prepared.get_is_idempotent());
                 let values: Vec<&Vec<Bind>> = batch.iter().map(|s| &s.values).collect();
                 self.session.batch(&b, values).await.map(drop)
             };
@@ -559,7 +590,12 @@ impl Inner {
                     }
                     return Ok(());
                 }
-                Err(e) if retryable(&e) && attempt < self.options.max_attempts => {
+                // A list append (not idempotent, no list check) may have applied: not retried.
+                Err(e)
+                    if retryable(&e)
+                        && attempt < self.options.max_attempts
+                        && (writes_lists || prepared.get_is_idempotent()) =>
+                {
                     Counters::add(&self.counters.retries, 1);
                     tracing::debug!(
                         "writing {}: attempt {attempt} failed, retrying: {e}",

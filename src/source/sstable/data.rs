@@ -561,6 +561,9 @@ fn read_row_body(
             row.columns.push(data);
         }
     }
+    // The model keeps a row's columns in table order (the merge walks them so); Cassandra
+    // serializes simple columns before complex ones.
+    row.columns.sort_by_key(|d| d.column);
     let read = c.offset() - start;
     if read != size {
         return Err(c.damage(format!(
