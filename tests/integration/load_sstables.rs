@@ -137,3 +137,49 @@ async fn a_table_migrates_from_its_nb_oa_and_da_sstables_with_every_write_time_a
         }
     }
 }
+
+#[tokio::test]
+async fn a_damaged_or_truncated_sstable_is_refused_naming_the_file_and_offset_before_any_write() {
+    let session = common::session().await;
+    let ks = common::keyspace(&session, "sstables_damaged").await;
+    for statement in cql("schema.cql", &ks, "everything") {
+        common::run(&session, &statement).await;
+    }
+    let source = fixtures().join("nb").join("everything");
+    let cases: [(&str, fn(&mut Vec<u8>)); 2] = [
+        ("a flipped bit", |data| {
+            let middle = data.len() / 2;
+            data[middle] ^= 0x04;
+        }),
+        ("a cut", |data| data.truncate(data.len() - 700)),
+    ];
+    for (what, damage) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        for entry in std::fs::read_dir(&source).unwrap() {
+            let path = entry.unwrap().path();
+            std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
+        }
+        let data = dir.path().join("nb-1-big-Data.db");
+        let mut bytes = std::fs::read(&data).unwrap();
+        damage(&mut bytes);
+        std::fs::write(&data, bytes).unwrap();
+        let out = cassbulk()
+            .args([
+                "load",
+                "--table",
+                &format!("{ks}.everything"),
+                "--no-progress",
+            ])
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{what}: {stderr}");
+        assert!(
+            stderr.contains("nb-1-big-Data.db is damaged at byte") && stderr.contains("chunk"),
+            "{what}: {stderr}"
+        );
+        let rows = common::rows(&session, &format!("SELECT pk FROM {ks}.everything")).await;
+        assert!(rows.is_empty(), "{what}: {} rows written", rows.len());
+    }
+}

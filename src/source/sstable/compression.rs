@@ -155,8 +155,13 @@ impl CompressionInfo {
         let stored = &data[start..end - 4];
         let crc = u32::from_be_bytes(data[end - 4..end].try_into().unwrap());
         if crc32fast::hash(stored) != crc {
+            let last = if i + 1 == self.offsets.len() {
+                " (it is the last chunk: the file may be truncated)"
+            } else {
+                ""
+            };
             return Err(format!(
-                "chunk {i} (bytes {start}..{end} of Data.db) fails its CRC32 check"
+                "chunk {i} (bytes {start}..{end} of Data.db) fails its CRC32 check{last}"
             ));
         }
         // The last chunk holds what is left.
