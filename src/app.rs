@@ -2,7 +2,6 @@
 //! (names, files), then runs the job. Errors that are the user's to fix are [`UsageError`]s
 //! (exit 2); everything else is a failure (exit 3); `verify` differences exit 1.
 
-use std::fmt::Write as _;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -14,8 +13,7 @@ use crate::cluster::{self, ConnectOptions};
 use crate::exit::Classify;
 use crate::load::{self, LoadJob};
 use crate::model::literal::parse_literal;
-use crate::model::schema::ClusteringOrder;
-use crate::model::{ColumnKind, TableName, TableSchema, Token};
+use crate::model::{TableName, TableSchema, Token};
 use crate::plan::{MappingOptions, PlanError, parse_map, parse_size, parse_writetime};
 use crate::sink::SinkSpec;
 use crate::sink::cql::CqlSinkOptions;
@@ -171,43 +169,19 @@ async fn connect(args: &ConnectOptions) -> Result<scylla::client::session::Sessi
 }
 
 async fn inspect(args: InspectArgs) -> Result<ExitCode> {
-    let name = table_name(&args.table)?;
+    if let Some(dir) = &args.sstables {
+        check_inputs(std::slice::from_ref(dir))?;
+        print!("{}", crate::source::sstable::inspect(dir)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let name = table_name(args.table.as_deref().unwrap_or_default())?;
     let session = connect(&args.connection.options()).await?;
     let schema = cluster::read_table_schema(&session, &name).await?;
-    print!("{}", describe(&schema));
+    print!("{}", schema.describe());
     if !args.key.is_empty() {
         println!("token: {}", key_token(&schema, &args.key)?);
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// A table's columns, one per line, with their types and roles.
-pub fn describe(schema: &TableSchema) -> String {
-    let width = schema
-        .columns
-        .iter()
-        .map(|c| c.name.len())
-        .max()
-        .unwrap_or(0);
-    let mut out = format!("table {}\n", schema.name);
-    for (i, c) in schema.columns.iter().enumerate() {
-        let role = match c.kind {
-            ColumnKind::PartitionKey => format!("partition key {}", i + 1),
-            ColumnKind::Clustering(order) => format!(
-                "clustering {} {}",
-                i + 1 - schema.partition_key_len,
-                if order == ClusteringOrder::Desc {
-                    "desc"
-                } else {
-                    "asc"
-                }
-            ),
-            ColumnKind::Static => "static".into(),
-            ColumnKind::Regular => String::new(),
-        };
-        let _ = writeln!(out, "  {:width$}  {}  {role}", c.name, c.cql_type);
-    }
-    out
 }
 
 /// The token of a partition key given as one literal per key column.

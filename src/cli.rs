@@ -49,7 +49,8 @@ pub enum Command {
     ///
     /// Exits 1 when differences are found.
     Verify(VerifyArgs),
-    /// Show a table's schema as the cluster has it, and the token of a partition key.
+    /// Show a table's schema as the cluster has it and the token of a partition key, or what a
+    /// folder of SSTables holds.
     Inspect(InspectArgs),
     /// Copy keyspaces, types and tables from one cluster to another.
     CopySchema(CopySchemaArgs),
@@ -266,9 +267,16 @@ pub struct VerifyArgs {
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {
-    /// Table to describe as KEYSPACE.TABLE.
-    #[arg(long, value_name = "KS.TABLE")]
-    pub table: String,
+    /// A folder of SSTables (a table's folder, a snapshot, backups, or a folder of these) to
+    /// describe without a cluster: format, compression, sizes, the columns of the header, and
+    /// exact counts of partitions, rows, cells and tombstones of every kind, with the range of
+    /// write times and local deletion times. Every chunk is read and checked.
+    #[arg(value_name = "DIR", conflicts_with_all = ["table", "key"])]
+    pub sstables: Option<String>,
+
+    /// Table to describe as KEYSPACE.TABLE, as the cluster has it.
+    #[arg(long, value_name = "KS.TABLE", required_unless_present = "sstables")]
+    pub table: Option<String>,
 
     /// Print the token of this partition key: its values as CQL literals, one per key column
     /// (repeat the option for a composite key), e.g. --key 42 --key "'abc'".

@@ -75,3 +75,55 @@ fn a_username_without_a_password_says_where_the_password_comes_from() {
         .code(3)
         .stderr(contains("set CASSBULK_PASSWORD or pass --password-file"));
 }
+
+#[test]
+fn inspect_describes_a_folder_of_sstables_without_a_cluster_the_same_in_every_format() {
+    let mut reports = Vec::new();
+    for format in ["nb", "oa", "da"] {
+        let dir = format!(
+            "{}/fixtures/sstables/{format}/everything",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let out = cassbulk().args(["inspect", &dir]).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        for expected in [
+            "table fx.everything",
+            "c2",
+            "clustering 2 desc",
+            "vec                vector<float, 3>",
+            "LZ4Compressor, 16 KiB chunks",
+            // What sstabledump shows of the first generation: 200 partitions, a static row
+            // and 6 rows in each.
+            "partitions 200, rows 1400 (static included), live cells 40192",
+            "tombstones: partition 1, range 1, row 1, collection 123, cell 5",
+            "all 2 SSTables",
+        ] {
+            let expected = expected.replace("c2", "(clustering 2)");
+            assert!(
+                stdout.contains(&expected),
+                "{format}: {expected} missing from:\n{stdout}"
+            );
+        }
+        // Everything after the file names is the same in every format.
+        reports.push(
+            stdout
+                .lines()
+                .filter(|l| !l.contains("-big") && !l.contains("-bti") && !l.contains("SSTables ("))
+                .filter(|l| !l.contains("local deletion times"))
+                .map(str::to_owned)
+                .collect::<Vec<_>>(),
+        );
+    }
+    assert_eq!(reports[0], reports[1]);
+    assert_eq!(reports[0], reports[2]);
+}
+
+#[test]
+fn inspect_without_a_folder_or_a_table_is_a_usage_error() {
+    cassbulk().arg("inspect").assert().code(2);
+}

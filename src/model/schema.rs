@@ -5,6 +5,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use thiserror::Error;
@@ -140,6 +141,36 @@ impl TableSchema {
 }
 
 impl TableSchema {
+    /// A table's columns, one per line, with their types and roles.
+    pub fn describe(&self) -> String {
+        let schema = self;
+        let width = schema
+            .columns
+            .iter()
+            .map(|c| c.name.len())
+            .max()
+            .unwrap_or(0);
+        let mut out = format!("table {}\n", schema.name);
+        for (i, c) in schema.columns.iter().enumerate() {
+            let role = match c.kind {
+                ColumnKind::PartitionKey => format!("partition key {}", i + 1),
+                ColumnKind::Clustering(order) => format!(
+                    "clustering {} {}",
+                    i + 1 - schema.partition_key_len,
+                    if order == ClusteringOrder::Desc {
+                        "desc"
+                    } else {
+                        "asc"
+                    }
+                ),
+                ColumnKind::Static => "static".into(),
+                ColumnKind::Regular => String::new(),
+            };
+            let _ = writeln!(out, "  {:width$}  {}  {role}", c.name, c.cql_type);
+        }
+        out
+    }
+
     /// A schema from `(name, kind, type)` triples in the words `system_schema` uses: kinds
     /// `partition_key`, `clustering`, `clustering desc`, `static`, `regular`; positions follow
     /// the order given. For tools, tests and benches that know a table without a cluster.

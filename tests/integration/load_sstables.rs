@@ -146,7 +146,8 @@ async fn a_damaged_or_truncated_sstable_is_refused_naming_the_file_and_offset_be
         common::run(&session, &statement).await;
     }
     let source = fixtures().join("nb").join("everything");
-    let cases: [(&str, fn(&mut Vec<u8>)); 2] = [
+    type Damage = fn(&mut Vec<u8>);
+    let cases: [(&str, Damage); 2] = [
         ("a flipped bit", |data| {
             let middle = data.len() / 2;
             data[middle] ^= 0x04;

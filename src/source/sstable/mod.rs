@@ -13,6 +13,7 @@
 mod compression;
 mod data;
 mod descriptor;
+mod inspect;
 mod marshal;
 mod seam;
 mod statistics;
@@ -29,6 +30,7 @@ use data::{ColumnPlan, DataFile, Partitions, RowPlan};
 use descriptor::{Descriptor, Layout};
 use statistics::Header;
 
+pub use inspect::inspect;
 pub use seam::KIND;
 
 #[derive(Debug, Error)]
