@@ -370,3 +370,223 @@ async fn a_list_write_that_timed_out_at_consistency_all_is_applied_once_when_ret
         &doubled[..doubled.len().min(3)]
     );
 }
+
+/// Runs `scripts/cassandra ARGS` and returns its stdout; fails the test with its stderr.
+fn cassandra(args: &[&str], stdin: Option<&str>) -> String {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/cassandra");
+    let mut child = Command::new(script)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut input = child.stdin.take().unwrap();
+        input.write_all(stdin.unwrap_or("").as_bytes()).unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "scripts/cassandra {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The table's folder on node N.
+fn table_dir(n: usize, ks: &str, table: &str) -> PathBuf {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(format!(".cache/cassandra-run/node{n}/data/{ks}"));
+    std::fs::read_dir(&data)
+        .unwrap_or_else(|e| panic!("{}: {e}", data.display()))
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(&format!("{table}-")))
+        })
+        .unwrap()
+}
+
+/// Bytes of the Data.db files in a folder.
+fn data_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_str().is_some_and(|s| s.ends_with("-Data.db")))
+        .map(|p| std::fs::metadata(p).unwrap().len())
+        .sum()
+}
+
+#[tokio::test]
+async fn three_replicas_that_disagree_load_in_one_run_equal_to_the_source_read_at_all() {
+    if !on_ring() {
+        return;
+    }
+    let session = common::session().await;
+    let ks = format!("{}_rf3", common::keyspace(&session, "replicas").await);
+    common::run(
+        &session,
+        &format!(
+            "CREATE KEYSPACE {ks} WITH replication = \
+             {{'class': 'SimpleStrategy', 'replication_factor': 3}}"
+        ),
+    )
+    .await;
+    for table in ["src", "dst"] {
+        common::run(
+            &session,
+            &format!(
+                "CREATE TABLE {ks}.{table} (k int, c int, v text, n int, s set<text>, \
+                 PRIMARY KEY (k, c))"
+            ),
+        )
+        .await;
+    }
+    // No hints: a replica that misses writes keeps missing them.
+    for node in ["1", "2", "3"] {
+        cassandra(&["nodetool", "--node", node, "disablehandoff"], None);
+    }
+    // Every replica gets the first version of every row.
+    let mut all = String::from("CONSISTENCY ALL;\n");
+    for k in 0..100 {
+        for c in 0..5 {
+            all.push_str(&format!(
+                "INSERT INTO {ks}.src (k, c, v, n, s) VALUES ({k}, {c}, 'v{k}-{c}', {c}, {{'a', 'b'}}) USING TIMESTAMP {};\n",
+                1000 + k * 10 + c
+            ));
+        }
+    }
+    cassandra(&["cql"], Some(&all));
+
+    // Node 3 misses the second version: newer values, every kind of deletion, set changes.
+    let pid = node_pid(3);
+    // SAFETY: sending a signal to a process id has no memory effects.
+    unsafe {
+        libc::kill(pid, libc::SIGSTOP);
+    }
+    let resume = Resume(pid);
+    wait_until(
+        "node 1 sees 127.0.0.3 down",
+        Duration::from_secs(90),
+        || seen_as("127.0.0.3", "DN"),
+    );
+    let mut quorum = String::from("CONSISTENCY QUORUM;\n");
+    for k in (0..100).step_by(3) {
+        quorum.push_str(&format!(
+            "UPDATE {ks}.src USING TIMESTAMP 5000 SET v = 'newer', s = s + {{'c'}} WHERE k = {k} AND c = 1;\n\
+             DELETE FROM {ks}.src USING TIMESTAMP 5000 WHERE k = {k} AND c = 2;\n\
+             DELETE n FROM {ks}.src USING TIMESTAMP 5000 WHERE k = {k} AND c = 3;\n\
+             UPDATE {ks}.src USING TIMESTAMP 5000 SET s = s - {{'a'}} WHERE k = {k} AND c = 4;\n"
+        ));
+    }
+    for k in (1..100).step_by(10) {
+        quorum.push_str(&format!(
+            "DELETE FROM {ks}.src USING TIMESTAMP 6000 WHERE k = {k};\n\
+             DELETE FROM {ks}.src USING TIMESTAMP 6000 WHERE k = {} AND c >= 1 AND c < 3;\n",
+            k + 1
+        ));
+    }
+    cassandra(&["cql"], Some(&quorum));
+    drop(resume);
+    wait_until("node 1 sees 127.0.0.3 up", Duration::from_secs(90), || {
+        seen_as("127.0.0.3", "UN")
+    });
+    let dirs: Vec<PathBuf> = (1..=3)
+        .map(|n| {
+            cassandra(
+                &["nodetool", "--node", &n.to_string(), "flush", &ks, "src"],
+                None,
+            );
+            table_dir(n, &ks, "src")
+        })
+        .collect();
+    let read: u64 = dirs.iter().map(|d| data_bytes(d)).sum();
+
+    let dir = tempfile::tempdir().unwrap();
+    let summary = dir.path().join("summary.json");
+    let out = cassbulk()
+        .args(["load", "--table", &format!("{ks}.dst"), "--no-progress"])
+        .args(["--consistency", "ALL", "--summary-json"])
+        .arg(&summary)
+        .args(&dirs)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+
+    let select = |table: &str| {
+        format!("SELECT k, c, v, n, s, writetime(v), writetime(n), writetime(s) FROM {ks}.{table}")
+    };
+    let at_all = |cql: String| {
+        let mut s = scylla::statement::unprepared::Statement::new(cql);
+        s.set_consistency(scylla::statement::Consistency::All);
+        s.set_page_size(5000);
+        s
+    };
+    let rows = |s: scylla::statement::unprepared::Statement| {
+        let session = &session;
+        async move {
+            use scylla::deserialize::row::ColumnIterator;
+            let result = session
+                .query_unpaged(s, ())
+                .await
+                .unwrap()
+                .into_rows_result()
+                .unwrap();
+            let mut rows: Vec<Vec<Option<Vec<u8>>>> = result
+                .rows::<ColumnIterator>()
+                .unwrap()
+                .map(|row| {
+                    row.unwrap()
+                        .map(|c| c.unwrap().slice.map(|s| s.as_slice().to_vec()))
+                        .collect()
+                })
+                .collect();
+            rows.sort();
+            rows
+        }
+    };
+    let source = rows(at_all(select("src"))).await;
+    let target = rows(at_all(select("dst"))).await;
+    assert_eq!(target.len(), source.len());
+    assert_eq!(target, source, "the target equals the source read at ALL");
+    // 500 rows; 34 rows deleted, 10 partitions deleted and 10 ranges of two rows (each set
+    // of 10 holding 3 rows already deleted).
+    assert_eq!(source.len(), 402);
+
+    // The target's size before and after a major compaction, on every node.
+    let sizes = |table: &str| -> u64 {
+        (1..=3)
+            .map(|n| {
+                cassandra(
+                    &["nodetool", "--node", &n.to_string(), "flush", &ks, table],
+                    None,
+                );
+                data_bytes(&table_dir(n, &ks, table))
+            })
+            .sum()
+    };
+    let before = sizes("dst");
+    for n in 1..=3 {
+        cassandra(
+            &["nodetool", "--node", &n.to_string(), "compact", &ks, "dst"],
+            None,
+        );
+    }
+    let after = sizes("dst");
+    eprintln!(
+        "replicas: read {read} bytes of Data.db from 3 nodes; {}; target Data.db on 3 nodes: {before} bytes before nodetool compact, {after} after",
+        stderr
+            .lines()
+            .filter(|l| l.contains("rows read") || l.contains("partitions"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    );
+    assert!(
+        after * 10 >= before * 9,
+        "compaction dropped more than a tenth: {before} -> {after}"
+    );
+}
