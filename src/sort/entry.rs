@@ -74,23 +74,19 @@ impl Entry {
 
     /// Heap bytes this entry holds, roughly, for the memory limit.
     pub fn heap_size(&self) -> usize {
+        // Vectors count by capacity: what they hold, and what they reserved.
         let row_size = |row: &Row| {
-            row.clustering
-                .iter()
-                .map(|c| c.capacity() + size_of::<Vec<u8>>())
-                .sum::<usize>()
+            row.clustering.capacity() * size_of::<Vec<u8>>()
+                + row.clustering.iter().map(|c| c.capacity()).sum::<usize>()
+                + row.columns.capacity() * size_of::<ColumnData>()
                 + row
                     .columns
                     .iter()
                     .map(|c| {
-                        size_of::<ColumnData>()
+                        c.cells.capacity() * size_of::<Cell>()
                             + c.cells
                                 .iter()
-                                .map(|cell| {
-                                    size_of::<Cell>()
-                                        + cell.path.heap_size()
-                                        + cell.value.heap_size()
-                                })
+                                .map(|cell| cell.path.heap_size() + cell.value.heap_size())
                                 .sum::<usize>()
                     })
                     .sum::<usize>()

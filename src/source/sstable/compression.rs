@@ -126,8 +126,9 @@ impl CompressionInfo {
             }
             offsets.push(offset as u64);
         }
+        // A writer that finishes on a chunk boundary may still write one empty chunk.
         let expected = (data_length.max(0) as u64).div_ceil(chunk_length as u64);
-        if expected != count as u64 {
+        if count as u64 != expected && count as u64 != expected + 1 {
             return Err(format!(
                 "{count} chunks of {chunk_length} bytes cannot hold {data_length} bytes"
             ));
@@ -165,8 +166,10 @@ impl CompressionInfo {
             ));
         }
         // The last chunk holds what is left.
-        let expected = (self.data_length - (i * self.chunk_length) as u64)
-            .min(self.chunk_length as u64) as usize;
+        let expected = (self
+            .data_length
+            .saturating_sub((i * self.chunk_length) as u64))
+        .min(self.chunk_length as u64) as usize;
         out.clear();
         if stored.len() >= self.max_compressed_length || self.algorithm == Algorithm::Noop {
             out.extend_from_slice(stored);
@@ -271,6 +274,20 @@ mod tests {
         data[second as usize + 5] ^= 0x10;
         let e = info.chunk(&data, 1, &mut out).unwrap_err();
         assert!(e.contains("chunk 1") && e.contains("CRC32"), "{e}");
+    }
+
+    #[test]
+    fn a_last_empty_chunk_after_a_full_one_is_read_as_nothing() {
+        // Cassandra's compaction wrote one: 4933 chunks for 4932 chunks' worth of data.
+        let full = vec![3u8; 16];
+        let mut data = lz4_chunk(&full);
+        let second = data.len() as i64;
+        data.extend(lz4_chunk(&[]));
+        let bytes = info("LZ4Compressor", 16, i32::MAX, 16, &[0, second]);
+        let info = CompressionInfo::parse(&bytes, data.len() as u64).unwrap();
+        let mut out = Vec::new();
+        info.chunk(&data, 1, &mut out).unwrap();
+        assert!(out.is_empty());
     }
 
     #[test]

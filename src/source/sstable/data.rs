@@ -206,10 +206,13 @@ impl Cursor {
 
     /// True when every byte has been read.
     pub fn at_end(&mut self) -> Result<bool> {
-        if self.pos < self.buf.len() {
-            return Ok(false);
+        // A chunk may be empty (a writer's last one): keep loading until bytes or the end.
+        while self.pos >= self.buf.len() {
+            if !self.load()? {
+                return Ok(true);
+            }
         }
-        Ok(!self.load()?)
+        Ok(false)
     }
 
     fn take(&mut self, n: usize, what: &str) -> Result<&[u8]> {
@@ -533,11 +536,12 @@ fn read_row_body(
     } else {
         subset(c, columns.len())?
     };
+    row.columns.reserve_exact(present.len());
     for i in present {
         let column = &columns[i];
         let mut data = ColumnData {
             column: column.target.unwrap_or(usize::MAX),
-            cells: Vec::new(),
+            cells: Vec::with_capacity(usize::from(!column.complex)),
             complex_deletion: None,
         };
         if column.complex {
@@ -549,6 +553,7 @@ fn read_row_body(
                 }
             }
             let n = c.uvint("a collection's cell count")?;
+            data.cells.reserve_exact(n.min(1024) as usize);
             for _ in 0..n {
                 if let Some(cell) = read_cell(c, p, column, row_timestamp, row_ttl)? {
                     data.cells.push(cell);
