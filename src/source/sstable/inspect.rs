@@ -219,6 +219,99 @@ fn counts_lines(out: &mut String, indent: &str, c: &Counts) {
     );
 }
 
+/// Reads every partition of one SSTable: its counts, and a line on its compression and sizes.
+fn scan_one(
+    s: &super::Sstable,
+    schema: &TableSchema,
+    now: i64,
+) -> Result<(Counts, String), SstableError> {
+    let columns = |list: &[(String, marshal::HeaderType)], kind| {
+        let mut plans: Vec<(bool, &str, ColumnPlan)> = list
+            .iter()
+            .map(|(name, t)| {
+                let target = schema
+                    .column(name)
+                    .filter(|(_, c)| c.kind == kind)
+                    .map(|(i, _)| i);
+                (
+                    t.cql.is_multi_cell(),
+                    name.as_str(),
+                    ColumnPlan::new(&t.cql, target),
+                )
+            })
+            .collect();
+        plans.sort_by(|a, b| (a.0, a.1.as_bytes()).cmp(&(b.0, b.1.as_bytes())));
+        plans.into_iter().map(|(_, _, p)| p).collect::<Vec<_>>()
+    };
+    let plan = Arc::new(RowPlan::new(
+        &s.header,
+        s.layout,
+        columns(&s.header.statics, ColumnKind::Static),
+        columns(&s.header.regulars, ColumnKind::Regular),
+        now,
+    ));
+    let path = s.descriptor.component("Data.db");
+    let name = path.display().to_string();
+    let io = |source| SstableError::Io {
+        path: name.clone(),
+        source,
+    };
+    let file = std::fs::File::open(&path).map_err(io)?;
+    // SAFETY: read only; SSTables are immutable once written.
+    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
+    let on_disk = map.len() as u64;
+    let info_path = s.descriptor.component("CompressionInfo.db");
+    let compression = match std::fs::read(&info_path) {
+        Ok(bytes) => Some(
+            compression::CompressionInfo::parse(&bytes, on_disk).map_err(|reason| {
+                SstableError::Component {
+                    path: info_path.display().to_string(),
+                    reason,
+                }
+            })?,
+        ),
+        Err(_) => None,
+    };
+    let described = match &compression {
+        Some(c) => format!(
+            "{}, {} KiB chunks, Data.db {} ({} uncompressed)",
+            c.class.rsplit('.').next().unwrap_or(&c.class),
+            c.chunk_length / 1024,
+            size(on_disk),
+            size(c.data_length)
+        ),
+        None => format!("uncompressed, Data.db {}", size(on_disk)),
+    };
+    let file = Arc::new(DataFile { map, compression });
+    let mut partitions = Partitions::new(file, plan);
+    let mut counts = Counts::default();
+    loop {
+        match partitions.next_partition() {
+            Ok(Some(p)) => counts.add(&p),
+            Ok(None) => return Ok((counts, described)),
+            Err(damage) => {
+                return Err(SstableError::Damaged {
+                    path: name,
+                    offset: damage.offset,
+                    reason: damage.reason,
+                });
+            }
+        }
+    }
+}
+
+/// Reads every partition of every SSTable of `input` on this thread (nothing else runs), and
+/// counts what they hold: what the reader benchmark measures.
+pub fn scan(input: &str) -> Result<Counts, SstableError> {
+    let sstables = SstableInput::open(input)?;
+    let schema = header_table(&sstables, TableName::parse("bench.scan").unwrap())?;
+    let mut total = Counts::default();
+    for s in &sstables.sstables {
+        merge_counts(&mut total, &scan_one(s, &schema, 0)?.0);
+    }
+    Ok(total)
+}
+
 /// The report `cassbulk inspect DIR` prints.
 pub fn inspect(input: &str) -> Result<String, SstableError> {
     let sstables = SstableInput::open(input)?;
@@ -255,79 +348,7 @@ pub fn inspect(input: &str) -> Result<String, SstableError> {
     out.push_str(&schema.describe());
     let mut total = Counts::default();
     for s in &sstables.sstables {
-        let columns = |list: &[(String, marshal::HeaderType)], kind| {
-            let mut plans: Vec<(bool, &str, ColumnPlan)> = list
-                .iter()
-                .map(|(name, t)| {
-                    let target = schema
-                        .column(name)
-                        .filter(|(_, c)| c.kind == kind)
-                        .map(|(i, _)| i);
-                    (
-                        t.cql.is_multi_cell(),
-                        name.as_str(),
-                        ColumnPlan::new(&t.cql, target),
-                    )
-                })
-                .collect();
-            plans.sort_by(|a, b| (a.0, a.1.as_bytes()).cmp(&(b.0, b.1.as_bytes())));
-            plans.into_iter().map(|(_, _, p)| p).collect::<Vec<_>>()
-        };
-        let plan = Arc::new(RowPlan::new(
-            &s.header,
-            s.layout,
-            columns(&s.header.statics, ColumnKind::Static),
-            columns(&s.header.regulars, ColumnKind::Regular),
-            now,
-        ));
-        let path = s.descriptor.component("Data.db");
-        let name = path.display().to_string();
-        let io = |source| SstableError::Io {
-            path: name.clone(),
-            source,
-        };
-        let file = std::fs::File::open(&path).map_err(io)?;
-        // SAFETY: read only; SSTables are immutable once written.
-        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
-        let on_disk = map.len() as u64;
-        let info_path = s.descriptor.component("CompressionInfo.db");
-        let compression = match std::fs::read(&info_path) {
-            Ok(bytes) => Some(
-                compression::CompressionInfo::parse(&bytes, on_disk).map_err(|reason| {
-                    SstableError::Component {
-                        path: info_path.display().to_string(),
-                        reason,
-                    }
-                })?,
-            ),
-            Err(_) => None,
-        };
-        let described = match &compression {
-            Some(c) => format!(
-                "{}, {} KiB chunks, Data.db {} ({} uncompressed)",
-                c.class.rsplit('.').next().unwrap_or(&c.class),
-                c.chunk_length / 1024,
-                size(on_disk),
-                size(c.data_length)
-            ),
-            None => format!("uncompressed, Data.db {}", size(on_disk)),
-        };
-        let file = Arc::new(DataFile { map, compression });
-        let mut partitions = Partitions::new(file, plan);
-        let mut counts = Counts::default();
-        loop {
-            match partitions.next_partition() {
-                Ok(Some(p)) => counts.add(&p),
-                Ok(None) => break,
-                Err(damage) => {
-                    return Err(SstableError::Damaged {
-                        path: name,
-                        offset: damage.offset,
-                        reason: damage.reason,
-                    });
-                }
-            }
-        }
+        let (counts, described) = scan_one(s, &schema, now)?;
         let _ = writeln!(
             out,
             "{}-{}-{} ({} {}): {described}",

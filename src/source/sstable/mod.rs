@@ -30,7 +30,7 @@ use data::{ColumnPlan, DataFile, Partitions, RowPlan};
 use descriptor::{Descriptor, Layout};
 use statistics::Header;
 
-pub use inspect::inspect;
+pub use inspect::{Counts, inspect, scan};
 pub use seam::KIND;
 
 #[derive(Debug, Error)]
