@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use thiserror::Error;
 
-use crate::cli::{Cli, Command, InspectArgs, LoadArgs};
+use crate::cli::{Cli, Command, CopySchemaArgs, InspectArgs, LoadArgs};
 use crate::cluster::{self, ConnectOptions};
 use crate::exit::Classify;
 use crate::load::{self, LoadJob};
@@ -42,10 +42,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             table_name(&args.table)?;
             Err(NotAvailable("cassbulk dump is not built into this version yet".into()).into())
         }
-        Command::CopySchema(_) => Err(NotAvailable(
-            "cassbulk copy-schema is not built into this version yet".into(),
-        )
-        .into()),
+        Command::CopySchema(args) => block_on(copy_schema(args)),
         Command::Inspect(args) => block_on(inspect(args)),
     }
 }
@@ -166,6 +163,44 @@ fn check_inputs(inputs: &[String]) -> Result<(), UsageError> {
 
 async fn connect(args: &ConnectOptions) -> Result<scylla::client::session::Session> {
     Ok(cluster::connect(args).await?)
+}
+
+async fn copy_schema(args: CopySchemaArgs) -> Result<ExitCode> {
+    let target = args.connection.options();
+    let from = if args.from_schema.is_empty() {
+        crate::schema_copy::From::Cluster(ConnectOptions {
+            hosts: args.from_hosts.clone(),
+            ..target.clone()
+        })
+    } else {
+        check_inputs(&args.from_schema)?;
+        crate::schema_copy::From::Files(args.from_schema.clone())
+    };
+    let job = crate::schema_copy::CopySchema {
+        keyspaces: args.keyspaces,
+        tables: args.tables,
+        from,
+        to_keyspace: args.to_keyspace,
+        dry_run: args.dry_run,
+        target,
+    };
+    let statements = crate::schema_copy::run(&job).await.map_err(|e| {
+        if e.is_usage() {
+            anyhow::Error::new(UsageError(e.to_string()))
+        } else {
+            anyhow::Error::new(e)
+        }
+    })?;
+    for s in &statements {
+        println!("{s};");
+    }
+    if !job.dry_run {
+        eprintln!(
+            "copy-schema: {} statements run on the target (each IF NOT EXISTS)",
+            statements.len()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn inspect(args: InspectArgs) -> Result<ExitCode> {

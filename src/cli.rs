@@ -290,17 +290,38 @@ pub struct InspectArgs {
 #[derive(Debug, Args)]
 pub struct CopySchemaArgs {
     /// Keyspaces to copy (their types, tables and indexes).
-    #[arg(long, value_delimiter = ',', required = true, value_name = "KS,...")]
+    #[arg(
+        long,
+        alias = "keyspace",
+        value_delimiter = ',',
+        required = true,
+        value_name = "KS,..."
+    )]
     pub keyspaces: Vec<String>,
 
-    /// Contact points of the cluster to copy from.
+    /// Only these tables (and every type, which tables may use, and the tables' indexes).
+    #[arg(long, alias = "table", value_delimiter = ',', value_name = "TABLE,...")]
+    pub tables: Vec<String>,
+
+    /// Contact points of the cluster to copy from (it describes its keyspaces itself).
     #[arg(
         long,
         value_delimiter = ',',
-        required = true,
-        value_name = "HOST[:PORT],..."
+        value_name = "HOST[:PORT],...",
+        required_unless_present = "from_schema",
+        conflicts_with = "from_schema"
     )]
     pub from_hosts: Vec<String>,
+
+    /// Instead of a cluster: `schema.cql` files, such as the one `nodetool snapshot` writes
+    /// beside the SSTables (the keyspace must then exist on the target: its replication is
+    /// the new cluster's to choose).
+    #[arg(long, value_name = "FILE", num_args = 1..)]
+    pub from_schema: Vec<String>,
+
+    /// Create the keyspace's contents under this name instead (one keyspace only).
+    #[arg(long, value_name = "KS")]
+    pub to_keyspace: Option<String>,
 
     /// Print the statements instead of running them on the target.
     #[arg(long)]

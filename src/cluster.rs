@@ -7,6 +7,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::model::types::quote_identifier;
 use scylla::client::execution_profile::ExecutionProfile;
 use scylla::client::session::Session;
 use scylla::client::session_builder::SessionBuilder;
@@ -160,6 +161,43 @@ fn query_error(statement: &str) -> impl Fn(&dyn std::fmt::Display) -> ClusterErr
         statement: statement.to_owned(),
         reason: e.to_string(),
     }
+}
+
+/// The `CREATE` statements of a keyspace, its types, tables, indexes and views, as the
+/// cluster describes them (server-side `DESCRIBE KEYSPACE`, Cassandra 4.0 and later), in an
+/// order that creates each thing after what it uses.
+pub async fn describe_keyspace(
+    session: &Session,
+    keyspace: &str,
+) -> Result<Vec<String>, ClusterError> {
+    let statement = format!("DESCRIBE KEYSPACE {}", quote_identifier(keyspace));
+    let result = session
+        .query_unpaged(statement.as_str(), ())
+        .await
+        .map_err(|e| query_error(&statement)(&e))?
+        .into_rows_result()
+        .map_err(|e| query_error(&statement)(&e))?;
+    let rows = result
+        .rows::<(String, String, String, String)>()
+        .map_err(|e| query_error(&statement)(&e))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (_, _, _, create) = row.map_err(|e| query_error(&statement)(&e))?;
+        out.push(create);
+    }
+    Ok(out)
+}
+
+/// Whether `keyspace` exists.
+pub async fn keyspace_exists(session: &Session, keyspace: &str) -> Result<bool, ClusterError> {
+    let statement = "SELECT keyspace_name FROM system_schema.keyspaces WHERE keyspace_name = ?";
+    let result = session
+        .query_unpaged(statement, (keyspace,))
+        .await
+        .map_err(|e| query_error(statement)(&e))?
+        .into_rows_result()
+        .map_err(|e| query_error(statement)(&e))?;
+    Ok(result.rows_num() > 0)
 }
 
 /// Reads a table's schema, with its keyspace's user-defined types, from `system_schema`.

@@ -17,6 +17,7 @@ pub mod model;
 pub mod plan;
 pub mod progress;
 pub mod rejects;
+pub mod schema_copy;
 pub mod sink;
 pub mod sort;
 pub mod source;

@@ -3,6 +3,7 @@
 //! in a keyspace of its own, so tests run in parallel and leave nothing shared behind.
 
 mod common;
+mod copy_schema;
 mod deletions;
 mod inspect_cli;
 mod lists;

@@ -1,0 +1,325 @@
+//! `cassbulk copy-schema`: a keyspace's user types, tables and indexes recreated on another
+//! cluster, so a migration can start there. The CQL comes from the source cluster's own
+//! `DESCRIBE KEYSPACE` (Cassandra 4.0 and later describe server-side), or from the
+//! `schema.cql` files `nodetool snapshot` writes beside the SSTables: a migration can start from
+//! snapshots alone. Every `CREATE` becomes `CREATE ... IF NOT EXISTS`, so running it twice
+//! changes nothing; `--to-keyspace` renames the keyspace; `--dry-run` prints the statements.
+//! The statement rewriting is pure and unit-tested; running them is [`run`].
+
+use thiserror::Error;
+
+use crate::cluster::{self, ClusterError, ConnectOptions};
+use crate::exit::Classify;
+
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum SchemaCopyError {
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("keyspace {keyspace} has nothing to copy{hint}")]
+    Empty { keyspace: String, hint: String },
+    #[error("--to-keyspace renames one keyspace; {0} were given")]
+    Rename(usize),
+    #[error(
+        "keyspace {keyspace} does not exist on the target; create it first with the replication the new cluster needs, e.g. CREATE KEYSPACE {keyspace} WITH replication = {{'class': 'NetworkTopologyStrategy', '<dc>': 3}}"
+    )]
+    NoKeyspace { keyspace: String },
+    #[error("the target refused `{statement}`: {reason}")]
+    Apply { statement: String, reason: String },
+}
+
+impl Classify for SchemaCopyError {
+    fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            SchemaCopyError::Read { .. }
+                | SchemaCopyError::Empty { .. }
+                | SchemaCopyError::Rename(_)
+                | SchemaCopyError::NoKeyspace { .. }
+        ) || matches!(self, SchemaCopyError::Cluster(e) if e.is_usage())
+    }
+}
+
+/// Where the schema comes from.
+pub enum From {
+    Cluster(ConnectOptions),
+    /// `schema.cql` files (a snapshot's).
+    Files(Vec<String>),
+}
+
+/// What to copy, and where to.
+pub struct CopySchema {
+    pub keyspaces: Vec<String>,
+    pub tables: Vec<String>,
+    pub from: From,
+    pub to_keyspace: Option<String>,
+    pub dry_run: bool,
+    pub target: ConnectOptions,
+}
+
+/// One statement of a schema: what it creates, in which keyspace, named what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Create {
+    /// `KEYSPACE`, `TYPE`, `TABLE`, `INDEX`, ... (upper case).
+    pub kind: String,
+    pub keyspace: String,
+    pub name: String,
+    pub cql: String,
+}
+
+/// The `CREATE` statements of a CQL script (comments and other statements left out), each
+/// with what it creates. Splits on `;` outside quotes.
+pub fn parse_script(script: &str) -> Vec<Create> {
+    let mut statements = Vec::new();
+    let mut current = String::new();
+    let mut quote: Option<char> = None;
+    for line in script.lines() {
+        let line = if quote.is_none() {
+            line.split("--").next().unwrap_or("")
+        } else {
+            line
+        };
+        for ch in line.chars() {
+            match quote {
+                Some(q) if ch == q => quote = None,
+                Some(_) => {}
+                None if ch == '\'' || ch == '"' => quote = Some(ch),
+                None if ch == ';' => {
+                    statements.push(std::mem::take(&mut current));
+                    continue;
+                }
+                None => {}
+            }
+            current.push(ch);
+        }
+        current.push('\n');
+    }
+    statements.push(current);
+    statements
+        .iter()
+        .filter_map(|s| describe_create(s))
+        .collect()
+}
+
+/// What a `CREATE ...` statement creates; `None` for anything else.
+pub fn describe_create(cql: &str) -> Option<Create> {
+    let cql = cql.trim().trim_end_matches(';').trim_end();
+    let words: Vec<&str> = cql.split_whitespace().collect();
+    if !words.first()?.eq_ignore_ascii_case("CREATE") {
+        return None;
+    }
+    let mut i = 1;
+    let mut kind = words.get(i)?.to_ascii_uppercase();
+    if kind == "CUSTOM" || kind == "MATERIALIZED" {
+        i += 1;
+        kind = format!("{kind} {}", words.get(i)?.to_ascii_uppercase());
+    }
+    i += 1;
+    if words.get(i)?.eq_ignore_ascii_case("IF") {
+        i += 3;
+    }
+    let target = words.get(i)?.split('(').next()?;
+    let (keyspace, name) = match kind.as_str() {
+        "KEYSPACE" => (target.to_owned(), target.to_owned()),
+        // CREATE INDEX name ON ks.table (...)
+        k if k.ends_with("INDEX") => {
+            let on = words.iter().position(|w| w.eq_ignore_ascii_case("ON"))?;
+            let table = words.get(on + 1)?.split('(').next()?;
+            (table.split('.').next()?.to_owned(), target.to_owned())
+        }
+        _ => {
+            let (ks, name) = target.split_once('.')?;
+            (ks.to_owned(), name.to_owned())
+        }
+    };
+    Some(Create {
+        kind,
+        keyspace: unquote(&keyspace),
+        name: unquote(name.rsplit('.').next().unwrap_or(&name)),
+        cql: cql.to_owned(),
+    })
+}
+
+fn unquote(s: &str) -> String {
+    s.trim_matches('"').to_owned()
+}
+
+/// The statement made idempotent (`IF NOT EXISTS`) and, with `rename`, moved to another
+/// keyspace (its own name and qualified names in it).
+pub fn rewrite(create: &Create, rename: Option<&str>) -> String {
+    let mut cql = create.cql.clone();
+    let upper = cql.to_ascii_uppercase();
+    if !upper.contains(" IF NOT EXISTS ") {
+        let at = upper
+            .find(&format!(" {} ", create.kind))
+            .map(|i| i + create.kind.len() + 2);
+        if let Some(at) = at {
+            cql.insert_str(at, "IF NOT EXISTS ");
+        }
+    }
+    if let Some(to) = rename {
+        let from = &create.keyspace;
+        for (old, new) in [
+            (format!("{from}."), format!("{to}.")),
+            (format!("\"{from}\"."), format!("{to}.")),
+        ] {
+            cql = cql.replace(&old, &new);
+        }
+        if create.kind == "KEYSPACE" {
+            cql = cql.replacen(&format!("EXISTS {from}"), &format!("EXISTS {to}"), 1);
+        }
+    }
+    cql
+}
+
+/// The statements to run on the target, in order, for `job`.
+pub async fn statements(job: &CopySchema) -> Result<Vec<Create>, SchemaCopyError> {
+    let mut creates = Vec::new();
+    match &job.from {
+        From::Cluster(options) => {
+            let session = cluster::connect(options).await?;
+            for ks in &job.keyspaces {
+                let described = cluster::describe_keyspace(&session, ks).await?;
+                creates.extend(described.iter().filter_map(|cql| describe_create(cql)));
+            }
+        }
+        From::Files(files) => {
+            for file in files {
+                let script =
+                    std::fs::read_to_string(file).map_err(|source| SchemaCopyError::Read {
+                        path: file.clone(),
+                        source,
+                    })?;
+                creates.extend(parse_script(&script));
+            }
+        }
+    }
+    // With --tables: every type (tables may use them), the tables named, their indexes.
+    let wanted = |c: &Create| {
+        let named = |t: &String| {
+            c.name == *t || c.cql.contains(&format!(".{t} ")) || c.cql.contains(&format!(".{t}("))
+        };
+        job.keyspaces.contains(&c.keyspace)
+            && match c.kind.as_str() {
+                "TABLE" | "MATERIALIZED VIEW" => {
+                    job.tables.is_empty() || job.tables.contains(&c.name)
+                }
+                k if k.ends_with("INDEX") => job.tables.is_empty() || job.tables.iter().any(named),
+                _ => true,
+            }
+    };
+    creates.retain(wanted);
+    for ks in &job.keyspaces {
+        if !creates
+            .iter()
+            .any(|c| c.keyspace == *ks && c.kind != "KEYSPACE")
+        {
+            return Err(SchemaCopyError::Empty {
+                keyspace: ks.clone(),
+                hint: match &job.from {
+                    From::Files(_) => " in the files given".into(),
+                    From::Cluster(_) => " on the source cluster (check the name)".into(),
+                },
+            });
+        }
+    }
+    Ok(creates)
+}
+
+/// Copies the schema; returns the statements run (or, with `dry_run`, to run).
+pub async fn run(job: &CopySchema) -> Result<Vec<String>, SchemaCopyError> {
+    if job.to_keyspace.is_some() && job.keyspaces.len() != 1 {
+        return Err(SchemaCopyError::Rename(job.keyspaces.len()));
+    }
+    let creates = statements(job).await?;
+    let cql: Vec<(bool, String)> = creates
+        .iter()
+        .map(|c| (c.kind == "KEYSPACE", rewrite(c, job.to_keyspace.as_deref())))
+        .collect();
+    if job.dry_run {
+        return Ok(cql.into_iter().map(|(_, s)| s).collect());
+    }
+    let session = cluster::connect(&job.target).await?;
+    let has_keyspace = cql.iter().any(|(k, _)| *k);
+    if !has_keyspace {
+        let ks = job
+            .to_keyspace
+            .clone()
+            .unwrap_or_else(|| job.keyspaces[0].clone());
+        if !cluster::keyspace_exists(&session, &ks).await? {
+            return Err(SchemaCopyError::NoKeyspace { keyspace: ks });
+        }
+    }
+    let mut run = Vec::new();
+    for (_, statement) in cql {
+        session
+            .query_unpaged(statement.as_str(), ())
+            .await
+            .map_err(|e| SchemaCopyError::Apply {
+                statement: statement.clone(),
+                reason: e.to_string(),
+            })?;
+        run.push(statement);
+    }
+    Ok(run)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_snapshots_schema_cql_gives_its_type_and_table_made_idempotent_and_renamed() {
+        let script = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fixtures/sstables/nb/everything/schema.cql"
+        ))
+        .unwrap();
+        let creates = parse_script(&script);
+        let kinds: Vec<(&str, &str, &str)> = creates
+            .iter()
+            .map(|c| (c.kind.as_str(), c.keyspace.as_str(), c.name.as_str()))
+            .collect();
+        assert_eq!(
+            kinds,
+            [("TYPE", "fx", "address"), ("TABLE", "fx", "everything")]
+        );
+        let table = rewrite(&creates[1], Some("fx2"));
+        assert!(
+            table.starts_with("CREATE TABLE IF NOT EXISTS fx2.everything ("),
+            "{table}"
+        );
+        assert!(
+            table.contains("CLUSTERING ORDER BY (c1 ASC, c2 DESC)"),
+            "{table}"
+        );
+        assert!(!table.contains("fx."), "{table}");
+    }
+
+    #[test]
+    fn create_statements_of_every_kind_are_recognised_and_others_left_out() {
+        let c = describe_create("CREATE KEYSPACE ks WITH replication = {'class': 'x'}").unwrap();
+        assert_eq!((c.kind.as_str(), c.keyspace.as_str()), ("KEYSPACE", "ks"));
+        assert_eq!(
+            rewrite(&c, Some("other")),
+            "CREATE KEYSPACE IF NOT EXISTS other WITH replication = {'class': 'x'}"
+        );
+        let i = describe_create("CREATE INDEX by_name ON ks.users (name)").unwrap();
+        assert_eq!(
+            (i.kind.as_str(), i.keyspace.as_str(), i.name.as_str()),
+            ("INDEX", "ks", "by_name")
+        );
+        let t = describe_create("CREATE TABLE IF NOT EXISTS \"Ks\".t (k int PRIMARY KEY)").unwrap();
+        assert_eq!((t.keyspace.as_str(), t.name.as_str()), ("Ks", "t"));
+        assert_eq!(rewrite(&t, None), t.cql);
+        assert!(describe_create("INSERT INTO ks.t (k) VALUES (1)").is_none());
+        let script = "-- a comment; with a semicolon\nCREATE TABLE ks.a (k text PRIMARY KEY) WITH comment = 'x;y';\nCREATE TABLE ks.b (k int PRIMARY KEY);";
+        let names: Vec<String> = parse_script(script).into_iter().map(|c| c.name).collect();
+        assert_eq!(names, ["a", "b"]);
+    }
+}
