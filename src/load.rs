@@ -284,7 +284,9 @@ fn read_input(
     for event in events {
         match event? {
             SourceEvent::Partition(partition) => {
-                Counters::add(&counters.rows_read, 1);
+                // A dump's row is a partition of one row; an SSTable's partition has many.
+                let rows = partition.rows.len() + usize::from(partition.static_row.is_some());
+                Counters::add(&counters.rows_read, rows.max(1) as u64);
                 partitions.push(partition);
                 if partitions.len() == PARTITIONS_PER_MESSAGE {
                     let full = std::mem::replace(
