@@ -74,6 +74,14 @@ pub enum ParquetError {
         groups: i64,
         writer: String,
     },
+    #[error(
+        "{path} is damaged: reading row group {group} failed: {reason}; the file is probably corrupt or truncated: check it, or export it again"
+    )]
+    RowGroup {
+        path: String,
+        group: usize,
+        reason: String,
+    },
     #[error("cannot decode {path}: {reason}")]
     Decode { path: String, reason: String },
     #[error("{first} and {second} have different schemas ({difference}); load them separately")]

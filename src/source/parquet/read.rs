@@ -195,12 +195,10 @@ fn decode_with<R: ChunkReader + 'static>(
 ) -> Result<bool, ParquetError> {
     let file = &input.files[f];
     // The footer was read when the file was opened: what fails now is a page of this row group.
-    let corrupt = |e: &dyn std::fmt::Display| {
-        ParquetError::Damaged(Damaged {
-            input: file.name.clone(),
-            at: format!("in row group {g}"),
-            message: decoder_message(&e.to_string()).to_owned(),
-        })
+    let corrupt = |e: &dyn std::fmt::Display| ParquetError::RowGroup {
+        path: file.name.clone(),
+        group: g,
+        reason: decoder_message(&e.to_string()).to_owned(),
     };
     let metadata =
         dictionary_hints(&file.metadata, plan, g).unwrap_or_else(|| file.metadata.clone());
