@@ -212,3 +212,85 @@ fn deletions_of_every_kind_read_as_sstabledump_shows_them() {
         );
     }
 }
+
+/// `everything()` with one column's type or presence changed.
+fn altered(column: &str, new_type: Option<&str>) -> TableSchema {
+    let mut schema = everything();
+    let at = schema.column(column).unwrap().0;
+    match new_type {
+        Some(t) => {
+            schema.columns[at].cql_type = parse_type(t, &NoUdts).unwrap();
+        }
+        None => {
+            schema.columns.remove(at);
+        }
+    }
+    schema
+}
+
+#[test]
+fn a_header_that_disagrees_with_the_table_is_refused_naming_the_column_and_both_types() {
+    let input = SstableInput::open(&fixture("nb")).unwrap();
+    let err = input
+        .plan(&altered("b", Some("int")), &MappingOptions::default(), 0)
+        .err()
+        .unwrap();
+    let message = err.to_string();
+    assert!(
+        message.contains("column b is bigint in the SSTable but int in fx.everything"),
+        "{message}"
+    );
+    assert!(matches!(err, SstableError::Schema { .. }));
+    let counter = altered("n", Some("counter"));
+    assert!(matches!(
+        input.plan(&counter, &MappingOptions::default(), 0),
+        Err(SstableError::Counter { .. })
+    ));
+    let flags = MappingOptions {
+        ttl: Some(5),
+        ..MappingOptions::default()
+    };
+    assert!(matches!(
+        input.plan(&everything(), &flags, 0),
+        Err(SstableError::Flag { flag: "--ttl" })
+    ));
+}
+
+#[test]
+fn a_column_the_table_no_longer_has_is_read_and_left_out() {
+    let input = SstableInput::open(&fixture("nb")).unwrap();
+    let schema = altered("t", None);
+    let plans = input.plan(&schema, &MappingOptions::default(), 0).unwrap();
+    let reader = Reader {
+        sstables: input
+            .sstables
+            .into_iter()
+            .map(|s| s.descriptor)
+            .zip(plans)
+            .collect(),
+        next: 0,
+        current: None,
+        read: Default::default(),
+        done_bytes: 0,
+        failed: false,
+    };
+    let partitions = reader.collect::<Result<Vec<_>, _>>().unwrap();
+    assert_eq!(partitions.len(), 276);
+    let columns = schema.columns.len();
+    assert!(
+        partitions
+            .iter()
+            .flat_map(|p| &p.rows)
+            .flat_map(|r| &r.columns)
+            .all(|c| c.column < columns),
+        "every column read is one of the table's"
+    );
+    let a = schema.column("a").unwrap().0;
+    assert!(
+        partitions
+            .iter()
+            .flat_map(|p| &p.rows)
+            .any(|r| r.columns.iter().any(|c| c.column == a)),
+        "the other columns are still read"
+    );
+}
