@@ -322,16 +322,41 @@ pub fn resource_usage() -> (f64, u64) {
         usage
     };
     let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    (
-        secs(usage.ru_utime) + secs(usage.ru_stime),
-        // ru_maxrss is in KiB on Linux.
-        (usage.ru_maxrss as u64).saturating_mul(1024),
-    )
+    // ru_maxrss (KiB on Linux) keeps the high-water mark of the memory an exec replaced: a
+    // cassbulk started by a large parent reports the parent's size. VmHWM is this program's own.
+    let peak = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| high_water_mark(&status))
+        .unwrap_or((usage.ru_maxrss as u64).saturating_mul(1024));
+    (secs(usage.ru_utime) + secs(usage.ru_stime), peak)
+}
+
+/// The `VmHWM` line of `/proc/self/status`, in bytes.
+fn high_water_mark(status: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line
+        .trim_start_matches("VmHWM:")
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kib * 1024)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_peak_is_this_programs_own_high_water_mark() {
+        let status =
+            "Name:\tcassbulk\nVmPeak:\t 2000000 kB\nVmHWM:\t   78124 kB\nVmRSS:\t 1000 kB\n";
+        assert_eq!(high_water_mark(status), Some(78_124 * 1024));
+        assert_eq!(high_water_mark("Name: x\n"), None);
+        let (_, peak) = resource_usage();
+        assert!(peak > 0);
+    }
 
     #[test]
     fn counts_are_shown_with_thousands_separators() {
