@@ -9,8 +9,8 @@ use std::sync::Arc;
 use crate::model::schema::ClusteringOrder;
 use crate::model::{ColumnKind, ColumnSchema, CqlType, Partition, TableName, TableSchema};
 
-use super::data::{ColumnPlan, DataFile, Partitions, RowPlan};
-use super::{SstableError, SstableInput, compression, marshal};
+use super::data::{Partitions, RowPlan};
+use super::{SstableError, SstableInput, column_plans, marshal, open_data};
 
 /// Exact counts over some partitions.
 #[derive(Default, Debug, Clone, PartialEq, Eq)]
@@ -226,22 +226,13 @@ fn scan_one(
     now: i64,
 ) -> Result<(Counts, String), SstableError> {
     let columns = |list: &[(String, marshal::HeaderType)], kind| {
-        let mut plans: Vec<(bool, &str, ColumnPlan)> = list
-            .iter()
-            .map(|(name, t)| {
-                let target = schema
-                    .column(name)
-                    .filter(|(_, c)| c.kind == kind)
-                    .map(|(i, _)| i);
-                (
-                    t.cql.is_multi_cell(),
-                    name.as_str(),
-                    ColumnPlan::new(&t.cql, target),
-                )
-            })
-            .collect();
-        plans.sort_by(|a, b| (a.0, a.1.as_bytes()).cmp(&(b.0, b.1.as_bytes())));
-        plans.into_iter().map(|(_, _, p)| p).collect::<Vec<_>>()
+        column_plans::<std::convert::Infallible>(list, |name, _| {
+            Ok(schema
+                .column(name)
+                .filter(|(_, c)| c.kind == kind)
+                .map(|(i, _)| i))
+        })
+        .unwrap_or_else(|never| match never {})
     };
     let plan = Arc::new(RowPlan::new(
         &s.header,
@@ -250,29 +241,9 @@ fn scan_one(
         columns(&s.header.regulars, ColumnKind::Regular),
         now,
     ));
-    let path = s.descriptor.component("Data.db");
-    let name = path.display().to_string();
-    let io = |source| SstableError::Io {
-        path: name.clone(),
-        source,
-    };
-    let file = std::fs::File::open(&path).map_err(io)?;
-    // SAFETY: read only; SSTables are immutable once written.
-    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
-    let on_disk = map.len() as u64;
-    let info_path = s.descriptor.component("CompressionInfo.db");
-    let compression = match std::fs::read(&info_path) {
-        Ok(bytes) => Some(
-            compression::CompressionInfo::parse(&bytes, on_disk).map_err(|reason| {
-                SstableError::Component {
-                    path: info_path.display().to_string(),
-                    reason,
-                }
-            })?,
-        ),
-        Err(_) => None,
-    };
-    let described = match &compression {
+    let (name, file) = open_data(&s.descriptor)?;
+    let on_disk = file.map.len() as u64;
+    let described = match &file.compression {
         Some(c) => format!(
             "{}, {} KiB chunks, Data.db {} ({} uncompressed)",
             c.class.rsplit('.').next().unwrap_or(&c.class),
@@ -282,8 +253,7 @@ fn scan_one(
         ),
         None => format!("uncompressed, Data.db {}", size(on_disk)),
     };
-    let file = Arc::new(DataFile { map, compression });
-    let mut partitions = Partitions::new(file, plan);
+    let mut partitions = Partitions::new(Arc::new(file), plan);
     let mut counts = Counts::default();
     loop {
         match partitions.next_partition() {

@@ -270,36 +270,24 @@ fn plan_sstable(s: &Sstable, schema: &TableSchema, now: i64) -> Result<RowPlan, 
         )));
     }
     let columns = |list: &[(String, marshal::HeaderType)], kind: ColumnKind| {
-        let mut plans: Vec<(bool, &str, ColumnPlan)> = Vec::new();
-        for (name, ty) in list {
-            let target = match schema.column(name) {
-                Some((i, c)) if c.kind == kind => {
-                    if !compatible(&ty.cql, &c.cql_type) {
-                        return Err(mismatch(format!(
-                            "column {name} is {} in the SSTable but {} in {}; a column whose type changed cannot be loaded",
-                            ty.cql, c.cql_type, schema.name
-                        )));
-                    }
-                    Some(i)
+        column_plans(list, |name, ty| match schema.column(name) {
+            Some((i, c)) if c.kind == kind => {
+                if compatible(&ty.cql, &c.cql_type) {
+                    Ok(Some(i))
+                } else {
+                    Err(mismatch(format!(
+                        "column {name} is {} in the SSTable but {} in {}; a column whose type changed cannot be loaded",
+                        ty.cql, c.cql_type, schema.name
+                    )))
                 }
-                Some(_) => {
-                    return Err(mismatch(format!(
-                        "column {name} is static in one of the SSTable and {} but not the other",
-                        schema.name
-                    )));
-                }
-                // Dropped since: read and left out.
-                None => None,
-            };
-            plans.push((
-                ty.cql.is_multi_cell(),
-                name,
-                ColumnPlan::new(&ty.cql, target),
-            ));
-        }
-        // Cassandra's order: simple before complex, then by name's bytes.
-        plans.sort_by(|a, b| (a.0, a.1.as_bytes()).cmp(&(b.0, b.1.as_bytes())));
-        Ok(plans.into_iter().map(|(_, _, p)| p).collect::<Vec<_>>())
+            }
+            Some(_) => Err(mismatch(format!(
+                "column {name} is static in one of the SSTable and {} but not the other",
+                schema.name
+            ))),
+            // Dropped since: read and left out.
+            None => Ok(None),
+        })
     };
     let statics = columns(&header.statics, ColumnKind::Static)?;
     let regulars = columns(&header.regulars, ColumnKind::Regular)?;
@@ -341,6 +329,54 @@ fn compatible(a: &CqlType, b: &CqlType) -> bool {
     }
 }
 
+/// An SSTable's Data.db, mapped, with its CompressionInfo.db if it has one; and its path.
+fn open_data(descriptor: &Descriptor) -> Result<(String, DataFile), SstableError> {
+    let path = descriptor.component("Data.db");
+    let name = path.display().to_string();
+    let io = |source| SstableError::Io {
+        path: name.clone(),
+        source,
+    };
+    let file = std::fs::File::open(&path).map_err(io)?;
+    // SAFETY: the file is only read; SSTables are immutable once written (a snapshot's are
+    // hard links Cassandra never rewrites).
+    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
+    let info_path = descriptor.component("CompressionInfo.db");
+    let compression = match std::fs::read(&info_path) {
+        Ok(bytes) => Some(
+            compression::CompressionInfo::parse(&bytes, map.len() as u64).map_err(|reason| {
+                SstableError::Component {
+                    path: info_path.display().to_string(),
+                    reason,
+                }
+            })?,
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(source) => {
+            return Err(SstableError::Io {
+                path: info_path.display().to_string(),
+                source,
+            });
+        }
+    };
+    Ok((name, DataFile { map, compression }))
+}
+
+/// Header columns as the reader plans them, in Cassandra's serialization order: simple
+/// before complex, then by name's bytes. `target` says where each goes in the table.
+fn column_plans<E>(
+    list: &[(String, marshal::HeaderType)],
+    mut target: impl FnMut(&str, &marshal::HeaderType) -> Result<Option<usize>, E>,
+) -> Result<Vec<ColumnPlan>, E> {
+    let mut plans = Vec::with_capacity(list.len());
+    for (name, ty) in list {
+        let plan = ColumnPlan::new(&ty.cql, target(name, ty)?);
+        plans.push((ty.cql.is_multi_cell(), name.as_bytes(), plan));
+    }
+    plans.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    Ok(plans.into_iter().map(|(_, _, p)| p).collect())
+}
+
 /// Reads every partition of every SSTable of a planned input, in turn.
 struct Reader {
     sstables: Vec<(Descriptor, Arc<RowPlan>)>,
@@ -352,41 +388,27 @@ struct Reader {
 }
 
 impl Reader {
+    fn new(
+        sstables: Vec<(Descriptor, Arc<RowPlan>)>,
+        read: Arc<std::sync::atomic::AtomicU64>,
+    ) -> Reader {
+        Reader {
+            sstables,
+            next: 0,
+            current: None,
+            read,
+            done_bytes: 0,
+            failed: false,
+        }
+    }
+
     fn open_next(&mut self) -> Result<bool, SstableError> {
         let Some((descriptor, plan)) = self.sstables.get(self.next) else {
             return Ok(false);
         };
         self.next += 1;
-        let path = descriptor.component("Data.db");
-        let name = path.display().to_string();
-        let io = |source| SstableError::Io {
-            path: name.clone(),
-            source,
-        };
-        let file = std::fs::File::open(&path).map_err(io)?;
-        // SAFETY: the file is only read; SSTables are immutable once written (a snapshot's
-        // are hard links Cassandra never rewrites).
-        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
-        let info_path = descriptor.component("CompressionInfo.db");
-        let compression = match std::fs::read(&info_path) {
-            Ok(bytes) => Some(
-                compression::CompressionInfo::parse(&bytes, map.len() as u64).map_err(
-                    |reason| SstableError::Component {
-                        path: info_path.display().to_string(),
-                        reason,
-                    },
-                )?,
-            ),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(source) => {
-                return Err(SstableError::Io {
-                    path: info_path.display().to_string(),
-                    source,
-                });
-            }
-        };
-        let file = Arc::new(DataFile { map, compression });
-        self.current = Some((name, Partitions::new(file, plan.clone())));
+        let (name, file) = open_data(descriptor)?;
+        self.current = Some((name, Partitions::new(Arc::new(file), plan.clone())));
         Ok(true)
     }
 }

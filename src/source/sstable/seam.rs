@@ -77,14 +77,7 @@ impl Planned for SstablePlanned {
     fn start(self: Box<Self>) -> Result<Started, SourceError> {
         let total = self.sstables.iter().map(|(d, _)| data_length(d)).sum();
         let read = Arc::new(AtomicU64::new(0));
-        let reader = Reader {
-            sstables: self.sstables,
-            next: 0,
-            current: None,
-            read: read.clone(),
-            done_bytes: 0,
-            failed: false,
-        };
+        let reader = Reader::new(self.sstables, read.clone());
         let events = reader.map(|r| r.map(SourceEvent::Partition).map_err(SourceError::from));
         Ok(Started {
             events: Box::new(events),

@@ -80,25 +80,19 @@ pub(crate) fn everything() -> TableSchema {
     build_table_schema(&TableName::parse("fx.everything").unwrap(), &rows, &types).unwrap()
 }
 
+/// A reader of `input`'s SSTables with their plans.
+fn reader(input: SstableInput, plans: Vec<std::sync::Arc<RowPlan>>) -> Reader {
+    let sstables = input.sstables.into_iter().map(|s| s.descriptor).zip(plans);
+    Reader::new(sstables.collect(), Default::default())
+}
+
 fn read_all(format: &str) -> Vec<Partition> {
     let input = SstableInput::open(&fixture(format)).unwrap();
     let schema = everything();
     let plans = input
         .plan(&schema, &MappingOptions::default(), 1_800_000_000)
         .unwrap();
-    let reader = Reader {
-        sstables: input
-            .sstables
-            .into_iter()
-            .map(|s| s.descriptor)
-            .zip(plans)
-            .collect(),
-        next: 0,
-        current: None,
-        read: Default::default(),
-        done_bytes: 0,
-        failed: false,
-    };
+    let reader = reader(input, plans);
     reader.collect::<Result<Vec<_>, _>>().unwrap()
 }
 
@@ -261,19 +255,7 @@ fn a_column_the_table_no_longer_has_is_read_and_left_out() {
     let input = SstableInput::open(&fixture("nb")).unwrap();
     let schema = altered("t", None);
     let plans = input.plan(&schema, &MappingOptions::default(), 0).unwrap();
-    let reader = Reader {
-        sstables: input
-            .sstables
-            .into_iter()
-            .map(|s| s.descriptor)
-            .zip(plans)
-            .collect(),
-        next: 0,
-        current: None,
-        read: Default::default(),
-        done_bytes: 0,
-        failed: false,
-    };
+    let reader = reader(input, plans);
     let partitions = reader.collect::<Result<Vec<_>, _>>().unwrap();
     assert_eq!(partitions.len(), 276);
     let columns = schema.columns.len();
