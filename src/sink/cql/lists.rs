@@ -19,6 +19,10 @@
 //!
 //! On clusters that refuse `writetime()` of a non-frozen collection (before 5.0) only the values
 //! are compared: the same elements mean present, anything else is written.
+//!
+//! Appends (`SET l = l + [...]`, for list elements an SSTable holds with write times of their
+//! own) are checked the same way by [`decide_append`], except that newer elements never stop
+//! them: an append removes nothing, and a newer whole-list write's deletion already shadows it.
 
 use std::collections::HashMap;
 
@@ -71,6 +75,36 @@ pub fn decide(elements: &[&[u8]], timestamp: i64, target: Option<&TargetList>) -
         }
         None if same(&mut target.elements.iter()) => ListCheck::Present,
         None => ListCheck::Write,
+    }
+}
+
+/// Decides whether appending `elements` at `timestamp` is right: not when the table's elements
+/// written at `timestamp` are exactly these (an earlier load appended them); without write
+/// times, not when the table's list holds them as one run.
+pub fn decide_append(elements: &[&[u8]], timestamp: i64, target: Option<&TargetList>) -> ListCheck {
+    let Some(target) = target.filter(|t| !t.elements.is_empty()) else {
+        return ListCheck::Write;
+    };
+    let present = match &target.write_times {
+        Some(times) => target
+            .elements
+            .iter()
+            .zip(times)
+            .filter(|&(_, &w)| w == timestamp)
+            .map(|(e, _)| e.as_slice())
+            .eq(elements.iter().copied()),
+        None => {
+            !elements.is_empty()
+                && target
+                    .elements
+                    .windows(elements.len())
+                    .any(|w| w.iter().map(Vec::as_slice).eq(elements.iter().copied()))
+        }
+    };
+    if present {
+        ListCheck::Present
+    } else {
+        ListCheck::Write
     }
 }
 
@@ -165,6 +199,36 @@ mod tests {
         };
         assert_eq!(decide(&list(&["a"]), 10, Some(&held)), ListCheck::Present);
         assert_eq!(decide(&list(&["b"]), 10, Some(&held)), ListCheck::Write);
+    }
+
+    #[test]
+    fn an_append_already_in_the_table_at_its_time_is_present_and_newer_elements_do_not_stop_one() {
+        let held = target(&["a", "b", "z"], &[10, 10, 20]);
+        assert_eq!(
+            decide_append(&list(&["a", "b"]), 10, Some(&held)),
+            ListCheck::Present
+        );
+        assert_eq!(
+            decide_append(&list(&["c"]), 15, Some(&held)),
+            ListCheck::Write
+        );
+        assert_eq!(
+            decide_append(&list(&["a"]), 10, Some(&held)),
+            ListCheck::Write
+        );
+        assert_eq!(decide_append(&list(&["a"]), 10, None), ListCheck::Write);
+        let untimed = TargetList {
+            elements: vec![b"x".to_vec(), b"a".to_vec(), b"b".to_vec()],
+            write_times: None,
+        };
+        assert_eq!(
+            decide_append(&list(&["a", "b"]), 10, Some(&untimed)),
+            ListCheck::Present
+        );
+        assert_eq!(
+            decide_append(&list(&["b", "a"]), 10, Some(&untimed)),
+            ListCheck::Write
+        );
     }
 
     #[test]

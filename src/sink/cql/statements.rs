@@ -51,6 +51,8 @@ pub struct ListWrite {
     pub clustering: Vec<Vec<u8>>,
     /// The write time of its elements.
     pub timestamp: i64,
+    /// Whether it appends (`l = l + ?`) rather than writes the list whole.
+    pub append: bool,
 }
 
 /// Which prepared statement a batch of statements uses.
@@ -340,6 +342,7 @@ fn whole_write(cql_type: &CqlType, data: &ColumnData) -> bool {
 fn element_statements(
     schema: &TableSchema,
     keys: &[Bind],
+    clustering: &[Vec<u8>],
     data: &ColumnData,
 ) -> Result<Vec<(ElementOp, Statement)>, CqlError> {
     let column = &schema.columns[data.column];
@@ -421,14 +424,25 @@ fn element_statements(
     };
     for ((t, seconds), cells) in live {
         let value = assemble(&column.cql_type, &cells).map_err(collection)?;
-        out.push(statement(
+        let (op, mut add) = statement(
             Op::Add,
             vec![
                 ts(t),
                 Bind::Value((seconds as i32).to_be_bytes().to_vec()),
                 Bind::Value(value),
             ],
-        ));
+        );
+        if matches!(column.cql_type, CqlType::List { .. }) {
+            // An append is not idempotent: the writer checks the table first.
+            add.lists.push(ListWrite {
+                at: 2,
+                column: data.column,
+                clustering: clustering.to_vec(),
+                timestamp: t,
+                append: true,
+            });
+        }
+        out.push((op, add));
     }
     if !matches!(column.cql_type, CqlType::List { .. }) {
         for (t, cells) in dead {
@@ -500,7 +514,8 @@ fn row_statements(
                         .map(|c| Bind::Value(c.clone())),
                 )
                 .collect();
-            elements.extend(element_statements(schema, &keys, data)?);
+            let clustering = if is_static { &[][..] } else { &row.clustering };
+            elements.extend(element_statements(schema, &keys, clustering, data)?);
             continue;
         }
         if column.cql_type.is_multi_cell() {
@@ -532,6 +547,7 @@ fn row_statements(
                     column: data.column,
                     clustering: row.clustering.clone(),
                     timestamp: ts,
+                    append: false,
                 });
             }
             values[at] = value;

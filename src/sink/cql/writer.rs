@@ -34,7 +34,9 @@ use crate::progress::Counters;
 use crate::sink::{PartitionStream, Sink, SinkError};
 
 use super::error::{CqlError, unsupported};
-use super::lists::{ListCheck, TargetList, TargetLists, decide, list_elements, write_times};
+use super::lists::{
+    ListCheck, TargetList, TargetLists, decide, decide_append, list_elements, write_times,
+};
 use super::statements::{
     DEFAULT_BATCH_BYTES, ElementOp, Kind, Op, Statement, element_text, partition_statements,
     range_delete_text,
@@ -413,15 +415,27 @@ impl Inner {
                     continue;
                 };
                 let target = held.get(&(list.clustering.clone(), list.column));
-                match decide(&elements, list.timestamp, target) {
+                let check = if list.append {
+                    decide_append(&elements, list.timestamp, target)
+                } else {
+                    decide(&elements, list.timestamp, target)
+                };
+                // Cassandra 5.0 fails an append of an unset value (a ClassCastException in
+                // Lists.Appender); an empty list appends nothing.
+                let nothing = if list.append {
+                    Bind::Value(0i32.to_be_bytes().to_vec())
+                } else {
+                    Bind::Unset
+                };
+                match check {
                     ListCheck::Write => kept.push(list),
                     ListCheck::Present => {
                         Counters::add(&self.counters.lists_present, 1);
-                        statement.values[list.at] = Bind::Unset;
+                        statement.values[list.at] = nothing;
                     }
                     ListCheck::Newer => {
                         Counters::add(&self.counters.lists_newer, 1);
-                        statement.values[list.at] = Bind::Unset;
+                        statement.values[list.at] = nothing;
                     }
                 }
             }
@@ -590,7 +604,7 @@ impl Inner {
                     }
                     return Ok(());
                 }
-                // A list append (not idempotent, no list check) may have applied: not retried.
+                // A statement neither idempotent nor list-checked may have applied: not retried.
                 Err(e)
                     if retryable(&e)
                         && attempt < self.options.max_attempts
