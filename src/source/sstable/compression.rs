@@ -171,6 +171,10 @@ impl CompressionInfo {
             .saturating_sub((i * self.chunk_length) as u64))
         .min(self.chunk_length as u64) as usize;
         out.clear();
+        if stored.is_empty() && expected == 0 {
+            // An empty last chunk: Deflate writes no bytes at all for it.
+            return Ok(());
+        }
         if stored.len() >= self.max_compressed_length || self.algorithm == Algorithm::Noop {
             out.extend_from_slice(stored);
         } else {

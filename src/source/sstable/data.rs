@@ -42,21 +42,26 @@ const CELL_ROW_TTL: u8 = 0x10;
 const BLOCK: usize = 64 * 1024;
 
 /// A header column as the reader needs it: where its cells go in the target table (`None`:
-/// the column is not in the target, read and left out), whether it is multi-cell, and its
-/// values' width when fixed.
+/// the column is not in the target, read and left out), whether it is multi-cell, its
+/// values' width when fixed, and when a column of its name was last dropped (microseconds):
+/// cells and collection deletions written up to then belong to the dropped column and are
+/// left out, as Cassandra leaves them out (`SerializationHelper.isDropped`), also when a
+/// column of the same name was added again since.
 #[derive(Clone, Debug)]
 pub struct ColumnPlan {
     pub target: Option<usize>,
     pub complex: bool,
     pub fixed: Option<usize>,
+    pub dropped: Option<i64>,
 }
 
 impl ColumnPlan {
-    pub fn new(cql: &CqlType, target: Option<usize>) -> ColumnPlan {
+    pub fn new(cql: &CqlType, target: Option<usize>, dropped: Option<i64>) -> ColumnPlan {
         ColumnPlan {
             target,
             complex: cql.is_multi_cell(),
             fixed: cql.fixed_len(),
+            dropped,
         }
     }
 }
@@ -561,6 +566,10 @@ fn read_row_body(
             }
         } else if let Some(cell) = read_cell(c, p, column, row_timestamp, row_ttl)? {
             data.cells.push(cell);
+        }
+        if let Some(dropped) = column.dropped {
+            data.cells.retain(|cell| cell.timestamp > dropped);
+            data.complex_deletion = data.complex_deletion.filter(|d| d.timestamp > dropped);
         }
         if column.target.is_some() && (!data.cells.is_empty() || data.complex_deletion.is_some()) {
             row.columns.push(data);

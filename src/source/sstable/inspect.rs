@@ -226,7 +226,7 @@ fn scan_one(
     now: i64,
 ) -> Result<(Counts, String), SstableError> {
     let columns = |list: &[(String, marshal::HeaderType)], kind| {
-        column_plans::<std::convert::Infallible>(list, |name, _| {
+        column_plans::<std::convert::Infallible>(list, &Default::default(), |name, _| {
             Ok(schema
                 .column(name)
                 .filter(|(_, c)| c.kind == kind)

@@ -6,13 +6,16 @@
 //!
 //! Opening reads every SSTable's `Statistics.db` header (the columns and their types as
 //! written); planning matches them to the target table (by name; columns since dropped are read
-//! and left out; a type that differs is refused); reading decodes `Data.db` (`data.rs`) chunk by
+//! and left out, and so are cells older than a drop of their column that a snapshot's
+//! `schema.cql` records (`dropped.rs`), when a column of that name was added again; a type that
+//! differs is refused); reading decodes `Data.db` (`data.rs`) chunk by
 //! chunk (`compression.rs`), checking every chunk's CRC32 and every row's size: a damaged or
 //! truncated file stops the load with the file and byte offset.
 
 mod compression;
 mod data;
 mod descriptor;
+mod dropped;
 mod inspect;
 mod marshal;
 mod seam;
@@ -69,11 +72,25 @@ pub enum SstableError {
     Counter { table: String },
 }
 
-/// One SSTable, found and its header read.
+/// One SSTable, found and its header read, with the drops its snapshot's `schema.cql` records.
 struct Sstable {
     descriptor: Descriptor,
     layout: Layout,
     header: Header,
+    dropped: Arc<dropped::Dropped>,
+}
+
+/// The drops recorded in `dir/schema.cql` (none when there is no such file).
+fn dropped_in(dir: &Path) -> Result<dropped::Dropped, SstableError> {
+    let path = dir.join("schema.cql");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Ok(dropped::parse(&text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(dropped::Dropped::new()),
+        Err(source) => Err(SstableError::Io {
+            path: path.display().to_string(),
+            source,
+        }),
+    }
 }
 
 /// The SSTables of one input.
@@ -135,6 +152,8 @@ impl SstableInput {
             })?;
         }
         let mut sstables = Vec::new();
+        let mut drops: std::collections::HashMap<PathBuf, Arc<dropped::Dropped>> =
+            std::collections::HashMap::new();
         for file in files {
             let descriptor =
                 Descriptor::from_data_file(&file).ok_or_else(|| SstableError::NoSstables {
@@ -155,10 +174,19 @@ impl SstableInput {
                 path: stats.display().to_string(),
                 reason,
             })?;
+            let dropped = match drops.get(&descriptor.dir) {
+                Some(d) => d.clone(),
+                None => {
+                    let d = Arc::new(dropped_in(&descriptor.dir)?);
+                    drops.insert(descriptor.dir.clone(), d.clone());
+                    d
+                }
+            };
             sstables.push(Sstable {
                 descriptor,
                 layout,
                 header,
+                dropped,
             });
         }
         if sstables.is_empty() {
@@ -270,7 +298,7 @@ fn plan_sstable(s: &Sstable, schema: &TableSchema, now: i64) -> Result<RowPlan, 
         )));
     }
     let columns = |list: &[(String, marshal::HeaderType)], kind: ColumnKind| {
-        column_plans(list, |name, ty| match schema.column(name) {
+        column_plans(list, &s.dropped, |name, ty| match schema.column(name) {
             Some((i, c)) if c.kind == kind => {
                 if compatible(&ty.cql, &c.cql_type) {
                     Ok(Some(i))
@@ -363,19 +391,24 @@ fn open_data(descriptor: &Descriptor) -> Result<(String, DataFile), SstableError
 }
 
 /// Header columns as the reader plans them, in Cassandra's serialization order: simple
-/// before complex, then by name's bytes. `target` says where each goes in the table.
+/// before complex, then by name's bytes. `target` says where each goes in the table;
+/// `dropped`, when a column of its name was last dropped.
 fn column_plans<E>(
     list: &[(String, marshal::HeaderType)],
+    dropped: &dropped::Dropped,
     mut target: impl FnMut(&str, &marshal::HeaderType) -> Result<Option<usize>, E>,
 ) -> Result<Vec<ColumnPlan>, E> {
     let mut plans = Vec::with_capacity(list.len());
     for (name, ty) in list {
-        let plan = ColumnPlan::new(&ty.cql, target(name, ty)?);
+        let plan = ColumnPlan::new(&ty.cql, target(name, ty)?, dropped.get(name).copied());
         plans.push((ty.cql.is_multi_cell(), name.as_bytes(), plan));
     }
     plans.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
     Ok(plans.into_iter().map(|(_, _, p)| p).collect())
 }
+
+/// An SSTable with the plan to read it by.
+type PlannedSstable = (Descriptor, Arc<RowPlan>);
 
 /// Reads every partition of every SSTable of a planned input, in turn.
 struct Reader {
@@ -453,6 +486,81 @@ impl Iterator for Reader {
             }
         }
     }
+}
+
+/// Reads the SSTables of an input on up to `workers` threads, each its share of the files
+/// (the largest first, each to the least loaded), partitions handed over in batches; the
+/// partition builder does not mind their order. `read` gets each worker's progress counter.
+fn read_parallel(
+    sstables: Vec<PlannedSstable>,
+    workers: usize,
+    sizes: &[u64],
+) -> (
+    impl Iterator<Item = Result<crate::model::Partition, SstableError>> + Send + 'static,
+    Vec<Arc<std::sync::atomic::AtomicU64>>,
+) {
+    const BATCH: usize = 256;
+    let workers = workers.clamp(1, sstables.len().max(1));
+    let mut order: Vec<usize> = (0..sstables.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(sizes.get(i).copied().unwrap_or(0)));
+    let mut shares: Vec<(u64, Vec<PlannedSstable>)> =
+        (0..workers).map(|_| (0, Vec::new())).collect();
+    for i in order {
+        let least = (0..workers).min_by_key(|&w| shares[w].0).unwrap_or(0);
+        shares[least].0 += sizes.get(i).copied().unwrap_or(0);
+        shares[least].1.push(sstables[i].clone());
+    }
+    let (tx, rx) = crossbeam_channel::bounded::<Result<Vec<_>, SstableError>>(workers * 2);
+    let mut counters = Vec::with_capacity(workers);
+    for (n, (_, share)) in shares.into_iter().enumerate() {
+        let read = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        counters.push(read.clone());
+        let worker = tx.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("sstable-read-{n}"))
+            .spawn(move || {
+                let mut batch = Vec::with_capacity(BATCH);
+                for partition in Reader::new(share, read) {
+                    match partition {
+                        Ok(p) => {
+                            batch.push(p);
+                            if batch.len() == BATCH {
+                                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                                if worker.send(Ok(full)).is_err() {
+                                    return; // the load stopped reading
+                                }
+                            }
+                        }
+                        Err(e) => {
+                            let _ = worker.send(Ok(batch));
+                            let _ = worker.send(Err(e));
+                            return;
+                        }
+                    }
+                }
+                let _ = worker.send(Ok(batch));
+            });
+        if let Err(e) = spawned {
+            let _ = tx.send(Err(SstableError::Io {
+                path: "a reader thread".into(),
+                source: e,
+            }));
+        }
+    }
+    drop(tx);
+    let mut failed = false;
+    let events = rx
+        .into_iter()
+        .take_while(move |r| {
+            let go = !failed;
+            failed |= r.is_err();
+            go
+        })
+        .flat_map(|r| match r {
+            Ok(batch) => batch.into_iter().map(Ok).collect::<Vec<_>>(),
+            Err(e) => vec![Err(e)],
+        });
+    (events, counters)
 }
 
 #[cfg(test)]

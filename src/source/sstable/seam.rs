@@ -14,6 +14,7 @@ use crate::source::{
 
 use super::{
     Reader, SstableError, SstableInput, compression, data::RowPlan, descriptor::Descriptor,
+    read_parallel,
 };
 
 /// The SSTable source's entry in the registry.
@@ -73,16 +74,28 @@ fn data_length(d: &Descriptor) -> u64 {
 }
 
 impl Planned for SstablePlanned {
-    /// Partitions, SSTable after SSTable; progress in bytes of uncompressed data.
+    /// Partitions of every SSTable, read on every core when there are several; progress in
+    /// bytes of uncompressed data.
     fn start(self: Box<Self>) -> Result<Started, SourceError> {
-        let total = self.sstables.iter().map(|(d, _)| data_length(d)).sum();
-        let read = Arc::new(AtomicU64::new(0));
-        let reader = Reader::new(self.sstables, read.clone());
-        let events = reader.map(|r| r.map(SourceEvent::Partition).map_err(SourceError::from));
+        let sizes: Vec<u64> = self.sstables.iter().map(|(d, _)| data_length(d)).collect();
+        let total = sizes.iter().sum();
+        let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let (events, read): (Box<dyn Iterator<Item = _> + Send>, Vec<Arc<AtomicU64>>) =
+            if workers > 1 && self.sstables.len() > 1 {
+                let (events, counters) = read_parallel(self.sstables, workers, &sizes);
+                (Box::new(events), counters)
+            } else {
+                let read = Arc::new(AtomicU64::new(0));
+                (
+                    Box::new(Reader::new(self.sstables, read.clone())),
+                    vec![read],
+                )
+            };
+        let events = events.map(|r| r.map(SourceEvent::Partition).map_err(SourceError::from));
         Ok(Started {
             events: Box::new(events),
             size: InputSize::Bytes {
-                read: Arc::new(move || read.load(Ordering::Relaxed)),
+                read: Arc::new(move || read.iter().map(|r| r.load(Ordering::Relaxed)).sum()),
                 total,
             },
         })

@@ -276,3 +276,174 @@ fn a_column_the_table_no_longer_has_is_read_and_left_out() {
         "the other columns are still read"
     );
 }
+
+fn more(table: &str) -> String {
+    format!(
+        "{}/fixtures/sstables/more/{table}",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+/// A table of `fixtures/sstables/more.py`: `(name, kind, type)` per column.
+fn table(name: &str, columns: &[(&str, &str, &str)]) -> TableSchema {
+    use crate::model::schema::{ColumnRow, build_table_schema};
+    let rows: Vec<ColumnRow> = columns
+        .iter()
+        .map(|(column, kind, ty)| ColumnRow {
+            column_name: (*column).into(),
+            clustering_order: "asc".into(),
+            kind: (*kind).into(),
+            position: if *kind == "regular" { -1 } else { 0 },
+            type_name: (*ty).into(),
+        })
+        .collect();
+    build_table_schema(&TableName::parse(name).unwrap(), &rows, &[]).unwrap()
+}
+
+fn read_planned(input: &str, schema: &TableSchema) -> Vec<Partition> {
+    let input = SstableInput::open(input).unwrap();
+    let plans = input
+        .plan(schema, &MappingOptions::default(), 1_800_000_000)
+        .unwrap();
+    let mut partitions = reader(input, plans).collect::<Result<Vec<_>, _>>().unwrap();
+    partitions.sort_by(|a, b| (a.token, &a.key).cmp(&(b.token, &b.key)));
+    partitions
+}
+
+#[test]
+fn zstd_snappy_deflate_and_uncompressed_sstables_read_the_same_partitions() {
+    let schema = table(
+        "fy.t",
+        &[
+            ("pk", "partition_key", "int"),
+            ("c", "clustering", "int"),
+            ("v", "regular", "text"),
+            ("n", "regular", "bigint"),
+            ("l", "regular", "list<int>"),
+            ("m", "regular", "map<text, int>"),
+        ],
+    );
+    // List cell paths (timeuuids), local deletion times and so what is left of TTLs (seconds)
+    // come from the moments each table's writes were applied: compare without them.
+    use crate::model::{Deletion, Liveness};
+    let l = schema.column("l").unwrap().0;
+    let zero = |d: &mut Option<Deletion>| {
+        if let Some(d) = d {
+            d.local_deletion_time = 0;
+        }
+    };
+    let liveness = |l: &mut Liveness| match l {
+        Liveness::Live => {}
+        Liveness::Expiring {
+            local_deletion_time,
+            ttl,
+        } => {
+            // What is left of a TTL: the writes were a second or so apart.
+            *ttl /= 100;
+            *local_deletion_time = 0;
+        }
+        Liveness::Tombstone {
+            local_deletion_time,
+        } => *local_deletion_time = 0,
+    };
+    let read = |table: &str| {
+        let mut partitions = read_planned(&more(table), &schema);
+        for p in &mut partitions {
+            zero(&mut p.deletion);
+            for row in &mut p.rows {
+                zero(&mut row.deletion);
+                if let Some(l) = &mut row.liveness {
+                    liveness(&mut l.liveness);
+                }
+                for column in &mut row.columns {
+                    zero(&mut column.complex_deletion);
+                    for cell in &mut column.cells {
+                        liveness(&mut cell.liveness);
+                        if column.column == l {
+                            cell.path = Default::default();
+                        }
+                    }
+                }
+            }
+        }
+        partitions
+    };
+    let plain = read("plain");
+    // Compacted: 40 partitions, one of them deleted whole, and a cell of another.
+    assert_eq!(plain.len(), 40);
+    for compression in ["zstd", "snappy", "deflate"] {
+        let info =
+            std::fs::read(format!("{}/nb-3-big-CompressionInfo.db", more(compression))).unwrap();
+        let name = String::from_utf8_lossy(&info[..40]).to_lowercase();
+        assert!(name.contains(compression), "{compression}: {name}");
+        assert_eq!(read(compression), plain, "{compression}");
+    }
+}
+
+#[test]
+fn cells_older_than_a_drop_in_the_snapshots_schema_are_left_out_and_newer_ones_kept() {
+    let schema = table(
+        "fy.dropped",
+        &[
+            ("pk", "partition_key", "int"),
+            ("v", "regular", "text"),
+            ("back", "regular", "text"),
+        ],
+    );
+    let back = schema.column("back").unwrap().0;
+    let partitions = read_planned(&more("dropped"), &schema);
+    let cells: Vec<i64> = partitions
+        .iter()
+        .flat_map(|p| &p.rows)
+        .flat_map(|r| &r.columns)
+        .filter(|c| c.column == back)
+        .flat_map(|c| &c.cells)
+        .map(|c| c.timestamp)
+        .collect();
+    // 50 written before the drop at 1764000001000000 (left out), 50 after the re-add.
+    assert_eq!(cells.len(), 50, "{cells:?}");
+    assert!(cells.iter().all(|&t| t > 1_764_000_001_000_000));
+    // Without the snapshot's schema.cql they would all be read.
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(more("dropped")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.file_name().unwrap() != "schema.cql" {
+            std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    let all = read_planned(dir.path().to_str().unwrap(), &schema);
+    let count = all
+        .iter()
+        .flat_map(|p| &p.rows)
+        .flat_map(|r| &r.columns)
+        .filter(|c| c.column == back)
+        .count();
+    assert_eq!(count, 100);
+}
+
+#[test]
+fn reading_an_inputs_sstables_on_several_threads_gives_the_same_partitions() {
+    let input = SstableInput::open(&fixture("oa")).unwrap();
+    let plans = input
+        .plan(&everything(), &MappingOptions::default(), 1_800_000_000)
+        .unwrap();
+    let sstables: Vec<_> = input
+        .sstables
+        .into_iter()
+        .map(|s| s.descriptor)
+        .zip(plans)
+        .collect();
+    let sequential: Vec<Partition> = Reader::new(sstables.clone(), Default::default())
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let sizes = vec![1; sstables.len()];
+    let (events, counters) = read_parallel(sstables, 2, &sizes);
+    let mut parallel: Vec<Partition> = events.collect::<Result<_, _>>().unwrap();
+    assert_eq!(counters.len(), 2);
+    let key = |p: &Partition| (p.token, p.key.clone(), p.rows.len());
+    let mut sorted = sequential.clone();
+    sorted.sort_by_key(key);
+    parallel.sort_by_key(key);
+    assert_eq!(parallel.len(), 276);
+    assert_eq!(parallel, sorted);
+}
