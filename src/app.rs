@@ -11,7 +11,7 @@ use thiserror::Error;
 use crate::cli::{Cli, Command, CopySchemaArgs, InspectArgs, LoadArgs};
 use crate::cluster::{self, ConnectOptions};
 use crate::exit::Classify;
-use crate::load::{self, LoadJob};
+use crate::load::{self, LoadJob, Purge};
 use crate::model::literal::parse_literal;
 use crate::model::{TableName, TableSchema, Token};
 use crate::plan::{MappingOptions, PlanError, parse_map, parse_size, parse_writetime};
@@ -96,6 +96,11 @@ fn load(args: LoadArgs) -> Result<ExitCode> {
         })?,
         temp_dir: args.temp_dir.clone().unwrap_or_else(std::env::temp_dir),
         checkpoint: args.checkpoint.clone(),
+        purge: match (args.purge_tombstones, args.gc_grace) {
+            (false, _) => Purge::Keep,
+            (true, None) => Purge::TableGcGrace,
+            (true, Some(seconds)) => Purge::OlderThan(i64::from(seconds)),
+        },
     };
     let report = load::run(job).map_err(|e| {
         if e.is_usage() {
@@ -125,6 +130,9 @@ fn load(args: LoadArgs) -> Result<ExitCode> {
             String::new()
         }
     );
+    if let Some((purged, gc_grace)) = report.purged {
+        eprintln!("load: {purged} tombstones older than gc_grace_seconds ({gc_grace} s) left out");
+    }
     if let Some(path) = &args.summary_json {
         report
             .summary

@@ -210,6 +210,16 @@ pub struct LoadArgs {
     #[arg(long, value_name = "FILE")]
     pub checkpoint: Option<PathBuf>,
 
+    /// Leave out tombstones older than the target table's gc_grace_seconds once the inputs
+    /// (replicas' SSTables, say) are merged, as the old cluster's compaction would have.
+    /// Default: every tombstone is written, so it shadows older copies the target may hold.
+    #[arg(long)]
+    pub purge_tombstones: bool,
+
+    /// With --purge-tombstones: the grace period in seconds instead of the table's own.
+    #[arg(long, value_name = "SECONDS", requires = "purge_tombstones")]
+    pub gc_grace: Option<u32>,
+
     /// Also write the final summary as JSON to this file.
     #[arg(long, value_name = "FILE")]
     pub summary_json: Option<PathBuf>,

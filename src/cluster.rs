@@ -200,6 +200,24 @@ pub async fn keyspace_exists(session: &Session, keyspace: &str) -> Result<bool, 
     Ok(result.rows_num() > 0)
 }
 
+/// A table's `gc_grace_seconds`, from `system_schema.tables`.
+pub async fn gc_grace_seconds(session: &Session, name: &TableName) -> Result<i64, ClusterError> {
+    const QUERY: &str = "SELECT gc_grace_seconds FROM system_schema.tables \
+         WHERE keyspace_name = ? AND table_name = ?";
+    let err = query_error(QUERY);
+    let rows: Vec<(i32,)> = session
+        .query_unpaged(QUERY, (&name.keyspace, &name.table))
+        .await
+        .map_err(|e| err(&e))?
+        .into_rows_result()
+        .map_err(|e| err(&e))?
+        .rows::<(i32,)>()
+        .map_err(|e| err(&e))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| err(&e))?;
+    Ok(rows.first().map_or(864_000, |r| i64::from(r.0)))
+}
+
 /// Reads a table's schema, with its keyspace's user-defined types, from `system_schema`.
 pub async fn read_table_schema(
     session: &Session,

@@ -15,6 +15,7 @@ use crate::checkpoint::{self, CheckpointError, Marks};
 use crate::cluster::{self, ClusterError, ConnectOptions};
 use crate::exit::{Classified, Classify};
 use crate::intake::RowBatch;
+use crate::merge::purge_tombstones;
 use crate::model::{Partition, TableName};
 use crate::plan::MappingOptions;
 use crate::progress::{Counters, InputMeter, Progress, Summary};
@@ -57,6 +58,19 @@ pub struct LoadJob {
     pub memory_limit: u64,
     pub temp_dir: PathBuf,
     pub checkpoint: Option<PathBuf>,
+    pub purge: Purge,
+}
+
+/// Which tombstones a load leaves out, after the replicas' copies are merged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Purge {
+    /// Every tombstone is written (the default: it shadows older copies the target may hold).
+    #[default]
+    Keep,
+    /// Those older than the target table's `gc_grace_seconds`.
+    TableGcGrace,
+    /// Those older than this many seconds.
+    OlderThan(i64),
 }
 
 #[derive(Debug, Error)]
@@ -104,6 +118,8 @@ pub struct LoadReport {
     pub resumed_past: u64,
     /// What the sink says it did.
     pub sink: SinkReport,
+    /// Tombstones left out by `--purge-tombstones`, and the gc_grace_seconds that decided.
+    pub purged: Option<(u64, i64)>,
 }
 
 /// Runs the load and reports what it did.
@@ -120,6 +136,18 @@ pub fn run(job: LoadJob) -> Result<LoadReport, LoadError> {
         .map_err(LoadError::Runtime)?;
     let session = Arc::new(runtime.block_on(cluster::connect(&job.connection))?);
     let schema = Arc::new(runtime.block_on(cluster::read_table_schema(&session, &job.table))?);
+    let gc_grace = match job.purge {
+        Purge::Keep => None,
+        Purge::OlderThan(seconds) => Some(seconds),
+        Purge::TableGcGrace => {
+            Some(runtime.block_on(cluster::gc_grace_seconds(&session, &job.table))?)
+        }
+    };
+    // Decided once, before reading, so every partition sees the same line.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let gc_before = gc_grace.map(|g| now - g);
     let planned = opened
         .into_iter()
         .map(|source| source.plan(schema.clone(), &job.mapping))
@@ -173,26 +201,36 @@ pub fn run(job: LoadJob) -> Result<LoadReport, LoadError> {
     let (tx, stream) = PartitionStream::channel(CHANNEL_DEPTH);
     let mut marks = Marks::new(job.checkpoint.as_deref(), &job.table.to_string());
     let (written, fed) = std::thread::scope(|scope| {
-        let feeder = scope.spawn(|| -> Result<(u64, BuildStats), LoadError> {
-            let mut skipped = 0;
+        let feeder = scope.spawn(|| -> Result<(u64, u64, BuildStats), LoadError> {
+            let (mut skipped, mut purged) = (0, 0);
             for partition in partitions.by_ref() {
-                let partition = partition?;
+                let mut partition = partition?;
                 if resume.as_ref().is_some_and(|m| m.covers(&partition)) {
                     skipped += 1;
                     continue;
+                }
+                if let Some(gc_before) = gc_before {
+                    purged += purge_tombstones(&mut partition, gc_before);
+                    if partition.deletion.is_none()
+                        && partition.range_deletions.is_empty()
+                        && partition.static_row.is_none()
+                        && partition.rows.is_empty()
+                    {
+                        continue;
+                    }
                 }
                 if tx.blocking_send(partition).is_err() {
                     break;
                 }
             }
             drop(tx);
-            Ok((skipped, partitions.stats().clone()))
+            Ok((skipped, purged, partitions.stats().clone()))
         });
         let written = sink.write(stream, &mut marks).and_then(|()| sink.flush());
         (written, feeder.join())
     });
     // A failed feeder (a corrupt spill file) explains a short write; report it first.
-    let (resumed_past, build) = fed.map_err(|_| LoadError::Thread("feeder"))??;
+    let (resumed_past, purged, build) = fed.map_err(|_| LoadError::Thread("feeder"))??;
     written?;
     let sink_report = sink.finish()?;
     let summary = progress.finish();
@@ -205,6 +243,7 @@ pub fn run(job: LoadJob) -> Result<LoadReport, LoadError> {
         build,
         resumed_past,
         sink: sink_report,
+        purged: gc_grace.map(|g| (purged, g)),
     })
 }
 

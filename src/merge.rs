@@ -221,6 +221,55 @@ pub fn row_is_empty(row: &Row) -> bool {
     row.liveness.is_none() && row.deletion.is_none() && row.columns.is_empty()
 }
 
+/// Leaves out the tombstones Cassandra's compaction may purge once a table's `gc_grace_seconds`
+/// have passed: every deletion (partition, range, row, collection) and tombstone cell whose
+/// local deletion time (seconds) is before `gc_before`. Only for partitions whose deletions
+/// have already shadowed what they cover, as the partition builder emits them: what remains
+/// reads the same. Rows left empty go. Returns how many tombstones were left out.
+pub fn purge_tombstones(partition: &mut Partition, gc_before: i64) -> u64 {
+    let old = |d: &Deletion| d.local_deletion_time < gc_before;
+    let mut purged = 0;
+    if partition.deletion.as_ref().is_some_and(old) {
+        partition.deletion = None;
+        purged += 1;
+    }
+    let ranges = partition.range_deletions.len();
+    partition.range_deletions.retain(|r| !old(&r.deletion));
+    purged += (ranges - partition.range_deletions.len()) as u64;
+    for row in partition.static_row.iter_mut().chain(&mut partition.rows) {
+        purged += purge_row(row, gc_before);
+    }
+    partition.rows.retain(|r| !row_is_empty(r));
+    if partition.static_row.as_ref().is_some_and(row_is_empty) {
+        partition.static_row = None;
+    }
+    purged
+}
+
+/// [`purge_tombstones`] for one row.
+fn purge_row(row: &mut Row, gc_before: i64) -> u64 {
+    let old = |d: &Deletion| d.local_deletion_time < gc_before;
+    let mut purged = 0;
+    if row.deletion.as_ref().is_some_and(old) {
+        row.deletion = None;
+        purged += 1;
+    }
+    for column in &mut row.columns {
+        if column.complex_deletion.as_ref().is_some_and(old) {
+            column.complex_deletion = None;
+            purged += 1;
+        }
+        let cells = column.cells.len();
+        column.cells.retain(|c| {
+            !matches!(c.liveness, Liveness::Tombstone { local_deletion_time } if local_deletion_time < gc_before)
+        });
+        purged += (cells - column.cells.len()) as u64;
+    }
+    row.columns
+        .retain(|c| !c.cells.is_empty() || c.complex_deletion.is_some());
+    purged
+}
+
 /// The partition deletion of two versions of a partition.
 pub fn merge_partition_deletion(a: &Partition, b: &Partition) -> Option<Deletion> {
     merge_deletions(a.deletion, b.deletion)
@@ -542,5 +591,79 @@ mod tests {
             let runs: Vec<Row> = [first.to_vec(), second.to_vec()].into_iter().filter_map(fold).collect();
             prop_assert_eq!(fold(runs).unwrap(), whole);
         }
+
+        #[test]
+        fn purging_old_tombstones_from_a_merged_row_keeps_what_it_reads_and_every_newer_tombstone(
+            versions in prop::collection::vec(arb_version(), 1..6),
+            gc_before in 0i64..4,
+        ) {
+            let merged = fold(versions).unwrap();
+            let mut partition = Partition {
+                token: crate::model::Token(0),
+                key: vec![1],
+                deletion: None,
+                range_deletions: vec![],
+                static_row: None,
+                rows: vec![merged.clone()],
+            };
+            let purged = purge_tombstones(&mut partition, gc_before);
+            let after = partition.rows.first().cloned().unwrap_or_default();
+            // What a read shows: the live row marker and live cells.
+            let live = |row: &Row| {
+                let cells: Vec<Cell> = row.columns.iter().flat_map(|c| &c.cells)
+                    .filter(|c| !c.liveness.is_tombstone()).cloned().collect();
+                (row.liveness, cells)
+            };
+            prop_assert_eq!(live(&after), live(&merged));
+            let tombstones = |row: &Row| {
+                let mut out: Vec<i64> = row.deletion.iter().map(|d| d.local_deletion_time).collect();
+                for c in &row.columns {
+                    out.extend(c.complex_deletion.iter().map(|d| d.local_deletion_time));
+                    out.extend(c.cells.iter().filter(|c| c.liveness.is_tombstone())
+                        .map(|c| c.liveness.local_deletion_time()));
+                }
+                out
+            };
+            prop_assert!(tombstones(&after).iter().all(|&t| t >= gc_before));
+            let newer = tombstones(&merged).iter().filter(|&&t| t >= gc_before).count();
+            prop_assert_eq!(tombstones(&after).len(), newer);
+            prop_assert_eq!(purged as usize, tombstones(&merged).len() - newer);
+        }
+    }
+
+    #[test]
+    fn partition_and_range_deletions_older_than_gc_before_are_purged_and_newer_ones_kept() {
+        use crate::model::{RangeDeletion, SliceBound};
+        let deletion = |ldt| Deletion {
+            timestamp: 5,
+            local_deletion_time: ldt,
+        };
+        let range = |ldt| RangeDeletion {
+            start: SliceBound {
+                prefix: vec![],
+                inclusive: true,
+            },
+            end: SliceBound {
+                prefix: vec![],
+                inclusive: true,
+            },
+            deletion: deletion(ldt),
+        };
+        let mut partition = Partition {
+            token: crate::model::Token(0),
+            key: vec![1],
+            deletion: Some(deletion(100)),
+            range_deletions: vec![range(50), range(200)],
+            static_row: Some(Row {
+                deletion: Some(deletion(10)),
+                ..Row::default()
+            }),
+            rows: vec![],
+        };
+        assert_eq!(purge_tombstones(&mut partition, 150), 3);
+        assert_eq!(partition.deletion, None);
+        assert_eq!(partition.range_deletions, vec![range(200)]);
+        assert_eq!(partition.static_row, None);
+        assert_eq!(purge_tombstones(&mut partition, 150), 0);
     }
 }
