@@ -100,10 +100,70 @@ pub fn parse_script(script: &str) -> Vec<Create> {
         current.push('\n');
     }
     statements.push(current);
+    let dropped = dropped_columns(&statements);
     statements
         .iter()
         .filter_map(|s| describe_create(s))
+        .map(|mut c| {
+            if c.kind == "TABLE" {
+                for (table, column) in &dropped {
+                    if *table == (c.keyspace.clone(), c.name.clone()) {
+                        c.cql = without_column(&c.cql, column);
+                    }
+                }
+            }
+            c
+        })
         .collect()
+}
+
+/// The columns a snapshot's `schema.cql` ends with dropped, by (keyspace, table): it records
+/// each drop as `ALTER TABLE ks.t DROP col USING TIMESTAMP t` after the `CREATE TABLE` that
+/// still lists the column, and a column added again since as `ALTER TABLE ks.t ADD col type`.
+fn dropped_columns(statements: &[String]) -> Vec<((String, String), String)> {
+    let mut dropped: Vec<((String, String), String)> = Vec::new();
+    for statement in statements {
+        let words: Vec<&str> = statement.split_whitespace().collect();
+        let is = |i: usize, w: &str| words.get(i).is_some_and(|x| x.eq_ignore_ascii_case(w));
+        if !(is(0, "ALTER") && is(1, "TABLE")) {
+            continue;
+        }
+        let (Some(table), Some(column)) = (words.get(2), words.get(4)) else {
+            continue;
+        };
+        let Some((ks, name)) = table.split_once('.') else {
+            continue;
+        };
+        let key = ((unquote(ks), unquote(name)), unquote(column));
+        if is(3, "DROP") {
+            dropped.push(key);
+        } else if is(3, "ADD") {
+            dropped.retain(|d| *d != key);
+        }
+    }
+    dropped
+}
+
+/// A `CREATE TABLE` as DESCRIBE writes it (a column per line) without `column`'s line.
+fn without_column(cql: &str, column: &str) -> String {
+    let mut lines: Vec<&str> = cql.lines().collect();
+    let at = lines.iter().skip(1).position(|l| {
+        let first = l.split_whitespace().next().unwrap_or("");
+        unquote(first) == column && !l.trim_start().starts_with(')')
+    });
+    let Some(at) = at.map(|i| i + 1) else {
+        return cql.to_owned();
+    };
+    lines.remove(at);
+    let mut out: Vec<String> = lines.iter().map(|l| (*l).to_owned()).collect();
+    // The last column loses its comma when the one after it went.
+    if out.get(at).is_some_and(|l| l.trim_start().starts_with(')'))
+        && let Some(prev) = out.get_mut(at - 1)
+        && let Some(stripped) = prev.trim_end().strip_suffix(',')
+    {
+        *prev = stripped.to_owned();
+    }
+    out.join("\n")
 }
 
 /// What a `CREATE ...` statement creates; `None` for anything else.
@@ -299,6 +359,21 @@ mod tests {
             "{table}"
         );
         assert!(!table.contains("fx."), "{table}");
+    }
+
+    #[test]
+    fn columns_a_snapshot_dropped_are_left_out_of_its_table_and_those_added_again_kept() {
+        let script = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fixtures/sstables/more/dropped/schema.cql"
+        ))
+        .unwrap();
+        let creates = parse_script(&script);
+        assert_eq!(creates.len(), 1);
+        let table = &creates[0].cql;
+        assert!(!table.contains("gone"), "{table}");
+        assert!(table.contains("    back text\n) WITH"), "{table}");
+        assert!(table.contains("    v text,\n"), "{table}");
     }
 
     #[test]
