@@ -136,6 +136,202 @@ async fn a_table_migrates_from_its_nb_oa_and_da_sstables_with_every_write_time_a
             }
         }
     }
+
+    // A second load of the same SSTables changes nothing, list appends included.
+    let before = state(&session, &ks, "everything_nb").await;
+    let out = load(
+        &format!("{ks}.everything_nb"),
+        &fixtures().join("nb").join("everything"),
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let after = state(&session, &ks, "everything_nb").await;
+    assert_eq!(after.len(), before.len());
+    for (a, b) in after.iter().zip(&before) {
+        assert_eq!(a[..ttls_from], b[..ttls_from], "reloaded row {:?}", &b[..4]);
+    }
+}
+
+/// `cassbulk load DIR --table TABLE --no-progress EXTRA...`.
+fn load(table: &str, dir: &Path, extra: &[&str]) -> std::process::Output {
+    cassbulk()
+        .args(["load", "--table", table, "--no-progress"])
+        .args(extra)
+        .arg(dir)
+        .output()
+        .unwrap()
+}
+
+/// The second fixture set's CQL (`fixtures/sstables/more.py`) for keyspace `ks`, statements of
+/// the tables `keep` says.
+fn more_cql(file: &str, ks: &str, keep: impl Fn(&str) -> bool) -> Vec<String> {
+    std::fs::read_to_string(fixtures().join(file))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty() && keep(l))
+        .map(|l| l.replace("{ks}", ks))
+        .collect()
+}
+
+#[tokio::test]
+async fn zstd_snappy_deflate_and_uncompressed_sstables_migrate_with_their_write_times_and_ttls() {
+    let session = common::session().await;
+    let ks = common::keyspace(&session, "sstables_compression").await;
+    let tables = ["zstd", "snappy", "deflate", "plain"];
+    for statement in more_cql("more-schema.cql", &ks, |l| !l.contains("KEYSPACE")) {
+        common::run(&session, &statement).await;
+    }
+    // The reference: the same writes straight from the driver, into `zstd` as the node wrote them.
+    common::run(
+        &session,
+        &format!(
+            "CREATE TABLE {ks}.reference (pk int, c int, v text, n bigint, l list<int>, \
+             m map<text, int>, PRIMARY KEY (pk, c))"
+        ),
+    )
+    .await;
+    for file in ["more-writes-1.cql", "more-writes-2.cql"] {
+        for statement in more_cql(file, &ks, |l| l.contains("{ks}.zstd ")) {
+            common::run(&session, &statement.replace(".zstd ", ".reference ")).await;
+        }
+    }
+    let select = |table: &str| {
+        format!(
+            "SELECT pk, c, v, n, l, m, writetime(v), writetime(n), writetime(l), writetime(m), \
+             ttl(v) FROM {ks}.{table}"
+        )
+    };
+    let mut reference = common::rows(&session, &select("reference")).await;
+    reference.sort();
+    assert!(reference.len() > 400, "{} rows", reference.len());
+    for table in tables {
+        let out = load(
+            &format!("{ks}.{table}"),
+            &fixtures().join("more").join(table),
+            &[],
+        );
+        assert!(
+            out.status.success(),
+            "{table}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut got = common::rows(&session, &select(table)).await;
+        got.sort();
+        assert_eq!(got.len(), reference.len(), "{table}: rows");
+        for (g, w) in got.iter().zip(&reference) {
+            assert_eq!(g[..10], w[..10], "{table}: row {:?}", &w[..2]);
+            // TTLs count from when the fixture was written: present on the same rows.
+            assert_eq!(
+                g[10].is_some(),
+                w[10].is_some(),
+                "{table}: ttl of {:?}",
+                &w[..2]
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn cells_of_a_column_dropped_and_added_again_stay_dropped_as_the_old_cluster_shows_them() {
+    let session = common::session().await;
+    let ks = common::keyspace(&session, "sstables_dropped").await;
+    // The reference: the writes, the drops and the re-add, through the driver.
+    let reference_cql = |file| more_cql(file, &ks, |l| l.contains("{ks}.dropped "));
+    for file in [
+        "more-schema.cql",
+        "more-writes-1.cql",
+        "more-alter.cql",
+        "more-writes-2.cql",
+    ] {
+        for statement in reference_cql(file) {
+            common::run(&session, &statement).await;
+        }
+    }
+    // The target, as copy-schema makes it from the snapshot: the table as it is now.
+    common::run(
+        &session,
+        &format!("CREATE TABLE {ks}.migrated (pk int PRIMARY KEY, v text, back text)"),
+    )
+    .await;
+    let out = load(
+        &format!("{ks}.migrated"),
+        &fixtures().join("more").join("dropped"),
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let select = |table: &str| {
+        format!("SELECT pk, v, back, writetime(v), writetime(back) FROM {ks}.{table}")
+    };
+    let mut want = common::rows(&session, &select("dropped")).await;
+    let mut got = common::rows(&session, &select("migrated")).await;
+    want.sort();
+    got.sort();
+    assert_eq!(want.len(), 75);
+    assert_eq!(got, want);
+    // The old values of `back` are gone: only the 50 written after the re-add remain.
+    assert_eq!(want.iter().filter(|r| r[2].is_some()).count(), 50);
+}
+
+#[tokio::test]
+async fn purge_tombstones_leaves_out_deletions_older_than_gc_grace_and_keeps_newer_ones() {
+    let session = common::session().await;
+    let ks = common::keyspace(&session, "sstables_purge").await;
+    // Two targets, each already holding a row the fixture's partition deletion of
+    // (10, 'b1') at 1764000001000000 shadows: one with a gc_grace the fixture's tombstones are
+    // older than (written hours or more before this test), one with the default ten days.
+    let older = "INSERT INTO {t} (pk, bucket, c1, c2, t) VALUES (10, 'b1', 77, 'old', 'older') \
+                 USING TIMESTAMP 1763000000000000";
+    for (table, grace) in [("short_grace", 60), ("long_grace", 864_000)] {
+        for statement in cql("schema.cql", &ks, table) {
+            let statement = if statement.starts_with("CREATE TABLE") {
+                format!("{statement} AND gc_grace_seconds = {grace}")
+            } else {
+                statement
+            };
+            common::run(&session, &statement).await;
+        }
+        common::run(&session, &older.replace("{t}", &format!("{ks}.{table}"))).await;
+        let out = load(
+            &format!("{ks}.{table}"),
+            &fixtures().join("nb").join("everything"),
+            &["--purge-tombstones"],
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{table}: {stderr}");
+        let survivor = common::rows(
+            &session,
+            &format!("SELECT t FROM {ks}.{table} WHERE pk = 10 AND bucket = 'b1' AND c1 = 77"),
+        )
+        .await;
+        let purged: u64 = stderr
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("load: ")?
+                    .split(" tombstones older")
+                    .next()?
+                    .parse()
+                    .ok()
+            })
+            .unwrap_or_else(|| panic!("{table}: no purge line in {stderr}"));
+        if grace == 60 {
+            assert!(purged > 10, "{table}: {purged} purged");
+            assert_eq!(survivor.len(), 1, "{table}: the older row survives");
+        } else {
+            assert_eq!(purged, 0, "{table}");
+            assert!(
+                survivor.is_empty(),
+                "{table}: the partition deletion was written"
+            );
+        }
+    }
 }
 
 #[tokio::test]
