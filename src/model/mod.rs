@@ -7,6 +7,7 @@ pub mod bytes;
 pub mod cell;
 pub mod collection;
 pub mod literal;
+pub mod marshal;
 pub mod order;
 pub mod schema;
 pub mod token;

@@ -10,7 +10,8 @@ use crate::model::schema::ClusteringOrder;
 use crate::model::{ColumnKind, ColumnSchema, CqlType, Partition, TableName, TableSchema};
 
 use super::data::{Partitions, RowPlan};
-use super::{SstableError, SstableInput, column_plans, marshal, open_data};
+use super::{SstableError, SstableInput, column_plans, open_data};
+use crate::model::marshal;
 
 /// Exact counts over some partitions.
 #[derive(Default, Debug, Clone, PartialEq, Eq)]

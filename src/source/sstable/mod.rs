@@ -17,7 +17,6 @@ mod data;
 mod descriptor;
 mod dropped;
 mod inspect;
-mod marshal;
 mod seam;
 mod statistics;
 
@@ -26,6 +25,7 @@ use std::sync::Arc;
 
 use thiserror::Error;
 
+use crate::model::marshal;
 use crate::model::{ColumnKind, CqlType, TableSchema};
 use crate::plan::MappingOptions;
 

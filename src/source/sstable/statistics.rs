@@ -5,7 +5,7 @@
 //! and the static and regular columns with their types.
 
 use super::compression::Bytes;
-use super::marshal::{self, HeaderType};
+use crate::model::marshal::{self, HeaderType};
 
 /// `EncodingStats` epochs: minimums are stored relative to these (2015-09-22).
 const TIMESTAMP_EPOCH: i64 = 1_442_880_000_000_000;

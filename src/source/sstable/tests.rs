@@ -447,3 +447,32 @@ fn reading_an_inputs_sstables_on_several_threads_gives_the_same_partitions() {
     assert_eq!(parallel.len(), 276);
     assert_eq!(parallel, sorted);
 }
+
+#[test]
+fn every_type_name_a_node_wrote_is_what_cassbulk_writes_for_the_same_type() {
+    use crate::model::marshal::{key_type_name, type_name};
+    for format in ["nb", "oa", "da"] {
+        let input = SstableInput::open(&fixture(format)).unwrap();
+        let header = &input.sstables[0].header;
+        let names = header
+            .clustering
+            .iter()
+            .chain(header.statics.iter().map(|(_, t)| t))
+            .chain(header.regulars.iter().map(|(_, t)| t));
+        let mut n = 0;
+        for t in names {
+            assert_eq!(type_name(&t.cql, t.reversed), t.name, "{format}");
+            n += 1;
+        }
+        assert_eq!(n, 2 + 1 + 28, "{format}");
+        let schema = everything();
+        let key: Vec<&CqlType> = schema.partition_key().iter().map(|c| &c.cql_type).collect();
+        assert_eq!(key_type_name(&key), header.key_type, "{format}");
+    }
+    for table in ["zstd", "dropped"] {
+        let input = SstableInput::open(&more(table)).unwrap();
+        for (_, t) in &input.sstables[0].header.regulars {
+            assert_eq!(type_name(&t.cql, t.reversed), t.name, "{table}");
+        }
+    }
+}

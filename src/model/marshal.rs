@@ -1,6 +1,7 @@
 //! Cassandra's internal type names, as an SSTable's serialization header stores them
 //! (`org.apache.cassandra.db.marshal.MapType(org.apache.cassandra.db.marshal.UTF8Type,...)`,
-//! `AbstractType.toString()`), read into the model's [`CqlType`]. `ReversedType` (a DESC
+//! `AbstractType.toString()`), read into the model's [`CqlType`] ([`parse`]) and written from
+//! it ([`type_name`], for the SSTables cassbulk writes). `ReversedType` (a DESC
 //! clustering column) reads as its base type and reports that it was reversed;
 //! `FrozenType(...)` freezes what it wraps; a `UserType` carries its keyspace and its name and
 //! field names in hex.
@@ -15,6 +16,158 @@ use crate::model::{CqlType, NativeType};
 pub struct HeaderType {
     pub cql: CqlType,
     pub reversed: bool,
+    /// The name as written.
+    pub name: String,
+}
+
+const PACKAGE: &str = "org.apache.cassandra.db.marshal.";
+
+/// The name Cassandra gives `cql` (`AbstractType.toString()`), `ReversedType(...)` around it
+/// when `reversed` (a DESC clustering column). A frozen type is `FrozenType(...)` only where
+/// its container is not frozen itself; tuples never say it; a UDT's name and field names are
+/// hex. A composite partition key is a tuple of its parts: give it to [`key_type_name`].
+pub fn type_name(cql: &CqlType, reversed: bool) -> String {
+    let mut out = String::new();
+    if reversed {
+        out.push_str(PACKAGE);
+        out.push_str("ReversedType(");
+    }
+    write_type(cql, false, &mut out);
+    if reversed {
+        out.push(')');
+    }
+    out
+}
+
+/// The partition key's type name: its one column's, or `CompositeType(...)` of several.
+pub fn key_type_name(parts: &[&CqlType]) -> String {
+    match parts {
+        [one] => type_name(one, false),
+        _ => {
+            let mut out = format!("{PACKAGE}CompositeType(");
+            for (i, part) in parts.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_type(part, false, &mut out);
+            }
+            out.push(')');
+            out
+        }
+    }
+}
+
+fn native_name(native: NativeType) -> &'static str {
+    use NativeType as N;
+    match native {
+        N::Ascii => "AsciiType",
+        N::Bigint => "LongType",
+        N::Blob => "BytesType",
+        N::Boolean => "BooleanType",
+        N::Counter => "CounterColumnType",
+        N::Date => "SimpleDateType",
+        N::Decimal => "DecimalType",
+        N::Double => "DoubleType",
+        N::Duration => "DurationType",
+        N::Float => "FloatType",
+        N::Inet => "InetAddressType",
+        N::Int => "Int32Type",
+        N::Smallint => "ShortType",
+        N::Text => "UTF8Type",
+        N::Time => "TimeType",
+        N::Timestamp => "TimestampType",
+        N::Timeuuid => "TimeUUIDType",
+        N::Tinyint => "ByteType",
+        N::Uuid => "UUIDType",
+        N::Varint => "IntegerType",
+    }
+}
+
+/// Writes `cql`'s name; `ignore_freezing` inside a frozen container (what
+/// `toString(ignoreFreezing)` passes down).
+fn write_type(cql: &CqlType, ignore_freezing: bool, out: &mut String) {
+    let frozen_wrapper = |frozen: bool, out: &mut String| {
+        let wrap = frozen && !ignore_freezing;
+        if wrap {
+            out.push_str(PACKAGE);
+            out.push_str("FrozenType(");
+        }
+        wrap
+    };
+    out.push_str(PACKAGE);
+    match cql {
+        CqlType::Native(n) => out.push_str(native_name(*n)),
+        CqlType::List { elem, frozen } | CqlType::Set { elem, frozen } => {
+            out.truncate(out.len() - PACKAGE.len());
+            let wrap = frozen_wrapper(*frozen, out);
+            out.push_str(PACKAGE);
+            out.push_str(if matches!(cql, CqlType::List { .. }) {
+                "ListType("
+            } else {
+                "SetType("
+            });
+            write_type(elem, ignore_freezing || *frozen, out);
+            out.push(')');
+            if wrap {
+                out.push(')');
+            }
+        }
+        CqlType::Map { key, value, frozen } => {
+            out.truncate(out.len() - PACKAGE.len());
+            let wrap = frozen_wrapper(*frozen, out);
+            out.push_str(PACKAGE);
+            out.push_str("MapType(");
+            write_type(key, ignore_freezing || *frozen, out);
+            out.push(',');
+            write_type(value, ignore_freezing || *frozen, out);
+            out.push(')');
+            if wrap {
+                out.push(')');
+            }
+        }
+        CqlType::Tuple(items) => {
+            out.push_str("TupleType(");
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_type(item, true, out);
+            }
+            out.push(')');
+        }
+        CqlType::Vector { elem, dimension } => {
+            out.push_str("VectorType(");
+            write_type(elem, ignore_freezing, out);
+            out.push_str(&format!(" , {dimension})"));
+        }
+        CqlType::Custom(class) => {
+            out.truncate(out.len() - PACKAGE.len());
+            out.push_str(class);
+        }
+        CqlType::Udt { def, frozen } => {
+            out.truncate(out.len() - PACKAGE.len());
+            let wrap = frozen_wrapper(*frozen, out);
+            out.push_str(PACKAGE);
+            out.push_str("UserType(");
+            out.push_str(&def.keyspace);
+            out.push(',');
+            out.push_str(&hex(&def.name));
+            for (name, ty) in &def.fields {
+                out.push(',');
+                out.push_str(&hex(name));
+                out.push(':');
+                write_type(ty, ignore_freezing || *frozen, out);
+            }
+            out.push(')');
+            if wrap {
+                out.push(')');
+            }
+        }
+    }
+}
+
+fn hex(s: &str) -> String {
+    s.bytes().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Reads a type name; the error says what was expected where.
@@ -25,7 +178,11 @@ pub fn parse(input: &str) -> Result<HeaderType, String> {
     if p.at != input.len() {
         return Err(p.error("the end of the type"));
     }
-    Ok(HeaderType { cql, reversed })
+    Ok(HeaderType {
+        cql,
+        reversed,
+        name: input.to_owned(),
+    })
 }
 
 struct Parser<'a> {
@@ -256,13 +413,7 @@ mod tests {
             cql("vector<float, 3>")
         );
         let desc = read("M.ReversedType(M.UTF8Type)");
-        assert_eq!(
-            desc,
-            HeaderType {
-                cql: cql("text"),
-                reversed: true
-            }
-        );
+        assert_eq!((desc.cql, desc.reversed), (cql("text"), true));
     }
 
     #[test]
