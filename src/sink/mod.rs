@@ -1,6 +1,7 @@
 //! Sinks: where merged partitions go. Each is a noun named after what it writes, in a folder of
 //! its own behind one seam, [`Sink`]: `cql` (a live table, through prepared statements).
-//! Planned: SSTables streamed into the cluster, and Parquet, CSV and PostgreSQL COPY dumps.
+//! In progress: `sstable` (its Data.db serializer is built; not a sink yet). Planned: Parquet,
+//! CSV and PostgreSQL COPY dumps.
 //!
 //! A job builds a [`SinkSpec`] from its flags and [`open`]s it against the [`Target`]; the job
 //! never names a concrete sink. Every sink passes one contract test
@@ -8,6 +9,7 @@
 //! deletion, statics, collections and TTLs, written and read back equal.
 
 pub mod cql;
+pub mod sstable;
 
 use std::sync::Arc;
 

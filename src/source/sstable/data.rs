@@ -79,6 +79,8 @@ pub struct RowPlan {
     pub regulars: Vec<ColumnPlan>,
     /// Seconds since the epoch that decide which expiring cells have expired.
     pub now: i64,
+    /// Expiring cells as written: their own TTL, never expired (golden tests of the writer).
+    pub as_written: bool,
 }
 
 impl RowPlan {
@@ -102,6 +104,7 @@ impl RowPlan {
             statics,
             regulars,
             now,
+            as_written: false,
         }
     }
 }
@@ -489,7 +492,13 @@ fn deletion_time(c: &mut Cursor, p: &RowPlan, what: &str) -> Result<Deletion> {
 }
 
 /// An expiring value at `now`: live with what is left of its TTL; `None` once expired.
-fn expiring(p: &RowPlan, ldt: i64) -> Option<Liveness> {
+fn expiring(p: &RowPlan, ldt: i64, ttl: i64) -> Option<Liveness> {
+    if p.as_written {
+        return Some(Liveness::Expiring {
+            ttl: ttl as u32,
+            local_deletion_time: ldt,
+        });
+    }
     let left = ldt - p.now;
     (left > 0).then(|| Liveness::Expiring {
         ttl: left.min(i64::from(u32::MAX)) as u32,
@@ -522,7 +531,7 @@ fn read_row_body(
             let t = ttl(c, p, "a row's TTL")?;
             let ldt = decode_ldt(p, local_deletion_time(c, p, "a row's expiry")?);
             row_ttl = Some((t, ldt));
-            expiring(p, ldt)
+            expiring(p, ldt, t)
         } else {
             Some(Liveness::Live)
         };
@@ -676,7 +685,7 @@ fn read_cell(
             local_deletion_time: ldt,
         }
     } else if is_expiring || flags & CELL_ROW_TTL != 0 {
-        match expiring(p, ldt) {
+        match expiring(p, ldt, ttl_value) {
             Some(l) => l,
             None => {
                 // Expired: a tombstone, as Cassandra reads it, so older copies stay shadowed.

@@ -1,0 +1,394 @@
+//! Data.db, partition by partition, as Cassandra 5.0 writes it (`SortedTablePartitionWriter`,
+//! `UnfilteredSerializer`, `Cell.Serializer`, `ClusteringPrefix.Serializer`,
+//! `Columns.serializeSubset`): the key, the partition deletion, the static row whenever the
+//! table has static columns (empty or not), the rows, the end flag. Timestamps, local deletion
+//! times and TTLs are delta-encoded against the serialization header's minimums ([`Encoding`]);
+//! a cell takes its row's timestamp or TTL when they are the same, as Cassandra's do. Range
+//! deletions are not written yet (the writer refuses a partition that has one).
+
+use crate::model::cell::{ColumnData, NO_DELETION_TIME, RowLiveness};
+use crate::model::vint::write_unsigned;
+use crate::model::{Cell, ColumnKind, Deletion, Liveness, Partition, Row, TableSchema};
+
+// Unfiltered flags.
+const END_OF_PARTITION: u8 = 0x01;
+const HAS_TIMESTAMP: u8 = 0x04;
+const HAS_TTL: u8 = 0x08;
+const HAS_DELETION: u8 = 0x10;
+const HAS_ALL_COLUMNS: u8 = 0x20;
+const HAS_COMPLEX_DELETION: u8 = 0x40;
+const EXTENSION_FLAG: u8 = 0x80;
+const IS_STATIC: u8 = 0x01;
+
+// Cell flags.
+const CELL_DELETED: u8 = 0x01;
+const CELL_EXPIRING: u8 = 0x02;
+const CELL_EMPTY_VALUE: u8 = 0x04;
+const CELL_ROW_TIMESTAMP: u8 = 0x08;
+const CELL_ROW_TTL: u8 = 0x10;
+
+/// `EncodingStats`: the minimums every delta is taken from. Any values at or below the data's
+/// are correct; the data's own minimums make the smallest file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Encoding {
+    pub min_timestamp: i64,
+    pub min_local_deletion_time: i64,
+    pub min_ttl: i64,
+}
+
+impl Encoding {
+    /// `EncodingStats.NO_STATS`: Cassandra's epochs (2015-09-22) and a TTL of 0.
+    pub const NO_STATS: Encoding = Encoding {
+        min_timestamp: 1_442_880_000_000_000,
+        min_local_deletion_time: 1_442_880_000,
+        min_ttl: 0,
+    };
+}
+
+/// Why a partition cannot be written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriteError(pub String);
+
+/// A header column: where it is in the table, whether multi-cell, its values' fixed width.
+#[derive(Clone, Debug)]
+struct Column {
+    table: usize,
+    complex: bool,
+    fixed: Option<usize>,
+}
+
+/// Writes the partitions of one table into Data.db bytes (uncompressed), layout `nb`.
+pub struct DataWriter {
+    encoding: Encoding,
+    clustering: Vec<Option<usize>>,
+    /// In serialization order: simple columns, then complex, each by name's bytes.
+    statics: Vec<Column>,
+    regulars: Vec<Column>,
+    /// Header position of each table column (static or regular).
+    position: Vec<usize>,
+    scratch: Vec<u8>,
+}
+
+impl DataWriter {
+    pub fn new(schema: &TableSchema, encoding: Encoding) -> DataWriter {
+        let mut position = vec![usize::MAX; schema.columns.len()];
+        let mut columns = |kind: ColumnKind| {
+            let mut list: Vec<(bool, &[u8], usize)> = schema
+                .columns
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c.kind == kind)
+                .map(|(i, c)| (c.cql_type.is_multi_cell(), c.name.as_bytes(), i))
+                .collect();
+            list.sort();
+            list.into_iter()
+                .enumerate()
+                .map(|(at, (complex, _, table))| {
+                    position[table] = at;
+                    Column {
+                        table,
+                        complex,
+                        fixed: schema.columns[table].cql_type.fixed_len(),
+                    }
+                })
+                .collect::<Vec<_>>()
+        };
+        let statics = columns(ColumnKind::Static);
+        let regulars = columns(ColumnKind::Regular);
+        DataWriter {
+            encoding,
+            clustering: schema
+                .clustering()
+                .iter()
+                .map(|c| c.cql_type.fixed_len())
+                .collect(),
+            statics,
+            regulars,
+            position,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Appends `partition` to `out`.
+    pub fn write(&mut self, partition: &Partition, out: &mut Vec<u8>) -> Result<(), WriteError> {
+        if !partition.range_deletions.is_empty() {
+            return Err(WriteError(
+                "range deletions are not written to SSTables yet".into(),
+            ));
+        }
+        let start = out.len();
+        let key_len = u16::try_from(partition.key.len())
+            .map_err(|_| WriteError(format!("a key of {} bytes", partition.key.len())))?;
+        out.extend_from_slice(&key_len.to_be_bytes());
+        out.extend_from_slice(&partition.key);
+        match partition.deletion {
+            None => {
+                out.extend_from_slice(&i32::MAX.to_be_bytes());
+                out.extend_from_slice(&i64::MIN.to_be_bytes());
+            }
+            Some(d) => {
+                out.extend_from_slice(&(d.local_deletion_time as i32).to_be_bytes());
+                out.extend_from_slice(&d.timestamp.to_be_bytes());
+            }
+        }
+        if !self.statics.is_empty() {
+            let empty = Row::default();
+            let row = partition.static_row.as_ref().unwrap_or(&empty);
+            self.write_row(row, true, 0, out)?;
+        }
+        // Each unfiltered says how far back the previous one started (the first: the header).
+        let mut previous = start;
+        for row in &partition.rows {
+            let at = out.len();
+            self.write_row(row, false, (at - previous) as u64, out)?;
+            previous = at;
+        }
+        out.push(END_OF_PARTITION);
+        Ok(())
+    }
+
+    fn write_row(
+        &mut self,
+        row: &Row,
+        is_static: bool,
+        previous: u64,
+        out: &mut Vec<u8>,
+    ) -> Result<(), WriteError> {
+        let e = self.encoding;
+        let header = if is_static {
+            &self.statics
+        } else {
+            &self.regulars
+        };
+        let mut present: Vec<(usize, &ColumnData)> = row
+            .columns
+            .iter()
+            .map(|d| match self.position.get(d.column) {
+                Some(&at) if at < header.len() && header[at].table == d.column => Ok((at, d)),
+                _ => Err(WriteError(format!(
+                    "column {} is not a {} column of the table",
+                    d.column,
+                    if is_static { "static" } else { "regular" }
+                ))),
+            })
+            .collect::<Result<_, _>>()?;
+        present.sort_by_key(|(at, _)| *at);
+        let has_complex_deletion = present.iter().any(|(_, d)| d.complex_deletion.is_some());
+        let mut flags = 0u8;
+        if row.liveness.is_some() {
+            flags |= HAS_TIMESTAMP;
+        }
+        if row
+            .liveness
+            .is_some_and(|l| matches!(l.liveness, Liveness::Expiring { .. }))
+        {
+            flags |= HAS_TTL;
+        }
+        if row.deletion.is_some() {
+            flags |= HAS_DELETION;
+        }
+        if has_complex_deletion {
+            flags |= HAS_COMPLEX_DELETION;
+        }
+        if present.len() == header.len() {
+            flags |= HAS_ALL_COLUMNS;
+        }
+        if is_static {
+            flags |= EXTENSION_FLAG;
+        }
+        out.push(flags);
+        if is_static {
+            out.push(IS_STATIC);
+        } else {
+            if row.clustering.len() != self.clustering.len() {
+                return Err(WriteError(format!(
+                    "a row with {} clustering values; the table has {}",
+                    row.clustering.len(),
+                    self.clustering.len()
+                )));
+            }
+            write_clustering(&row.clustering, &self.clustering, out);
+        }
+        let mut body = std::mem::take(&mut self.scratch);
+        body.clear();
+        let liveness = row.liveness;
+        if let Some(l) = liveness {
+            write_unsigned(l.timestamp.wrapping_sub(e.min_timestamp) as u64, &mut body);
+            if let Liveness::Expiring {
+                ttl,
+                local_deletion_time,
+            } = l.liveness
+            {
+                write_u32(i64::from(ttl) - e.min_ttl, &mut body);
+                write_u32(local_deletion_time - e.min_local_deletion_time, &mut body);
+            }
+        }
+        if let Some(d) = row.deletion {
+            write_deletion(d, e, &mut body);
+        }
+        if flags & HAS_ALL_COLUMNS == 0 {
+            write_subset(present.iter().map(|(at, _)| *at), header.len(), &mut body);
+        }
+        for (at, data) in present {
+            let column = &header[at];
+            if column.complex {
+                if has_complex_deletion {
+                    match data.complex_deletion {
+                        Some(d) => write_deletion(d, e, &mut body),
+                        None => write_deletion(
+                            Deletion {
+                                timestamp: i64::MIN,
+                                local_deletion_time: i64::from(i32::MAX),
+                            },
+                            e,
+                            &mut body,
+                        ),
+                    }
+                }
+                write_unsigned(data.cells.len() as u64, &mut body);
+                for cell in &data.cells {
+                    write_cell(cell, column, liveness, e, &mut body);
+                }
+            } else {
+                let [cell] = data.cells.as_slice() else {
+                    return Err(WriteError(format!(
+                        "simple column {} has {} cells",
+                        column.table,
+                        data.cells.len()
+                    )));
+                };
+                write_cell(cell, column, liveness, e, &mut body);
+            }
+        }
+        // The size covers the previous unfiltered's size and the body.
+        let mut prev = Vec::with_capacity(9);
+        write_unsigned(previous, &mut prev);
+        write_unsigned((prev.len() + body.len()) as u64, out);
+        out.extend_from_slice(&prev);
+        out.extend_from_slice(&body);
+        self.scratch = body;
+        Ok(())
+    }
+}
+
+/// A 32-bit delta as Cassandra's `writeUnsignedVInt32` writes it.
+fn write_u32(delta: i64, out: &mut Vec<u8>) {
+    write_unsigned(u64::from(delta as i32 as u32), out);
+}
+
+fn write_deletion(d: Deletion, e: Encoding, out: &mut Vec<u8>) {
+    write_unsigned(d.timestamp.wrapping_sub(e.min_timestamp) as u64, out);
+    write_u32(d.local_deletion_time - e.min_local_deletion_time, out);
+}
+
+fn write_cell(
+    cell: &Cell,
+    column: &Column,
+    row: Option<RowLiveness>,
+    e: Encoding,
+    out: &mut Vec<u8>,
+) {
+    let (deleted, expiring) = match cell.liveness {
+        Liveness::Live => (false, None),
+        Liveness::Tombstone { .. } => (true, None),
+        Liveness::Expiring { ttl, .. } => (false, Some(ttl)),
+    };
+    let ldt = cell.liveness.local_deletion_time();
+    let use_row_timestamp = row.is_some_and(|r| r.timestamp == cell.timestamp);
+    let use_row_ttl = expiring.is_some()
+        && row.is_some_and(|r| {
+            matches!(r.liveness, Liveness::Expiring { .. })
+                && r.liveness.ttl() == expiring
+                && r.liveness.local_deletion_time() == ldt
+        });
+    let mut flags = 0u8;
+    if cell.value.is_empty() {
+        flags |= CELL_EMPTY_VALUE;
+    }
+    if deleted {
+        flags |= CELL_DELETED;
+    } else if expiring.is_some() {
+        flags |= CELL_EXPIRING;
+    }
+    if use_row_timestamp {
+        flags |= CELL_ROW_TIMESTAMP;
+    }
+    if use_row_ttl {
+        flags |= CELL_ROW_TTL;
+    }
+    out.push(flags);
+    if !use_row_timestamp {
+        write_unsigned(cell.timestamp.wrapping_sub(e.min_timestamp) as u64, out);
+    }
+    if (deleted || expiring.is_some()) && !use_row_ttl {
+        debug_assert_ne!(ldt, NO_DELETION_TIME);
+        write_u32(ldt - e.min_local_deletion_time, out);
+    }
+    if let (Some(ttl), false) = (expiring, use_row_ttl) {
+        write_u32(i64::from(ttl) - e.min_ttl, out);
+    }
+    if column.complex {
+        write_unsigned(cell.path.len() as u64, out);
+        out.extend_from_slice(&cell.path);
+    }
+    if !cell.value.is_empty() {
+        write_value(&cell.value, column.fixed, out);
+    }
+}
+
+fn write_value(value: &[u8], fixed: Option<usize>, out: &mut Vec<u8>) {
+    if fixed.is_none() {
+        write_unsigned(value.len() as u64, out);
+    }
+    out.extend_from_slice(value);
+}
+
+/// Clustering values behind 2-bit headers per 32 (bit 2i+1: null, bit 2i: empty); the model
+/// has no null clustering values, so only empty ones are flagged.
+fn write_clustering(values: &[Vec<u8>], widths: &[Option<usize>], out: &mut Vec<u8>) {
+    for (block, chunk) in values.chunks(32).enumerate() {
+        let mut header = 0u64;
+        for (i, v) in chunk.iter().enumerate() {
+            if v.is_empty() {
+                header |= 1 << (2 * i);
+            }
+        }
+        write_unsigned(header, out);
+        for (i, v) in chunk.iter().enumerate() {
+            if !v.is_empty() {
+                write_value(v, widths[block * 32 + i], out);
+            }
+        }
+    }
+}
+
+/// `Columns.serializeSubset`: which of the header's `superset` columns a row has.
+fn write_subset(present: impl Iterator<Item = usize>, superset: usize, out: &mut Vec<u8>) {
+    let present: Vec<usize> = present.collect();
+    if present.len() == superset {
+        write_unsigned(0, out);
+    } else if superset < 64 {
+        // A bitmap of the missing columns.
+        let mut bitmap = (1u64 << superset) - 1;
+        for at in present {
+            bitmap &= !(1 << at);
+        }
+        write_unsigned(bitmap, out);
+    } else {
+        write_unsigned((superset - present.len()) as u64, out);
+        if present.len() < superset / 2 {
+            for at in present {
+                write_unsigned(at as u64, out);
+            }
+        } else {
+            let mut next = present.iter().peekable();
+            for at in 0..superset {
+                if next.peek() == Some(&&at) {
+                    next.next();
+                } else {
+                    write_unsigned(at as u64, out);
+                }
+            }
+        }
+    }
+}
