@@ -4,14 +4,22 @@
 //! table has static columns (empty or not), the rows, the end flag. Timestamps, local deletion
 //! times and TTLs are delta-encoded against the serialization header's minimums ([`Encoding`]);
 //! a cell takes its row's timestamp or TTL when they are the same, as Cassandra's do. Range
-//! deletions are not written yet (the writer refuses a partition that has one).
+//! deletions become range tombstone markers between the rows, a range's end and the next's
+//! start at the same place one boundary marker; ranges that overlap are refused for now
+//! (Cassandra would first split them so the newest deletion wins where they meet).
+
+use std::cmp::Ordering;
 
 use crate::model::cell::{ColumnData, NO_DELETION_TIME, RowLiveness};
+use crate::model::order::{ClusteringComparator, Side};
 use crate::model::vint::write_unsigned;
-use crate::model::{Cell, ColumnKind, Deletion, Liveness, Partition, Row, TableSchema};
+use crate::model::{
+    Cell, ColumnKind, Deletion, Liveness, Partition, RangeDeletion, Row, TableSchema,
+};
 
 // Unfiltered flags.
 const END_OF_PARTITION: u8 = 0x01;
+const IS_MARKER: u8 = 0x02;
 const HAS_TIMESTAMP: u8 = 0x04;
 const HAS_TTL: u8 = 0x08;
 const HAS_DELETION: u8 = 0x10;
@@ -66,7 +74,64 @@ pub struct DataWriter {
     regulars: Vec<Column>,
     /// Header position of each table column (static or regular).
     position: Vec<usize>,
+    order: ClusteringComparator,
     scratch: Vec<u8>,
+}
+
+/// A range tombstone marker: where it lies, its kind (`ClusteringPrefix.Kind` ordinal) and the
+/// deletions it closes and opens.
+struct Marker<'a> {
+    prefix: &'a [Vec<u8>],
+    side: Side,
+    kind: u8,
+    deletions: Vec<Deletion>,
+}
+
+/// The markers of non-overlapping ranges, in order; adjacent ranges share a boundary.
+fn markers<'a>(
+    order: &ClusteringComparator,
+    ranges: &'a [RangeDeletion],
+) -> Result<Vec<Marker<'a>>, WriteError> {
+    let mut sorted: Vec<&RangeDeletion> = ranges.iter().collect();
+    sorted.sort_by(|a, b| order.compare_ranges(a, b));
+    let mut out: Vec<Marker> = Vec::with_capacity(sorted.len() * 2);
+    for r in sorted {
+        let start = (&r.start.prefix[..], Side::of(&r.start, true));
+        let end = (&r.end.prefix[..], Side::of(&r.end, false));
+        match out.last_mut() {
+            Some(last) => match order.compare_bounds((last.prefix, last.side), start) {
+                Ordering::Greater => {
+                    return Err(WriteError(
+                        "overlapping range deletions are not written to SSTables yet".into(),
+                    ));
+                }
+                Ordering::Equal => {
+                    // EXCL_END_INCL_START or INCL_END_EXCL_START.
+                    last.kind = if last.kind == 0 { 2 } else { 5 };
+                    last.deletions.push(r.deletion);
+                }
+                Ordering::Less => out.push(Marker {
+                    prefix: start.0,
+                    side: start.1,
+                    kind: if r.start.inclusive { 1 } else { 7 },
+                    deletions: vec![r.deletion],
+                }),
+            },
+            None => out.push(Marker {
+                prefix: start.0,
+                side: start.1,
+                kind: if r.start.inclusive { 1 } else { 7 },
+                deletions: vec![r.deletion],
+            }),
+        }
+        out.push(Marker {
+            prefix: end.0,
+            side: end.1,
+            kind: if r.end.inclusive { 6 } else { 0 },
+            deletions: vec![r.deletion],
+        });
+    }
+    Ok(out)
 }
 
 impl DataWriter {
@@ -105,17 +170,14 @@ impl DataWriter {
             statics,
             regulars,
             position,
+            order: ClusteringComparator::new(schema),
             scratch: Vec::new(),
         }
     }
 
     /// Appends `partition` to `out`.
     pub fn write(&mut self, partition: &Partition, out: &mut Vec<u8>) -> Result<(), WriteError> {
-        if !partition.range_deletions.is_empty() {
-            return Err(WriteError(
-                "range deletions are not written to SSTables yet".into(),
-            ));
-        }
+        let markers = markers(&self.order, &partition.range_deletions)?;
         let start = out.len();
         let key_len = u16::try_from(partition.key.len())
             .map_err(|_| WriteError(format!("a key of {} bytes", partition.key.len())))?;
@@ -138,13 +200,44 @@ impl DataWriter {
         }
         // Each unfiltered says how far back the previous one started (the first: the header).
         let mut previous = start;
+        let mut pending = markers.into_iter().peekable();
         for row in &partition.rows {
+            while let Some(m) = pending.next_if(|m| {
+                self.order
+                    .compare_bounds((m.prefix, m.side), (&row.clustering, Side::After))
+                    == Ordering::Less
+            }) {
+                let at = out.len();
+                self.write_marker(&m, (at - previous) as u64, out);
+                previous = at;
+            }
             let at = out.len();
             self.write_row(row, false, (at - previous) as u64, out)?;
             previous = at;
         }
+        for m in pending {
+            let at = out.len();
+            self.write_marker(&m, (at - previous) as u64, out);
+            previous = at;
+        }
         out.push(END_OF_PARTITION);
         Ok(())
+    }
+
+    /// `UnfilteredSerializer.serialize(RangeTombstoneMarker)`: the flag, the bound's kind, its
+    /// value count and values, the body's size, the previous unfiltered's, the deletion(s).
+    fn write_marker(&self, m: &Marker, previous: u64, out: &mut Vec<u8>) {
+        out.push(IS_MARKER);
+        out.push(m.kind);
+        out.extend_from_slice(&(m.prefix.len() as u16).to_be_bytes());
+        write_clustering(m.prefix, &self.clustering, out);
+        let mut body = Vec::with_capacity(32);
+        write_unsigned(previous, &mut body);
+        for d in &m.deletions {
+            write_deletion(*d, self.encoding, &mut body);
+        }
+        write_unsigned(body.len() as u64, out);
+        out.extend_from_slice(&body);
     }
 
     fn write_row(
@@ -390,5 +483,75 @@ fn write_subset(present: impl Iterator<Item = usize>, superset: usize, out: &mut
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::SliceBound;
+    use crate::model::schema::{ColumnRow, build_table_schema};
+    use crate::model::{TableName, Token};
+
+    fn schema() -> TableSchema {
+        let column = |name: &str, kind: &str, position: i32, ty: &str| ColumnRow {
+            column_name: name.into(),
+            clustering_order: "asc".into(),
+            kind: kind.into(),
+            position,
+            type_name: ty.into(),
+        };
+        let rows = [
+            column("k", "partition_key", 0, "int"),
+            column("c", "clustering", 0, "int"),
+            column("v", "regular", -1, "text"),
+        ];
+        build_table_schema(&TableName::parse("ks.t").unwrap(), &rows, &[]).unwrap()
+    }
+
+    fn range(from: i32, to: i32, timestamp: i64) -> RangeDeletion {
+        let bound = |c: i32, inclusive| SliceBound {
+            prefix: vec![c.to_be_bytes().to_vec()],
+            inclusive,
+        };
+        RangeDeletion {
+            start: bound(from, true),
+            end: bound(to, false),
+            deletion: Deletion {
+                timestamp,
+                local_deletion_time: 1_800_000_000,
+            },
+        }
+    }
+
+    fn partition(ranges: Vec<RangeDeletion>) -> Partition {
+        Partition {
+            token: Token(0),
+            key: 1i32.to_be_bytes().to_vec(),
+            deletion: None,
+            range_deletions: ranges,
+            static_row: None,
+            rows: vec![],
+        }
+    }
+
+    #[test]
+    fn adjacent_ranges_share_one_boundary_marker_and_overlapping_ones_are_refused() {
+        let mut writer = DataWriter::new(&schema(), Encoding::NO_STATS);
+        let mut out = Vec::new();
+        writer
+            .write(&partition(vec![range(5, 9, 20), range(1, 5, 10)]), &mut out)
+            .unwrap();
+        // Key, partition deletion, then three markers: INCL_START 1, the boundary
+        // EXCL_END_INCL_START 5, EXCL_END 9.
+        let kinds: Vec<u8> = out
+            .windows(4)
+            .filter(|w| w[0] == IS_MARKER && w[2..4] == [0, 1])
+            .map(|w| w[1])
+            .collect();
+        assert_eq!(kinds, [1, 2, 0]);
+        assert_eq!(out.last(), Some(&END_OF_PARTITION));
+        let overlapping = partition(vec![range(1, 6, 10), range(5, 9, 20)]);
+        assert!(writer.write(&overlapping, &mut Vec::new()).is_err());
     }
 }
