@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use thiserror::Error;
 
-use crate::cli::{Cli, Command, CopySchemaArgs, InspectArgs, LoadArgs};
+use crate::cli::{Cli, Command, CopySchemaArgs, InspectArgs, LoadArgs, StreamMode, Via};
 use crate::cluster::{self, ConnectOptions};
 use crate::exit::Classify;
 use crate::load::{self, LoadJob, Purge};
@@ -17,6 +17,7 @@ use crate::model::{TableName, TableSchema, Token};
 use crate::plan::{MappingOptions, PlanError, parse_map, parse_size, parse_writetime};
 use crate::sink::SinkSpec;
 use crate::sink::cql::CqlSinkOptions;
+use crate::sink::sstable::{SstableSinkOptions, Stream};
 use crate::source::OpenOptions;
 
 /// A mistake in how cassbulk was called; the message says how to fix it.
@@ -79,11 +80,23 @@ fn load(args: LoadArgs) -> Result<ExitCode> {
             ttl_column: args.ttl_column,
             nulls: args.nulls,
         },
-        sink: SinkSpec::Cql(CqlSinkOptions {
-            concurrency: args.concurrency,
-            rate: args.rate,
-            ..CqlSinkOptions::default()
-        }),
+        sink: match args.via {
+            Via::Cql => SinkSpec::Cql(CqlSinkOptions {
+                concurrency: args.concurrency,
+                rate: args.rate,
+                ..CqlSinkOptions::default()
+            }),
+            Via::Sstable => SinkSpec::Sstable(SstableSinkOptions {
+                dir: args.sstable_dir.clone(),
+                sstable_size: args.sstable_size.max(1) << 20,
+                stream: match args.stream {
+                    StreamMode::None => Stream::None,
+                    StreamMode::Import => Stream::Import {
+                        nodetool: args.nodetool.clone(),
+                    },
+                },
+            }),
+        },
         rejects: args.rejects,
         max_errors: args.max_errors,
         connection: args.connection.options(),

@@ -210,6 +210,30 @@ pub struct LoadArgs {
     #[arg(long, value_name = "FILE")]
     pub checkpoint: Option<PathBuf>,
 
+    /// How rows reach the cluster: `cql` (timestamped INSERTs through the driver) or
+    /// `sstable` (nb SSTables written here, then --stream).
+    #[arg(long, value_enum, default_value_t = Via::Cql)]
+    pub via: Via,
+
+    /// With --via sstable: `import` runs `nodetool import` on the folder (the node must see
+    /// it: the same machine, or a folder shipped there) and removes it after; `none` leaves
+    /// the SSTables in --sstable-dir and prints the command that loads them.
+    #[arg(long, value_enum, default_value_t = StreamMode::None)]
+    pub stream: StreamMode,
+
+    /// With --via sstable: where the <keyspace>/<table>/ folder of SSTables is written.
+    #[arg(long, value_name = "DIR", default_value = "cassbulk-sstables")]
+    pub sstable_dir: PathBuf,
+
+    /// With --via sstable: MiB of data per SSTable (uncompressed) before the next starts.
+    #[arg(long, value_name = "MiB", default_value_t = 256)]
+    pub sstable_size: u64,
+
+    /// With --stream import: the command that runs nodetool (e.g. /opt/cassandra/bin/nodetool
+    /// -h 10.0.0.1); split on spaces.
+    #[arg(long, value_name = "COMMAND", default_value = "nodetool")]
+    pub nodetool: String,
+
     /// Leave out tombstones older than the target table's gc_grace_seconds once the inputs
     /// (replicas' SSTables, say) are merged, as the old cluster's compaction would have.
     /// Default: every tombstone is written, so it shadows older copies the target may hold.
@@ -248,6 +272,18 @@ pub struct DumpArgs {
 
     #[command(flatten)]
     pub connection: ConnectionArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Via {
+    Cql,
+    Sstable,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StreamMode {
+    Import,
+    None,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -29,6 +29,8 @@ pub type SinkError = Classified;
 pub enum SinkSpec {
     /// A live table, over CQL.
     Cql(cql::CqlSinkOptions),
+    /// SSTables, then `nodetool import` (or nothing).
+    Sstable(sstable::SstableSinkOptions),
 }
 
 /// What a sink writes for: the table, the cluster's session and runtime (for sinks that talk
@@ -50,6 +52,11 @@ pub fn open(spec: &SinkSpec, target: &Target) -> Result<Box<dyn Sink>, SinkError
             options.clone(),
             target.counters.clone(),
         ))?),
+        SinkSpec::Sstable(options) => Box::new(sstable::SstableSink::new(
+            target.schema.clone(),
+            options.clone(),
+            target.counters.clone(),
+        )),
     };
     sink.open()?;
     Ok(sink)

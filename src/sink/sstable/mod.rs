@@ -5,4 +5,10 @@
 //! other components (Index, Summary, Filter, Statistics, CompressionInfo, Digest, TOC), the ring
 //! cut, and getting the files into the cluster; until then no command writes SSTables.
 
+pub mod components;
 pub mod data;
+mod seam;
+pub mod statistics;
+pub mod writer;
+
+pub use seam::{SstableSink, SstableSinkOptions, Stream};

@@ -34,6 +34,15 @@ use descriptor::{Descriptor, Layout};
 use statistics::Header;
 
 pub use inspect::{Counts, inspect, scan};
+
+/// CompressionInfo.db parsed, for the SSTable writer's tests.
+#[cfg(test)]
+pub(crate) fn parse_compression_info(
+    bytes: &[u8],
+    file_length: u64,
+) -> Result<compression::CompressionInfo, String> {
+    compression::CompressionInfo::parse(bytes, file_length)
+}
 pub use seam::KIND;
 
 #[derive(Debug, Error)]

@@ -557,3 +557,60 @@ fn partitions_a_node_wrote_are_written_again_byte_for_byte_by_the_data_writer() 
     let n = rewrite_and_compare(&fixture("nb"), &everything());
     assert_eq!(n, 200 + 76, "partitions compared");
 }
+
+#[test]
+fn an_sstable_cassbulk_writes_reads_back_partition_for_partition() {
+    use crate::sink::sstable::writer::SstableWriter;
+    let schema = everything();
+    // Both generations of the node's SSTables, each partition once, in token order.
+    let input = SstableInput::open(&fixture("nb")).unwrap();
+    let mut partitions: Vec<Partition> = Vec::new();
+    for s in &input.sstables {
+        let mut plan = plan_sstable(s, &schema, 0).unwrap();
+        plan.as_written = true;
+        let file = Arc::new(open_data(&s.descriptor).unwrap().1);
+        let mut reader = data::Partitions::new(file, Arc::new(plan));
+        while let Some(p) = reader.next_partition().unwrap() {
+            partitions.push(p);
+        }
+    }
+    partitions.sort_by(|a, b| (a.token, &a.key).cmp(&(b.token, &b.key)));
+    partitions.dedup_by(|a, b| a.token == b.token && a.key == b.key);
+    assert!(partitions.len() >= 200);
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut writer = SstableWriter::create(dir.path(), 1, &schema).unwrap();
+    for p in &partitions {
+        writer.append(p).unwrap();
+    }
+    // Out of order is refused.
+    assert!(writer.append(&partitions[0]).is_err());
+    writer.finish().unwrap();
+
+    let written = SstableInput::open(dir.path().to_str().unwrap()).unwrap();
+    let s = &written.sstables[0];
+    let mut plan = plan_sstable(s, &schema, 0).unwrap();
+    plan.as_written = true;
+    let file = Arc::new(open_data(&s.descriptor).unwrap().1);
+    assert!(file.compression.is_some());
+    let mut reader = data::Partitions::new(file, Arc::new(plan));
+    let mut back = Vec::new();
+    while let Some(p) = reader.next_partition().unwrap() {
+        back.push(p);
+    }
+    assert_eq!(back.len(), partitions.len());
+    for (b, p) in back.iter().zip(&partitions) {
+        assert_eq!(b, p);
+    }
+    let toc = std::fs::read_to_string(dir.path().join("nb-1-big-TOC.txt")).unwrap();
+    for component in [
+        "Data.db",
+        "Index.db",
+        "Filter.db",
+        "Summary.db",
+        "Statistics.db",
+    ] {
+        assert!(toc.contains(component), "{toc}");
+        assert!(dir.path().join(format!("nb-1-big-{component}")).exists());
+    }
+}

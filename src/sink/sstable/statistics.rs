@@ -1,0 +1,343 @@
+//! Statistics.db for big-format `nb`, as `MetadataSerializer` writes it: a table of contents
+//! and four components (validation, compaction, stats, serialization header), each followed by
+//! its CRC32 (layout and sources: `docs/research/sstable-writer-notes.md`). [`Collector`]
+//! gathers the stats from the partitions as `MetadataCollector` does; what it gets wrong
+//! matters (a maximum timestamp too low hides data behind deletions, a maximum local deletion
+//! time below gc_before lets compaction drop the file), so it tracks what Cassandra tracks:
+//! live cells count as never deleting (`Long.MAX_VALUE`), deletions add their timestamps.
+
+use std::collections::BTreeMap;
+
+use super::data::Encoding;
+use crate::model::cell::NO_DELETION_TIME;
+use crate::model::marshal::{key_type_name, type_name};
+use crate::model::schema::ClusteringOrder;
+use crate::model::vint::write_unsigned;
+use crate::model::{Cell, ColumnKind, Deletion, Liveness, Partition, Row, TableSchema};
+
+/// `EstimatedHistogram` with `buckets` offsets (1, 2, 3, ... each about 1.2 times the last)
+/// and an overflow bucket.
+pub struct Histogram {
+    offsets: Vec<i64>,
+    counts: Vec<i64>,
+}
+
+impl Histogram {
+    pub fn new(buckets: usize) -> Histogram {
+        let mut offsets = Vec::with_capacity(buckets);
+        let mut last = 1i64;
+        offsets.push(last);
+        while offsets.len() < buckets {
+            let mut next = (last as f64 * 1.2 + 0.5).floor() as i64;
+            if next == last {
+                next += 1;
+            }
+            offsets.push(next);
+            last = next;
+        }
+        Histogram {
+            counts: vec![0; buckets + 1],
+            offsets,
+        }
+    }
+
+    pub fn add(&mut self, value: i64) {
+        let i = self.offsets.partition_point(|&o| o < value);
+        self.counts[i] += 1;
+    }
+
+    fn write(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&(self.counts.len() as i32).to_be_bytes());
+        for (i, count) in self.counts.iter().enumerate() {
+            let offset = self.offsets[i.saturating_sub(1)];
+            out.extend_from_slice(&offset.to_be_bytes());
+            out.extend_from_slice(&count.to_be_bytes());
+        }
+    }
+}
+
+/// What Cassandra's `MetadataCollector` gathers while a table is written.
+pub struct Collector {
+    partition_sizes: Histogram,
+    cell_counts: Histogram,
+    min_timestamp: i64,
+    max_timestamp: i64,
+    min_ldt: i64,
+    max_ldt: i64,
+    min_ttl: i64,
+    max_ttl: i64,
+    /// Local deletion times rounded up to the minute, and how many.
+    tombstones: BTreeMap<i64, i64>,
+    rows: i64,
+    columns_set: i64,
+    cells: i64,
+}
+
+impl Default for Collector {
+    fn default() -> Self {
+        Collector {
+            // Cassandra 5.0's sizes (`MetadataCollector.default*Histogram`).
+            partition_sizes: Histogram::new(155),
+            cell_counts: Histogram::new(118),
+            min_timestamp: i64::MAX,
+            max_timestamp: i64::MIN,
+            min_ldt: i64::MAX,
+            max_ldt: i64::MIN,
+            min_ttl: i64::MAX,
+            max_ttl: i64::MIN,
+            tombstones: BTreeMap::new(),
+            rows: 0,
+            columns_set: 0,
+            cells: 0,
+        }
+    }
+}
+
+impl Collector {
+    fn timestamp(&mut self, t: i64) {
+        self.min_timestamp = self.min_timestamp.min(t);
+        self.max_timestamp = self.max_timestamp.max(t);
+    }
+
+    fn ldt(&mut self, ldt: i64) {
+        self.min_ldt = self.min_ldt.min(ldt);
+        self.max_ldt = self.max_ldt.max(ldt);
+        if ldt != NO_DELETION_TIME {
+            let minute = ldt.div_euclid(60) * 60 + if ldt % 60 == 0 { 0 } else { 60 };
+            *self.tombstones.entry(minute).or_default() += 1;
+        }
+    }
+
+    fn ttl(&mut self, ttl: i64) {
+        self.min_ttl = self.min_ttl.min(ttl);
+        self.max_ttl = self.max_ttl.max(ttl);
+    }
+
+    fn deletion(&mut self, d: &Deletion) {
+        self.timestamp(d.timestamp);
+        self.ldt(d.local_deletion_time);
+    }
+
+    fn liveness(&mut self, timestamp: i64, liveness: Liveness) {
+        self.timestamp(timestamp);
+        self.ttl(i64::from(liveness.ttl().unwrap_or(0)));
+        self.ldt(liveness.local_deletion_time());
+    }
+
+    fn cell(&mut self, cell: &Cell) {
+        self.cells += 1;
+        self.liveness(cell.timestamp, cell.liveness);
+    }
+
+    fn row(&mut self, row: &Row) {
+        if let Some(l) = row.liveness {
+            self.liveness(l.timestamp, l.liveness);
+        }
+        if let Some(d) = &row.deletion {
+            self.deletion(d);
+        }
+        self.rows += 1;
+        for column in &row.columns {
+            if let Some(d) = &column.complex_deletion {
+                self.deletion(d);
+            }
+            if !column.cells.is_empty() {
+                self.columns_set += 1;
+            }
+            for cell in &column.cells {
+                self.cell(cell);
+            }
+        }
+    }
+
+    /// Adds a partition Data.db holds in `size` bytes.
+    pub fn partition(&mut self, partition: &Partition, size: u64) {
+        let cells_before = self.cells;
+        if let Some(d) = &partition.deletion {
+            self.deletion(d);
+        }
+        for r in &partition.range_deletions {
+            self.deletion(&r.deletion);
+        }
+        for row in partition.static_row.iter().chain(&partition.rows) {
+            self.row(row);
+        }
+        self.partition_sizes.add(size as i64);
+        self.cell_counts.add(self.cells - cells_before);
+    }
+
+    /// The tombstone histogram, at most 100 bins: the nearest neighbours merge into their
+    /// weighted mean, rounded up to the minute (`StreamingTombstoneHistogramBuilder`).
+    fn tombstone_bins(&self) -> Vec<(i64, i64)> {
+        let mut bins: Vec<(i64, i64)> = self.tombstones.iter().map(|(&p, &c)| (p, c)).collect();
+        while bins.len() > 100 {
+            let i = (0..bins.len() - 1)
+                .min_by_key(|&i| bins[i + 1].0 - bins[i].0)
+                .unwrap_or(0);
+            let (a, b) = (bins[i], bins[i + 1]);
+            let count = a.1 + b.1;
+            let mean = (a.0 as f64 * a.1 as f64 + b.0 as f64 * b.1 as f64) / count as f64;
+            let point = ((mean / 60.0).ceil() as i64) * 60;
+            bins[i] = (point, count);
+            bins.remove(i + 1);
+        }
+        bins
+    }
+
+    /// The STATS component (`StatsMetadata.StatsMetadataSerializer`, version nb).
+    fn stats(&self, compression_ratio: f64, out: &mut Vec<u8>) {
+        const NO_COMMIT_LOG: [u8; 12] =
+            [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0];
+        self.partition_sizes.write(out);
+        self.cell_counts.write(out);
+        out.extend_from_slice(&NO_COMMIT_LOG);
+        let (min_ts, max_ts) = if self.min_timestamp > self.max_timestamp {
+            (i64::MIN, i64::MIN) // nothing written; Cassandra writes none either
+        } else {
+            (self.min_timestamp, self.max_timestamp)
+        };
+        out.extend_from_slice(&min_ts.to_be_bytes());
+        out.extend_from_slice(&max_ts.to_be_bytes());
+        let ldt = |v: i64| -> i32 {
+            if v == NO_DELETION_TIME || v == i64::MAX || v == i64::MIN {
+                i32::MAX
+            } else {
+                v.min(i64::from(i32::MAX) - 1) as i32
+            }
+        };
+        out.extend_from_slice(&ldt(self.min_ldt).to_be_bytes());
+        out.extend_from_slice(&ldt(self.max_ldt).to_be_bytes());
+        let ttl = |v: i64| -> i32 {
+            if v == i64::MAX || v == i64::MIN {
+                0
+            } else {
+                v as i32
+            }
+        };
+        out.extend_from_slice(&ttl(self.min_ttl).to_be_bytes());
+        out.extend_from_slice(&ttl(self.max_ttl).to_be_bytes());
+        out.extend_from_slice(&compression_ratio.to_be_bytes());
+        let bins = self.tombstone_bins();
+        out.extend_from_slice(&(bins.len() as i32).to_be_bytes());
+        out.extend_from_slice(&(bins.len() as i32).to_be_bytes());
+        for (point, count) in bins {
+            out.extend_from_slice(&(point as f64).to_be_bytes());
+            out.extend_from_slice(&count.to_be_bytes());
+        }
+        out.extend_from_slice(&0i32.to_be_bytes()); // level
+        out.extend_from_slice(&0i64.to_be_bytes()); // repaired at: unrepaired
+        // Clustering min and max: none, which reads as every clustering (Slice.ALL).
+        out.extend_from_slice(&0i32.to_be_bytes());
+        out.extend_from_slice(&0i32.to_be_bytes());
+        out.push(0); // no legacy counter shards
+        out.extend_from_slice(&self.columns_set.to_be_bytes());
+        out.extend_from_slice(&self.rows.to_be_bytes());
+        out.extend_from_slice(&NO_COMMIT_LOG); // commit log lower bound
+        out.extend_from_slice(&0i32.to_be_bytes()); // commit log intervals: none
+        out.push(0); // no pending repair
+        out.push(0); // not transient
+        out.push(0); // no originating host id
+    }
+}
+
+/// The serialization header component: the encoding minimums, the key, clustering and column
+/// types, in the order Data.db serializes the columns.
+fn header(schema: &TableSchema, encoding: Encoding, out: &mut Vec<u8>) {
+    let e = Encoding::NO_STATS;
+    write_unsigned(
+        encoding.min_timestamp.wrapping_sub(e.min_timestamp) as u64,
+        out,
+    );
+    write_unsigned(
+        u64::from((encoding.min_local_deletion_time - e.min_local_deletion_time) as i32 as u32),
+        out,
+    );
+    write_unsigned(u64::from((encoding.min_ttl - e.min_ttl) as i32 as u32), out);
+    let string = |s: &str, out: &mut Vec<u8>| {
+        write_unsigned(s.len() as u64, out);
+        out.extend_from_slice(s.as_bytes());
+    };
+    let key: Vec<_> = schema.partition_key().iter().map(|c| &c.cql_type).collect();
+    string(&key_type_name(&key), out);
+    let clustering = schema.clustering();
+    write_unsigned(clustering.len() as u64, out);
+    for c in clustering {
+        let desc = c.kind == ColumnKind::Clustering(ClusteringOrder::Desc);
+        string(&type_name(&c.cql_type, desc), out);
+    }
+    for kind in [ColumnKind::Static, ColumnKind::Regular] {
+        let mut columns: Vec<_> = schema.columns.iter().filter(|c| c.kind == kind).collect();
+        columns.sort_by(|a, b| {
+            (a.cql_type.is_multi_cell(), a.name.as_bytes())
+                .cmp(&(b.cql_type.is_multi_cell(), b.name.as_bytes()))
+        });
+        write_unsigned(columns.len() as u64, out);
+        for c in columns {
+            string(&c.name, out);
+            string(&type_name(&c.cql_type, false), out);
+        }
+    }
+}
+
+/// The whole Statistics.db.
+pub fn statistics(
+    schema: &TableSchema,
+    encoding: Encoding,
+    collector: &Collector,
+    compression_ratio: f64,
+) -> Vec<u8> {
+    let mut validation = Vec::new();
+    const PARTITIONER: &str = "org.apache.cassandra.dht.Murmur3Partitioner";
+    validation.extend_from_slice(&(PARTITIONER.len() as u16).to_be_bytes());
+    validation.extend_from_slice(PARTITIONER.as_bytes());
+    validation.extend_from_slice(&0.01f64.to_be_bytes());
+    // An empty key-count sketch (HyperLogLogPlus(13, 25)): estimates read 0 keys.
+    let compaction = vec![0, 0, 0, 8, 0xff, 0xff, 0xff, 0xfe, 0x0d, 0x19, 0x01, 0x00];
+    let mut stats = Vec::new();
+    collector.stats(compression_ratio, &mut stats);
+    let mut head = Vec::new();
+    header(schema, encoding, &mut head);
+    let parts = [validation, compaction, stats, head];
+
+    let mut out = Vec::new();
+    out.extend_from_slice(&(parts.len() as i32).to_be_bytes());
+    out.extend_from_slice(&crc32fast::hash(&out[..4]).to_be_bytes());
+    let mut offset = 4 + 4 + 8 * parts.len() + 4;
+    let toc_start = out.len();
+    for (ordinal, part) in parts.iter().enumerate() {
+        out.extend_from_slice(&(ordinal as i32).to_be_bytes());
+        out.extend_from_slice(&(offset as i32).to_be_bytes());
+        offset += part.len() + 4;
+    }
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(&out[..4]);
+    crc.update(&out[toc_start..]);
+    out.extend_from_slice(&crc.finalize().to_be_bytes());
+    for part in &parts {
+        out.extend_from_slice(part);
+        out.extend_from_slice(&crc32fast::hash(part).to_be_bytes());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_offsets_grow_as_cassandras_and_end_where_5_0s_do() {
+        let h = Histogram::new(155);
+        assert_eq!(
+            h.offsets[..25],
+            [
+                1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 14, 17, 20, 24, 29, 35, 42, 50, 60, 72, 86, 103,
+                124, 149, 179
+            ]
+        );
+        assert_eq!(*h.offsets.last().unwrap(), 3_520_571_548_412);
+        assert_eq!(*Histogram::new(118).offsets.last().unwrap(), 4_139_110_981);
+        let mut out = Vec::new();
+        h.write(&mut out);
+        assert_eq!(out.len(), 4 + 156 * 16);
+    }
+}
