@@ -10,12 +10,12 @@ use std::path::Path;
 
 use crate::common::{self, cassbulk};
 
-fn fixtures() -> &'static Path {
+pub(crate) fn fixtures() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/sstables"))
 }
 
 /// The fixture's CQL with its table named `table` in `ks`.
-fn cql(file: &str, ks: &str, table: &str) -> Vec<String> {
+pub(crate) fn cql(file: &str, ks: &str, table: &str) -> Vec<String> {
     std::fs::read_to_string(fixtures().join(file))
         .unwrap()
         .replace("{{keyspace}}.everything", &format!("{ks}.{table}"))
@@ -27,15 +27,15 @@ fn cql(file: &str, ks: &str, table: &str) -> Vec<String> {
         .collect()
 }
 
-const SIMPLE: &[&str] = &[
+pub(crate) const SIMPLE: &[&str] = &[
     "s", "a", "b", "bl", "bo", "d", "de", "db", "du", "f", "i", "n", "si", "t", "tm", "ts", "tu",
     "ti", "u", "vc", "vi", "vec", "fl", "faddr", "tup",
 ];
-const MULTI_CELL: &[&str] = &["l", "st", "m", "addr"];
+pub(crate) const MULTI_CELL: &[&str] = &["l", "st", "m", "addr"];
 
 /// Every row: the key, every column's value, then `writetime()` of every column, then `ttl()`
 /// of the simple ones.
-async fn state(
+pub(crate) async fn state(
     session: &scylla::client::session::Session,
     ks: &str,
     table: &str,
@@ -157,7 +157,7 @@ async fn a_table_migrates_from_its_nb_oa_and_da_sstables_with_every_write_time_a
 }
 
 /// `cassbulk load DIR --table TABLE --no-progress EXTRA...`.
-fn load(table: &str, dir: &Path, extra: &[&str]) -> std::process::Output {
+pub(crate) fn load(table: &str, dir: &Path, extra: &[&str]) -> std::process::Output {
     cassbulk()
         .args(["load", "--table", table, "--no-progress"])
         .args(extra)

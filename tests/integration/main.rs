@@ -18,3 +18,4 @@ mod schema;
 mod sink_contract;
 mod terminal;
 mod tokens;
+mod write_sstables;
