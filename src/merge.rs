@@ -13,7 +13,8 @@
 use std::cmp::Ordering;
 
 use crate::model::cell::{ColumnData, NO_DELETION_TIME, RowLiveness};
-use crate::model::{Cell, Deletion, Liveness, Partition, Row};
+use crate::model::order::{ClusteringComparator, Side};
+use crate::model::{Cell, Deletion, Liveness, Partition, RangeDeletion, Row, SliceBound};
 
 /// The order of two versions of one cell: `Greater` means `a` wins.
 pub fn compare_cells(a: &Cell, b: &Cell) -> Ordering {
@@ -268,6 +269,63 @@ fn purge_row(row: &mut Row, gc_before: i64) -> u64 {
     row.columns
         .retain(|c| !c.cells.is_empty() || c.complex_deletion.is_some());
     purged
+}
+
+/// A partition's range deletions as Cassandra stores them (`RangeTombstoneList`): in order,
+/// none overlapping, each place covered by the newest deletion of the ranges that cover it;
+/// neighbours with the same deletion joined. What any row reads as deleted is unchanged.
+pub fn normalize_ranges(
+    order: &ClusteringComparator,
+    ranges: &[RangeDeletion],
+) -> Vec<RangeDeletion> {
+    type Point<'a> = (&'a [Vec<u8>], Side);
+    fn start(r: &RangeDeletion) -> Point<'_> {
+        (&r.start.prefix[..], Side::of(&r.start, true))
+    }
+    fn end(r: &RangeDeletion) -> Point<'_> {
+        (&r.end.prefix[..], Side::of(&r.end, false))
+    }
+    let cmp = |a: Point, b: Point| order.compare_bounds(a, b);
+    // Every place a range starts or ends, in order, once.
+    let mut points: Vec<Point> = ranges.iter().flat_map(|r| [start(r), end(r)]).collect();
+    points.sort_by(|&a, &b| cmp(a, b));
+    points.dedup_by(|a, b| cmp(*a, *b) == Ordering::Equal);
+    let mut out: Vec<RangeDeletion> = Vec::new();
+    for pair in points.windows(2) {
+        let (from, to) = (pair[0], pair[1]);
+        let deletion = ranges
+            .iter()
+            .filter(|r| {
+                cmp(start(r), from) != Ordering::Greater && cmp(to, end(r)) != Ordering::Greater
+            })
+            .fold(None, |d, r| merge_deletions(d, Some(r.deletion)));
+        let Some(deletion) = deletion else {
+            continue;
+        };
+        // Joined to the previous piece when it ends here with the same deletion.
+        if let Some(last) = out.last_mut()
+            && last.deletion == deletion
+            && cmp(end(last), from) == Ordering::Equal
+        {
+            last.end = SliceBound {
+                prefix: to.0.to_vec(),
+                inclusive: to.1 == Side::After,
+            };
+            continue;
+        }
+        out.push(RangeDeletion {
+            start: SliceBound {
+                prefix: from.0.to_vec(),
+                inclusive: from.1 == Side::Before,
+            },
+            end: SliceBound {
+                prefix: to.0.to_vec(),
+                inclusive: to.1 == Side::After,
+            },
+            deletion,
+        });
+    }
+    out
 }
 
 /// The partition deletion of two versions of a partition.
@@ -628,6 +686,70 @@ mod tests {
             let newer = tombstones(&merged).iter().filter(|&&t| t >= gc_before).count();
             prop_assert_eq!(tombstones(&after).len(), newer);
             prop_assert_eq!(purged as usize, tombstones(&merged).len() - newer);
+        }
+    }
+
+    fn int_clustering() -> ClusteringComparator {
+        use crate::model::schema::{ColumnRow, build_table_schema};
+        let column = |name: &str, kind: &str, position: i32| ColumnRow {
+            column_name: name.into(),
+            clustering_order: "asc".into(),
+            kind: kind.into(),
+            position,
+            type_name: "int".into(),
+        };
+        let schema = build_table_schema(
+            &crate::model::TableName::parse("ks.t").unwrap(),
+            &[
+                column("k", "partition_key", 0),
+                column("c", "clustering", 0),
+            ],
+            &[],
+        )
+        .unwrap();
+        ClusteringComparator::new(&schema)
+    }
+
+    fn arb_range() -> impl Strategy<Value = RangeDeletion> {
+        (0i32..8, 0i32..8, any::<bool>(), any::<bool>(), 1i64..5).prop_map(
+            |(a, b, x, y, timestamp)| RangeDeletion {
+                start: SliceBound {
+                    prefix: vec![a.min(b).to_be_bytes().to_vec()],
+                    inclusive: x,
+                },
+                end: SliceBound {
+                    prefix: vec![a.max(b).to_be_bytes().to_vec()],
+                    inclusive: y,
+                },
+                deletion: Deletion {
+                    timestamp,
+                    local_deletion_time: 100,
+                },
+            },
+        )
+    }
+
+    proptest! {
+        #[test]
+        fn normalized_ranges_delete_every_row_as_the_overlapping_ones_and_never_overlap(
+            ranges in prop::collection::vec(arb_range(), 0..6),
+        ) {
+            let order = int_clustering();
+            let normal = normalize_ranges(&order, &ranges);
+            let covering = |list: &[RangeDeletion], c: i32| {
+                let row = [c.to_be_bytes().to_vec()];
+                list.iter()
+                    .filter(|r| order.covers(r, &row))
+                    .fold(None, |d, r| merge_deletions(d, Some(r.deletion)))
+            };
+            for c in -1..10 {
+                prop_assert_eq!(covering(&normal, c), covering(&ranges, c), "row {}", c);
+            }
+            for pair in normal.windows(2) {
+                let end = (&pair[0].end.prefix[..], Side::of(&pair[0].end, false));
+                let start = (&pair[1].start.prefix[..], Side::of(&pair[1].start, true));
+                prop_assert!(order.compare_bounds(end, start) != Ordering::Greater);
+            }
         }
     }
 
