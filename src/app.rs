@@ -8,7 +8,9 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use thiserror::Error;
 
-use crate::cli::{Cli, Command, CopySchemaArgs, InspectArgs, LoadArgs, StreamMode, Via};
+use crate::cli::{
+    Cli, Command, CopySchemaArgs, InspectArgs, LoadArgs, SstableFormat, StreamMode, Via,
+};
 use crate::cluster::{self, ConnectOptions};
 use crate::exit::Classify;
 use crate::load::{self, LoadJob, Purge};
@@ -17,7 +19,7 @@ use crate::model::{TableName, TableSchema, Token};
 use crate::plan::{MappingOptions, PlanError, parse_map, parse_size, parse_writetime};
 use crate::sink::SinkSpec;
 use crate::sink::cql::CqlSinkOptions;
-use crate::sink::sstable::{SstableSinkOptions, Stream};
+use crate::sink::sstable::{Format, SstableSinkOptions, Stream};
 use crate::source::OpenOptions;
 
 /// A mistake in how cassbulk was called; the message says how to fix it.
@@ -88,12 +90,43 @@ fn load(args: LoadArgs) -> Result<ExitCode> {
             }),
             Via::Sstable => SinkSpec::Sstable(SstableSinkOptions {
                 dir: args.sstable_dir.clone(),
+                format: args.format.map(|f| match f {
+                    SstableFormat::Nb => Format::Nb,
+                    SstableFormat::Oa => Format::Oa,
+                }),
                 sstable_size: args.sstable_size.max(1) << 20,
                 stream: match args.stream {
                     StreamMode::None => Stream::None,
                     StreamMode::Import => Stream::Import {
                         nodetool: args.nodetool.clone(),
                     },
+                    StreamMode::Sstableloader => {
+                        if args.connection.username.is_some() {
+                            return Err(UsageError(
+                                "--stream sstableloader: sstableloader takes a password only on its command line, where other users could read it; with authentication use --stream import or none".into(),
+                            )
+                            .into());
+                        }
+                        let port = args.connection.port;
+                        Stream::Loader {
+                            sstableloader: args.sstableloader.clone(),
+                            // Host names without ports: sstableloader takes one -p.
+                            hosts: args
+                                .connection
+                                .hosts
+                                .iter()
+                                .flat_map(|h| h.split(','))
+                                .map(|h| match h.strip_prefix('[') {
+                                    Some(v6) => v6.split(']').next().unwrap_or(v6).to_owned(),
+                                    None if h.matches(':').count() == 1 => {
+                                        h.split(':').next().unwrap_or(h).to_owned()
+                                    }
+                                    None => h.to_owned(),
+                                })
+                                .collect(),
+                            port,
+                        }
+                    }
                 },
             }),
         },

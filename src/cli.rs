@@ -215,15 +215,21 @@ pub struct LoadArgs {
     #[arg(long, value_enum, default_value_t = Via::Cql)]
     pub via: Via,
 
-    /// With --via sstable: `import` runs `nodetool import` on the folder (the node must see
-    /// it: the same machine, or a folder shipped there) and removes it after; `none` leaves
-    /// the SSTables in --sstable-dir and prints the command that loads them.
+    /// With --via sstable: `sstableloader` streams the SSTables to every replica (Cassandra's
+    /// BulkLoader, to --hosts); `import` runs `nodetool import` on the folder (the node must
+    /// see it: the same machine, or a folder shipped there); both remove the SSTables after.
+    /// `none` leaves them in --sstable-dir and prints the command that loads them.
     #[arg(long, value_enum, default_value_t = StreamMode::None)]
     pub stream: StreamMode,
 
     /// With --via sstable: where the <keyspace>/<table>/ folder of SSTables is written.
     #[arg(long, value_name = "DIR", default_value = "cassbulk-sstables")]
     pub sstable_dir: PathBuf,
+
+    /// With --via sstable: the SSTable format; by default what the cluster reads (`oa` when
+    /// its nodes run storage_compatibility_mode NONE, else `nb`).
+    #[arg(long, value_enum, value_name = "nb|oa")]
+    pub format: Option<SstableFormat>,
 
     /// With --via sstable: MiB of data per SSTable (uncompressed) before the next starts.
     #[arg(long, value_name = "MiB", default_value_t = 256)]
@@ -233,6 +239,11 @@ pub struct LoadArgs {
     /// -h 10.0.0.1); split on spaces.
     #[arg(long, value_name = "COMMAND", default_value = "nodetool")]
     pub nodetool: String,
+
+    /// With --stream sstableloader: the command that runs it (e.g.
+    /// /opt/cassandra/bin/sstableloader); split on spaces.
+    #[arg(long, value_name = "COMMAND", default_value = "sstableloader")]
+    pub sstableloader: String,
 
     /// Leave out tombstones older than the target table's gc_grace_seconds once the inputs
     /// (replicas' SSTables, say) are merged, as the old cluster's compaction would have.
@@ -281,7 +292,14 @@ pub enum Via {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SstableFormat {
+    Nb,
+    Oa,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum StreamMode {
+    Sstableloader,
     Import,
     None,
 }

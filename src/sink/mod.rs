@@ -52,11 +52,20 @@ pub fn open(spec: &SinkSpec, target: &Target) -> Result<Box<dyn Sink>, SinkError
             options.clone(),
             target.counters.clone(),
         ))?),
-        SinkSpec::Sstable(options) => Box::new(sstable::SstableSink::new(
-            target.schema.clone(),
-            options.clone(),
-            target.counters.clone(),
-        )),
+        SinkSpec::Sstable(options) => {
+            let format = match options.format {
+                Some(f) => f,
+                None => target
+                    .runtime
+                    .block_on(sstable::pick_format(&target.session)),
+            };
+            Box::new(sstable::SstableSink::new(
+                target.schema.clone(),
+                options.clone(),
+                target.counters.clone(),
+                format,
+            ))
+        }
     };
     sink.open()?;
     Ok(sink)

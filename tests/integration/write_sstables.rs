@@ -3,7 +3,8 @@
 //! (statics, DESC clustering, collections, UDTs, TTLs, every kind of deletion) loaded this way
 //! reads back as the same SSTables loaded `--via cql`, `writetime()` and `ttl()` included, and
 //! a second load changes nothing (lists included: their cell paths are the source's). Cassandra's
-//! own `sstabledump` reads every partition cassbulk wrote.
+//! own `sstabledump` reads every partition cassbulk wrote, in `nb` and in `oa`; on the
+//! three-node ring, sstableloader streams them to every replica.
 
 use std::path::Path;
 
@@ -94,63 +95,135 @@ async fn a_table_loaded_via_sstable_import_reads_back_as_via_cql_and_a_reload_ch
 }
 
 #[tokio::test]
-async fn sstabledump_reads_every_partition_cassbulk_wrote() {
+async fn sstabledump_reads_every_partition_cassbulk_wrote_in_nb_and_in_oa() {
     let session = common::session().await;
     let ks = common::keyspace(&session, "sstabledump").await;
     for statement in create(&ks, "everything") {
         common::run(&session, &statement).await;
     }
+    for format in ["nb", "oa"] {
+        let staging = tempfile::tempdir().unwrap();
+        let out = cassbulk()
+            .args([
+                "load",
+                "--table",
+                &format!("{ks}.everything"),
+                "--no-progress",
+                "--via",
+                "sstable",
+                "--format",
+                format,
+                "--stream",
+                "none",
+                "--sstable-dir",
+                staging.path().to_str().unwrap(),
+            ])
+            .arg(fixtures().join("nb").join("everything"))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        assert!(stderr.contains("load them with: nodetool import"), "{stderr}");
+        let folder = staging.path().join(&ks).join("everything");
+        let data = folder.join(format!("{format}-1-big-Data.db"));
+        assert!(data.exists(), "{stderr}");
+        let dump = std::process::Command::new(format!(
+            "{}/scripts/cassandra",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .args(["tool", "sstabledump"])
+        .arg(&data)
+        .output()
+        .unwrap();
+        assert!(
+            dump.status.success(),
+            "{format}: {}",
+            String::from_utf8_lossy(&dump.stderr)
+        );
+        let json: serde_json::Value = serde_json::from_slice(&dump.stdout).unwrap();
+        let partitions = json.as_array().unwrap();
+        // The fixture's 276 partition versions merge into fewer partitions.
+        let line = stderr
+            .lines()
+            .find(|l| l.contains(" partitions;"))
+            .unwrap_or_else(|| panic!("{stderr}"));
+        let written: usize = line
+            .trim_start_matches("load: ")
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(partitions.len(), written, "{format}: {line}");
+        assert!(partitions.len() >= 200, "{format}");
+    }
+}
+
+/// On the three-node ring (`CASSBULK_TEST_RING=1`, scripts/test's ring step): a keyspace with
+/// replication factor 3 loaded `--via sstable --stream sstableloader` reads back at ALL equal
+/// to the same input loaded `--via cql`, so every replica got its part.
+#[tokio::test]
+async fn on_the_ring_an_rf3_table_loaded_via_sstableloader_reads_back_at_all_as_via_cql() {
+    if !std::env::var("CASSBULK_TEST_RING").is_ok_and(|v| v == "1") {
+        eprintln!("skipped: needs the three-node ring (CASSBULK_TEST_RING=1, see scripts/test)");
+        return;
+    }
+    let session = common::session().await;
+    let ks = format!("{}_rf3", common::keyspace(&session, "loader").await);
+    common::run(
+        &session,
+        &format!(
+            "CREATE KEYSPACE {ks} WITH replication = \
+             {{'class': 'SimpleStrategy', 'replication_factor': 3}}"
+        ),
+    )
+    .await;
+    for table in ["via_cql", "via_loader"] {
+        for statement in create(&ks, table) {
+            common::run(&session, &statement).await;
+        }
+    }
+    let source = fixtures().join("nb").join("everything");
+    let out = load(&format!("{ks}.via_cql"), &source, &["--consistency", "ALL"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let staging = tempfile::tempdir().unwrap();
-    let out = cassbulk()
-        .args([
-            "load",
-            "--table",
-            &format!("{ks}.everything"),
-            "--no-progress",
+    let loader = format!(
+        "{}/scripts/cassandra tool sstableloader",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let out = load(
+        &format!("{ks}.via_loader"),
+        &source,
+        &[
             "--via",
             "sstable",
             "--stream",
-            "none",
+            "sstableloader",
+            "--sstableloader",
+            &loader,
             "--sstable-dir",
             staging.path().to_str().unwrap(),
-        ])
-        .arg(fixtures().join("nb").join("everything"))
-        .output()
-        .unwrap();
+        ],
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    assert!(
-        stderr.contains("load them with: nodetool import"),
-        "{stderr}"
-    );
-    let folder = staging.path().join(&ks).join("everything");
-    let data = folder.join("nb-1-big-Data.db");
-    assert!(data.exists(), "{stderr}");
-    let dump =
-        std::process::Command::new(format!("{}/scripts/cassandra", env!("CARGO_MANIFEST_DIR")))
-            .args(["tool", "sstabledump"])
-            .arg(&data)
-            .output()
-            .unwrap();
-    assert!(
-        dump.status.success(),
-        "{}",
-        String::from_utf8_lossy(&dump.stderr)
-    );
-    let json: serde_json::Value = serde_json::from_slice(&dump.stdout).unwrap();
-    let partitions = json.as_array().unwrap();
-    // The fixture's 276 partition versions merge into 200 partitions, some deleted whole.
-    let line = stderr
-        .lines()
-        .find(|l| l.contains(" partitions;"))
-        .unwrap_or_else(|| panic!("{stderr}"));
-    let written: usize = line
-        .trim_start_matches("load: ")
-        .split(' ')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert_eq!(partitions.len(), written, "{line}");
-    assert!(partitions.len() >= 200);
+    assert!(stderr.contains("streamed to every replica"), "{stderr}");
+    let at_all = cassbulk::cluster::connect(&cassbulk::cluster::ConnectOptions {
+        consistency: scylla::statement::Consistency::All,
+        ..common::connect_options()
+    })
+    .await
+    .unwrap();
+    let ttls_from = 4 + 2 * (SIMPLE.len() + MULTI_CELL.len());
+    let want = state(&at_all, &ks, "via_cql").await;
+    let got = state(&at_all, &ks, "via_loader").await;
+    assert_eq!(got.len(), want.len());
+    assert!(want.len() > 1000);
+    for (g, w) in got.iter().zip(&want) {
+        assert_eq!(g[..ttls_from], w[..ttls_from], "row {:?}", &w[..4]);
+    }
 }

@@ -158,6 +158,11 @@ impl Summary {
         self.keys += 1;
     }
 
+    /// The first and last keys added.
+    pub fn bounds(&self) -> (&[u8], &[u8]) {
+        (self.first.as_deref().unwrap_or_default(), &self.last)
+    }
+
     pub fn to_bytes(&self) -> Vec<u8> {
         let count = self.samples.len();
         let entries: usize = self.samples.iter().map(|(k, _)| k.len() + 8).sum();

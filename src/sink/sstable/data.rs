@@ -5,11 +5,13 @@
 //! times and TTLs are delta-encoded against the serialization header's minimums ([`Encoding`]);
 //! a cell takes its row's timestamp or TTL when they are the same, as Cassandra's do. Range
 //! deletions become range tombstone markers between the rows, a range's end and the next's
-//! start at the same place one boundary marker; ranges that overlap are refused for now
-//! (Cassandra would first split them so the newest deletion wins where they meet).
+//! start at the same place one boundary marker; ranges that overlap (replicas' copies merged)
+//! are first split so the newest deletion covers each place (`merge::normalize_ranges`), as
+//! Cassandra's `RangeTombstoneList` does.
 
 use std::cmp::Ordering;
 
+use crate::merge::normalize_ranges;
 use crate::model::cell::{ColumnData, NO_DELETION_TIME, RowLiveness};
 use crate::model::order::{ClusteringComparator, Side};
 use crate::model::vint::write_unsigned;
@@ -53,6 +55,23 @@ impl Encoding {
     };
 }
 
+/// Which big-format version is written: `nb` (what Cassandra 4.0, 4.1 and 5.0 read; 5.0's
+/// default `storage_compatibility_mode`) or `oa` (5.0 with `storage_compatibility_mode: NONE`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Nb,
+    Oa,
+}
+
+impl Format {
+    pub fn version(self) -> &'static str {
+        match self {
+            Format::Nb => "nb",
+            Format::Oa => "oa",
+        }
+    }
+}
+
 /// Why a partition cannot be written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WriteError(pub String);
@@ -67,6 +86,7 @@ struct Column {
 
 /// Writes the partitions of one table into Data.db bytes (uncompressed), layout `nb`.
 pub struct DataWriter {
+    format: Format,
     encoding: Encoding,
     clustering: Vec<Option<usize>>,
     /// In serialization order: simple columns, then complex, each by name's bytes.
@@ -102,7 +122,7 @@ fn markers<'a>(
             Some(last) => match order.compare_bounds((last.prefix, last.side), start) {
                 Ordering::Greater => {
                     return Err(WriteError(
-                        "overlapping range deletions are not written to SSTables yet".into(),
+                        "range deletions overlap after normalizing; this is a bug in cassbulk, please report it".into(),
                     ));
                 }
                 Ordering::Equal => {
@@ -135,7 +155,7 @@ fn markers<'a>(
 }
 
 impl DataWriter {
-    pub fn new(schema: &TableSchema, encoding: Encoding) -> DataWriter {
+    pub fn new(schema: &TableSchema, encoding: Encoding, format: Format) -> DataWriter {
         let mut position = vec![usize::MAX; schema.columns.len()];
         let mut columns = |kind: ColumnKind| {
             let mut list: Vec<(bool, &[u8], usize)> = schema
@@ -161,6 +181,7 @@ impl DataWriter {
         let statics = columns(ColumnKind::Static);
         let regulars = columns(ColumnKind::Regular);
         DataWriter {
+            format,
             encoding,
             clustering: schema
                 .clustering()
@@ -177,20 +198,34 @@ impl DataWriter {
 
     /// Appends `partition` to `out`.
     pub fn write(&mut self, partition: &Partition, out: &mut Vec<u8>) -> Result<(), WriteError> {
-        let markers = markers(&self.order, &partition.range_deletions)?;
+        let ranges = normalize_ranges(&self.order, &partition.range_deletions);
+        let markers = markers(&self.order, &ranges)?;
         let start = out.len();
         let key_len = u16::try_from(partition.key.len())
             .map_err(|_| WriteError(format!("a key of {} bytes", partition.key.len())))?;
         out.extend_from_slice(&key_len.to_be_bytes());
         out.extend_from_slice(&partition.key);
-        match partition.deletion {
-            None => {
+        match (self.format, partition.deletion) {
+            (Format::Nb, None) => {
                 out.extend_from_slice(&i32::MAX.to_be_bytes());
                 out.extend_from_slice(&i64::MIN.to_be_bytes());
             }
-            Some(d) => {
+            (Format::Nb, Some(d)) => {
                 out.extend_from_slice(&(d.local_deletion_time as i32).to_be_bytes());
                 out.extend_from_slice(&d.timestamp.to_be_bytes());
+            }
+            // oa: one flag byte for a live partition, else the timestamp (its sign bit clear)
+            // and the local deletion time as an unsigned 32-bit number.
+            (Format::Oa, None) => out.push(0x80),
+            (Format::Oa, Some(d)) => {
+                if d.timestamp < 0 {
+                    return Err(WriteError(format!(
+                        "a partition deletion at timestamp {} (oa stores none below 0; write nb)",
+                        d.timestamp
+                    )));
+                }
+                out.extend_from_slice(&d.timestamp.to_be_bytes());
+                out.extend_from_slice(&(d.local_deletion_time as u32).to_be_bytes());
             }
         }
         if !self.statics.is_empty() {
@@ -536,8 +571,8 @@ mod tests {
     }
 
     #[test]
-    fn adjacent_ranges_share_one_boundary_marker_and_overlapping_ones_are_refused() {
-        let mut writer = DataWriter::new(&schema(), Encoding::NO_STATS);
+    fn adjacent_ranges_share_one_boundary_marker_and_overlapping_ones_are_split() {
+        let mut writer = DataWriter::new(&schema(), Encoding::NO_STATS, Format::Nb);
         let mut out = Vec::new();
         writer
             .write(&partition(vec![range(5, 9, 20), range(1, 5, 10)]), &mut out)
@@ -551,7 +586,10 @@ mod tests {
             .collect();
         assert_eq!(kinds, [1, 2, 0]);
         assert_eq!(out.last(), Some(&END_OF_PARTITION));
+        // [1, 6) at 10 and [5, 9) at 20: [1, 5) at 10, then [5, 9) at 20, one boundary.
+        let mut split = Vec::new();
         let overlapping = partition(vec![range(1, 6, 10), range(5, 9, 20)]);
-        assert!(writer.write(&overlapping, &mut Vec::new()).is_err());
+        writer.write(&overlapping, &mut split).unwrap();
+        assert_eq!(split, out);
     }
 }

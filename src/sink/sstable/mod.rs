@@ -1,9 +1,9 @@
-//! SSTables as a sink (issue #18, in progress): partitions in token order written as big-format
-//! SSTables Cassandra imports or streams. Built so far: `data.rs`, the Data.db serializer, its
-//! bytes equal to what a Cassandra 5.0 node wrote for the same partitions, range
-//! tombstone markers included (overlapping ranges are refused for now). Still to come: the
-//! other components (Index, Summary, Filter, Statistics, CompressionInfo, Digest, TOC), the ring
-//! cut, and getting the files into the cluster; until then no command writes SSTables.
+//! SSTables as a sink (`load --via sstable`): merged partitions in token order written as
+//! big-format `nb` SSTables (`writer.rs`), each component as Cassandra 5.0 writes it: Data.db
+//! byte for byte a node's (`data.rs`; range deletions split so the newest wins where they
+//! overlap), Index, Summary, Filter, CompressionInfo with LZ4 chunks, Digest, TOC
+//! (`components.rs`), Statistics (`statistics.rs`); then `nodetool import` or nothing
+//! (`seam.rs`). Still to come: `oa`, the cut along the ring, sstableloader.
 
 pub mod components;
 pub mod data;
@@ -11,4 +11,5 @@ mod seam;
 pub mod statistics;
 pub mod writer;
 
-pub use seam::{SstableSink, SstableSinkOptions, Stream};
+pub use data::Format;
+pub use seam::{SstableSink, SstableSinkOptions, Stream, pick_format};

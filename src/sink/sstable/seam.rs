@@ -2,7 +2,8 @@
 //! written as `nb` SSTables of about `--sstable-size` each under
 //! `<sstable-dir>/<keyspace>/<table>/`, then handed to the cluster: `import` runs
 //! `nodetool import --extended-verify` on that folder (the node must see it: one machine, or a folder shipped
-//! there), `none` leaves the folder and says how to load it. After a successful import the
+//! there), `sstableloader` streams it to every replica (Cassandra's BulkLoader), `none` leaves
+//! the folder and says how to load it. After a successful import the
 //! folder is removed; on failure it is kept and named, so the operator can retry the import.
 
 use std::path::{Path, PathBuf};
@@ -11,6 +12,7 @@ use std::sync::Arc;
 
 use thiserror::Error;
 
+use super::data::Format;
 use super::writer::{SstableWriteError, SstableWriter};
 use crate::checkpoint::Marks;
 use crate::exit::Classify;
@@ -25,6 +27,13 @@ pub enum Stream {
     None,
     /// `nodetool import` of the folder; the command to run nodetool, split on spaces.
     Import { nodetool: String },
+    /// Cassandra's `sstableloader -d HOSTS [-p PORT]` of the folder: every replica gets its
+    /// part. The command, split on spaces.
+    Loader {
+        sstableloader: String,
+        hosts: Vec<String>,
+        port: u16,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -34,6 +43,8 @@ pub struct SstableSinkOptions {
     /// Bytes of (uncompressed) Data.db after which the next SSTable starts.
     pub sstable_size: u64,
     pub stream: Stream,
+    /// `None`: what the cluster reads (see [`pick_format`]).
+    pub format: Option<Format>,
 }
 
 #[derive(Debug, Error)]
@@ -53,7 +64,7 @@ pub enum SstableSinkError {
     )]
     NotEmpty { path: String },
     #[error(
-        "`{command}` failed: {reason}; the SSTables are kept in {path}: run the import again once the cause is fixed (--nodetool names the command)"
+        "`{command}` failed: {reason}; the SSTables are kept in {path}: run it again once the cause is fixed (--nodetool or --sstableloader names the command)"
     )]
     Import {
         command: String,
@@ -78,6 +89,7 @@ impl Classify for SstableWriteError {
 }
 
 pub struct SstableSink {
+    format: Format,
     schema: Arc<TableSchema>,
     options: SstableSinkOptions,
     counters: Arc<Counters>,
@@ -91,12 +103,14 @@ impl SstableSink {
         schema: Arc<TableSchema>,
         options: SstableSinkOptions,
         counters: Arc<Counters>,
+        format: Format,
     ) -> SstableSink {
         let folder = options
             .dir
             .join(&schema.name.keyspace)
             .join(&schema.name.table);
         SstableSink {
+            format,
             schema,
             options,
             counters,
@@ -106,27 +120,41 @@ impl SstableSink {
         }
     }
 
-    fn import(&self) -> Result<(), SstableSinkError> {
-        let Stream::Import { nodetool } = &self.options.stream else {
-            return Ok(());
+    /// Runs the command that takes the SSTables into the cluster.
+    fn load(&self) -> Result<(), SstableSinkError> {
+        let (tool, args): (&String, Vec<String>) = match &self.options.stream {
+            Stream::None => return Ok(()),
+            // Extended verification: the node reads every partition before it takes the files.
+            Stream::Import { nodetool } => (
+                nodetool,
+                vec![
+                    "import".into(),
+                    "--extended-verify".into(),
+                    self.schema.name.keyspace.clone(),
+                    self.schema.name.table.clone(),
+                    self.folder.display().to_string(),
+                ],
+            ),
+            Stream::Loader {
+                sstableloader,
+                hosts,
+                port,
+            } => (
+                sstableloader,
+                vec![
+                    "-d".into(),
+                    hosts.join(","),
+                    "-p".into(),
+                    port.to_string(),
+                    self.folder.display().to_string(),
+                ],
+            ),
         };
-        let mut words = nodetool.split_whitespace();
+        let mut words = tool.split_whitespace();
         let program = words.next().unwrap_or("nodetool");
         let mut command = Command::new(program);
-        // Extended verification: the node reads every partition before it takes the files.
-        command.args(words).args([
-            "import",
-            "--extended-verify",
-            &self.schema.name.keyspace,
-            &self.schema.name.table,
-        ]);
-        command.arg(&self.folder);
-        let shown = format!(
-            "{nodetool} import --extended-verify {} {} {}",
-            self.schema.name.keyspace,
-            self.schema.name.table,
-            self.folder.display()
-        );
+        command.args(words).args(&args);
+        let shown = format!("{tool} {}", args.join(" "));
         let failed = |reason: String| SstableSinkError::Import {
             command: shown.clone(),
             reason,
@@ -139,10 +167,58 @@ impl SstableSink {
             return Err(failed(format!("{} ({})", out.status, text.trim())));
         }
         // nodetool import names the folders it could not import (and exits 1 since 4.0).
-        if text.contains("failed to import") {
+        if text.contains("failed to import") || text.contains("ERROR") {
             return Err(failed(text.trim().to_owned()));
         }
         Ok(())
+    }
+}
+
+/// The format the cluster reads best: `oa` where every node is 5.0 or later with
+/// `storage_compatibility_mode: NONE` (it streams only `o*` files to such nodes), else `nb`
+/// (what 4.0, 4.1 and 5.0 in its default mode read). Read from `system_views.settings`.
+pub async fn pick_format(session: &scylla::client::session::Session) -> Format {
+    let query = "SELECT value FROM system_views.settings WHERE name = 'storage_compatibility_mode'";
+    let mode = async {
+        let rows = session
+            .query_unpaged(query, ())
+            .await
+            .ok()?
+            .into_rows_result()
+            .ok()?;
+        let (value,): (Option<String>,) = rows.first_row().ok()?;
+        value
+    }
+    .await;
+    if mode.as_deref() == Some("NONE") {
+        Format::Oa
+    } else {
+        Format::Nb
+    }
+}
+
+/// Removes every component of the SSTable whose Data.db is `data` (sstableloader leaves them;
+/// nodetool import has already moved them).
+fn remove_sstable(data: &Path) {
+    let Some(prefix) = data
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_suffix("Data.db"))
+    else {
+        return;
+    };
+    if let Some(dir) = data.parent()
+        && let Ok(entries) = std::fs::read_dir(dir)
+    {
+        for entry in entries.flatten() {
+            if entry
+                .file_name()
+                .to_str()
+                .is_some_and(|n| n.starts_with(prefix))
+            {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
     }
 }
 
@@ -174,7 +250,7 @@ impl Sink for SstableSink {
                 None => {
                     generation += 1;
                     writer.insert(
-                        SstableWriter::create(&self.folder, generation, &self.schema)
+                        SstableWriter::create(&self.folder, generation, &self.schema, self.format)
                             .map_err(SstableSinkError::from)?,
                     )
                 }
@@ -200,9 +276,10 @@ impl Sink for SstableSink {
 
     fn finish(self: Box<Self>) -> Result<SinkReport, SinkError> {
         let mut notes = vec![format!(
-            "{} SSTable{} (nb, {:.1} MiB of data) written to {}",
+            "{} SSTable{} ({}, {:.1} MiB of data) written to {}",
             self.sstables.len(),
             if self.sstables.len() == 1 { "" } else { "s" },
+            self.format.version(),
             self.bytes as f64 / (1024.0 * 1024.0),
             self.folder.display()
         )];
@@ -214,11 +291,21 @@ impl Sink for SstableSink {
                 self.folder.display(),
                 self.folder.display()
             )),
-            Stream::Import { .. } => {
+            Stream::Import { .. } | Stream::Loader { .. } => {
                 if !self.sstables.is_empty() {
-                    self.import()?;
+                    self.load()?;
                 }
-                notes.push("imported with nodetool import".into());
+                notes.push(
+                    if matches!(self.options.stream, Stream::Import { .. }) {
+                        "imported with nodetool import"
+                    } else {
+                        "streamed to every replica with sstableloader"
+                    }
+                    .into(),
+                );
+                for sstable in &self.sstables {
+                    remove_sstable(sstable);
+                }
                 let _ = std::fs::remove_dir(&self.folder);
                 if let Some(ks) = self.folder.parent() {
                     let _ = std::fs::remove_dir(ks);

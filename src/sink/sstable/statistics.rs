@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use super::data::Encoding;
+use super::data::{Encoding, Format};
 use crate::model::cell::NO_DELETION_TIME;
 use crate::model::marshal::{key_type_name, type_name};
 use crate::model::schema::ClusteringOrder;
@@ -71,6 +71,7 @@ pub struct Collector {
     rows: i64,
     columns_set: i64,
     cells: i64,
+    partition_deletions: bool,
 }
 
 impl Default for Collector {
@@ -89,6 +90,7 @@ impl Default for Collector {
             rows: 0,
             columns_set: 0,
             cells: 0,
+            partition_deletions: false,
         }
     }
 }
@@ -155,6 +157,7 @@ impl Collector {
         let cells_before = self.cells;
         if let Some(d) = &partition.deletion {
             self.deletion(d);
+            self.partition_deletions = true;
         }
         for r in &partition.range_deletions {
             self.deletion(&r.deletion);
@@ -184,8 +187,9 @@ impl Collector {
         bins
     }
 
-    /// The STATS component (`StatsMetadata.StatsMetadataSerializer`, version nb).
-    fn stats(&self, compression_ratio: f64, out: &mut Vec<u8>) {
+    /// The STATS component (`StatsMetadata.StatsMetadataSerializer`); oa's own fields from
+    /// `schema` and the first and last keys.
+    fn stats(&self, compression_ratio: f64, oa: Option<OaStats>, out: &mut Vec<u8>) {
         const NO_COMMIT_LOG: [u8; 12] =
             [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0];
         self.partition_sizes.write(out);
@@ -205,8 +209,21 @@ impl Collector {
                 v.min(i64::from(i32::MAX) - 1) as i32
             }
         };
-        out.extend_from_slice(&ldt(self.min_ldt).to_be_bytes());
-        out.extend_from_slice(&ldt(self.max_ldt).to_be_bytes());
+        if oa.is_some() {
+            // Unsigned 32-bit seconds; none is all ones.
+            let uldt = |v: i64| -> u32 {
+                if v == NO_DELETION_TIME || v == i64::MAX || v == i64::MIN {
+                    u32::MAX
+                } else {
+                    v.clamp(0, i64::from(u32::MAX) - 1) as u32
+                }
+            };
+            out.extend_from_slice(&uldt(self.min_ldt).to_be_bytes());
+            out.extend_from_slice(&uldt(self.max_ldt).to_be_bytes());
+        } else {
+            out.extend_from_slice(&ldt(self.min_ldt).to_be_bytes());
+            out.extend_from_slice(&ldt(self.max_ldt).to_be_bytes());
+        }
         let ttl = |v: i64| -> i32 {
             if v == i64::MAX || v == i64::MIN {
                 0
@@ -221,14 +238,33 @@ impl Collector {
         out.extend_from_slice(&(bins.len() as i32).to_be_bytes());
         out.extend_from_slice(&(bins.len() as i32).to_be_bytes());
         for (point, count) in bins {
-            out.extend_from_slice(&(point as f64).to_be_bytes());
-            out.extend_from_slice(&count.to_be_bytes());
+            if oa.is_some() {
+                out.extend_from_slice(&point.to_be_bytes());
+                out.extend_from_slice(&(count.min(i64::from(i32::MAX)) as i32).to_be_bytes());
+            } else {
+                out.extend_from_slice(&(point as f64).to_be_bytes());
+                out.extend_from_slice(&count.to_be_bytes());
+            }
         }
         out.extend_from_slice(&0i32.to_be_bytes()); // level
         out.extend_from_slice(&0i64.to_be_bytes()); // repaired at: unrepaired
-        // Clustering min and max: none, which reads as every clustering (Slice.ALL).
-        out.extend_from_slice(&0i32.to_be_bytes());
-        out.extend_from_slice(&0i32.to_be_bytes());
+        match &oa {
+            // Clustering min and max: none, which reads as every clustering (Slice.ALL).
+            None => {
+                out.extend_from_slice(&0i32.to_be_bytes());
+                out.extend_from_slice(&0i32.to_be_bytes());
+            }
+            // The clustering types, then Slice.ALL: an inclusive start and an inclusive end,
+            // each of no values.
+            Some(oa) => {
+                write_unsigned(oa.clustering_types.len() as u64, out);
+                for t in &oa.clustering_types {
+                    write_unsigned(t.len() as u64, out);
+                    out.extend_from_slice(t.as_bytes());
+                }
+                out.extend_from_slice(&[1, 0, 0, 6, 0, 0]);
+            }
+        }
         out.push(0); // no legacy counter shards
         out.extend_from_slice(&self.columns_set.to_be_bytes());
         out.extend_from_slice(&self.rows.to_be_bytes());
@@ -237,7 +273,34 @@ impl Collector {
         out.push(0); // no pending repair
         out.push(0); // not transient
         out.push(0); // no originating host id
+        if let Some(oa) = oa {
+            out.push(u8::from(self.partition_deletions));
+            for key in [oa.first_key, oa.last_key] {
+                write_unsigned(key.len() as u64, out);
+                out.extend_from_slice(key);
+            }
+            out.extend_from_slice(&f64::NAN.to_be_bytes()); // token space coverage: unknown
+        }
     }
+}
+
+/// What oa's STATS adds: the clustering types' names and the first and last partition keys.
+pub struct OaStats<'a> {
+    pub clustering_types: Vec<String>,
+    pub first_key: &'a [u8],
+    pub last_key: &'a [u8],
+}
+
+/// The clustering columns' type names (`ReversedType(...)` for DESC ones).
+fn clustering_type_names(schema: &TableSchema) -> Vec<String> {
+    schema
+        .clustering()
+        .iter()
+        .map(|c| {
+            let desc = c.kind == ColumnKind::Clustering(ClusteringOrder::Desc);
+            type_name(&c.cql_type, desc)
+        })
+        .collect()
 }
 
 /// The serialization header component: the encoding minimums, the key, clustering and column
@@ -261,9 +324,8 @@ fn header(schema: &TableSchema, encoding: Encoding, out: &mut Vec<u8>) {
     string(&key_type_name(&key), out);
     let clustering = schema.clustering();
     write_unsigned(clustering.len() as u64, out);
-    for c in clustering {
-        let desc = c.kind == ColumnKind::Clustering(ClusteringOrder::Desc);
-        string(&type_name(&c.cql_type, desc), out);
+    for name in clustering_type_names(schema) {
+        string(&name, out);
     }
     for kind in [ColumnKind::Static, ColumnKind::Regular] {
         let mut columns: Vec<_> = schema.columns.iter().filter(|c| c.kind == kind).collect();
@@ -279,12 +341,14 @@ fn header(schema: &TableSchema, encoding: Encoding, out: &mut Vec<u8>) {
     }
 }
 
-/// The whole Statistics.db.
+/// The whole Statistics.db of an SSTable whose first and last keys are these.
 pub fn statistics(
     schema: &TableSchema,
     encoding: Encoding,
     collector: &Collector,
     compression_ratio: f64,
+    format: Format,
+    keys: (&[u8], &[u8]),
 ) -> Vec<u8> {
     let mut validation = Vec::new();
     const PARTITIONER: &str = "org.apache.cassandra.dht.Murmur3Partitioner";
@@ -294,7 +358,12 @@ pub fn statistics(
     // An empty key-count sketch (HyperLogLogPlus(13, 25)): estimates read 0 keys.
     let compaction = vec![0, 0, 0, 8, 0xff, 0xff, 0xff, 0xfe, 0x0d, 0x19, 0x01, 0x00];
     let mut stats = Vec::new();
-    collector.stats(compression_ratio, &mut stats);
+    let oa = (format == Format::Oa).then(|| OaStats {
+        clustering_types: clustering_type_names(schema),
+        first_key: keys.0,
+        last_key: keys.1,
+    });
+    collector.stats(compression_ratio, oa, &mut stats);
     let mut head = Vec::new();
     header(schema, encoding, &mut head);
     let parts = [validation, compaction, stats, head];

@@ -1,4 +1,4 @@
-//! One SSTable in a folder: partitions in token order go to Data.db (LZ4-compressed as they
+//! One SSTable (`nb` or `oa`) in a folder: partitions in token order go to Data.db (LZ4-compressed as they
 //! come) and Index.db; at the end the rest is written in Cassandra's order (CompressionInfo,
 //! Digest, Filter, Summary, Statistics, then TOC last, so a folder with a TOC.txt is whole).
 
@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 use super::components::{BloomFilter, Lz4Chunks, Summary, index_entry, murmur3_128, toc};
-use super::data::{DataWriter, Encoding, WriteError};
+use super::data::{DataWriter, Encoding, Format, WriteError};
 use super::statistics::{Collector, statistics};
 use crate::model::{Partition, TableSchema};
 
@@ -29,8 +29,9 @@ pub enum SstableWriteError {
     Order { path: String },
 }
 
-/// A big-format `nb` SSTable being written.
+/// A big-format SSTable being written.
 pub struct SstableWriter {
+    format: Format,
     dir: PathBuf,
     prefix: String,
     schema: TableSchema,
@@ -51,13 +52,14 @@ pub struct SstableWriter {
 }
 
 impl SstableWriter {
-    /// Starts `nb-<generation>-big-*` in `dir` (which must exist).
+    /// Starts `<version>-<generation>-big-*` in `dir` (which must exist).
     pub fn create(
         dir: &Path,
         generation: u64,
         schema: &TableSchema,
+        format: Format,
     ) -> Result<SstableWriter, SstableWriteError> {
-        let prefix = format!("nb-{generation}-big-");
+        let prefix = format!("{}-{generation}-big-", format.version());
         let open = |component: &str| -> Result<BufWriter<File>, SstableWriteError> {
             let path = dir.join(format!("{prefix}{component}"));
             File::create(&path)
@@ -69,13 +71,14 @@ impl SstableWriter {
         };
         let encoding = Encoding::NO_STATS;
         Ok(SstableWriter {
+            format,
             data: open("Data.db")?,
             index: open("Index.db")?,
             dir: dir.to_path_buf(),
             prefix,
             schema: schema.clone(),
             encoding,
-            rows: DataWriter::new(schema, encoding),
+            rows: DataWriter::new(schema, encoding, format),
             chunks: Lz4Chunks::default(),
             collector: Collector::default(),
             summary: Summary::default(),
@@ -162,7 +165,14 @@ impl SstableWriter {
         for &(h1, h2) in &self.hashes {
             filter.add_hashes(h1, h2);
         }
-        let stats = statistics(&self.schema, self.encoding, &self.collector, ratio);
+        let stats = statistics(
+            &self.schema,
+            self.encoding,
+            &self.collector,
+            ratio,
+            self.format,
+            self.summary.bounds(),
+        );
         let files: [(&str, Vec<u8>); 6] = [
             ("CompressionInfo.db", info),
             ("Digest.crc32", digest.to_string().into_bytes()),

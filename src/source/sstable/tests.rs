@@ -497,7 +497,7 @@ fn uncompressed(descriptor: &descriptor::Descriptor) -> Vec<u8> {
 /// Reads every SSTable of `dir` as written (TTLs kept) and writes its partitions again with the
 /// SSTable sink's Data.db writer: the bytes are the node's.
 fn rewrite_and_compare(dir: &str, schema: &TableSchema) -> usize {
-    use crate::sink::sstable::data::{DataWriter, Encoding};
+    use crate::sink::sstable::data::{DataWriter, Encoding, Format};
     let input = SstableInput::open(dir).unwrap();
     let mut partitions_seen = 0;
     for s in &input.sstables {
@@ -510,7 +510,11 @@ fn rewrite_and_compare(dir: &str, schema: &TableSchema) -> usize {
             min_local_deletion_time: s.header.min_local_deletion_time,
             min_ttl: s.header.min_ttl,
         };
-        let mut writer = DataWriter::new(schema, encoding);
+        let format = match s.layout {
+            descriptor::Layout::Nb => Format::Nb,
+            descriptor::Layout::Oa => Format::Oa,
+        };
+        let mut writer = DataWriter::new(schema, encoding, format);
         let want = uncompressed(&s.descriptor);
         let mut got = Vec::new();
         while let Some(p) = partitions.next_partition().unwrap() {
@@ -552,14 +556,17 @@ fn partitions_a_node_wrote_are_written_again_byte_for_byte_by_the_data_writer() 
         assert!(rewrite_and_compare(&more("zstd"), schema) >= 40, "zstd");
     }
     // Every type, statics, DESC clustering, every kind of deletion, range deletions included
-    // (the second generation). The writer writes nb only so far (oa lays out the partition
-    // deletion differently).
-    let n = rewrite_and_compare(&fixture("nb"), &everything());
-    assert_eq!(n, 200 + 76, "partitions compared");
+    // (the second generation); oa lays out partition deletions its own way, and BTI's da
+    // keeps oa's Data.db.
+    for format in ["nb", "oa", "da"] {
+        let n = rewrite_and_compare(&fixture(format), &everything());
+        assert_eq!(n, 200 + 76, "{format}: partitions compared");
+    }
 }
 
 #[test]
 fn an_sstable_cassbulk_writes_reads_back_partition_for_partition() {
+    use crate::sink::sstable::data::Format;
     use crate::sink::sstable::writer::SstableWriter;
     let schema = everything();
     // Both generations of the node's SSTables, each partition once, in token order.
@@ -578,39 +585,43 @@ fn an_sstable_cassbulk_writes_reads_back_partition_for_partition() {
     partitions.dedup_by(|a, b| a.token == b.token && a.key == b.key);
     assert!(partitions.len() >= 200);
 
-    let dir = tempfile::tempdir().unwrap();
-    let mut writer = SstableWriter::create(dir.path(), 1, &schema).unwrap();
-    for p in &partitions {
-        writer.append(p).unwrap();
-    }
-    // Out of order is refused.
-    assert!(writer.append(&partitions[0]).is_err());
-    writer.finish().unwrap();
+    for format in [Format::Nb, Format::Oa] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut writer = SstableWriter::create(dir.path(), 1, &schema, format).unwrap();
+        for p in &partitions {
+            writer.append(p).unwrap();
+        }
+        // Out of order is refused.
+        assert!(writer.append(&partitions[0]).is_err());
+        writer.finish().unwrap();
 
-    let written = SstableInput::open(dir.path().to_str().unwrap()).unwrap();
-    let s = &written.sstables[0];
-    let mut plan = plan_sstable(s, &schema, 0).unwrap();
-    plan.as_written = true;
-    let file = Arc::new(open_data(&s.descriptor).unwrap().1);
-    assert!(file.compression.is_some());
-    let mut reader = data::Partitions::new(file, Arc::new(plan));
-    let mut back = Vec::new();
-    while let Some(p) = reader.next_partition().unwrap() {
-        back.push(p);
-    }
-    assert_eq!(back.len(), partitions.len());
-    for (b, p) in back.iter().zip(&partitions) {
-        assert_eq!(b, p);
-    }
-    let toc = std::fs::read_to_string(dir.path().join("nb-1-big-TOC.txt")).unwrap();
-    for component in [
-        "Data.db",
-        "Index.db",
-        "Filter.db",
-        "Summary.db",
-        "Statistics.db",
-    ] {
-        assert!(toc.contains(component), "{toc}");
-        assert!(dir.path().join(format!("nb-1-big-{component}")).exists());
+        let written = SstableInput::open(dir.path().to_str().unwrap()).unwrap();
+        let s = &written.sstables[0];
+        assert_eq!(s.descriptor.version, format.version());
+        let mut plan = plan_sstable(s, &schema, 0).unwrap();
+        plan.as_written = true;
+        let file = Arc::new(open_data(&s.descriptor).unwrap().1);
+        assert!(file.compression.is_some());
+        let mut reader = data::Partitions::new(file, Arc::new(plan));
+        let mut back = Vec::new();
+        while let Some(p) = reader.next_partition().unwrap() {
+            back.push(p);
+        }
+        assert_eq!(back.len(), partitions.len());
+        for (b, p) in back.iter().zip(&partitions) {
+            assert_eq!(b, p, "{format:?}");
+        }
+        let v = format.version();
+        let toc = std::fs::read_to_string(dir.path().join(format!("{v}-1-big-TOC.txt"))).unwrap();
+        for component in [
+            "Data.db",
+            "Index.db",
+            "Filter.db",
+            "Summary.db",
+            "Statistics.db",
+        ] {
+            assert!(toc.contains(component), "{toc}");
+            assert!(dir.path().join(format!("{v}-1-big-{component}")).exists());
+        }
     }
 }
