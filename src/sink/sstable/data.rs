@@ -399,9 +399,11 @@ impl DataWriter {
     }
 }
 
-/// A 32-bit delta as Cassandra's `writeUnsignedVInt32` writes it.
-fn write_u32(delta: i64, out: &mut Vec<u8>) {
-    write_unsigned(u64::from(delta as i32 as u32), out);
+/// A 32-bit delta as Cassandra's `writeUnsignedVInt32` writes it: the int widened to a long
+/// with its sign, so a negative delta (a deletion time before the header's minimum) takes nine
+/// bytes and reads back through `readUnsignedVInt32`'s range check.
+pub(crate) fn write_u32(delta: i64, out: &mut Vec<u8>) {
+    write_unsigned(delta as i32 as i64 as u64, out);
 }
 
 fn write_deletion(d: Deletion, e: Encoding, out: &mut Vec<u8>) {
@@ -568,6 +570,16 @@ mod tests {
             static_row: None,
             rows: vec![],
         }
+    }
+
+    #[test]
+    fn a_negative_32_bit_delta_is_sign_extended_as_cassandra_writes_it() {
+        let mut out = Vec::new();
+        write_u32(-1, &mut out);
+        assert_eq!(out, [0xff; 9]);
+        out.clear();
+        write_u32(5, &mut out);
+        assert_eq!(out, [5]);
     }
 
     #[test]

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use super::data::{Encoding, Format};
+use super::data::{Encoding, Format, write_u32};
 use crate::model::cell::NO_DELETION_TIME;
 use crate::model::marshal::{key_type_name, type_name};
 use crate::model::schema::ClusteringOrder;
@@ -311,11 +311,11 @@ fn header(schema: &TableSchema, encoding: Encoding, out: &mut Vec<u8>) {
         encoding.min_timestamp.wrapping_sub(e.min_timestamp) as u64,
         out,
     );
-    write_unsigned(
-        u64::from((encoding.min_local_deletion_time - e.min_local_deletion_time) as i32 as u32),
+    write_u32(
+        encoding.min_local_deletion_time - e.min_local_deletion_time,
         out,
     );
-    write_unsigned(u64::from((encoding.min_ttl - e.min_ttl) as i32 as u32), out);
+    write_u32(encoding.min_ttl - e.min_ttl, out);
     let string = |s: &str, out: &mut Vec<u8>| {
         write_unsigned(s.len() as u64, out);
         out.extend_from_slice(s.as_bytes());
