@@ -169,22 +169,76 @@ impl Collector {
         self.cell_counts.add(self.cells - cells_before);
     }
 
-    /// The tombstone histogram, at most 100 bins: the nearest neighbours merge into their
-    /// weighted mean, rounded up to the minute (`StreamingTombstoneHistogramBuilder`).
+    /// The tombstone histogram, at most 100 bins: the two nearest neighbours merge into their
+    /// weighted mean, rounded up to the minute, until 100 are left (the rule of
+    /// `StreamingTombstoneHistogramBuilder`, applied once at the end), in O(n log n): a heap of
+    /// the gaps between live neighbours, stale entries skipped.
     fn tombstone_bins(&self) -> Vec<(i64, i64)> {
+        use std::cmp::Reverse;
+        use std::collections::BinaryHeap;
+        const MAX_BINS: usize = 100;
         let mut bins: Vec<(i64, i64)> = self.tombstones.iter().map(|(&p, &c)| (p, c)).collect();
-        while bins.len() > 100 {
-            let i = (0..bins.len() - 1)
-                .min_by_key(|&i| bins[i + 1].0 - bins[i].0)
-                .unwrap_or(0);
-            let (a, b) = (bins[i], bins[i + 1]);
-            let count = a.1 + b.1;
-            let mean = (a.0 as f64 * a.1 as f64 + b.0 as f64 * b.1 as f64) / count as f64;
-            let point = ((mean / 60.0).ceil() as i64) * 60;
-            bins[i] = (point, count);
-            bins.remove(i + 1);
+        let n = bins.len();
+        if n <= MAX_BINS {
+            return bins;
         }
-        bins
+        let mut next: Vec<usize> = (1..=n).collect();
+        let mut prev: Vec<usize> = (0..n).map(|i| i.wrapping_sub(1)).collect();
+        let mut alive = vec![true; n];
+        let mut version = vec![0u32; n];
+        // (gap, left point, left index, left version, right version)
+        let mut heap = BinaryHeap::with_capacity(n);
+        for i in 0..n - 1 {
+            heap.push(Reverse((
+                bins[i + 1].0 - bins[i].0,
+                bins[i].0,
+                i,
+                0u32,
+                0u32,
+            )));
+        }
+        let mut live = n;
+        while live > MAX_BINS {
+            let Some(Reverse((_, _, i, vi, vj))) = heap.pop() else {
+                break;
+            };
+            let j = next[i];
+            if !alive[i] || j >= n || !alive[j] || version[i] != vi || version[j] != vj {
+                continue;
+            }
+            let ((a, ca), (b, cb)) = (bins[i], bins[j]);
+            let count = ca + cb;
+            let mean = (a as f64 * ca as f64 + b as f64 * cb as f64) / count as f64;
+            bins[i] = (((mean / 60.0).ceil() as i64) * 60, count);
+            alive[j] = false;
+            live -= 1;
+            next[i] = next[j];
+            if next[i] < n {
+                prev[next[i]] = i;
+            }
+            version[i] += 1;
+            let p = prev[i];
+            if p < n {
+                heap.push(Reverse((
+                    bins[i].0 - bins[p].0,
+                    bins[p].0,
+                    p,
+                    version[p],
+                    version[i],
+                )));
+            }
+            let k = next[i];
+            if k < n {
+                heap.push(Reverse((
+                    bins[k].0 - bins[i].0,
+                    bins[i].0,
+                    i,
+                    version[i],
+                    version[k],
+                )));
+            }
+        }
+        (0..n).filter(|&i| alive[i]).map(|i| bins[i]).collect()
     }
 
     /// The STATS component (`StatsMetadata.StatsMetadataSerializer`); oa's own fields from
@@ -392,6 +446,25 @@ pub fn statistics(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn many_deletion_times_merge_into_100_bins_keeping_every_count() {
+        let mut c = Collector::default();
+        for i in 0..200_000i64 {
+            c.ldt(1_500_000_000 + i * 37);
+        }
+        let bins = c.tombstone_bins();
+        assert_eq!(bins.len(), 100);
+        assert_eq!(bins.iter().map(|b| b.1).sum::<i64>(), 200_000);
+        assert!(bins.windows(2).all(|w| w[0].0 < w[1].0));
+        assert!(bins.iter().all(|b| b.0 % 60 == 0));
+        // Few points stay exact.
+        let mut few = Collector::default();
+        for t in [120, 60, 125] {
+            few.ldt(t);
+        }
+        assert_eq!(few.tombstone_bins(), [(60, 1), (120, 1), (180, 1)]);
+    }
 
     #[test]
     fn histogram_offsets_grow_as_cassandras_and_end_where_5_0s_do() {
