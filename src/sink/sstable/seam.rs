@@ -167,7 +167,9 @@ impl SstableSink {
             return Err(failed(format!("{} ({})", out.status, text.trim())));
         }
         // nodetool import names the folders it could not import (and exits 1 since 4.0).
-        if text.contains("failed to import") || text.contains("ERROR") {
+        // sstableloader's exit status is its verdict: its driver logs ERRORs about schema it
+        // cannot parse (vector types) and streams anyway.
+        if text.contains("failed to import") {
             return Err(failed(text.trim().to_owned()));
         }
         Ok(())
