@@ -11,5 +11,8 @@ mod seam;
 pub mod statistics;
 pub mod writer;
 
+#[cfg(test)]
+mod tests;
+
 pub use data::Format;
 pub use seam::{SstableSink, SstableSinkOptions, Stream, pick_format};

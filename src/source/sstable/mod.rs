@@ -573,4 +573,67 @@ fn read_parallel(
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
+
+/// What the SSTable writer's tests (`sink/sstable/tests.rs`) read SSTables with.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+    use crate::model::Partition;
+
+    /// One SSTable read as written: expiring cells keep their own TTL and never expire.
+    pub struct AsWritten {
+        pub version: String,
+        /// oa's layout (oa, and BTI da whose Data.db is oa's).
+        pub oa: bool,
+        pub min_timestamp: i64,
+        pub min_local_deletion_time: i64,
+        pub min_ttl: i64,
+        pub partitions: Vec<Partition>,
+        /// Data.db uncompressed.
+        pub data: Vec<u8>,
+        pub compressed: bool,
+    }
+
+    /// Every SSTable under `dir`, in file order.
+    pub fn read_as_written(dir: &str, schema: &TableSchema) -> Vec<AsWritten> {
+        let input = SstableInput::open(dir).unwrap();
+        input
+            .sstables
+            .iter()
+            .map(|s| {
+                let mut plan = plan_sstable(s, schema, 0).unwrap();
+                plan.as_written = true;
+                let file = Arc::new(open_data(&s.descriptor).unwrap().1);
+                let compressed = file.compression.is_some();
+                let data = match &file.compression {
+                    None => file.map.to_vec(),
+                    Some(info) => {
+                        let mut out = Vec::new();
+                        let mut chunk = Vec::new();
+                        for i in 0..info.offsets.len() {
+                            info.chunk(&file.map, i, &mut chunk).unwrap();
+                            out.extend_from_slice(&chunk);
+                        }
+                        out
+                    }
+                };
+                let mut reader = data::Partitions::new(file, Arc::new(plan));
+                let mut partitions = Vec::new();
+                while let Some(p) = reader.next_partition().unwrap() {
+                    partitions.push(p);
+                }
+                AsWritten {
+                    version: s.descriptor.version.clone(),
+                    oa: s.layout == Layout::Oa,
+                    min_timestamp: s.header.min_timestamp,
+                    min_local_deletion_time: s.header.min_local_deletion_time,
+                    min_ttl: s.header.min_ttl,
+                    partitions,
+                    data,
+                    compressed,
+                }
+            })
+            .collect()
+    }
+}

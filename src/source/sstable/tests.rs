@@ -6,7 +6,7 @@ use super::*;
 use crate::model::types::{NoUdts, parse_type};
 use crate::model::{Partition, TableName};
 
-fn fixture(format: &str) -> String {
+pub(crate) fn fixture(format: &str) -> String {
     format!(
         "{}/fixtures/sstables/{format}/everything",
         env!("CARGO_MANIFEST_DIR")
@@ -277,7 +277,7 @@ fn a_column_the_table_no_longer_has_is_read_and_left_out() {
     );
 }
 
-fn more(table: &str) -> String {
+pub(crate) fn more(table: &str) -> String {
     format!(
         "{}/fixtures/sstables/more/{table}",
         env!("CARGO_MANIFEST_DIR")
@@ -285,7 +285,7 @@ fn more(table: &str) -> String {
 }
 
 /// A table of `fixtures/sstables/more.py`: `(name, kind, type)` per column.
-fn table(name: &str, columns: &[(&str, &str, &str)]) -> TableSchema {
+pub(crate) fn table(name: &str, columns: &[(&str, &str, &str)]) -> TableSchema {
     use crate::model::schema::{ColumnRow, build_table_schema};
     let rows: Vec<ColumnRow> = columns
         .iter()
@@ -473,155 +473,6 @@ fn every_type_name_a_node_wrote_is_what_cassbulk_writes_for_the_same_type() {
         let input = SstableInput::open(&more(table)).unwrap();
         for (_, t) in &input.sstables[0].header.regulars {
             assert_eq!(type_name(&t.cql, t.reversed), t.name, "{table}");
-        }
-    }
-}
-
-/// A Data.db's uncompressed bytes.
-fn uncompressed(descriptor: &descriptor::Descriptor) -> Vec<u8> {
-    let (_, file) = open_data(descriptor).unwrap();
-    match &file.compression {
-        None => file.map.to_vec(),
-        Some(info) => {
-            let mut out = Vec::new();
-            let mut chunk = Vec::new();
-            for i in 0..info.offsets.len() {
-                info.chunk(&file.map, i, &mut chunk).unwrap();
-                out.extend_from_slice(&chunk);
-            }
-            out
-        }
-    }
-}
-
-/// Reads every SSTable of `dir` as written (TTLs kept) and writes its partitions again with the
-/// SSTable sink's Data.db writer: the bytes are the node's.
-fn rewrite_and_compare(dir: &str, schema: &TableSchema) -> usize {
-    use crate::sink::sstable::data::{DataWriter, Encoding, Format};
-    let input = SstableInput::open(dir).unwrap();
-    let mut partitions_seen = 0;
-    for s in &input.sstables {
-        let mut plan = plan_sstable(s, schema, 0).unwrap();
-        plan.as_written = true;
-        let file = Arc::new(open_data(&s.descriptor).unwrap().1);
-        let mut partitions = data::Partitions::new(file, Arc::new(plan));
-        let encoding = Encoding {
-            min_timestamp: s.header.min_timestamp,
-            min_local_deletion_time: s.header.min_local_deletion_time,
-            min_ttl: s.header.min_ttl,
-        };
-        let format = match s.layout {
-            descriptor::Layout::Nb => Format::Nb,
-            descriptor::Layout::Oa => Format::Oa,
-        };
-        let mut writer = DataWriter::new(schema, encoding, format);
-        let want = uncompressed(&s.descriptor);
-        let mut got = Vec::new();
-        while let Some(p) = partitions.next_partition().unwrap() {
-            let at = got.len();
-            writer
-                .write(&p, &mut got)
-                .unwrap_or_else(|e| panic!("{dir}: {e:?}"));
-            assert_eq!(
-                got[at..],
-                want[at..got.len().min(want.len())],
-                "{dir}: partition {partitions_seen} at byte {at}"
-            );
-            partitions_seen += 1;
-        }
-        assert_eq!(got.len(), want.len(), "{dir}: the whole file");
-    }
-    partitions_seen
-}
-
-#[test]
-fn partitions_a_node_wrote_are_written_again_byte_for_byte_by_the_data_writer() {
-    let tables = [(
-        "plain",
-        table(
-            "fy.t",
-            &[
-                ("pk", "partition_key", "int"),
-                ("c", "clustering", "int"),
-                ("v", "regular", "text"),
-                ("n", "regular", "bigint"),
-                ("l", "regular", "list<int>"),
-                ("m", "regular", "map<text, int>"),
-            ],
-        ),
-    )];
-    for (name, schema) in &tables {
-        assert!(rewrite_and_compare(&more(name), schema) >= 40, "{name}");
-        // The same table compressed with Zstd: the same rows, compacted by the node.
-        assert!(rewrite_and_compare(&more("zstd"), schema) >= 40, "zstd");
-    }
-    // Every type, statics, DESC clustering, every kind of deletion, range deletions included
-    // (the second generation); oa lays out partition deletions its own way, and BTI's da
-    // keeps oa's Data.db.
-    for format in ["nb", "oa", "da"] {
-        let n = rewrite_and_compare(&fixture(format), &everything());
-        assert_eq!(n, 200 + 76, "{format}: partitions compared");
-    }
-}
-
-#[test]
-fn an_sstable_cassbulk_writes_reads_back_partition_for_partition() {
-    use crate::sink::sstable::data::Format;
-    use crate::sink::sstable::writer::SstableWriter;
-    let schema = everything();
-    // Both generations of the node's SSTables, each partition once, in token order.
-    let input = SstableInput::open(&fixture("nb")).unwrap();
-    let mut partitions: Vec<Partition> = Vec::new();
-    for s in &input.sstables {
-        let mut plan = plan_sstable(s, &schema, 0).unwrap();
-        plan.as_written = true;
-        let file = Arc::new(open_data(&s.descriptor).unwrap().1);
-        let mut reader = data::Partitions::new(file, Arc::new(plan));
-        while let Some(p) = reader.next_partition().unwrap() {
-            partitions.push(p);
-        }
-    }
-    partitions.sort_by(|a, b| (a.token, &a.key).cmp(&(b.token, &b.key)));
-    partitions.dedup_by(|a, b| a.token == b.token && a.key == b.key);
-    assert!(partitions.len() >= 200);
-
-    for format in [Format::Nb, Format::Oa] {
-        let dir = tempfile::tempdir().unwrap();
-        let mut writer = SstableWriter::create(dir.path(), 1, &schema, format).unwrap();
-        for p in &partitions {
-            writer.append(p).unwrap();
-        }
-        // Out of order is refused.
-        assert!(writer.append(&partitions[0]).is_err());
-        writer.finish().unwrap();
-
-        let written = SstableInput::open(dir.path().to_str().unwrap()).unwrap();
-        let s = &written.sstables[0];
-        assert_eq!(s.descriptor.version, format.version());
-        let mut plan = plan_sstable(s, &schema, 0).unwrap();
-        plan.as_written = true;
-        let file = Arc::new(open_data(&s.descriptor).unwrap().1);
-        assert!(file.compression.is_some());
-        let mut reader = data::Partitions::new(file, Arc::new(plan));
-        let mut back = Vec::new();
-        while let Some(p) = reader.next_partition().unwrap() {
-            back.push(p);
-        }
-        assert_eq!(back.len(), partitions.len());
-        for (b, p) in back.iter().zip(&partitions) {
-            assert_eq!(b, p, "{format:?}");
-        }
-        let v = format.version();
-        let toc = std::fs::read_to_string(dir.path().join(format!("{v}-1-big-TOC.txt"))).unwrap();
-        for component in [
-            "Data.db",
-            "Index.db",
-            "Filter.db",
-            "Summary.db",
-            "Statistics.db",
-        ] {
-            assert!(toc.contains(component), "{toc}");
-            assert!(dir.path().join(format!("{v}-1-big-{component}")).exists());
         }
     }
 }
