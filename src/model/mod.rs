@@ -10,6 +10,7 @@ pub mod literal;
 pub mod marshal;
 pub mod order;
 pub mod schema;
+pub mod sstable_format;
 pub mod token;
 pub mod types;
 pub mod value;

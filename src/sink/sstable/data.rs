@@ -14,28 +14,11 @@ use std::cmp::Ordering;
 use crate::merge::normalize_ranges;
 use crate::model::cell::{ColumnData, NO_DELETION_TIME, RowLiveness};
 use crate::model::order::{ClusteringComparator, Side};
+use crate::model::sstable_format::*;
 use crate::model::vint::write_unsigned;
 use crate::model::{
     Cell, ColumnKind, Deletion, Liveness, Partition, RangeDeletion, Row, TableSchema,
 };
-
-// Unfiltered flags.
-const END_OF_PARTITION: u8 = 0x01;
-const IS_MARKER: u8 = 0x02;
-const HAS_TIMESTAMP: u8 = 0x04;
-const HAS_TTL: u8 = 0x08;
-const HAS_DELETION: u8 = 0x10;
-const HAS_ALL_COLUMNS: u8 = 0x20;
-const HAS_COMPLEX_DELETION: u8 = 0x40;
-const EXTENSION_FLAG: u8 = 0x80;
-const IS_STATIC: u8 = 0x01;
-
-// Cell flags.
-const CELL_DELETED: u8 = 0x01;
-const CELL_EXPIRING: u8 = 0x02;
-const CELL_EMPTY_VALUE: u8 = 0x04;
-const CELL_ROW_TIMESTAMP: u8 = 0x08;
-const CELL_ROW_TTL: u8 = 0x10;
 
 /// `EncodingStats`: the minimums every delta is taken from. Any values at or below the data's
 /// are correct; the data's own minimums make the smallest file.
@@ -49,8 +32,8 @@ pub struct Encoding {
 impl Encoding {
     /// `EncodingStats.NO_STATS`: Cassandra's epochs (2015-09-22) and a TTL of 0.
     pub const NO_STATS: Encoding = Encoding {
-        min_timestamp: 1_442_880_000_000_000,
-        min_local_deletion_time: 1_442_880_000,
+        min_timestamp: TIMESTAMP_EPOCH,
+        min_local_deletion_time: DELETION_TIME_EPOCH,
         min_ttl: 0,
     };
 }

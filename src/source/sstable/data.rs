@@ -16,27 +16,10 @@ use super::compression::CompressionInfo;
 use super::descriptor::Layout;
 use super::statistics::Header;
 use crate::model::cell::{ColumnData, NO_DELETION_TIME, RowLiveness};
+use crate::model::sstable_format::*;
 use crate::model::{
     Cell, CqlType, Deletion, Liveness, Partition, RangeDeletion, Row, SliceBound, SmallBytes, Token,
 };
-
-// Unfiltered flags.
-const END_OF_PARTITION: u8 = 0x01;
-const IS_MARKER: u8 = 0x02;
-const HAS_TIMESTAMP: u8 = 0x04;
-const HAS_TTL: u8 = 0x08;
-const HAS_DELETION: u8 = 0x10;
-const HAS_ALL_COLUMNS: u8 = 0x20;
-const HAS_COMPLEX_DELETION: u8 = 0x40;
-const EXTENSION_FLAG: u8 = 0x80;
-const IS_STATIC: u8 = 0x01;
-
-// Cell flags.
-const CELL_DELETED: u8 = 0x01;
-const CELL_EXPIRING: u8 = 0x02;
-const CELL_EMPTY_VALUE: u8 = 0x04;
-const CELL_ROW_TIMESTAMP: u8 = 0x08;
-const CELL_ROW_TTL: u8 = 0x10;
 
 /// Bytes of an uncompressed Data.db handed out at a time.
 const BLOCK: usize = 64 * 1024;

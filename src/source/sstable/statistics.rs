@@ -7,9 +7,7 @@
 use super::compression::Bytes;
 use crate::model::marshal::{self, HeaderType};
 
-/// `EncodingStats` epochs: minimums are stored relative to these (2015-09-22).
-const TIMESTAMP_EPOCH: i64 = 1_442_880_000_000_000;
-const DELETION_TIME_EPOCH: i64 = 1_442_880_000;
+use crate::model::sstable_format::{DELETION_TIME_EPOCH, TIMESTAMP_EPOCH};
 
 const HEADER: i32 = 3;
 
