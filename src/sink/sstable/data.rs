@@ -15,7 +15,7 @@ use crate::merge::normalize_ranges;
 use crate::model::cell::{ColumnData, NO_DELETION_TIME, RowLiveness};
 use crate::model::order::{ClusteringComparator, Side};
 use crate::model::sstable_format::*;
-use crate::model::vint::write_unsigned;
+use crate::model::vint::{unsigned_size, write_unsigned};
 use crate::model::{
     Cell, ColumnKind, Deletion, Liveness, Partition, RangeDeletion, Row, TableSchema,
 };
@@ -372,10 +372,8 @@ impl DataWriter {
             }
         }
         // The size covers the previous unfiltered's size and the body.
-        let mut prev = Vec::with_capacity(9);
-        write_unsigned(previous, &mut prev);
-        write_unsigned((prev.len() + body.len()) as u64, out);
-        out.extend_from_slice(&prev);
+        write_unsigned((unsigned_size(previous) + body.len()) as u64, out);
+        write_unsigned(previous, out);
         out.extend_from_slice(&body);
         self.scratch = body;
         Ok(())
@@ -476,9 +474,14 @@ fn write_clustering(values: &[Vec<u8>], widths: &[Option<usize>], out: &mut Vec<
 }
 
 /// `Columns.serializeSubset`: which of the header's `superset` columns a row has.
-fn write_subset(present: impl Iterator<Item = usize>, superset: usize, out: &mut Vec<u8>) {
-    let present: Vec<usize> = present.collect();
-    if present.len() == superset {
+/// `present` in increasing order.
+fn write_subset(
+    present: impl ExactSizeIterator<Item = usize> + Clone,
+    superset: usize,
+    out: &mut Vec<u8>,
+) {
+    let count = present.len();
+    if count == superset {
         write_unsigned(0, out);
     } else if superset < 64 {
         // A bitmap of the missing columns.
@@ -488,15 +491,15 @@ fn write_subset(present: impl Iterator<Item = usize>, superset: usize, out: &mut
         }
         write_unsigned(bitmap, out);
     } else {
-        write_unsigned((superset - present.len()) as u64, out);
-        if present.len() < superset / 2 {
+        write_unsigned((superset - count) as u64, out);
+        if count < superset / 2 {
             for at in present {
                 write_unsigned(at as u64, out);
             }
         } else {
-            let mut next = present.iter().peekable();
+            let mut next = present.peekable();
             for at in 0..superset {
-                if next.peek() == Some(&&at) {
+                if next.peek() == Some(&at) {
                     next.next();
                 } else {
                     write_unsigned(at as u64, out);
