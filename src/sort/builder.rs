@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use rayon::iter::{IntoParallelRefIterator, ParallelIterator};
-use rayon::slice::ParallelSliceMut;
 use thiserror::Error;
 
 use crate::exit::Classify;
@@ -20,6 +19,7 @@ use crate::merge::{
 };
 use crate::model::{Partition, TableSchema, Token};
 
+use super::arena::{Arena, Collapsed, Sorted};
 use super::entry::{Entry, EntryKind, EntryOrder};
 use super::run::{RunError, RunReader, RunWriter};
 
@@ -30,6 +30,10 @@ pub enum SortError {
     Run(#[from] RunError),
     #[error("a row of a batch cannot be built ({0}); this is a bug in cassbulk, please report it")]
     Batch(String),
+    #[error(
+        "an entry held in memory cannot be read back ({0}); this is a bug in cassbulk, please report it"
+    )]
+    Arena(std::io::Error),
     #[error(
         "cannot create a temporary folder under {dir}: {source} (set --temp-dir to a writable folder with free space)"
     )]
@@ -114,11 +118,13 @@ pub struct PartitionBuilder {
     order: Arc<EntryOrder>,
     options: BuilderOptions,
     temp: Option<TempFolder>,
-    buffer: Vec<Entry>,
-    buffered: usize,
-    /// Row batches not yet made into entries, with their inputs, and how many rows they hold.
+    /// Entries in memory, in their run encoding.
+    buffer: Arena,
+    /// Row batches not yet made into entries, with their inputs, how many rows and heap bytes
+    /// they hold.
     pending: Vec<(RowBatch, u32)>,
     pending_rows: usize,
+    pending_bytes: usize,
     runs: Vec<PathBuf>,
     stats: BuildStats,
 }
@@ -132,10 +138,10 @@ impl PartitionBuilder {
             order: Arc::new(EntryOrder::new(schema)),
             options,
             temp: None,
-            buffer: Vec::new(),
-            buffered: 0,
+            buffer: Arena::new(),
             pending: Vec::new(),
             pending_rows: 0,
+            pending_bytes: 0,
             runs: Vec::new(),
             stats: BuildStats::default(),
         }
@@ -145,24 +151,28 @@ impl PartitionBuilder {
     pub fn push(&mut self, partition: Partition, source: u32) -> Result<(), SortError> {
         for entry in Entry::split(partition, source) {
             self.stats.entries_in += 1;
-            self.buffered += entry.heap_size();
-            self.buffer.push(entry);
+            self.buffer.push(&entry);
         }
-        if self.buffered > self.options.memory_budget {
+        if self.buffered() > self.options.memory_budget {
             self.spill()?;
         }
         Ok(())
     }
 
+    /// Heap bytes held: the arena and the batches waiting.
+    fn buffered(&self) -> usize {
+        self.buffer.heap_size() + self.pending_bytes
+    }
+
     /// Adds a batch of rows. Their cells are made a few batches at a time, on all cores.
     pub fn push_rows(&mut self, batch: RowBatch, source: u32) -> Result<(), SortError> {
         self.pending_rows += batch.len();
-        self.buffered += batch.heap_size();
+        self.pending_bytes += batch.heap_size();
         self.pending.push((batch, source));
         if self.pending_rows >= PENDING_ROWS {
             self.build_pending()?;
         }
-        if self.buffered > self.options.memory_budget {
+        if self.buffered() > self.options.memory_budget {
             self.spill()?;
         }
         Ok(())
@@ -172,10 +182,11 @@ impl PartitionBuilder {
     fn build_pending(&mut self) -> Result<(), SortError> {
         let pending = std::mem::take(&mut self.pending);
         self.pending_rows = 0;
-        let built: Vec<Result<Vec<Entry>, SortError>> = pending
+        let built: Vec<Result<(Arena, u64), SortError>> = pending
             .par_iter()
             .map(|(batch, source)| {
-                let mut entries = Vec::with_capacity(batch.len());
+                let mut arena = Arena::new();
+                let mut entries = 0;
                 for partition in batch.partitions() {
                     let partition = partition.map_err(|e| {
                         SortError::Batch(format!(
@@ -184,42 +195,27 @@ impl PartitionBuilder {
                             e.reason
                         ))
                     })?;
-                    entries.extend(Entry::split(partition, *source));
+                    for entry in Entry::split(partition, *source) {
+                        arena.push(&entry);
+                        entries += 1;
+                    }
                 }
-                Ok(entries)
+                Ok((arena, entries))
             })
             .collect();
-        for (batch, _) in &pending {
-            self.buffered = self.buffered.saturating_sub(batch.heap_size());
-        }
+        self.pending_bytes = 0;
         drop(pending);
-        for entries in built {
-            let entries = entries?;
-            self.stats.entries_in += entries.len() as u64;
-            self.buffered += entries.iter().map(Entry::heap_size).sum::<usize>();
-            self.buffer.extend(entries);
+        for built in built {
+            let (arena, entries) = built?;
+            self.stats.entries_in += entries;
+            self.buffer.append(arena);
         }
         Ok(())
     }
 
-    /// Sorts the buffer and merges its duplicates.
-    fn sort_buffer(&mut self) -> Vec<Entry> {
-        let order = self.order.clone();
-        let mut buffer = std::mem::take(&mut self.buffer);
-        buffer.par_sort_by(|a, b| order.compare(a, b));
-        self.buffered = 0;
-        let mut merged: Vec<Entry> = Vec::with_capacity(buffer.len());
-        for mut entry in buffer {
-            if let Some(last) = merged.pop_if(|last| order.compare(last, &entry) == Ordering::Equal)
-            {
-                let before = last.cells() + entry.cells();
-                entry.kind = merge_kinds(&order, last.kind, entry.kind);
-                self.stats.duplicates_collapsed += 1;
-                self.stats.cells_collapsed += (before - entry.cells()) as u64;
-            }
-            merged.push(entry);
-        }
-        merged
+    /// Sorts the buffer; its duplicates merge as it is read.
+    fn sort_buffer(&mut self) -> Sorted {
+        std::mem::take(&mut self.buffer).sort(&self.order)
     }
 
     fn spill(&mut self) -> Result<(), SortError> {
@@ -227,7 +223,7 @@ impl PartitionBuilder {
         if self.buffer.is_empty() {
             return Ok(());
         }
-        let sorted = self.sort_buffer();
+        let mut sorted = self.sort_buffer();
         let temp = match &self.temp {
             Some(t) => t,
             None => self.temp.insert(TempFolder::new(&self.options.temp_dir)?),
@@ -237,8 +233,13 @@ impl PartitionBuilder {
             .path()
             .join(format!("run-{:05}.zst", self.runs.len()));
         let mut writer = RunWriter::create(&path)?;
-        for entry in &sorted {
-            writer.write(entry)?;
+        let mut scratch = Vec::new();
+        while let Some((bytes, collapsed)) = sorted
+            .next_encoded(&self.order, merge_kinds, &mut scratch)
+            .map_err(SortError::Arena)?
+        {
+            count(&mut self.stats, collapsed);
+            writer.write_encoded(bytes)?;
         }
         let bytes_in = writer.bytes_in;
         let path = writer.finish()?;
@@ -258,10 +259,10 @@ impl PartitionBuilder {
         for path in &self.runs {
             sources.push(Source::Run(RunReader::open(path)?));
         }
-        sources.push(Source::Memory(memory.into_iter()));
+        sources.push(Source::Memory(memory));
         let mut heads = Vec::with_capacity(sources.len());
         for source in &mut sources {
-            heads.push(source.next()?);
+            heads.push(source.next(&self.order, &mut self.stats)?);
         }
         Ok(Partitions {
             order: self.order,
@@ -295,16 +296,33 @@ fn merge_kinds(order: &EntryOrder, a: EntryKind, b: EntryKind) -> EntryKind {
     }
 }
 
+fn count(stats: &mut BuildStats, collapsed: Collapsed) {
+    stats.duplicates_collapsed += collapsed.entries;
+    stats.cells_collapsed += collapsed.cells;
+}
+
 enum Source {
     Run(RunReader),
-    Memory(std::vec::IntoIter<Entry>),
+    Memory(Sorted),
 }
 
 impl Source {
-    fn next(&mut self) -> Result<Option<Entry>, SortError> {
+    fn next(
+        &mut self,
+        order: &EntryOrder,
+        stats: &mut BuildStats,
+    ) -> Result<Option<Entry>, SortError> {
         match self {
             Source::Run(r) => Ok(r.next_entry()?),
-            Source::Memory(it) => Ok(it.next()),
+            Source::Memory(sorted) => {
+                let next = sorted
+                    .next_entry(order, merge_kinds)
+                    .map_err(SortError::Arena)?;
+                Ok(next.map(|(entry, collapsed)| {
+                    count(stats, collapsed);
+                    entry
+                }))
+            }
         }
     }
 }
@@ -341,7 +359,7 @@ impl Partitions {
             }
         }
         let Some(i) = best else { return Ok(None) };
-        let next = self.sources[i].next()?;
+        let next = self.sources[i].next(&self.order, &mut self.stats)?;
         Ok(std::mem::replace(&mut self.heads[i], next))
     }
 
@@ -356,7 +374,7 @@ impl Partitions {
                     .is_some_and(|h| self.order.compare(h, &entry) == Ordering::Equal)
             });
             let Some(i) = same else { break };
-            let next = self.sources[i].next()?;
+            let next = self.sources[i].next(&self.order, &mut self.stats)?;
             let Some(other) = std::mem::replace(&mut self.heads[i], next) else {
                 break;
             };

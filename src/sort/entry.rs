@@ -5,11 +5,9 @@
 //! before every row, so the builder has all of a partition's ranges when it applies them.
 
 use std::cmp::Ordering;
-use std::mem::size_of;
 
-use crate::model::cell::ColumnData;
 use crate::model::order::{ClusteringComparator, compare_cell_paths};
-use crate::model::{Cell, CqlType, Deletion, Partition, RangeDeletion, Row, TableSchema};
+use crate::model::{CqlType, Deletion, Partition, RangeDeletion, Row, TableSchema};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum EntryKind {
@@ -70,38 +68,6 @@ impl Entry {
             source,
             kind,
         })
-    }
-
-    /// Heap bytes this entry holds, roughly, for the memory limit.
-    pub fn heap_size(&self) -> usize {
-        // Vectors count by capacity: what they hold, and what they reserved.
-        let row_size = |row: &Row| {
-            row.clustering.capacity() * size_of::<Vec<u8>>()
-                + row.clustering.iter().map(|c| c.capacity()).sum::<usize>()
-                + row.columns.capacity() * size_of::<ColumnData>()
-                + row
-                    .columns
-                    .iter()
-                    .map(|c| {
-                        c.cells.capacity() * size_of::<Cell>()
-                            + c.cells
-                                .iter()
-                                .map(|cell| cell.path.heap_size() + cell.value.heap_size())
-                                .sum::<usize>()
-                    })
-                    .sum::<usize>()
-        };
-        size_of::<Entry>()
-            + self.key.capacity()
-            + match &self.kind {
-                EntryKind::PartitionDeletion(_) => 0,
-                EntryKind::RangeDeletion(r) => [&r.start, &r.end]
-                    .iter()
-                    .flat_map(|b| &b.prefix)
-                    .map(|c| c.capacity() + size_of::<Vec<u8>>())
-                    .sum(),
-                EntryKind::Static(row) | EntryKind::Row(row) => row_size(row),
-            }
     }
 
     /// The number of cells, for counting what merging collapsed.

@@ -69,6 +69,15 @@ impl RunWriter {
             })
     }
 
+    /// Writes an entry already encoded (`encode_entry`'s bytes).
+    pub fn write_encoded(&mut self, bytes: &[u8]) -> Result<(), RunError> {
+        self.bytes_in += bytes.len() as u64;
+        self.out.write_all(bytes).map_err(|source| RunError::Write {
+            path: self.path.clone(),
+            source,
+        })
+    }
+
     /// Ends the run and flushes it to disk.
     pub fn finish(mut self) -> Result<PathBuf, RunError> {
         let err = |path: &Path, source| RunError::Write {
@@ -376,6 +385,13 @@ impl<R: Read> Decoder<'_, R> {
             columns,
         })
     }
+}
+
+/// Decodes one entry from `encode_entry`'s bytes.
+pub fn decode_entry_bytes(mut bytes: &[u8]) -> io::Result<Entry> {
+    let mut r = Decoder { input: &mut bytes };
+    let tag = r.byte()?;
+    decode_entry(tag, &mut r)
 }
 
 fn decode_entry<R: Read>(tag: u8, r: &mut Decoder<'_, R>) -> io::Result<Entry> {
