@@ -1,7 +1,7 @@
 //! Sinks: where merged partitions go. Each is a noun named after what it writes, in a folder of
-//! its own behind one seam, [`Sink`]: `cql` (a live table, through prepared statements).
-//! In progress: `sstable` (its Data.db serializer is built; not a sink yet). Planned: Parquet,
-//! CSV and PostgreSQL COPY dumps.
+//! its own behind one seam, [`Sink`]: `cql` (a live table, through prepared statements) and
+//! `sstable` (SSTables cut along the ring, then imported or streamed). Planned: Parquet, CSV
+//! and PostgreSQL COPY dumps.
 //!
 //! A job builds a [`SinkSpec`] from its flags and [`open`]s it against the [`Target`]; the job
 //! never names a concrete sink. Every sink passes one contract test
@@ -59,11 +59,13 @@ pub fn open(spec: &SinkSpec, target: &Target) -> Result<Box<dyn Sink>, SinkError
                     .runtime
                     .block_on(sstable::pick_format(&target.session)),
             };
+            let ring = sstable::ring_of(&target.session, &target.schema);
             Box::new(sstable::SstableSink::new(
                 target.schema.clone(),
                 options.clone(),
                 target.counters.clone(),
                 format,
+                ring,
             ))
         }
     };

@@ -4,7 +4,8 @@
 //! reads back as the same SSTables loaded `--via cql`, `writetime()` and `ttl()` included, and
 //! a second load changes nothing (lists included: their cell paths are the source's). Cassandra's
 //! own `sstabledump` reads every partition cassbulk wrote, in `nb` and in `oa`; on the
-//! three-node ring, sstableloader streams them to every replica.
+//! three-node ring, SSTables are cut along the replica sets' ranges and sstableloader streams
+//! them to every replica.
 
 use std::path::Path;
 
@@ -123,10 +124,7 @@ async fn sstabledump_reads_every_partition_cassbulk_wrote_in_nb_and_in_oa() {
             .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "{stderr}");
-        assert!(
-            stderr.contains("load them with: nodetool import"),
-            "{stderr}"
-        );
+        assert!(stderr.contains("with: nodetool import"), "{stderr}");
         let folder = staging.path().join(&ks).join("everything");
         let data = folder.join(format!("{format}-1-big-Data.db"));
         assert!(data.exists(), "{stderr}");
@@ -224,6 +222,152 @@ async fn on_the_ring_an_rf3_table_loaded_via_sstableloader_reads_back_at_all_as_
     let got = state(&at_all, &ks, "via_loader").await;
     assert_eq!(got.len(), want.len());
     assert!(want.len() > 1000);
+    for (g, w) in got.iter().zip(&want) {
+        assert_eq!(g[..ttls_from], w[..ttls_from], "row {:?}", &w[..4]);
+    }
+}
+
+/// The first and last partition keys of an SSTable, from the end of its Summary.db (after the
+/// header's 24 bytes and the offsets and entries whose size the header gives: two int-prefixed
+/// keys).
+fn first_and_last_keys(data: &Path) -> (Vec<u8>, Vec<u8>) {
+    let name = data.to_str().unwrap().replace("-Data.db", "-Summary.db");
+    let bytes = std::fs::read(name).unwrap();
+    let entries = i64::from_be_bytes(bytes[8..16].try_into().unwrap()) as usize;
+    let mut at = 24 + entries;
+    let mut key = || {
+        let n = u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+        let k = bytes[at + 4..at + 4 + n].to_vec();
+        at += 4 + n;
+        k
+    };
+    (key(), key())
+}
+
+/// On the three-node ring: a keyspace with replication factor 1, where each node owns ranges of
+/// its own, written `--stream none`: a folder for each replica set, and every SSTable's tokens,
+/// from its first to its last, inside ranges the folder's node owns (asked of the driver's
+/// ring), so Cassandra can stream it whole. Then loaded through sstableloader, a folder at a
+/// time, equal to the same input loaded `--via cql`.
+#[tokio::test]
+async fn on_the_ring_each_sstable_holds_tokens_of_one_replica_set_and_loads_as_via_cql() {
+    if !std::env::var("CASSBULK_TEST_RING").is_ok_and(|v| v == "1") {
+        eprintln!("skipped: needs the three-node ring (CASSBULK_TEST_RING=1, see scripts/test)");
+        return;
+    }
+    let session = common::session().await;
+    let ks = format!("{}_rf1", common::keyspace(&session, "ring_cut").await);
+    common::run(
+        &session,
+        &format!(
+            "CREATE KEYSPACE {ks} WITH replication = \
+             {{'class': 'SimpleStrategy', 'replication_factor': 1}}"
+        ),
+    )
+    .await;
+    for table in ["via_cql", "via_loader"] {
+        for statement in create(&ks, table) {
+            common::run(&session, &statement).await;
+        }
+    }
+    session.refresh_metadata().await.unwrap();
+    let source = fixtures().join("nb").join("everything");
+    let staging = tempfile::tempdir().unwrap();
+    let out = load(
+        &format!("{ks}.via_loader"),
+        &source,
+        &[
+            "--via",
+            "sstable",
+            "--stream",
+            "none",
+            "--sstable-dir",
+            staging.path().to_str().unwrap(),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let state_of = session.get_cluster_state();
+    let owners = |token: i64| {
+        let mut nodes: Vec<String> = state_of
+            .get_token_endpoints(&ks, "via_loader", scylla::routing::Token::new(token))
+            .into_iter()
+            .map(|(node, _)| node.address.ip().to_string())
+            .collect();
+        nodes.sort();
+        nodes.join("+")
+    };
+    let ring: Vec<i64> = state_of
+        .replica_locator()
+        .ring()
+        .iter()
+        .map(|(t, _)| t.value())
+        .collect();
+    let mut folders = 0;
+    let mut sstables = 0;
+    for set in std::fs::read_dir(staging.path()).unwrap() {
+        let set = set.unwrap();
+        let label = set.file_name().to_str().unwrap().to_owned();
+        folders += 1;
+        for file in std::fs::read_dir(set.path().join(&ks).join("via_loader")).unwrap() {
+            let path = file.unwrap().path();
+            if !path.to_str().unwrap().ends_with("-Data.db") {
+                continue;
+            }
+            sstables += 1;
+            let (first, last) = first_and_last_keys(&path);
+            let (first, last) = (
+                cassbulk::model::Token::of_key(&first).0,
+                cassbulk::model::Token::of_key(&last).0,
+            );
+            assert!(first <= last);
+            // Every range the SSTable touches: the one holding its first token, and the one
+            // after each ring token before its last.
+            assert_eq!(owners(first), label, "{path:?} starts at {first}");
+            for t in ring.iter().filter(|&&t| first <= t && t < last) {
+                assert_eq!(owners(t + 1), label, "{path:?} crosses {t}");
+            }
+        }
+    }
+    assert_eq!(folders, 3, "a folder for each node: {stderr}");
+    assert!(sstables >= 3, "{stderr}");
+
+    // The same, streamed: every folder by sstableloader, equal to the CQL route.
+    let out = load(&format!("{ks}.via_cql"), &source, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let loader = format!(
+        "{}/scripts/cassandra tool sstableloader",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let streamed = tempfile::tempdir().unwrap();
+    let out = load(
+        &format!("{ks}.via_loader"),
+        &source,
+        &[
+            "--via",
+            "sstable",
+            "--stream",
+            "sstableloader",
+            "--sstableloader",
+            &loader,
+            "--sstable-dir",
+            streamed.path().to_str().unwrap(),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        std::fs::read_dir(streamed.path()).unwrap().next().is_none(),
+        "every streamed folder is removed"
+    );
+    let ttls_from = 4 + 2 * (SIMPLE.len() + MULTI_CELL.len());
+    let want = state(&session, &ks, "via_cql").await;
+    let got = state(&session, &ks, "via_loader").await;
+    assert_eq!(got.len(), want.len());
     for (g, w) in got.iter().zip(&want) {
         assert_eq!(g[..ttls_from], w[..ttls_from], "row {:?}", &w[..4]);
     }

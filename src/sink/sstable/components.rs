@@ -225,15 +225,25 @@ impl Default for Lz4Chunks {
 
 impl Lz4Chunks {
     /// Takes uncompressed bytes; appends the whole chunks they complete to `out`.
-    pub fn push(&mut self, bytes: &[u8], out: &mut Vec<u8>) {
-        self.pending.extend_from_slice(bytes);
-        let mut at = 0;
-        while self.pending.len() - at >= CHUNK_LENGTH {
-            let chunk = self.pending[at..at + CHUNK_LENGTH].to_vec();
-            self.chunk(&chunk, out);
-            at += CHUNK_LENGTH;
+    pub fn push(&mut self, mut bytes: &[u8], out: &mut Vec<u8>) {
+        // A chunk begun by earlier bytes is completed first; whole chunks are then compressed
+        // straight from the input, and only the tail waits.
+        if !self.pending.is_empty() {
+            let take = (CHUNK_LENGTH - self.pending.len()).min(bytes.len());
+            self.pending.extend_from_slice(&bytes[..take]);
+            bytes = &bytes[take..];
+            if self.pending.len() == CHUNK_LENGTH {
+                let mut pending = std::mem::take(&mut self.pending);
+                self.chunk(&pending, out);
+                pending.clear();
+                self.pending = pending;
+            }
         }
-        self.pending.drain(..at);
+        while bytes.len() >= CHUNK_LENGTH {
+            self.chunk(&bytes[..CHUNK_LENGTH], out);
+            bytes = &bytes[CHUNK_LENGTH..];
+        }
+        self.pending.extend_from_slice(bytes);
     }
 
     fn chunk(&mut self, chunk: &[u8], out: &mut Vec<u8>) {

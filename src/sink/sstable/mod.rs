@@ -2,11 +2,12 @@
 //! big-format `nb` SSTables (`writer.rs`), each component as Cassandra 5.0 writes it: Data.db
 //! byte for byte a node's (`data.rs`; range deletions split so the newest wins where they
 //! overlap), Index, Summary, Filter, CompressionInfo with LZ4 chunks, Digest, TOC
-//! (`components.rs`), Statistics (`statistics.rs`); then `nodetool import` or nothing
-//! (`seam.rs`). Still to come: `oa`, the cut along the ring, sstableloader.
+//! (`components.rs`), Statistics (`statistics.rs`); cut along the ring (`ring.rs`); then
+//! `nodetool import`, `sstableloader` or nothing (`seam.rs`).
 
 pub mod components;
 pub mod data;
+pub mod ring;
 mod seam;
 pub mod statistics;
 pub mod writer;
@@ -15,4 +16,5 @@ pub mod writer;
 mod tests;
 
 pub use data::Format;
-pub use seam::{SstableSink, SstableSinkOptions, Stream, pick_format};
+pub use ring::Ring;
+pub use seam::{SstableSink, SstableSinkOptions, Stream, pick_format, ring_of};

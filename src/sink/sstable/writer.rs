@@ -96,10 +96,10 @@ impl SstableWriter {
         self.dir.join(format!("{}{component}", self.prefix))
     }
 
-    fn io(&self, component: &str) -> impl Fn(std::io::Error) -> SstableWriteError {
-        let path = self.path(component).display().to_string();
+    /// The error for `component`; its path is formatted only when there is an error.
+    fn io<'a>(&'a self, component: &'a str) -> impl Fn(std::io::Error) -> SstableWriteError + 'a {
         move |source| SstableWriteError::Io {
-            path: path.clone(),
+            path: self.path(component).display().to_string(),
             source,
         }
     }
