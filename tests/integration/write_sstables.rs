@@ -22,6 +22,29 @@ fn create(ks: &str, table: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn a_table_loaded_via_sstable_import_reads_back_as_via_cql_and_a_reload_changes_nothing() {
+    if std::env::var("CASSBULK_TEST_OA").is_ok_and(|v| v == "1") {
+        eprintln!("skipped: the node runs storage_compatibility_mode NONE (the oa test's node)");
+        return;
+    }
+    imported_equals_via_cql("nb").await;
+}
+
+/// On a node in `storage_compatibility_mode: NONE` (`CASSBULK_TEST_OA=1`, scripts/test's oa
+/// step): cassbulk picks `oa` by itself, `nodetool import --extended-verify` takes the files,
+/// and the table reads back as via CQL, a reload changing nothing.
+#[tokio::test]
+async fn on_an_oa_node_sstables_are_written_in_oa_and_import_as_via_cql() {
+    if !std::env::var("CASSBULK_TEST_OA").is_ok_and(|v| v == "1") {
+        eprintln!("skipped: needs a node in storage_compatibility_mode NONE (CASSBULK_TEST_OA=1)");
+        return;
+    }
+    imported_equals_via_cql("oa").await;
+}
+
+/// Loads the every-type fixture `--via cql` and `--via sstable --stream import` (the format
+/// picked from the node, expected to be `format`) into two tables, compares them, loads again
+/// and compares again.
+async fn imported_equals_via_cql(format: &str) {
     let session = common::session().await;
     let ks = common::keyspace(&session, "via_sstable").await;
     for table in ["via_cql", "via_sstable"] {
@@ -57,6 +80,7 @@ async fn a_table_loaded_via_sstable_import_reads_back_as_via_cql_and_a_reload_ch
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("imported with nodetool import"), "{stderr}");
+    assert!(stderr.contains(&format!("({format},")), "{stderr}");
     assert!(
         !staging.path().join(&ks).exists(),
         "the imported folder is removed"
