@@ -12,6 +12,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 
 use thiserror::Error;
 
@@ -20,7 +21,7 @@ use super::ring::Ring;
 use super::writer::{SstableWriteError, SstableWriter};
 use crate::checkpoint::Marks;
 use crate::exit::Classify;
-use crate::model::TableSchema;
+use crate::model::{Partition, TableSchema};
 use crate::progress::Counters;
 use crate::sink::{PartitionStream, Sink, SinkError, SinkReport};
 
@@ -56,6 +57,10 @@ pub struct SstableSinkOptions {
 pub enum SstableSinkError {
     #[error(transparent)]
     Write(#[from] SstableWriteError),
+    #[error(
+        "an SSTable writer thread stopped unexpectedly; this is a bug in cassbulk, please report it"
+    )]
+    Thread,
     #[error(
         "cannot create {path}: {source} (give --sstable-dir a writable folder with free space)"
     )]
@@ -308,15 +313,125 @@ fn remove_sstable(data: &Path) {
     }
 }
 
-impl SstableSink {
+/// Writer threads at most; more cores than that go to the stages around them.
+const MAX_WRITERS: usize = 8;
+/// Partitions handed to a writer thread at a time; a batch never crosses a region's edge.
+const BATCH: usize = 2048;
+
+/// What writing produced: each SSTable's Data.db with its replica set and region, and bytes.
+#[derive(Default)]
+struct Written {
+    sstables: Vec<(usize, usize, PathBuf)>,
+    bytes: u64,
+}
+
+/// What every writer needs to know.
+struct WriterJob<'a> {
+    ring: &'a Ring,
+    folders: &'a [PathBuf],
+    schema: &'a TableSchema,
+    format: Format,
+    sstable_size: u64,
+    counters: &'a Counters,
+    /// The last generation taken: every SSTable of the load gets its own.
+    generation: AtomicU64,
+}
+
+impl WriterJob<'_> {
+    /// Writes partitions in token order into SSTables that end at each region's edge and at
+    /// `--sstable-size`.
+    fn write_all(
+        &self,
+        partitions: impl IntoIterator<Item = Partition>,
+        out: &mut Written,
+    ) -> Result<(), SstableSinkError> {
+        let mut writer: Option<(usize, SstableWriter)> = None;
+        for partition in partitions {
+            let region = self.ring.region(partition.token.0);
+            if writer.as_ref().is_some_and(|(r, _)| *r != region) {
+                self.close(writer.take(), out)?;
+            }
+            let (_, current) = match &mut writer {
+                Some(w) => w,
+                None => {
+                    let generation = self.generation.fetch_add(1, AtomicOrdering::Relaxed) + 1;
+                    let folder = &self.folders[self.ring.owner(region)];
+                    let created =
+                        SstableWriter::create(folder, generation, self.schema, self.format)?;
+                    writer.insert((region, created))
+                }
+            };
+            current.append(&partition)?;
+            let rows = partition.rows.len() + usize::from(partition.static_row.is_some());
+            Counters::add(&self.counters.rows_written, rows.max(1) as u64);
+            if current.data_length() >= self.sstable_size {
+                self.close(writer.take(), out)?;
+            }
+        }
+        self.close(writer.take(), out)
+    }
+
     /// Finishes an SSTable and records it.
-    fn close(&mut self, writer: Option<(usize, SstableWriter)>) -> Result<(), SstableSinkError> {
+    fn close(
+        &self,
+        writer: Option<(usize, SstableWriter)>,
+        out: &mut Written,
+    ) -> Result<(), SstableSinkError> {
         if let Some((region, done)) = writer {
-            self.bytes += done.data_length();
+            out.bytes += done.data_length();
             let data = done.finish()?;
-            self.sstables.push((self.ring.owner(region), region, data));
+            out.sstables.push((self.ring.owner(region), region, data));
         }
         Ok(())
+    }
+
+    /// The same on `writers` threads: batches of partitions of one region go to the threads in
+    /// turn, each thread writing SSTables of its own (in token order, as each gets its batches
+    /// in order). SSTables of one region then overlap one another, never another region.
+    fn write_parallel(
+        &self,
+        partitions: PartitionStream,
+        writers: usize,
+    ) -> Result<Written, SstableSinkError> {
+        std::thread::scope(|scope| {
+            let mut senders = Vec::with_capacity(writers);
+            let mut threads = Vec::with_capacity(writers);
+            for _ in 0..writers {
+                let (tx, rx) = crossbeam_channel::bounded::<Vec<Partition>>(2);
+                senders.push(tx);
+                threads.push(scope.spawn(move || {
+                    let mut out = Written::default();
+                    self.write_all(rx.iter().flatten(), &mut out).map(|()| out)
+                }));
+            }
+            let mut batch: Vec<Partition> = Vec::with_capacity(BATCH);
+            let mut region = None;
+            let mut next = 0;
+            for partition in partitions {
+                let here = self.ring.region(partition.token.0);
+                if !batch.is_empty() && (batch.len() == BATCH || region != Some(here)) {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                    // A writer that failed has dropped its end; its error is reported below.
+                    if senders[next % writers].send(full).is_err() {
+                        break;
+                    }
+                    next += 1;
+                }
+                region = Some(here);
+                batch.push(partition);
+            }
+            if !batch.is_empty() {
+                let _ = senders[next % writers].send(batch);
+            }
+            drop(senders);
+            let mut written = Written::default();
+            for thread in threads {
+                let out = thread.join().map_err(|_| SstableSinkError::Thread)??;
+                written.bytes += out.bytes;
+                written.sstables.extend(out.sstables);
+            }
+            Ok(written)
+        })
     }
 }
 
@@ -342,33 +457,27 @@ impl Sink for SstableSink {
     }
 
     fn write(&mut self, partitions: PartitionStream, _marks: &mut Marks) -> Result<(), SinkError> {
-        // The SSTable being written, with its region.
-        let mut writer: Option<(usize, SstableWriter)> = None;
-        let mut generation = 0;
-        for partition in partitions {
-            let region = self.ring.region(partition.token.0);
-            if writer.as_ref().is_some_and(|(r, _)| *r != region) {
-                self.close(writer.take())?;
-            }
-            let (_, current) = match &mut writer {
-                Some(w) => w,
-                None => {
-                    generation += 1;
-                    let folder = &self.folders[self.ring.owner(region)];
-                    let created =
-                        SstableWriter::create(folder, generation, &self.schema, self.format)
-                            .map_err(SstableSinkError::from)?;
-                    writer.insert((region, created))
-                }
-            };
-            current.append(&partition).map_err(SstableSinkError::from)?;
-            let rows = partition.rows.len() + usize::from(partition.static_row.is_some());
-            Counters::add(&self.counters.rows_written, rows.max(1) as u64);
-            if current.data_length() >= self.options.sstable_size {
-                self.close(writer.take())?;
-            }
-        }
-        Ok(self.close(writer.take())?)
+        let writers = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, MAX_WRITERS);
+        let job = WriterJob {
+            ring: &self.ring,
+            folders: &self.folders,
+            schema: &self.schema,
+            format: self.format,
+            sstable_size: self.options.sstable_size,
+            counters: &self.counters,
+            generation: AtomicU64::new(0),
+        };
+        let written = if writers == 1 {
+            let mut out = Written::default();
+            job.write_all(partitions, &mut out).map(|()| out)
+        } else {
+            job.write_parallel(partitions, writers)
+        }?;
+        self.bytes += written.bytes;
+        self.sstables.extend(written.sstables);
+        Ok(())
     }
 
     fn finish(self: Box<Self>) -> Result<SinkReport, SinkError> {
@@ -428,5 +537,111 @@ impl Sink for SstableSink {
             }
         }
         Ok(SinkReport { notes })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::cell::{ColumnData, RowLiveness};
+    use crate::model::{Cell, Liveness, Row, Token, Value};
+    use crate::source::sstable::testing::read_as_written;
+
+    fn schema() -> TableSchema {
+        TableSchema::from_columns(
+            "ks.t",
+            &[("k", "partition_key", "int"), ("v", "regular", "text")],
+        )
+        .unwrap()
+    }
+
+    fn partitions(n: i32) -> Vec<Partition> {
+        let mut out: Vec<Partition> = (0..n)
+            .map(|i| {
+                let key = Value::Int(i).to_bytes();
+                Partition {
+                    token: Token::of_key(&key),
+                    key,
+                    deletion: None,
+                    range_deletions: Vec::new(),
+                    static_row: None,
+                    rows: vec![Row {
+                        clustering: vec![],
+                        liveness: Some(RowLiveness {
+                            timestamp: 7,
+                            liveness: Liveness::Live,
+                        }),
+                        deletion: None,
+                        columns: vec![ColumnData {
+                            column: 1,
+                            cells: vec![Cell::live(7, Value::Text(format!("v{i}")).to_bytes())],
+                            complex_deletion: None,
+                        }],
+                    }],
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| (a.token, &a.key).cmp(&(b.token, &b.key)));
+        out
+    }
+
+    #[test]
+    fn writer_threads_write_every_partition_once_and_no_sstable_crosses_a_region() {
+        let nodes = |n: &str| vec![n.to_string()];
+        // a up to -3e18, b up to 0, c up to 3e18, a again after.
+        let ring = Ring::from_ranges([
+            (-3_000_000_000_000_000_000, nodes("a")),
+            (0, nodes("b")),
+            (3_000_000_000_000_000_000, nodes("c")),
+        ]);
+        let dir = tempfile::tempdir().unwrap();
+        let schema = Arc::new(schema());
+        let counters = Arc::new(Counters::default());
+        let options = SstableSinkOptions {
+            dir: dir.path().to_owned(),
+            sstable_size: 64 * 1024,
+            stream: Stream::None,
+            format: None,
+        };
+        let mut sink =
+            SstableSink::new(schema.clone(), options, counters.clone(), Format::Nb, ring);
+        sink.open().unwrap();
+        let input = partitions(20_000);
+        let job = WriterJob {
+            ring: &sink.ring,
+            folders: &sink.folders,
+            schema: &schema,
+            format: Format::Nb,
+            sstable_size: sink.options.sstable_size,
+            counters: &counters,
+            generation: AtomicU64::new(0),
+        };
+        let (tx, stream) = PartitionStream::channel(64);
+        let feed = input.clone();
+        let feeder = std::thread::spawn(move || {
+            for p in feed {
+                tx.blocking_send(p).unwrap();
+            }
+        });
+        let written = job.write_parallel(stream, 3).unwrap();
+        feeder.join().unwrap();
+        assert_eq!(Counters::get(&counters.rows_written), 20_000);
+        assert!(written.sstables.len() > 4 * 3, "{}", written.sstables.len());
+
+        let mut read: Vec<Partition> = Vec::new();
+        for (set, folder) in sink.folders.iter().enumerate() {
+            for s in read_as_written(folder.to_str().unwrap(), &schema) {
+                let regions: Vec<usize> = s
+                    .partitions
+                    .iter()
+                    .map(|p| sink.ring.region(p.token.0))
+                    .collect();
+                assert!(regions.windows(2).all(|w| w[0] == w[1]), "one region each");
+                assert_eq!(sink.ring.owner(regions[0]), set, "in its owner's folder");
+                read.extend(s.partitions);
+            }
+        }
+        read.sort_by(|a, b| (a.token, &a.key).cmp(&(b.token, &b.key)));
+        assert_eq!(read, input);
     }
 }
