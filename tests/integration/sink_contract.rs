@@ -434,3 +434,18 @@ pub async fn assert_sink_keeps_the_contract(spec: SinkSpec, test: &str) {
 async fn the_cql_sink_keeps_the_sink_contract() {
     assert_sink_keeps_the_contract(SinkSpec::Cql(CqlSinkOptions::default()), "contract_cql").await;
 }
+
+/// The SSTable sink: its SSTables taken into the table by `nodetool import --extended-verify`.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_sstable_sink_keeps_the_sink_contract() {
+    let staging = tempfile::tempdir().unwrap();
+    let options = cassbulk::sink::sstable::SstableSinkOptions {
+        dir: staging.path().to_owned(),
+        sstable_size: 256 << 20,
+        stream: cassbulk::sink::sstable::Stream::Import {
+            nodetool: format!("{}/scripts/cassandra nodetool", env!("CARGO_MANIFEST_DIR")),
+        },
+        format: None,
+    };
+    assert_sink_keeps_the_contract(SinkSpec::Sstable(options), "contract_sstable").await;
+}
