@@ -95,6 +95,8 @@ fn load(args: LoadArgs) -> Result<ExitCode> {
                     SstableFormat::Oa => Format::Oa,
                 }),
                 sstable_size: args.sstable_size.max(1) << 20,
+                // The load job fills it in from its inputs and options.
+                job: String::new(),
                 stream: match args.stream {
                     StreamMode::None => Stream::None,
                     StreamMode::Import => Stream::Import {

@@ -158,8 +158,12 @@ pub fn run(job: LoadJob) -> Result<LoadReport, LoadError> {
     };
     let rejects = Arc::new(Rejects::new(job.rejects.as_deref(), job.max_errors)?);
     let counters = Arc::new(Counters::default());
+    let mut spec = job.sink.clone();
+    if let SinkSpec::Sstable(options) = &mut spec {
+        options.job = fingerprint(&job);
+    }
     let mut sink = sink::open(
-        &job.sink,
+        &spec,
         &Target {
             schema: schema.clone(),
             session,
@@ -169,6 +173,18 @@ pub fn run(job: LoadJob) -> Result<LoadReport, LoadError> {
     )?;
     if job.checkpoint.is_some() && !sink.resumable() {
         return Err(LoadError::NotResumable);
+    }
+    if sink.written_before() {
+        // What an earlier run of this same load wrote waits to be loaded: no input is read.
+        let progress = Progress::start(counters.clone(), InputMeter::Unknown, job.quiet);
+        let sink_report = sink.finish()?;
+        return Ok(LoadReport {
+            summary: progress.finish(),
+            build: BuildStats::default(),
+            resumed_past: 0,
+            sink: sink_report,
+            purged: None,
+        });
     }
     install_interrupt_cleanup();
     let mut sources = Vec::with_capacity(planned.len());
@@ -245,6 +261,49 @@ pub fn run(job: LoadJob) -> Result<LoadReport, LoadError> {
         sink: sink_report,
         purged: gc_grace.map(|g| (purged, g)),
     })
+}
+
+/// What identifies a load's output: the table, every option that shapes its partitions, and
+/// the inputs with each local file's size and modification time (an HDFS input by its URL). Two
+/// runs with the same fingerprint write the same SSTables.
+fn fingerprint(job: &LoadJob) -> String {
+    use std::fmt::Write;
+    let mut text = format!(
+        "{}|{:?}|{:?}|{:?}",
+        job.table, job.open, job.mapping, job.purge
+    );
+    for input in &job.inputs {
+        let _ = write!(text, "|{input}");
+        let mut files = Vec::new();
+        list_files(std::path::Path::new(input), &mut files);
+        files.sort();
+        for (path, size, modified) in files {
+            let _ = write!(text, "|{path}:{size}:{modified}");
+        }
+    }
+    let (a, b) = crate::sink::sstable::components::murmur3_128(text.as_bytes());
+    format!("{a:016x}{b:016x}")
+}
+
+/// Every file under `path` (or `path` itself), with its size and modification time in ns.
+fn list_files(path: &std::path::Path, out: &mut Vec<(String, u64, u128)>) {
+    let Ok(meta) = std::fs::metadata(path) else {
+        return;
+    };
+    if meta.is_dir() {
+        if let Ok(entries) = std::fs::read_dir(path) {
+            for entry in entries.flatten() {
+                list_files(&entry.path(), out);
+            }
+        }
+    } else {
+        let modified = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos());
+        out.push((path.display().to_string(), meta.len(), modified));
+    }
 }
 
 /// What the reading phase's progress is measured in: bytes when every input knows its size in

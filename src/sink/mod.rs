@@ -131,6 +131,12 @@ pub trait Sink: Send {
         Ok(())
     }
 
+    /// Whether an earlier run of the same job wrote everything this one would and left it to
+    /// load, so the job need not read its inputs: it calls `finish` at once. Default: no.
+    fn written_before(&self) -> bool {
+        false
+    }
+
     /// Whether `write` records marks, so a rerun with the same checkpoint resumes after them.
     /// Default: no; a job refuses `--checkpoint` for such a sink.
     fn resumable(&self) -> bool {

@@ -446,6 +446,7 @@ async fn the_sstable_sink_keeps_the_sink_contract() {
             nodetool: format!("{}/scripts/cassandra nodetool", env!("CARGO_MANIFEST_DIR")),
         },
         format: None,
+        job: "the sink contract".into(),
     };
     assert_sink_keeps_the_contract(SinkSpec::Sstable(options), "contract_sstable").await;
 }

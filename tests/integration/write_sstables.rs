@@ -251,6 +251,106 @@ async fn on_the_ring_an_rf3_table_loaded_via_sstableloader_reads_back_at_all_as_
     }
 }
 
+/// A load whose import fails keeps its SSTables and says which replicas and token ranges they
+/// were for; the same command run again (with a working nodetool) loads them without reading
+/// the input, and the table reads back as via CQL. A different load into that folder is
+/// refused.
+#[tokio::test]
+async fn a_failed_import_is_named_and_the_same_command_again_loads_what_was_left() {
+    if std::env::var("CASSBULK_TEST_OA").is_ok_and(|v| v == "1") {
+        return;
+    }
+    let session = common::session().await;
+    let ks = common::keyspace(&session, "resume_import").await;
+    for table in ["via_cql", "via_sstable"] {
+        for statement in create(&ks, table) {
+            common::run(&session, &statement).await;
+        }
+    }
+    let source = fixtures().join("nb").join("everything");
+    let out = load(&format!("{ks}.via_cql"), &source, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let staging = tempfile::tempdir().unwrap();
+    let via_sstable = |nodetool: &str, source: &Path| {
+        load(
+            &format!("{ks}.via_sstable"),
+            source,
+            &[
+                "--via",
+                "sstable",
+                "--stream",
+                "import",
+                "--nodetool",
+                nodetool,
+                "--sstable-dir",
+                staging.path().to_str().unwrap(),
+            ],
+        )
+    };
+    let out = via_sstable("false", &source);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("failed for the SSTables of replicas 127.0.0.1"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("token ranges [{}, ", i64::MIN)),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("run the same cassbulk command again"),
+        "{stderr}"
+    );
+    assert!(
+        staging
+            .path()
+            .join(cassbulk::sink::sstable::MANIFEST)
+            .exists()
+    );
+    assert!(staging.path().join(&ks).join("via_sstable").exists());
+
+    // Another load into the same folder is refused.
+    let other = fixtures()
+        .join("nb")
+        .join("everything")
+        .join("..")
+        .join("everything");
+    let out = via_sstable(&nodetool(), &other);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("written by another load"), "{stderr}");
+
+    let out = via_sstable(&nodetool(), &source);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("resumed: 1 SSTable (nb) in 1 folder"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("0 rows read"), "{stderr}");
+    assert!(stderr.contains("imported with nodetool import"), "{stderr}");
+    assert!(
+        !staging
+            .path()
+            .join(cassbulk::sink::sstable::MANIFEST)
+            .exists()
+    );
+    assert!(!staging.path().join(&ks).exists());
+
+    let ttls_from = 4 + 2 * (SIMPLE.len() + MULTI_CELL.len());
+    let want = state(&session, &ks, "via_cql").await;
+    let got = state(&session, &ks, "via_sstable").await;
+    assert_eq!(got.len(), want.len());
+    for (g, w) in got.iter().zip(&want) {
+        assert_eq!(g[..ttls_from], w[..ttls_from], "row {:?}", &w[..4]);
+    }
+}
+
 /// The first and last partition keys of an SSTable, from the end of its Summary.db (after the
 /// header's 24 bytes and the offsets and entries whose size the header gives: two int-prefixed
 /// keys).

@@ -17,4 +17,4 @@ mod tests;
 
 pub use data::Format;
 pub use ring::Ring;
-pub use seam::{SstableSink, SstableSinkOptions, Stream, pick_format, ring_of};
+pub use seam::{MANIFEST, SstableSink, SstableSinkOptions, Stream, pick_format, ring_of};

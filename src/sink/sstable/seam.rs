@@ -50,6 +50,30 @@ pub struct SstableSinkOptions {
     pub stream: Stream,
     /// `None`: what the cluster reads (see [`pick_format`]).
     pub format: Option<Format>,
+    /// What identifies the load (its table, inputs and options; the job computes it): a rerun
+    /// with the same value loads the SSTables a failed load left, without writing them again.
+    pub job: String,
+}
+
+/// The file in `--sstable-dir` that says which folders a load wrote and has not loaded yet.
+pub const MANIFEST: &str = "cassbulk-manifest.json";
+
+/// What a load left to load: written by the sink once every SSTable is finished, rewritten
+/// as each folder is loaded, removed at the end.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Manifest {
+    table: String,
+    job: String,
+    format: String,
+    pending: Vec<Pending>,
+}
+
+/// A folder of SSTables still to load: its replica set and token ranges, for messages.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Pending {
+    folder: PathBuf,
+    nodes: Vec<String>,
+    ranges: String,
 }
 
 #[derive(Debug, Error)]
@@ -73,7 +97,13 @@ pub enum SstableSinkError {
     )]
     NotEmpty { path: String },
     #[error(
-        "`{command}` failed for the SSTables of replicas {nodes} (token ranges {ranges}): {reason}; the SSTables not loaded are kept in {kept}: run it again once the cause is fixed (--nodetool or --sstableloader names the command)"
+        "{path} says its SSTables were written by another load ({reason}); give --sstable-dir another folder, or remove that one"
+    )]
+    OtherLoad { path: String, reason: String },
+    #[error("cannot read or write {path}: {reason}")]
+    Manifest { path: String, reason: String },
+    #[error(
+        "`{command}` failed for the SSTables of replicas {nodes} (token ranges {ranges}): {reason}; the SSTables not loaded are kept in {kept}: once the cause is fixed, run the same cassbulk command again: it loads them without reading the input again (--nodetool or --sstableloader names the command)"
     )]
     Import {
         command: String,
@@ -88,7 +118,9 @@ impl Classify for SstableSinkError {
     fn is_usage(&self) -> bool {
         matches!(
             self,
-            SstableSinkError::Folder { .. } | SstableSinkError::NotEmpty { .. }
+            SstableSinkError::Folder { .. }
+                | SstableSinkError::NotEmpty { .. }
+                | SstableSinkError::OtherLoad { .. }
         )
     }
 }
@@ -110,6 +142,8 @@ pub struct SstableSink {
     /// Data.db of every SSTable written, with its replica set and region.
     sstables: Vec<(usize, usize, PathBuf)>,
     bytes: u64,
+    /// What an earlier run of the same load left to load (its manifest's folders).
+    resumed: Option<Vec<Pending>>,
 }
 
 /// A folder name for a replica set: its addresses joined by `+` (`:` of IPv6 as `.`).
@@ -147,7 +181,85 @@ impl SstableSink {
             folders,
             sstables: Vec::new(),
             bytes: 0,
+            resumed: None,
         }
+    }
+
+    fn manifest_path(&self) -> PathBuf {
+        self.options.dir.join(MANIFEST)
+    }
+
+    /// Writes the manifest of what is left to load (removes it when nothing is).
+    fn save_manifest(&self, pending: &[Pending]) -> Result<(), SstableSinkError> {
+        let path = self.manifest_path();
+        let failed = |reason: String| SstableSinkError::Manifest {
+            path: path.display().to_string(),
+            reason,
+        };
+        if pending.is_empty() {
+            return match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(failed(e.to_string())),
+                _ => Ok(()),
+            };
+        }
+        let manifest = Manifest {
+            table: self.schema.name.to_string(),
+            job: self.options.job.clone(),
+            format: self.format.version().into(),
+            pending: pending.to_vec(),
+        };
+        let text = serde_json::to_string_pretty(&manifest).map_err(|e| failed(e.to_string()))?;
+        // Written whole, then renamed: a crash leaves the old manifest or the new one.
+        let partial = path.with_extension("json.partial");
+        std::fs::write(&partial, text).map_err(|e| failed(e.to_string()))?;
+        std::fs::rename(&partial, &path).map_err(|e| failed(e.to_string()))
+    }
+
+    /// What an earlier run left, when `--sstable-dir` has a manifest: `Ok(Some)` for this same
+    /// load, an error for another one.
+    fn read_manifest(&self) -> Result<Option<Manifest>, SstableSinkError> {
+        let path = self.manifest_path();
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => {
+                return Err(SstableSinkError::Manifest {
+                    path: path.display().to_string(),
+                    reason: e.to_string(),
+                });
+            }
+        };
+        let manifest: Manifest =
+            serde_json::from_str(&text).map_err(|e| SstableSinkError::Manifest {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            })?;
+        let other = |reason: String| SstableSinkError::OtherLoad {
+            path: self.options.dir.display().to_string(),
+            reason,
+        };
+        let table = self.schema.name.to_string();
+        if manifest.table != table {
+            return Err(other(format!("for table {}, not {table}", manifest.table)));
+        }
+        if manifest.job != self.options.job {
+            return Err(other(
+                "of other inputs or options, or inputs changed since".into(),
+            ));
+        }
+        Ok(Some(manifest))
+    }
+
+    /// The folders this run wrote, in the order they were first written.
+    fn pending(&self) -> Vec<Pending> {
+        self.sets_written()
+            .into_iter()
+            .map(|set| Pending {
+                folder: self.folders[set].clone(),
+                nodes: self.ring.sets()[set].clone(),
+                ranges: self.ranges_of(set),
+            })
+            .collect()
     }
 
     /// The replica sets whose folders hold SSTables, in the order they were first written.
@@ -181,9 +293,10 @@ impl SstableSink {
         }
     }
 
-    /// Runs the command that takes one replica set's SSTables into the cluster.
-    fn load(&self, set: usize, kept: &[usize]) -> Result<(), SstableSinkError> {
-        let folder = &self.folders[set];
+    /// Runs the command that takes one replica set's SSTables into the cluster; `kept` are
+    /// the folders still to load, this one first.
+    fn load(&self, pending: &Pending, kept: &[Pending]) -> Result<(), SstableSinkError> {
+        let folder = &pending.folder;
         let (tool, args): (&String, Vec<String>) = match &self.options.stream {
             Stream::None => return Ok(()),
             // Extended verification: the node reads every partition before it takes the files.
@@ -219,12 +332,12 @@ impl SstableSink {
         let shown = format!("{tool} {}", args.join(" "));
         let failed = |reason: String| SstableSinkError::Import {
             command: shown.clone(),
-            nodes: self.ring.sets()[set].join(", "),
-            ranges: self.ranges_of(set),
+            nodes: pending.nodes.join(", "),
+            ranges: pending.ranges.clone(),
             reason,
             kept: kept
                 .iter()
-                .map(|s| self.folders[*s].display().to_string())
+                .map(|p| p.folder.display().to_string())
                 .collect::<Vec<_>>()
                 .join(", "),
         };
@@ -286,31 +399,6 @@ pub fn ring_of(session: &scylla::client::session::Session, schema: &TableSchema)
         })
         .collect();
     Ring::from_ranges(ranges)
-}
-
-/// Removes every component of the SSTable whose Data.db is `data` (sstableloader leaves them;
-/// nodetool import has already moved them).
-fn remove_sstable(data: &Path) {
-    let Some(prefix) = data
-        .file_name()
-        .and_then(|n| n.to_str())
-        .and_then(|n| n.strip_suffix("Data.db"))
-    else {
-        return;
-    };
-    if let Some(dir) = data.parent()
-        && let Ok(entries) = std::fs::read_dir(dir)
-    {
-        for entry in entries.flatten() {
-            if entry
-                .file_name()
-                .to_str()
-                .is_some_and(|n| n.starts_with(prefix))
-            {
-                let _ = std::fs::remove_file(entry.path());
-            }
-        }
-    }
 }
 
 /// Writer threads at most; more cores than that go to the stages around them.
@@ -441,6 +529,21 @@ fn is_empty_dir(path: &Path) -> bool {
 
 impl Sink for SstableSink {
     fn open(&mut self) -> Result<(), SinkError> {
+        if let Some(manifest) = self.read_manifest()? {
+            if let Some(format) = [Format::Nb, Format::Oa]
+                .into_iter()
+                .find(|f| f.version() == manifest.format)
+            {
+                self.format = format;
+            }
+            let left: Vec<Pending> = manifest
+                .pending
+                .into_iter()
+                .filter(|p| !is_empty_dir(&p.folder))
+                .collect();
+            self.resumed = Some(left);
+            return Ok(());
+        }
         for folder in &self.folders {
             if !is_empty_dir(folder) {
                 return Err(SstableSinkError::NotEmpty {
@@ -454,6 +557,10 @@ impl Sink for SstableSink {
             })?;
         }
         Ok(())
+    }
+
+    fn written_before(&self) -> bool {
+        self.resumed.is_some()
     }
 
     fn write(&mut self, partitions: PartitionStream, _marks: &mut Marks) -> Result<(), SinkError> {
@@ -474,58 +581,82 @@ impl Sink for SstableSink {
             job.write_all(partitions, &mut out).map(|()| out)
         } else {
             job.write_parallel(partitions, writers)
-        }?;
+        };
+        let written = match written {
+            Ok(written) => written,
+            Err(e) => {
+                // Nothing half written stays behind to be loaded by mistake.
+                for folder in &self.folders {
+                    let _ = std::fs::remove_dir_all(folder);
+                    remove_empty_parents(folder, &self.options.dir);
+                }
+                return Err(e.into());
+            }
+        };
         self.bytes += written.bytes;
         self.sstables.extend(written.sstables);
+        // Every SSTable is finished: from here a failed load can be resumed.
+        if self.options.stream != Stream::None {
+            self.save_manifest(&self.pending())?;
+        }
         Ok(())
     }
 
     fn finish(self: Box<Self>) -> Result<SinkReport, SinkError> {
-        let sets = self.sets_written();
-        let written = if self.folders.len() == 1 {
-            format!("to {}", self.folders[0].display())
-        } else {
-            format!(
-                "under {}, a folder for each of {} replica sets, cut along {} ring regions",
-                self.options.dir.display(),
-                sets.len(),
-                self.ring.regions()
-            )
+        let mut notes = Vec::new();
+        let pending = match &self.resumed {
+            Some(left) => {
+                let sstables: usize = left.iter().map(|p| data_files(&p.folder)).sum();
+                notes.push(format!(
+                    "resumed: {sstables} SSTable{} ({}) in {} folder{} an earlier run of this load wrote and did not load; the inputs were not read again",
+                    if sstables == 1 { "" } else { "s" },
+                    self.format.version(),
+                    left.len(),
+                    if left.len() == 1 { "" } else { "s" },
+                ));
+                left.clone()
+            }
+            None => {
+                let written = if self.folders.len() == 1 {
+                    format!("to {}", self.folders[0].display())
+                } else {
+                    format!(
+                        "under {}, a folder for each of {} replica sets, cut along {} ring regions",
+                        self.options.dir.display(),
+                        self.sets_written().len(),
+                        self.ring.regions()
+                    )
+                };
+                notes.push(format!(
+                    "{} SSTable{} ({}, {:.1} MiB of data) written {written}",
+                    self.sstables.len(),
+                    if self.sstables.len() == 1 { "" } else { "s" },
+                    self.format.version(),
+                    self.bytes as f64 / (1024.0 * 1024.0),
+                ));
+                self.pending()
+            }
         };
-        let mut notes = vec![format!(
-            "{} SSTable{} ({}, {:.1} MiB of data) written {written}",
-            self.sstables.len(),
-            if self.sstables.len() == 1 { "" } else { "s" },
-            self.format.version(),
-            self.bytes as f64 / (1024.0 * 1024.0),
-        )];
         match &self.options.stream {
             Stream::None => {
-                for &set in &sets {
-                    let folder = self.folders[set].display();
+                for p in &pending {
+                    let folder = p.folder.display();
                     notes.push(format!(
                         "load {folder} with: nodetool import {} {} {folder} (on a node that sees the folder), or sstableloader -d {} {folder}",
                         self.schema.name.keyspace,
                         self.schema.name.table,
-                        self.ring.sets()[set].first().map_or("HOSTS", String::as_str),
+                        p.nodes.first().map_or("HOSTS", String::as_str),
                     ));
                 }
             }
             Stream::Import { .. } | Stream::Loader { .. } => {
-                for (i, &set) in sets.iter().enumerate() {
-                    self.load(set, &sets[i..])?;
-                    for (_, _, sstable) in self.sstables.iter().filter(|(s, _, _)| *s == set) {
-                        remove_sstable(sstable);
-                    }
-                    let folder = &self.folders[set];
-                    let _ = std::fs::remove_dir(folder);
-                    // The keyspace folder, and the replica set's.
-                    for parent in folder.ancestors().skip(1).take(2) {
-                        if parent != self.options.dir {
-                            let _ = std::fs::remove_dir(parent);
-                        }
-                    }
+                for (i, p) in pending.iter().enumerate() {
+                    self.load(p, &pending[i..])?;
+                    let _ = std::fs::remove_dir_all(&p.folder);
+                    remove_empty_parents(&p.folder, &self.options.dir);
+                    self.save_manifest(&pending[i + 1..])?;
                 }
+                self.save_manifest(&[])?;
                 notes.push(
                     if matches!(self.options.stream, Stream::Import { .. }) {
                         "imported with nodetool import"
@@ -537,6 +668,30 @@ impl Sink for SstableSink {
             }
         }
         Ok(SinkReport { notes })
+    }
+}
+
+/// How many SSTables (Data.db files) a folder holds.
+fn data_files(folder: &Path) -> usize {
+    std::fs::read_dir(folder).map_or(0, |entries| {
+        entries
+            .flatten()
+            .filter(|e| {
+                e.file_name()
+                    .to_str()
+                    .is_some_and(|n| n.ends_with("-Data.db"))
+            })
+            .count()
+    })
+}
+
+/// Removes the keyspace folder above a table's folder, and the replica set's folder above
+/// that, when they are empty (never `dir` itself).
+fn remove_empty_parents(folder: &Path, dir: &Path) {
+    for parent in folder.ancestors().skip(1).take(2) {
+        if parent != dir {
+            let _ = std::fs::remove_dir(parent);
+        }
     }
 }
 
@@ -602,6 +757,7 @@ mod tests {
             sstable_size: 64 * 1024,
             stream: Stream::None,
             format: None,
+            job: String::new(),
         };
         let mut sink =
             SstableSink::new(schema.clone(), options, counters.clone(), Format::Nb, ring);
