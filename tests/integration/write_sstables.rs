@@ -3,7 +3,8 @@
 //! (statics, DESC clustering, collections, UDTs, TTLs, every kind of deletion) loaded this way
 //! reads back as the same SSTables loaded `--via cql`, `writetime()` and `ttl()` included, and
 //! a second load changes nothing (lists included: their cell paths are the source's). Cassandra's
-//! own `sstabledump` reads every partition cassbulk wrote, in `nb` and in `oa`; on the
+//! own `sstabledump` reads every partition cassbulk wrote, in `nb` and in `oa`, and
+//! `sstablemetadata` estimates their count from the key sketch; on the
 //! three-node ring, SSTables are cut along the replica sets' ranges and sstableloader streams
 //! them to every replica.
 
@@ -179,6 +180,28 @@ async fn sstabledump_reads_every_partition_cassbulk_wrote_in_nb_and_in_oa() {
             .unwrap();
         assert_eq!(partitions.len(), written, "{format}: {line}");
         assert!(partitions.len() >= 200, "{format}");
+
+        // The key-count sketch compaction sizes its bloom filters from: Cassandra's own
+        // sstablemetadata estimates the partitions from it.
+        let meta =
+            std::process::Command::new(format!("{}/scripts/cassandra", env!("CARGO_MANIFEST_DIR")))
+                .args(["tool", "sstablemetadata"])
+                .arg(&data)
+                .output()
+                .unwrap();
+        let text = String::from_utf8_lossy(&meta.stdout);
+        assert!(meta.status.success(), "{format}: {text}");
+        let estimate: i64 = text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("Estimated cardinality:"))
+            .unwrap_or_else(|| panic!("{format}: {text}"))
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(
+            (estimate - written as i64).abs() <= 3,
+            "{format}: estimated {estimate} of {written} partitions"
+        );
     }
 }
 

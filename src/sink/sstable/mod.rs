@@ -9,6 +9,7 @@ pub mod components;
 pub mod data;
 pub mod ring;
 mod seam;
+pub mod sketch;
 pub mod statistics;
 pub mod writer;
 

@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 
 use super::data::{Encoding, Format, write_u32};
+use super::sketch::KeySketch;
 use crate::model::cell::NO_DELETION_TIME;
 use crate::model::marshal::{key_type_name, type_name};
 use crate::model::schema::ClusteringOrder;
@@ -72,6 +73,8 @@ pub struct Collector {
     columns_set: i64,
     cells: i64,
     partition_deletions: bool,
+    /// The partition keys' count sketch (compaction metadata).
+    keys: KeySketch,
 }
 
 impl Default for Collector {
@@ -91,6 +94,7 @@ impl Default for Collector {
             columns_set: 0,
             cells: 0,
             partition_deletions: false,
+            keys: KeySketch::default(),
         }
     }
 }
@@ -154,6 +158,7 @@ impl Collector {
 
     /// Adds a partition Data.db holds in `size` bytes.
     pub fn partition(&mut self, partition: &Partition, size: u64) {
+        self.keys.add_key(&partition.key);
         let cells_before = self.cells;
         if let Some(d) = &partition.deletion {
             self.deletion(d);
@@ -409,8 +414,11 @@ pub fn statistics(
     validation.extend_from_slice(&(PARTITIONER.len() as u16).to_be_bytes());
     validation.extend_from_slice(PARTITIONER.as_bytes());
     validation.extend_from_slice(&0.01f64.to_be_bytes());
-    // An empty key-count sketch (HyperLogLogPlus(13, 25)): estimates read 0 keys.
-    let compaction = vec![0, 0, 0, 8, 0xff, 0xff, 0xff, 0xfe, 0x0d, 0x19, 0x01, 0x00];
+    // The partition keys' HyperLogLogPlus(13, 25), length-prefixed.
+    let sketch = collector.keys.to_bytes();
+    let mut compaction = Vec::with_capacity(4 + sketch.len());
+    compaction.extend_from_slice(&(sketch.len() as i32).to_be_bytes());
+    compaction.extend_from_slice(&sketch);
     let mut stats = Vec::new();
     let oa = (format == Format::Oa).then(|| OaStats {
         clustering_types: clustering_type_names(schema),
