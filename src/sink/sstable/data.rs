@@ -12,7 +12,7 @@
 use std::cmp::Ordering;
 
 use crate::merge::normalize_ranges;
-use crate::model::cell::{ColumnData, NO_DELETION_TIME, RowLiveness};
+use crate::model::cell::{NO_DELETION_TIME, RowLiveness};
 use crate::model::order::{ClusteringComparator, Side};
 use crate::model::sstable_format::*;
 use crate::model::vint::{unsigned_size, write_unsigned};
@@ -79,6 +79,8 @@ pub struct DataWriter {
     position: Vec<usize>,
     order: ClusteringComparator,
     scratch: Vec<u8>,
+    /// The columns a row has, kept from row to row: (header position, index in the row).
+    present: Vec<(usize, usize)>,
 }
 
 /// A range tombstone marker: where it lies, its kind (`ClusteringPrefix.Kind` ordinal) and the
@@ -176,6 +178,7 @@ impl DataWriter {
             position,
             order: ClusteringComparator::new(schema),
             scratch: Vec::new(),
+            present: Vec::new(),
         }
     }
 
@@ -271,20 +274,29 @@ impl DataWriter {
         } else {
             &self.regulars
         };
-        let mut present: Vec<(usize, &ColumnData)> = row
-            .columns
-            .iter()
-            .map(|d| match self.position.get(d.column) {
-                Some(&at) if at < header.len() && header[at].table == d.column => Ok((at, d)),
-                _ => Err(WriteError(format!(
-                    "column {} is not a {} column of the table",
-                    d.column,
-                    if is_static { "static" } else { "regular" }
-                ))),
-            })
-            .collect::<Result<_, _>>()?;
-        present.sort_by_key(|(at, _)| *at);
-        let has_complex_deletion = present.iter().any(|(_, d)| d.complex_deletion.is_some());
+        // (header position, index in the row) of each column the row has, in header order; a
+        // vector kept from row to row.
+        let mut present = std::mem::take(&mut self.present);
+        present.clear();
+        let mut has_complex_deletion = false;
+        for (i, d) in row.columns.iter().enumerate() {
+            match self.position.get(d.column) {
+                Some(&at) if at < header.len() && header[at].table == d.column => {
+                    present.push((at, i));
+                    has_complex_deletion |= d.complex_deletion.is_some();
+                }
+                _ => {
+                    return Err(WriteError(format!(
+                        "column {} is not a {} column of the table",
+                        d.column,
+                        if is_static { "static" } else { "regular" }
+                    )));
+                }
+            }
+        }
+        if !present.is_sorted_by_key(|(at, _)| *at) {
+            present.sort_by_key(|(at, _)| *at);
+        }
         let mut flags = 0u8;
         if row.liveness.is_some() {
             flags |= HAS_TIMESTAMP;
@@ -340,7 +352,8 @@ impl DataWriter {
         if flags & HAS_ALL_COLUMNS == 0 {
             write_subset(present.iter().map(|(at, _)| *at), header.len(), &mut body);
         }
-        for (at, data) in present {
+        for &(at, i) in &present {
+            let data = &row.columns[i];
             let column = &header[at];
             if column.complex {
                 if has_complex_deletion {
@@ -376,6 +389,7 @@ impl DataWriter {
         write_unsigned(previous, out);
         out.extend_from_slice(&body);
         self.scratch = body;
+        self.present = present;
         Ok(())
     }
 }
