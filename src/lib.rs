@@ -7,6 +7,7 @@
 
 pub mod app;
 pub mod checkpoint;
+pub mod cleanup;
 pub mod cli;
 pub mod cluster;
 pub mod exit;

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use thiserror::Error;
 
 use crate::checkpoint::{self, CheckpointError, Marks};
+use crate::cleanup::install_interrupt_cleanup;
 use crate::cluster::{self, ClusterError, ConnectOptions};
 use crate::exit::{Classified, Classify};
 use crate::intake::RowBatch;
@@ -21,9 +22,7 @@ use crate::plan::MappingOptions;
 use crate::progress::{Counters, InputMeter, Progress, Summary};
 use crate::rejects::{RejectError, Rejects};
 use crate::sink::{self, PartitionStream, SinkReport, SinkSpec, Target};
-use crate::sort::builder::{
-    BuildStats, BuilderOptions, PartitionBuilder, SortError, install_interrupt_cleanup,
-};
+use crate::sort::builder::{BuildStats, BuilderOptions, PartitionBuilder, SortError};
 use crate::source::{Events, InputSize, OpenOptions, Source, SourceEvent};
 
 /// Partitions buffered between stages.

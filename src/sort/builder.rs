@@ -7,11 +7,12 @@
 
 use std::cmp::Ordering;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use rayon::iter::{IntoParallelRefIterator, ParallelIterator};
 use thiserror::Error;
 
+use crate::cleanup::Registered;
 use crate::exit::Classify;
 use crate::intake::RowBatch;
 use crate::merge::{
@@ -63,23 +64,10 @@ pub struct BuildStats {
     pub bytes_spilled: u64,
 }
 
-/// Temp folders to remove on Ctrl-C.
-static TEMP_DIRS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
-
-/// Installs the Ctrl-C handler that removes every live temp folder, then exits with 130.
-pub fn install_interrupt_cleanup() {
-    let _ = ctrlc::set_handler(|| {
-        for dir in TEMP_DIRS.lock().unwrap_or_else(|p| p.into_inner()).iter() {
-            let _ = std::fs::remove_dir_all(dir);
-        }
-        eprintln!("cassbulk: interrupted; temporary files removed");
-        std::process::exit(130);
-    });
-}
-
 /// A temp folder removed on drop (and on Ctrl-C while it lives).
 struct TempFolder {
     dir: tempfile::TempDir,
+    _interrupt: Registered,
 }
 
 impl TempFolder {
@@ -91,20 +79,11 @@ impl TempFolder {
                 dir: parent.to_owned(),
                 source,
             })?;
-        TEMP_DIRS
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(dir.path().to_owned());
-        Ok(TempFolder { dir })
-    }
-}
-
-impl Drop for TempFolder {
-    fn drop(&mut self) {
-        TEMP_DIRS
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .retain(|d| d != self.dir.path());
+        let registered = Registered::new(dir.path());
+        Ok(TempFolder {
+            dir,
+            _interrupt: registered,
+        })
     }
 }
 

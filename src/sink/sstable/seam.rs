@@ -20,6 +20,7 @@ use super::data::Format;
 use super::ring::Ring;
 use super::writer::{SstableWriteError, SstableWriter};
 use crate::checkpoint::Marks;
+use crate::cleanup::Registered;
 use crate::exit::Classify;
 use crate::model::{Partition, TableSchema};
 use crate::progress::Counters;
@@ -144,6 +145,8 @@ pub struct SstableSink {
     bytes: u64,
     /// What an earlier run of the same load left to load (its manifest's folders).
     resumed: Option<Vec<Pending>>,
+    /// The folders being written, removed on Ctrl-C until every SSTable is finished.
+    interrupt: Vec<Registered>,
 }
 
 /// A folder name for a replica set: its addresses joined by `+` (`:` of IPv6 as `.`).
@@ -182,6 +185,7 @@ impl SstableSink {
             sstables: Vec::new(),
             bytes: 0,
             resumed: None,
+            interrupt: Vec::new(),
         }
     }
 
@@ -555,6 +559,7 @@ impl Sink for SstableSink {
                 path: folder.display().to_string(),
                 source,
             })?;
+            self.interrupt.push(Registered::new(folder));
         }
         Ok(())
     }
@@ -599,6 +604,8 @@ impl Sink for SstableSink {
         if self.options.stream != Stream::None {
             self.save_manifest(&self.pending())?;
         }
+        // Finished SSTables stay on Ctrl-C: loading them is what a rerun resumes.
+        self.interrupt.clear();
         Ok(())
     }
 
