@@ -17,7 +17,7 @@ use rayon::slice::ParallelSliceMut;
 
 use crate::model::vint;
 
-use super::entry::{Entry, EntryKind, EntryOrder};
+use super::entry::{Entry, EntryOrder};
 use super::run::{decode_entry_bytes, encode_entry};
 
 /// Bytes per chunk; an entry longer than that gets a chunk of its own.
@@ -162,28 +162,29 @@ impl Sorted {
             + 1
     }
 
-    /// The next entry, every copy of it merged (later copies merged into earlier ones, as
-    /// pushed), and what that collapsed.
-    pub fn next_entry(
-        &mut self,
-        order: &EntryOrder,
-        merge: impl Fn(&EntryOrder, EntryKind, EntryKind) -> EntryKind,
-    ) -> io::Result<Option<(Entry, Collapsed)>> {
+    /// The next `n` slots' entries merged into one (later copies into earlier ones, as
+    /// pushed, [`Entry::absorb`]), and what that collapsed.
+    fn merge_next(&mut self, n: usize, order: &EntryOrder) -> io::Result<(Entry, Collapsed)> {
+        let mut collapsed = Collapsed::default();
+        let mut entry = decode_entry_bytes(self.arena.bytes(&self.slots[self.next]))?;
+        for slot in &self.slots[self.next + 1..self.next + n] {
+            let (merged, dropped) =
+                entry.absorb(decode_entry_bytes(self.arena.bytes(slot))?, order);
+            entry = merged;
+            collapsed.entries += 1;
+            collapsed.cells += dropped;
+        }
+        self.next += n;
+        Ok((entry, collapsed))
+    }
+
+    /// The next entry, every copy of it merged, and what that collapsed.
+    pub fn next_entry(&mut self, order: &EntryOrder) -> io::Result<Option<(Entry, Collapsed)>> {
         if self.is_empty() {
             return Ok(None);
         }
         let n = self.run_of_equal(order);
-        let mut collapsed = Collapsed::default();
-        let mut entry = decode_entry_bytes(self.arena.bytes(&self.slots[self.next]))?;
-        for slot in &self.slots[self.next + 1..self.next + n] {
-            let other = decode_entry_bytes(self.arena.bytes(slot))?;
-            let before = entry.cells() + other.cells();
-            entry.kind = merge(order, entry.kind, other.kind);
-            collapsed.entries += 1;
-            collapsed.cells += (before - entry.cells()) as u64;
-        }
-        self.next += n;
-        Ok(Some((entry, collapsed)))
+        self.merge_next(n, order).map(Some)
     }
 
     /// The next entry's encoding: its bytes unchanged when it has no copies, else the merged
@@ -191,20 +192,18 @@ impl Sorted {
     pub fn next_encoded<'a>(
         &'a mut self,
         order: &EntryOrder,
-        merge: impl Fn(&EntryOrder, EntryKind, EntryKind) -> EntryKind,
         out: &'a mut Vec<u8>,
     ) -> io::Result<Option<(&'a [u8], Collapsed)>> {
         if self.is_empty() {
             return Ok(None);
         }
-        if self.run_of_equal(order) == 1 {
+        let n = self.run_of_equal(order);
+        if n == 1 {
             let slot = self.slots[self.next];
             self.next += 1;
             return Ok(Some((self.arena.bytes(&slot), Collapsed::default())));
         }
-        let Some((entry, collapsed)) = self.next_entry(order, merge)? else {
-            return Ok(None);
-        };
+        let (entry, collapsed) = self.merge_next(n, order)?;
         out.clear();
         encode_entry(&entry, out);
         Ok(Some((out.as_slice(), collapsed)))
@@ -244,19 +243,14 @@ fn take_bytes<'a>(bytes: &mut &'a [u8]) -> &'a [u8] {
 }
 
 impl<'a> Head<'a> {
-    /// The layout is `encode_entry`'s: tag, 8 token bytes, key, source, payload. The arena's
-    /// bytes are its own, so a short buffer (never written) reads as empty fields.
+    /// The layout is `encode_entry`'s: tag (the kind's rank), 8 token bytes, key, source,
+    /// payload. The arena's bytes are its own, so a short buffer (never written) reads as empty
+    /// fields.
     fn parse(bytes: &'a [u8]) -> Head<'a> {
-        let tag = bytes.first().copied().unwrap_or(0);
+        let rank = bytes.first().copied().unwrap_or(0);
         let mut rest = bytes.get(9..).unwrap_or(&[]);
         let key = take_bytes(&mut rest);
         take_unsigned(&mut rest);
-        let rank = match tag {
-            0 => 0, // partition deletion
-            1 => 1, // static row
-            3 => 2, // range deletion
-            _ => 3, // row
-        };
         Head { rank, key, rest }
     }
 }
@@ -297,6 +291,7 @@ fn compare_clusterings(order: &EntryOrder, mut a: &[u8], mut b: &[u8]) -> Orderi
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sort::entry::EntryKind;
     use crate::model::cell::{ColumnData, RowLiveness};
     use crate::model::{Cell, Deletion, Liveness, RangeDeletion, Row, SliceBound, TableSchema};
     use proptest::prelude::*;
@@ -413,7 +408,7 @@ mod tests {
             let mut classes = expected.clone();
             classes.dedup_by(|a, b| order.compare(a, b) == Ordering::Equal);
             let mut merged = 0;
-            while let Some((e, _)) = sorted.next_entry(&order, |_, a, _| a).unwrap() {
+            while let Some((e, _)) = sorted.next_entry(&order).unwrap() {
                 prop_assert_eq!(order.compare(&e, &classes[merged]), Ordering::Equal);
                 merged += 1;
             }
@@ -436,24 +431,12 @@ mod tests {
         let mut out = Vec::new();
         let mut own = Vec::new();
         encode_entry(&c, &mut own);
-        let take_second = |_: &EntryOrder, _: EntryKind, b: EntryKind| b;
-        let (bytes, collapsed) = sorted
-            .next_encoded(&order, take_second, &mut out)
-            .unwrap()
-            .unwrap();
+        let (bytes, collapsed) = sorted.next_encoded(&order, &mut out).unwrap().unwrap();
         assert_eq!((bytes, collapsed), (own.as_slice(), Collapsed::default()));
-        let (bytes, collapsed) = sorted
-            .next_encoded(&order, take_second, &mut out)
-            .unwrap()
-            .unwrap();
+        let (bytes, collapsed) = sorted.next_encoded(&order, &mut out).unwrap().unwrap();
         assert_eq!(decode_entry_bytes(bytes).unwrap(), b);
         assert_eq!(collapsed.entries, 1);
-        assert!(
-            sorted
-                .next_encoded(&order, take_second, &mut out)
-                .unwrap()
-                .is_none()
-        );
+        assert!(sorted.next_encoded(&order, &mut out).unwrap().is_none());
     }
 
     #[test]

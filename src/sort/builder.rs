@@ -16,7 +16,7 @@ use crate::cleanup::Registered;
 use crate::exit::Classify;
 use crate::intake::RowBatch;
 use crate::merge::{
-    apply_partition_deletion, merge_deletions, merge_rows, normalize_row, row_is_empty, shadows,
+    apply_partition_deletion, merge_deletions, normalize_row, row_is_empty, shadows,
 };
 use crate::model::{Partition, TableSchema, Token};
 
@@ -214,7 +214,7 @@ impl PartitionBuilder {
         let mut writer = RunWriter::create(&path)?;
         let mut scratch = Vec::new();
         while let Some((bytes, collapsed)) = sorted
-            .next_encoded(&self.order, merge_kinds, &mut scratch)
+            .next_encoded(&self.order, &mut scratch)
             .map_err(SortError::Arena)?
         {
             count(&mut self.stats, collapsed);
@@ -255,26 +255,6 @@ impl PartitionBuilder {
     }
 }
 
-fn merge_kinds(order: &EntryOrder, a: EntryKind, b: EntryKind) -> EntryKind {
-    let path_order = |column: usize, x: &[u8], y: &[u8]| order.path_order(column, x, y);
-    match (a, b) {
-        (EntryKind::PartitionDeletion(x), EntryKind::PartitionDeletion(y)) => {
-            EntryKind::PartitionDeletion(merge_deletions(Some(x), Some(y)).unwrap_or(x))
-        }
-        (EntryKind::Static(x), EntryKind::Static(y)) => {
-            EntryKind::Static(merge_rows(x, y, &path_order))
-        }
-        (EntryKind::Row(x), EntryKind::Row(y)) => EntryKind::Row(merge_rows(x, y, &path_order)),
-        // Equal ranges: the later deletion.
-        (EntryKind::RangeDeletion(mut x), EntryKind::RangeDeletion(y)) => {
-            x.deletion = merge_deletions(Some(x.deletion), Some(y.deletion)).unwrap_or(x.deletion);
-            EntryKind::RangeDeletion(x)
-        }
-        // Entries only merge when their kinds are equal (the order ranks kinds).
-        (a, _) => a,
-    }
-}
-
 fn count(stats: &mut BuildStats, collapsed: Collapsed) {
     stats.duplicates_collapsed += collapsed.entries;
     stats.cells_collapsed += collapsed.cells;
@@ -294,9 +274,7 @@ impl Source {
         match self {
             Source::Run(r) => Ok(r.next_entry()?),
             Source::Memory(sorted) => {
-                let next = sorted
-                    .next_entry(order, merge_kinds)
-                    .map_err(SortError::Arena)?;
+                let next = sorted.next_entry(order).map_err(SortError::Arena)?;
                 Ok(next.map(|(entry, collapsed)| {
                     count(stats, collapsed);
                     entry
@@ -357,10 +335,15 @@ impl Partitions {
             let Some(other) = std::mem::replace(&mut self.heads[i], next) else {
                 break;
             };
-            let before = entry.cells() + other.cells();
-            entry.kind = merge_kinds(&self.order, entry.kind, other.kind);
-            self.stats.duplicates_collapsed += 1;
-            self.stats.cells_collapsed += (before - entry.cells()) as u64;
+            let (merged, dropped) = entry.absorb(other, &self.order);
+            entry = merged;
+            count(
+                &mut self.stats,
+                Collapsed {
+                    entries: 1,
+                    cells: dropped,
+                },
+            );
         }
         Ok(Some(entry))
     }

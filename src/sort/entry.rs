@@ -6,6 +6,7 @@
 
 use std::cmp::Ordering;
 
+use crate::merge::{merge_deletions, merge_rows};
 use crate::model::order::{ClusteringComparator, compare_cell_paths};
 use crate::model::{CqlType, Deletion, Partition, RangeDeletion, Row, TableSchema};
 
@@ -18,7 +19,8 @@ pub enum EntryKind {
 }
 
 impl EntryKind {
-    fn rank(&self) -> u8 {
+    /// Where the kind sorts within a partition; also its tag in the run encoding.
+    pub(super) fn rank(&self) -> u8 {
         match self {
             EntryKind::PartitionDeletion(_) => 0,
             EntryKind::Static(_) => 1,
@@ -68,6 +70,32 @@ impl Entry {
             source,
             kind,
         })
+    }
+
+    /// Merges a later copy of this entry (equal in the order, so of the same kind) into it, as
+    /// Cassandra reconciles them; returns the merged entry and how many cells merging dropped.
+    pub fn absorb(mut self, other: Entry, order: &EntryOrder) -> (Entry, u64) {
+        let before = self.cells() + other.cells();
+        let path_order = |column: usize, x: &[u8], y: &[u8]| order.path_order(column, x, y);
+        self.kind = match (self.kind, other.kind) {
+            (EntryKind::PartitionDeletion(x), EntryKind::PartitionDeletion(y)) => {
+                EntryKind::PartitionDeletion(merge_deletions(Some(x), Some(y)).unwrap_or(x))
+            }
+            (EntryKind::Static(x), EntryKind::Static(y)) => {
+                EntryKind::Static(merge_rows(x, y, &path_order))
+            }
+            (EntryKind::Row(x), EntryKind::Row(y)) => EntryKind::Row(merge_rows(x, y, &path_order)),
+            // Equal ranges: the later deletion.
+            (EntryKind::RangeDeletion(mut x), EntryKind::RangeDeletion(y)) => {
+                x.deletion =
+                    merge_deletions(Some(x.deletion), Some(y.deletion)).unwrap_or(x.deletion);
+                EntryKind::RangeDeletion(x)
+            }
+            // Entries only merge when their kinds are equal (the order ranks kinds).
+            (a, _) => a,
+        };
+        let dropped = (before - self.cells()) as u64;
+        (self, dropped)
     }
 
     /// The number of cells, for counting what merging collapsed.

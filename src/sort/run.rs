@@ -217,15 +217,10 @@ fn put_bound(out: &mut Vec<u8>, bound: &SliceBound) {
     out.push(u8::from(bound.inclusive));
 }
 
-/// Appends an entry's encoding: a kind tag, token, key, then the kind's payload.
+/// Appends an entry's encoding: a kind tag (the kind's rank in a partition, so encoded entries
+/// compare without decoding: `arena.rs`), token, key, then the kind's payload.
 pub fn encode_entry(e: &Entry, out: &mut Vec<u8>) {
-    let tag = match e.kind {
-        EntryKind::PartitionDeletion(_) => 0,
-        EntryKind::Static(_) => 1,
-        EntryKind::Row(_) => 2,
-        EntryKind::RangeDeletion(_) => 3,
-    };
-    out.push(tag);
+    out.push(e.kind.rank());
     out.extend_from_slice(&e.token.to_be_bytes());
     put_bytes(out, &e.key);
     vint::write_unsigned(u64::from(e.source), out);
@@ -403,12 +398,12 @@ fn decode_entry<R: Read>(tag: u8, r: &mut Decoder<'_, R>) -> io::Result<Entry> {
     let kind = match tag {
         0 => EntryKind::PartitionDeletion(r.deletion()?.ok_or_else(|| invalid("empty deletion"))?),
         1 => EntryKind::Static(r.row()?),
-        2 => EntryKind::Row(r.row()?),
-        3 => EntryKind::RangeDeletion(RangeDeletion {
+        2 => EntryKind::RangeDeletion(RangeDeletion {
             start: r.bound()?,
             end: r.bound()?,
             deletion: r.deletion()?.ok_or_else(|| invalid("empty deletion"))?,
         }),
+        3 => EntryKind::Row(r.row()?),
         _ => return Err(invalid("bad entry tag")),
     };
     Ok(Entry {
