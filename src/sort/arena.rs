@@ -291,9 +291,9 @@ fn compare_clusterings(order: &EntryOrder, mut a: &[u8], mut b: &[u8]) -> Orderi
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sort::entry::EntryKind;
     use crate::model::cell::{ColumnData, RowLiveness};
     use crate::model::{Cell, Deletion, Liveness, RangeDeletion, Row, SliceBound, TableSchema};
+    use crate::sort::entry::EntryKind;
     use proptest::prelude::*;
 
     fn schema() -> TableSchema {

@@ -21,6 +21,39 @@ fn create(ks: &str, table: &str) -> Vec<String> {
     cql("schema.cql", ks, table)
 }
 
+/// Loads `source` into `table` `--via sstable --stream sstableloader` (the tool assembled by
+/// scripts/cassandra), staging the SSTables in `staging`.
+fn load_through_sstableloader(table: &str, source: &Path, staging: &Path) -> std::process::Output {
+    let loader = format!(
+        "{}/scripts/cassandra tool sstableloader",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    load(
+        table,
+        source,
+        &[
+            "--via",
+            "sstable",
+            "--stream",
+            "sstableloader",
+            "--sstableloader",
+            &loader,
+            "--sstable-dir",
+            staging.to_str().unwrap(),
+        ],
+    )
+}
+
+/// Two tables' rows (`load_sstables::state`) hold the same values and write times; TTLs,
+/// which count down, are not compared.
+fn assert_same_values_and_writetimes(got: &[Vec<Option<Vec<u8>>>], want: &[Vec<Option<Vec<u8>>>]) {
+    let ttls_from = 4 + 2 * (SIMPLE.len() + MULTI_CELL.len());
+    assert_eq!(got.len(), want.len(), "rows");
+    for (g, w) in got.iter().zip(want) {
+        assert_eq!(g[..ttls_from], w[..ttls_from], "row {:?}", &w[..4]);
+    }
+}
+
 #[tokio::test]
 async fn a_table_loaded_via_sstable_import_reads_back_as_via_cql_and_a_reload_changes_nothing() {
     if std::env::var("CASSBULK_TEST_OA").is_ok_and(|v| v == "1") {
@@ -237,24 +270,7 @@ async fn on_the_ring_an_rf3_table_loaded_via_sstableloader_reads_back_at_all_as_
         String::from_utf8_lossy(&out.stderr)
     );
     let staging = tempfile::tempdir().unwrap();
-    let loader = format!(
-        "{}/scripts/cassandra tool sstableloader",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let out = load(
-        &format!("{ks}.via_loader"),
-        &source,
-        &[
-            "--via",
-            "sstable",
-            "--stream",
-            "sstableloader",
-            "--sstableloader",
-            &loader,
-            "--sstable-dir",
-            staging.path().to_str().unwrap(),
-        ],
-    );
+    let out = load_through_sstableloader(&format!("{ks}.via_loader"), &source, staging.path());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("streamed to every replica"), "{stderr}");
@@ -264,14 +280,9 @@ async fn on_the_ring_an_rf3_table_loaded_via_sstableloader_reads_back_at_all_as_
     })
     .await
     .unwrap();
-    let ttls_from = 4 + 2 * (SIMPLE.len() + MULTI_CELL.len());
     let want = state(&at_all, &ks, "via_cql").await;
-    let got = state(&at_all, &ks, "via_loader").await;
-    assert_eq!(got.len(), want.len());
     assert!(want.len() > 1000);
-    for (g, w) in got.iter().zip(&want) {
-        assert_eq!(g[..ttls_from], w[..ttls_from], "row {:?}", &w[..4]);
-    }
+    assert_same_values_and_writetimes(&state(&at_all, &ks, "via_loader").await, &want);
 }
 
 /// A load whose import fails keeps its SSTables and says which replicas and token ranges they
@@ -365,13 +376,10 @@ async fn a_failed_import_is_named_and_the_same_command_again_loads_what_was_left
     );
     assert!(!staging.path().join(&ks).exists());
 
-    let ttls_from = 4 + 2 * (SIMPLE.len() + MULTI_CELL.len());
-    let want = state(&session, &ks, "via_cql").await;
-    let got = state(&session, &ks, "via_sstable").await;
-    assert_eq!(got.len(), want.len());
-    for (g, w) in got.iter().zip(&want) {
-        assert_eq!(g[..ttls_from], w[..ttls_from], "row {:?}", &w[..4]);
-    }
+    assert_same_values_and_writetimes(
+        &state(&session, &ks, "via_sstable").await,
+        &state(&session, &ks, "via_cql").await,
+    );
 }
 
 /// The first and last partition keys of an SSTable, from the end of its Summary.db (after the
@@ -486,38 +494,18 @@ async fn on_the_ring_each_sstable_holds_tokens_of_one_replica_set_and_loads_as_v
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let loader = format!(
-        "{}/scripts/cassandra tool sstableloader",
-        env!("CARGO_MANIFEST_DIR")
-    );
     let streamed = tempfile::tempdir().unwrap();
-    let out = load(
-        &format!("{ks}.via_loader"),
-        &source,
-        &[
-            "--via",
-            "sstable",
-            "--stream",
-            "sstableloader",
-            "--sstableloader",
-            &loader,
-            "--sstable-dir",
-            streamed.path().to_str().unwrap(),
-        ],
-    );
+    let out = load_through_sstableloader(&format!("{ks}.via_loader"), &source, streamed.path());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(
         std::fs::read_dir(streamed.path()).unwrap().next().is_none(),
         "every streamed folder is removed"
     );
-    let ttls_from = 4 + 2 * (SIMPLE.len() + MULTI_CELL.len());
-    let want = state(&session, &ks, "via_cql").await;
-    let got = state(&session, &ks, "via_loader").await;
-    assert_eq!(got.len(), want.len());
-    for (g, w) in got.iter().zip(&want) {
-        assert_eq!(g[..ttls_from], w[..ttls_from], "row {:?}", &w[..4]);
-    }
+    assert_same_values_and_writetimes(
+        &state(&session, &ks, "via_loader").await,
+        &state(&session, &ks, "via_cql").await,
+    );
 }
 
 /// A pg_dump whose rows were written before 2015 (deletion times below the SSTable header's

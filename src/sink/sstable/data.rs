@@ -40,7 +40,8 @@ impl Encoding {
 
 /// Which big-format version is written: `nb` (what Cassandra 4.0, 4.1 and 5.0 read; 5.0's
 /// default `storage_compatibility_mode`) or `oa` (5.0 with `storage_compatibility_mode: NONE`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Format {
     Nb,
     Oa,

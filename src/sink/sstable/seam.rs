@@ -65,7 +65,7 @@ pub const MANIFEST: &str = "cassbulk-manifest.json";
 struct Manifest {
     table: String,
     job: String,
-    format: String,
+    format: Format,
     pending: Vec<Pending>,
 }
 
@@ -140,8 +140,8 @@ pub struct SstableSink {
     ring: Ring,
     /// The folder of each replica set of the ring.
     folders: Vec<PathBuf>,
-    /// Data.db of every SSTable written, with its replica set and region.
-    sstables: Vec<(usize, usize, PathBuf)>,
+    /// The ring region of every SSTable written.
+    regions: Vec<usize>,
     bytes: u64,
     /// What an earlier run of the same load left to load (its manifest's folders).
     resumed: Option<Vec<Pending>>,
@@ -182,7 +182,7 @@ impl SstableSink {
             counters,
             ring,
             folders,
-            sstables: Vec::new(),
+            regions: Vec::new(),
             bytes: 0,
             resumed: None,
             interrupt: Vec::new(),
@@ -209,7 +209,7 @@ impl SstableSink {
         let manifest = Manifest {
             table: self.schema.name.to_string(),
             job: self.options.job.clone(),
-            format: self.format.version().into(),
+            format: self.format,
             pending: pending.to_vec(),
         };
         let text = serde_json::to_string_pretty(&manifest).map_err(|e| failed(e.to_string()))?;
@@ -223,21 +223,16 @@ impl SstableSink {
     /// load, an error for another one.
     fn read_manifest(&self) -> Result<Option<Manifest>, SstableSinkError> {
         let path = self.manifest_path();
+        let failed = |reason: String| SstableSinkError::Manifest {
+            path: path.display().to_string(),
+            reason,
+        };
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => {
-                return Err(SstableSinkError::Manifest {
-                    path: path.display().to_string(),
-                    reason: e.to_string(),
-                });
-            }
+            Err(e) => return Err(failed(e.to_string())),
         };
-        let manifest: Manifest =
-            serde_json::from_str(&text).map_err(|e| SstableSinkError::Manifest {
-                path: path.display().to_string(),
-                reason: e.to_string(),
-            })?;
+        let manifest: Manifest = serde_json::from_str(&text).map_err(|e| failed(e.to_string()))?;
         let other = |reason: String| SstableSinkError::OtherLoad {
             path: self.options.dir.display().to_string(),
             reason,
@@ -269,9 +264,10 @@ impl SstableSink {
     /// The replica sets whose folders hold SSTables, in the order they were first written.
     fn sets_written(&self) -> Vec<usize> {
         let mut sets: Vec<usize> = Vec::new();
-        for (set, _, _) in &self.sstables {
-            if !sets.contains(set) {
-                sets.push(*set);
+        for &region in &self.regions {
+            let set = self.ring.owner(region);
+            if !sets.contains(&set) {
+                sets.push(set);
             }
         }
         sets
@@ -280,11 +276,13 @@ impl SstableSink {
     /// The token ranges of the regions of `set` that got SSTables.
     fn ranges_of(&self, set: usize) -> String {
         let mut regions: Vec<usize> = self
-            .sstables
+            .regions
             .iter()
-            .filter(|(s, _, _)| *s == set)
-            .map(|(_, r, _)| *r)
+            .copied()
+            .filter(|&r| self.ring.owner(r) == set)
             .collect();
+        // Writer threads record their SSTables in turn: a region shows up more than once.
+        regions.sort_unstable();
         regions.dedup();
         let shown: Vec<String> = regions
             .iter()
@@ -410,10 +408,10 @@ const MAX_WRITERS: usize = 8;
 /// Partitions handed to a writer thread at a time; a batch never crosses a region's edge.
 const BATCH: usize = 2048;
 
-/// What writing produced: each SSTable's Data.db with its replica set and region, and bytes.
+/// What writing produced: the ring region of each SSTable, and bytes of Data.db.
 #[derive(Default)]
 struct Written {
-    sstables: Vec<(usize, usize, PathBuf)>,
+    regions: Vec<usize>,
     bytes: u64,
 }
 
@@ -430,16 +428,15 @@ struct WriterJob<'a> {
 }
 
 impl WriterJob<'_> {
-    /// Writes partitions in token order into SSTables that end at each region's edge and at
-    /// `--sstable-size`.
+    /// Writes partitions in token order, each with its ring region, into SSTables that end at
+    /// each region's edge and at `--sstable-size`.
     fn write_all(
         &self,
-        partitions: impl IntoIterator<Item = Partition>,
+        partitions: impl IntoIterator<Item = (usize, Partition)>,
         out: &mut Written,
     ) -> Result<(), SstableSinkError> {
         let mut writer: Option<(usize, SstableWriter)> = None;
-        for partition in partitions {
-            let region = self.ring.region(partition.token.0);
+        for (region, partition) in partitions {
             if writer.as_ref().is_some_and(|(r, _)| *r != region) {
                 self.close(writer.take(), out)?;
             }
@@ -471,8 +468,8 @@ impl WriterJob<'_> {
     ) -> Result<(), SstableSinkError> {
         if let Some((region, done)) = writer {
             out.bytes += done.data_length();
-            let data = done.finish()?;
-            out.sstables.push((self.ring.owner(region), region, data));
+            done.finish()?;
+            out.regions.push(region);
         }
         Ok(())
     }
@@ -489,38 +486,41 @@ impl WriterJob<'_> {
             let mut senders = Vec::with_capacity(writers);
             let mut threads = Vec::with_capacity(writers);
             for _ in 0..writers {
-                let (tx, rx) = crossbeam_channel::bounded::<Vec<Partition>>(2);
+                let (tx, rx) = crossbeam_channel::bounded::<(usize, Vec<Partition>)>(2);
                 senders.push(tx);
                 threads.push(scope.spawn(move || {
+                    let batches = rx
+                        .iter()
+                        .flat_map(|(region, batch)| batch.into_iter().map(move |p| (region, p)));
                     let mut out = Written::default();
-                    self.write_all(rx.iter().flatten(), &mut out).map(|()| out)
+                    self.write_all(batches, &mut out).map(|()| out)
                 }));
             }
             let mut batch: Vec<Partition> = Vec::with_capacity(BATCH);
-            let mut region = None;
+            let mut region = 0;
             let mut next = 0;
             for partition in partitions {
                 let here = self.ring.region(partition.token.0);
-                if !batch.is_empty() && (batch.len() == BATCH || region != Some(here)) {
+                if !batch.is_empty() && (batch.len() == BATCH || region != here) {
                     let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
                     // A writer that failed has dropped its end; its error is reported below.
-                    if senders[next % writers].send(full).is_err() {
+                    if senders[next % writers].send((region, full)).is_err() {
                         break;
                     }
                     next += 1;
                 }
-                region = Some(here);
+                region = here;
                 batch.push(partition);
             }
             if !batch.is_empty() {
-                let _ = senders[next % writers].send(batch);
+                let _ = senders[next % writers].send((region, batch));
             }
             drop(senders);
             let mut written = Written::default();
             for thread in threads {
                 let out = thread.join().map_err(|_| SstableSinkError::Thread)??;
                 written.bytes += out.bytes;
-                written.sstables.extend(out.sstables);
+                written.regions.extend(out.regions);
             }
             Ok(written)
         })
@@ -534,12 +534,7 @@ fn is_empty_dir(path: &Path) -> bool {
 impl Sink for SstableSink {
     fn open(&mut self) -> Result<(), SinkError> {
         if let Some(manifest) = self.read_manifest()? {
-            if let Some(format) = [Format::Nb, Format::Oa]
-                .into_iter()
-                .find(|f| f.version() == manifest.format)
-            {
-                self.format = format;
-            }
+            self.format = manifest.format;
             let left: Vec<Pending> = manifest
                 .pending
                 .into_iter()
@@ -583,6 +578,8 @@ impl Sink for SstableSink {
         };
         let written = if writers == 1 {
             let mut out = Written::default();
+            let ring = &self.ring;
+            let partitions = partitions.map(|p| (ring.region(p.token.0), p));
             job.write_all(partitions, &mut out).map(|()| out)
         } else {
             job.write_parallel(partitions, writers)
@@ -599,7 +596,7 @@ impl Sink for SstableSink {
             }
         };
         self.bytes += written.bytes;
-        self.sstables.extend(written.sstables);
+        self.regions.extend(written.regions);
         // Every SSTable is finished: from here a failed load can be resumed.
         if self.options.stream != Stream::None {
             self.save_manifest(&self.pending())?;
@@ -636,8 +633,8 @@ impl Sink for SstableSink {
                 };
                 notes.push(format!(
                     "{} SSTable{} ({}, {:.1} MiB of data) written {written}",
-                    self.sstables.len(),
-                    if self.sstables.len() == 1 { "" } else { "s" },
+                    self.regions.len(),
+                    if self.regions.len() == 1 { "" } else { "s" },
                     self.format.version(),
                     self.bytes as f64 / (1024.0 * 1024.0),
                 ));
@@ -789,7 +786,7 @@ mod tests {
         let written = job.write_parallel(stream, 3).unwrap();
         feeder.join().unwrap();
         assert_eq!(Counters::get(&counters.rows_written), 20_000);
-        assert!(written.sstables.len() > 4 * 3, "{}", written.sstables.len());
+        assert!(written.regions.len() > 4 * 3, "{}", written.regions.len());
 
         let mut read: Vec<Partition> = Vec::new();
         for (set, folder) in sink.folders.iter().enumerate() {
