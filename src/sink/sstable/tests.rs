@@ -4,7 +4,7 @@
 
 use crate::model::{Partition, TableSchema};
 use crate::source::sstable::testing::read_as_written;
-use crate::source::sstable::tests::{everything, fixture, more, table};
+use crate::source::sstable::tests::{everything, fixture, more, plain_table};
 
 use super::data::{DataWriter, Encoding, Format};
 use super::writer::SstableWriter;
@@ -41,17 +41,7 @@ fn rewrite_and_compare(dir: &str, schema: &TableSchema) -> usize {
 
 #[test]
 fn partitions_a_node_wrote_are_written_again_byte_for_byte_by_the_data_writer() {
-    let plain = table(
-        "fy.t",
-        &[
-            ("pk", "partition_key", "int"),
-            ("c", "clustering", "int"),
-            ("v", "regular", "text"),
-            ("n", "regular", "bigint"),
-            ("l", "regular", "list<int>"),
-            ("m", "regular", "map<text, int>"),
-        ],
-    );
+    let plain = plain_table();
     assert!(rewrite_and_compare(&more("plain"), &plain) >= 40);
     // The same table compressed with Zstd: the same rows, compacted by the node.
     assert!(rewrite_and_compare(&more("zstd"), &plain) >= 40);

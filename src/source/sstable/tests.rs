@@ -284,6 +284,22 @@ pub(crate) fn more(table: &str) -> String {
     )
 }
 
+/// `fy.t` of `fixtures/sstables/more.py`, whose copies the node wrote with each compression
+/// (`more/{plain,zstd,snappy,deflate}`).
+pub(crate) fn plain_table() -> TableSchema {
+    table(
+        "fy.t",
+        &[
+            ("pk", "partition_key", "int"),
+            ("c", "clustering", "int"),
+            ("v", "regular", "text"),
+            ("n", "regular", "bigint"),
+            ("l", "regular", "list<int>"),
+            ("m", "regular", "map<text, int>"),
+        ],
+    )
+}
+
 /// A table of `fixtures/sstables/more.py`: `(name, kind, type)` per column.
 pub(crate) fn table(name: &str, columns: &[(&str, &str, &str)]) -> TableSchema {
     use crate::model::schema::{ColumnRow, build_table_schema};
@@ -312,17 +328,7 @@ fn read_planned(input: &str, schema: &TableSchema) -> Vec<Partition> {
 
 #[test]
 fn zstd_snappy_deflate_and_uncompressed_sstables_read_the_same_partitions() {
-    let schema = table(
-        "fy.t",
-        &[
-            ("pk", "partition_key", "int"),
-            ("c", "clustering", "int"),
-            ("v", "regular", "text"),
-            ("n", "regular", "bigint"),
-            ("l", "regular", "list<int>"),
-            ("m", "regular", "map<text, int>"),
-        ],
-    );
+    let schema = plain_table();
     // List cell paths (timeuuids), local deletion times and so what is left of TTLs (seconds)
     // come from the moments each table's writes were applied: compare without them.
     use crate::model::{Deletion, Liveness};
