@@ -9,6 +9,7 @@
 //! deletion, statics, collections and TTLs, written and read back equal.
 
 pub mod cql;
+pub mod dump;
 pub mod sstable;
 
 use std::sync::Arc;
