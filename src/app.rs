@@ -9,16 +9,18 @@ use anyhow::{Context, Result};
 use thiserror::Error;
 
 use crate::cli::{
-    Cli, Command, CopySchemaArgs, InspectArgs, LoadArgs, SstableFormat, StreamMode, Via,
+    Cli, Command, CopySchemaArgs, DumpArgs, DumpFormat, InspectArgs, LoadArgs, SstableFormat,
+    StreamMode, Via,
 };
 use crate::cluster::{self, ConnectOptions};
 use crate::exit::Classify;
 use crate::load::{self, LoadJob, Purge};
-use crate::model::literal::parse_literal;
+use crate::model::literal::{parse_date, parse_literal};
 use crate::model::{TableName, TableSchema, Token};
 use crate::plan::{MappingOptions, PlanError, parse_map, parse_size, parse_writetime};
 use crate::sink::SinkSpec;
 use crate::sink::cql::CqlSinkOptions;
+use crate::sink::dump::{self, DumpSinkOptions};
 use crate::sink::sstable::{Format, SstableSinkOptions, Stream};
 use crate::source::OpenOptions;
 
@@ -41,10 +43,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             table_name(&args.table)?;
             Err(NotAvailable("cassbulk verify is not built into this version yet".into()).into())
         }
-        Command::Dump(args) => {
-            table_name(&args.table)?;
-            Err(NotAvailable("cassbulk dump is not built into this version yet".into()).into())
-        }
+        Command::Dump(args) => dump(*args),
         Command::CopySchema(args) => block_on(copy_schema(args)),
         Command::Inspect(args) => block_on(inspect(args)),
     }
@@ -150,6 +149,60 @@ fn load(args: LoadArgs) -> Result<ExitCode> {
             (true, Some(seconds)) => Purge::OlderThan(i64::from(seconds)),
         },
     };
+    run_job(job, "load", args.summary_json.as_deref())
+}
+
+fn dump(args: DumpArgs) -> Result<ExitCode> {
+    check_inputs(&args.inputs)?;
+    let job = LoadJob {
+        inputs: args.inputs.clone(),
+        table: table_name(&args.table)?,
+        open: OpenOptions::default(),
+        mapping: MappingOptions::default(),
+        sink: SinkSpec::Dump(DumpSinkOptions {
+            dir: args.to.clone(),
+            format: match args.format {
+                DumpFormat::Parquet => dump::DumpFormat::Parquet,
+                DumpFormat::Csv => dump::DumpFormat::Csv,
+                DumpFormat::PgCopy => dump::DumpFormat::PgCopy,
+            },
+            columns: (!args.columns.is_empty()).then(|| args.columns.clone()),
+            partition_date: match &args.partition_date {
+                Some(date) => {
+                    if parse_date(date).is_none() || date.len() != 10 {
+                        return Err(UsageError(format!(
+                            "--partition-date {date}: give a date as YYYY-MM-DD"
+                        ))
+                        .into());
+                    }
+                    Some(date.clone())
+                }
+                None => None,
+            },
+            with_writetime: args.with_writetime,
+            with_ttl: args.with_ttl,
+            rows_per_file: args.rows_per_file.max(1),
+            overwrite: args.overwrite,
+        }),
+        rejects: None,
+        max_errors: 0,
+        connection: args.connection.options(),
+        quiet: args.no_progress,
+        memory_limit: parse_size(&args.memory_limit).ok_or_else(|| {
+            UsageError(format!(
+                "--memory-limit {}: give a size such as 512MiB or 2GiB",
+                args.memory_limit
+            ))
+        })?,
+        temp_dir: args.temp_dir.clone().unwrap_or_else(std::env::temp_dir),
+        checkpoint: None,
+        purge: Purge::Keep,
+    };
+    run_job(job, "dump", args.summary_json.as_deref())
+}
+
+/// Runs a load (or a dump, which is a load into files) and prints its summary.
+fn run_job(job: LoadJob, what: &str, summary_json: Option<&Path>) -> Result<ExitCode> {
     let report = load::run(job).map_err(|e| {
         if e.is_usage() {
             anyhow::Error::new(UsageError(e.to_string()))
@@ -157,13 +210,13 @@ fn load(args: LoadArgs) -> Result<ExitCode> {
             anyhow::Error::new(e)
         }
     })?;
-    report.summary.print("load");
+    report.summary.print(what);
     for note in &report.sink.notes {
-        eprintln!("load: {note}");
+        eprintln!("{what}: {note}");
     }
     let build = &report.build;
     eprintln!(
-        "load: {} partitions; {} duplicate rows reconciled ({} cells collapsed); {} runs spilled ({} MiB){}",
+        "{what}: {} partitions; {} duplicate rows reconciled ({} cells collapsed); {} runs spilled ({} MiB){}",
         build.partitions_out,
         build.duplicates_collapsed,
         build.cells_collapsed,
@@ -179,9 +232,11 @@ fn load(args: LoadArgs) -> Result<ExitCode> {
         }
     );
     if let Some((purged, gc_grace)) = report.purged {
-        eprintln!("load: {purged} tombstones older than gc_grace_seconds ({gc_grace} s) left out");
+        eprintln!(
+            "{what}: {purged} tombstones older than gc_grace_seconds ({gc_grace} s) left out"
+        );
     }
-    if let Some(path) = &args.summary_json {
+    if let Some(path) = summary_json {
         report
             .summary
             .write_json(path)

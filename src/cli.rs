@@ -44,7 +44,7 @@ pub enum Command {
     /// the summary counts them.
     Load(Box<LoadArgs>),
     /// Dump a table to Parquet, CSV or PostgreSQL COPY files, with write times and TTLs.
-    Dump(DumpArgs),
+    Dump(Box<DumpArgs>),
     /// Compare a source with a table on a cluster, report what differs and optionally repair it.
     ///
     /// Exits 1 when differences are found.
@@ -269,17 +269,65 @@ pub struct LoadArgs {
 
 #[derive(Debug, Args)]
 pub struct DumpArgs {
-    /// Table to dump as KEYSPACE.TABLE.
+    /// What to dump: SSTable folders (offline: the cluster only answers for the schema), or
+    /// anything else `load` reads (pg_dump files, Parquet). Several inputs reconcile
+    /// last-write-wins, replicas' copies included, so each row is written once.
+    #[arg(required = true, value_name = "SOURCE")]
+    pub inputs: Vec<String>,
+
+    /// The table as KEYSPACE.TABLE: its schema (read from --hosts) decides the columns and
+    /// their types.
     #[arg(long, value_name = "KS.TABLE")]
     pub table: String,
 
-    /// Output file or folder.
-    #[arg(long, short, value_name = "PATH")]
-    pub output: PathBuf,
+    /// Output folder: part-00000.<ext>, part-00001.<ext>, ... and _SUCCESS, written last.
+    #[arg(long, value_name = "DIR")]
+    pub to: PathBuf,
 
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = DumpFormat::Parquet)]
+    /// File format. `pgcopy` is PostgreSQL's COPY text format, for `COPY table FROM`.
+    #[arg(long, value_enum)]
     pub format: DumpFormat,
+
+    /// Only these columns, in this order (default: every column in the table's order).
+    #[arg(long, value_delimiter = ',', value_name = "COL,...")]
+    pub columns: Vec<String>,
+
+    /// Write into DIR/dt=YYYY-MM-DD/, as daily partitioned tables expect.
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub partition_date: Option<String>,
+
+    /// Add COL_writetime (microseconds, as writetime() gives it) for every column outside the
+    /// primary key.
+    #[arg(long)]
+    pub with_writetime: bool,
+
+    /// Add COL_ttl (seconds left, as ttl() gives it; null for cells that do not expire).
+    #[arg(long)]
+    pub with_ttl: bool,
+
+    /// Rows per file before the next file starts.
+    #[arg(long, value_name = "N", default_value_t = 10_000_000)]
+    pub rows_per_file: u64,
+
+    /// Replace a finished dump (one with _SUCCESS) already in the output folder.
+    #[arg(long)]
+    pub overwrite: bool,
+
+    /// Memory the run may use (e.g. 512MiB, 2GiB); sorting spills to --temp-dir past it.
+    #[arg(long, default_value = "1GiB", value_name = "SIZE")]
+    pub memory_limit: String,
+
+    /// Folder for spill files (removed on success, error and Ctrl-C).
+    #[arg(long, value_name = "DIR")]
+    pub temp_dir: Option<PathBuf>,
+
+    /// Also write the final summary as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    pub summary_json: Option<PathBuf>,
+
+    /// No progress bar or periodic progress lines (the summary is still printed).
+    #[arg(long)]
+    pub no_progress: bool,
 
     #[command(flatten)]
     pub connection: ConnectionArgs,
@@ -308,6 +356,7 @@ pub enum StreamMode {
 pub enum DumpFormat {
     Parquet,
     Csv,
+    #[value(name = "pgcopy")]
     PgCopy,
 }
 

@@ -32,6 +32,8 @@ pub enum SinkSpec {
     Cql(cql::CqlSinkOptions),
     /// SSTables, then `nodetool import` (or nothing).
     Sstable(sstable::SstableSinkOptions),
+    /// Parquet, CSV or PostgreSQL COPY files.
+    Dump(dump::DumpSinkOptions),
 }
 
 /// What a sink writes for: the table, the cluster's session and runtime (for sinks that talk
@@ -69,6 +71,11 @@ pub fn open(spec: &SinkSpec, target: &Target) -> Result<Box<dyn Sink>, SinkError
                 ring,
             ))
         }
+        SinkSpec::Dump(options) => Box::new(dump::DumpSink::new(
+            target.schema.clone(),
+            options.clone(),
+            target.counters.clone(),
+        )?),
     };
     sink.open()?;
     Ok(sink)
