@@ -54,10 +54,10 @@ fn load(args: LoadArgs) -> Result<ExitCode> {
     if let Some(url) = args
         .inputs
         .iter()
-        .find(|i| i.contains("://") && !i.starts_with("hdfs://"))
+        .find(|i| i.contains("://") && !i.starts_with("hdfs://") && !i.starts_with("cql://"))
     {
         return Err(UsageError(format!(
-            "{url}: cassbulk reads local paths and hdfs:// URLs"
+            "{url}: cassbulk reads local paths, hdfs:// URLs and cql://HOST/KS.TABLE"
         ))
         .into());
     }
@@ -67,6 +67,7 @@ fn load(args: LoadArgs) -> Result<ExitCode> {
         table: table_name(&args.table)?,
         open: OpenOptions {
             source_table: args.source_table,
+            connection: Some(args.connection.options()),
         },
         mapping: MappingOptions {
             map: parse_map(&args.map).map_err(usage)?,
@@ -154,10 +155,34 @@ fn load(args: LoadArgs) -> Result<ExitCode> {
 
 fn dump(args: DumpArgs) -> Result<ExitCode> {
     check_inputs(&args.inputs)?;
+    // A cql:// source names its table and cluster; the schema is read from there.
+    let url = match args.inputs.first() {
+        Some(first) if first.starts_with("cql://") => {
+            Some(crate::source::cql::CqlUrl::parse(first).map_err(|e| UsageError(e.to_string()))?)
+        }
+        _ => None,
+    };
+    let mut connection = args.connection.options();
+    let table = match (&args.table, &url) {
+        (Some(table), _) => table_name(table)?,
+        (None, Some(url)) => {
+            connection.hosts = url.hosts.clone();
+            url.table.clone()
+        }
+        (None, None) => {
+            return Err(UsageError(
+                "--table KS.TABLE is needed: it names the table whose schema (read from --hosts) the dump follows".into(),
+            )
+            .into());
+        }
+    };
     let job = LoadJob {
         inputs: args.inputs.clone(),
-        table: table_name(&args.table)?,
-        open: OpenOptions::default(),
+        table,
+        open: OpenOptions {
+            source_table: None,
+            connection: Some(args.connection.options()),
+        },
         mapping: MappingOptions::default(),
         sink: SinkSpec::Dump(DumpSinkOptions {
             dir: args.to.clone(),
@@ -186,7 +211,7 @@ fn dump(args: DumpArgs) -> Result<ExitCode> {
         }),
         rejects: None,
         max_errors: 0,
-        connection: args.connection.options(),
+        connection,
         quiet: args.no_progress,
         memory_limit: parse_size(&args.memory_limit).ok_or_else(|| {
             UsageError(format!(

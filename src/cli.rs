@@ -269,16 +269,17 @@ pub struct LoadArgs {
 
 #[derive(Debug, Args)]
 pub struct DumpArgs {
-    /// What to dump: SSTable folders (offline: the cluster only answers for the schema), or
-    /// anything else `load` reads (pg_dump files, Parquet). Several inputs reconcile
-    /// last-write-wins, replicas' copies included, so each row is written once.
+    /// What to dump: a live table as cql://HOST[:PORT][,HOST...]/KS.TABLE (scanned by token
+    /// ranges at --consistency), SSTable folders (offline: the cluster at --hosts only gives
+    /// the schema), or anything else `load` reads. Several inputs reconcile last-write-wins,
+    /// replicas' copies included, so each row is written once.
     #[arg(required = true, value_name = "SOURCE")]
     pub inputs: Vec<String>,
 
-    /// The table as KEYSPACE.TABLE: its schema (read from --hosts) decides the columns and
-    /// their types.
+    /// The table as KEYSPACE.TABLE, whose schema (read from --hosts) decides the columns and
+    /// their types. Default: the table of a cql:// source.
     #[arg(long, value_name = "KS.TABLE")]
-    pub table: String,
+    pub table: Option<String>,
 
     /// Output folder: part-00000.<ext>, part-00001.<ext>, ... and _SUCCESS, written last.
     #[arg(long, value_name = "DIR")]

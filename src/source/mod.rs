@@ -6,6 +6,7 @@
 //! is read; starting the plan ([`Planned::start`]) yields [`SourceEvent`]s. Jobs (`load`, and
 //! later `verify` and `dump`) see only these traits.
 
+pub mod cql;
 pub mod guard;
 pub mod parquet;
 pub mod pg_dump;
@@ -41,6 +42,9 @@ pub type Events = Box<dyn Iterator<Item = Result<SourceEvent, SourceError>> + Se
 pub struct OpenOptions {
     /// `--source-table`: the table to read from an input that holds several (a pg_dump).
     pub source_table: Option<String>,
+    /// How a `cql://` source connects (credentials, consistency, data center); the URL gives
+    /// the contact points.
+    pub connection: Option<crate::cluster::ConnectOptions>,
 }
 
 /// How sure a source is that it reads an input, from its name and first bytes alone.
@@ -64,7 +68,7 @@ pub struct Kind {
 }
 
 /// Every source, in the order ties are broken. Adding a source: a folder and a line here.
-pub const KINDS: &[Kind] = &[sstable::KIND, parquet::KIND, pg_dump::KIND];
+pub const KINDS: &[Kind] = &[cql::KIND, sstable::KIND, parquet::KIND, pg_dump::KIND];
 
 /// An input, opened: what it holds is known, the target table not yet.
 pub trait Input: Send {
