@@ -1,6 +1,6 @@
 //! Dumps: a table's rows written to files for analytics jobs, in Parquet, CSV or PostgreSQL
 //! COPY text (`cassbulk dump`). `rows.rs` turns merged partitions into the rows `SELECT` would
-//! return; `format.rs` is the seam to the file formats (`csv.rs`, and the others beside it).
+//! return; `format.rs` is the seam to the file formats (`csv.rs`, `parquet.rs`, `pgcopy.rs`).
 //!
 //! Output is atomic. Files are written into a hidden folder inside the output folder
 //! (`.cassbulk-tmp/`, removed on failure and on Ctrl-C); once every file is durable they are
@@ -12,6 +12,7 @@
 
 pub mod csv;
 pub mod format;
+pub mod parquet;
 pub mod rows;
 
 use std::path::{Path, PathBuf};
@@ -116,7 +117,8 @@ impl DumpSink {
         let columns = self.shape.columns();
         let writer: Box<dyn FileWriter> = match self.options.format {
             DumpFormat::Csv => Box::new(csv::CsvWriter::create(&path, columns)?),
-            DumpFormat::PgCopy | DumpFormat::Parquet => {
+            DumpFormat::Parquet => Box::new(parquet::ParquetWriter::create(&path, columns)?),
+            DumpFormat::PgCopy => {
                 return Err(DumpError::Format {
                     path,
                     message: "this format is not built into this version yet".into(),
