@@ -5,6 +5,7 @@
 mod common;
 mod copy_schema;
 mod deletions;
+mod dump;
 mod inspect_cli;
 mod lists;
 mod load_parquet;

@@ -242,10 +242,19 @@ impl<'s> Assembler<'s> {
                 }
             }
             CqlType::List { .. } => {
-                for (i, element) in frames(value)?.into_iter().enumerate() {
+                // Paths must follow the elements' order, which their times need not (a
+                // prepend, or `l[i] = x`, is newer than what follows it): one base time for
+                // the list, the earliest, and the position. The same list always gets the
+                // same paths, so a reload changes nothing.
+                let elements = frames(value)?;
+                let mut base = i64::MAX;
+                for i in 0..elements.len() {
+                    base = base.min(time_at(i)?.0);
+                }
+                for (i, element) in elements.into_iter().enumerate() {
                     let element = element.ok_or("a null list element")?;
                     let (ts, ttl) = time_at(i)?;
-                    cells.push(simple(ts, ttl, &list_path(ts, i), element));
+                    cells.push(simple(ts, ttl, &list_path(base, i), element));
                 }
             }
             CqlType::Set { .. } => {
@@ -445,7 +454,12 @@ mod tests {
         assert_eq!(r1.liveness, None);
         let list_cells = &r1.columns[0].cells;
         assert_eq!(list_cells[0].path.to_vec(), list_path(5, 0));
-        assert_eq!(list_cells[1].path.to_vec(), list_path(6, 1));
+        assert_eq!(
+            list_cells[1].path.to_vec(),
+            list_path(5, 1),
+            "one base time"
+        );
+        assert_eq!(list_cells[1].timestamp, 6);
         assert_eq!(list_cells[1].liveness.ttl(), Some(100));
         assert_eq!(list_cells[0].liveness, Liveness::Live);
         let v = &r1.columns[1].cells[0];

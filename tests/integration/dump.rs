@@ -1,0 +1,177 @@
+//! Dumps and cluster-to-cluster copies against the real node. The every-type SSTable fixture
+//! (`fixtures/sstables/nb/everything`: statics, DESC clustering, collections, UDTs, TTLs, every
+//! kind of deletion) is loaded into a table; then:
+//! - `load cql://` copies that table into another keyspace, and both read back identical,
+//!   `writetime()` of every column (each element's, for collections) and `ttl()` included; a
+//!   second copy changes nothing, lists included;
+//! - a dump of the fixture's SSTable folder (offline) equals the dump of the table over CQL;
+//! - a Parquet dump reads in pyarrow with every row and the table's types.
+
+use std::path::Path;
+
+use crate::common::{self, cassbulk};
+use crate::load_sstables::{MULTI_CELL, SIMPLE, cql, fixtures, state};
+
+/// A keyspace with the fixture's schema as `ks.table`, loaded from the nb fixture over CQL.
+async fn loaded_table(session: &scylla::client::session::Session, test: &str) -> String {
+    let ks = common::keyspace(session, test).await;
+    for statement in cql("schema.cql", &ks, "src") {
+        common::run(session, &statement).await;
+    }
+    let out = cassbulk()
+        .args(["load", "--table", &format!("{ks}.src"), "--no-progress"])
+        .arg(fixtures().join("nb").join("everything"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    ks
+}
+
+fn url(ks: &str, table: &str) -> String {
+    format!("cql://{}/{ks}.{table}", common::hosts())
+}
+
+/// Runs cassbulk and returns its stderr, failing the test when it fails.
+fn ok(cmd: &mut assert_cmd::Command) -> String {
+    let out = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    stderr
+}
+
+#[tokio::test]
+async fn a_table_copied_over_cql_into_another_keyspace_reads_back_identical_and_a_recopy_changes_nothing()
+ {
+    let session = common::session().await;
+    let ks = loaded_table(&session, "copy_src").await;
+    let target = common::keyspace(&session, "copy_dst").await;
+    for statement in cql("schema.cql", &target, "dst") {
+        common::run(&session, &statement).await;
+    }
+    let want = state(&session, &ks, "src").await;
+    assert!(want.len() > 1000, "{} rows", want.len());
+    let ttls_from = 4 + 2 * (SIMPLE.len() + MULTI_CELL.len());
+    for round in ["copy", "second copy"] {
+        ok(cassbulk().args([
+            "load",
+            &url(&ks, "src"),
+            "--table",
+            &format!("{target}.dst"),
+            "--no-progress",
+        ]));
+        let got = state(&session, &target, "dst").await;
+        assert_eq!(got.len(), want.len(), "{round}: rows");
+        for (g, w) in got.iter().zip(&want) {
+            assert_eq!(g[..ttls_from], w[..ttls_from], "{round}: row {:?}", &w[..4]);
+            for (a, b) in g[ttls_from..].iter().zip(&w[ttls_from..]) {
+                let secs = |v: &Option<Vec<u8>>| {
+                    v.as_ref()
+                        .map(|b| i64::from(i32::from_be_bytes(b[..4].try_into().unwrap())))
+                };
+                match (secs(a), secs(b)) {
+                    (None, None) => {}
+                    (Some(a), Some(b)) => assert!((a - b).abs() <= 60, "{round}: ttl {a} vs {b}"),
+                    other => panic!("{round}: ttl of row {:?}: {other:?}", &w[..4]),
+                }
+            }
+        }
+    }
+}
+
+fn read(dir: &Path) -> String {
+    assert!(
+        dir.join("_SUCCESS").exists(),
+        "{} has _SUCCESS",
+        dir.display()
+    );
+    assert!(
+        !dir.join(".cassbulk-tmp").exists(),
+        "no temporary folder is left"
+    );
+    std::fs::read_to_string(dir.join("part-00000.csv")).unwrap()
+}
+
+#[tokio::test]
+async fn a_dump_of_sstable_folders_equals_the_dump_of_the_same_table_over_cql() {
+    let session = common::session().await;
+    let ks = loaded_table(&session, "dump_sst").await;
+    let out = tempfile::tempdir().unwrap();
+    let (offline, online) = (out.path().join("offline"), out.path().join("online"));
+    ok(cassbulk()
+        .args(["dump", "--table", &format!("{ks}.src"), "--format", "csv"])
+        .arg(fixtures().join("nb").join("everything"))
+        .arg("--to")
+        .arg(&offline)
+        .args(["--with-writetime", "--no-progress"]));
+    ok(cassbulk()
+        .args(["dump", &url(&ks, "src"), "--format", "csv", "--to"])
+        .arg(&online)
+        .args(["--with-writetime", "--no-progress"]));
+    let (a, b) = (read(&offline), read(&online));
+    let rows = state(&session, &ks, "src").await.len();
+    assert_eq!(a.lines().count(), rows + 1, "a header and every row");
+    assert!(a.starts_with("pk,bucket,c1,c2,"), "{}", &a[..80]);
+    assert_eq!(a, b);
+
+    // A finished dump is not replaced unless asked.
+    let again = cassbulk()
+        .args(["dump", &url(&ks, "src"), "--format", "csv", "--to"])
+        .arg(&online)
+        .arg("--no-progress")
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("--overwrite"));
+    assert_eq!(read(&online), b);
+}
+
+#[tokio::test]
+async fn a_parquet_dump_reads_in_pyarrow_with_every_row_and_the_tables_types() {
+    let session = common::session().await;
+    let ks = loaded_table(&session, "dump_pq").await;
+    let out = tempfile::tempdir().unwrap();
+    ok(cassbulk()
+        .args(["dump", &url(&ks, "src"), "--format", "parquet", "--to"])
+        .arg(out.path())
+        .args(["--partition-date", "2026-12-01", "--with-writetime"])
+        .arg("--no-progress"));
+    let dir = out.path().join("dt=2026-12-01");
+    assert!(dir.join("_SUCCESS").exists());
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/pyarrow");
+    let check = std::process::Command::new(script)
+        .arg("-c")
+        .arg(
+            "import sys, pyarrow.parquet as pq\n\
+             t = pq.read_table(sys.argv[1])\n\
+             print(t.num_rows)\n\
+             for f in t.schema: print(f.name, f.type)\n",
+        )
+        .arg(dir.join("part-00000.parquet"))
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let printed = String::from_utf8_lossy(&check.stdout);
+    let mut lines = printed.lines();
+    let rows = state(&session, &ks, "src").await.len();
+    assert_eq!(lines.next(), Some(rows.to_string().as_str()));
+    let types: Vec<&str> = lines.collect();
+    for want in [
+        "pk int32",
+        "ts timestamp[ms, tz=UTC]",
+        "d date32[day]",
+        "bl binary",
+        "db double",
+        "l list<item: int32 not null>",
+        "ts_writetime int64",
+    ] {
+        assert!(types.contains(&want), "{want} in {types:?}");
+    }
+}
