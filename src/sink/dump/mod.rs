@@ -13,6 +13,7 @@
 pub mod csv;
 pub mod format;
 pub mod parquet;
+pub mod pgcopy;
 pub mod rows;
 
 use std::path::{Path, PathBuf};
