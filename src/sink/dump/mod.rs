@@ -119,12 +119,7 @@ impl DumpSink {
         let writer: Box<dyn FileWriter> = match self.options.format {
             DumpFormat::Csv => Box::new(csv::CsvWriter::create(&path, columns)?),
             DumpFormat::Parquet => Box::new(parquet::ParquetWriter::create(&path, columns)?),
-            DumpFormat::PgCopy => {
-                return Err(DumpError::Format {
-                    path,
-                    message: "this format is not built into this version yet".into(),
-                });
-            }
+            DumpFormat::PgCopy => Box::new(pgcopy::PgCopyWriter::create(&path, columns)?),
         };
         Ok((path, writer))
     }
