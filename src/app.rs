@@ -149,6 +149,7 @@ fn load(args: LoadArgs) -> Result<ExitCode> {
             (true, None) => Purge::TableGcGrace,
             (true, Some(seconds)) => Purge::OlderThan(i64::from(seconds)),
         },
+        schema_file: None,
     };
     run_job(job, "load", args.summary_json.as_deref())
 }
@@ -222,6 +223,7 @@ fn dump(args: DumpArgs) -> Result<ExitCode> {
         temp_dir: args.temp_dir.clone().unwrap_or_else(std::env::temp_dir),
         checkpoint: None,
         purge: Purge::Keep,
+        schema_file: args.schema.clone(),
     };
     run_job(job, "dump", args.summary_json.as_deref())
 }

@@ -281,6 +281,12 @@ pub struct DumpArgs {
     #[arg(long, value_name = "KS.TABLE")]
     pub table: Option<String>,
 
+    /// Read the table's schema from this CQL file (a snapshot's schema.cql: its CREATE TYPE
+    /// and CREATE TABLE statements) instead of a cluster: with SSTable folders, a dump that
+    /// connects to nothing.
+    #[arg(long, value_name = "FILE")]
+    pub schema: Option<PathBuf>,
+
     /// Output folder: part-00000.<ext>, part-00001.<ext>, ... and _SUCCESS, written last.
     #[arg(long, value_name = "DIR")]
     pub to: PathBuf,

@@ -17,6 +17,7 @@ use crate::cluster::{self, ClusterError, ConnectOptions};
 use crate::exit::{Classified, Classify};
 use crate::intake::RowBatch;
 use crate::merge::purge_tombstones;
+use crate::model::schema_cql::table_from_cql;
 use crate::model::{Partition, TableName};
 use crate::plan::MappingOptions;
 use crate::progress::{Counters, InputMeter, Progress, Summary};
@@ -58,6 +59,9 @@ pub struct LoadJob {
     pub temp_dir: PathBuf,
     pub checkpoint: Option<PathBuf>,
     pub purge: Purge,
+    /// The table's schema from this CQL file (a snapshot's `schema.cql`) instead of the
+    /// cluster: no connection at all (dumps of SSTable folders).
+    pub schema_file: Option<PathBuf>,
 }
 
 /// Which tombstones a load leaves out, after the replicas' copies are merged.
@@ -88,6 +92,8 @@ pub enum LoadError {
     Checkpoint(#[from] CheckpointError),
     #[error("--checkpoint: this sink cannot resume a run; leave the option out")]
     NotResumable,
+    #[error("--schema {path}: {reason}")]
+    SchemaFile { path: PathBuf, reason: String },
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
     #[error("the {0} thread failed unexpectedly")]
@@ -102,7 +108,7 @@ impl Classify for LoadError {
             LoadError::Sort(e) => e.is_usage(),
             LoadError::Rejects(e) => e.is_usage(),
             LoadError::Checkpoint(e) => e.is_usage(),
-            LoadError::NotResumable => true,
+            LoadError::NotResumable | LoadError::SchemaFile { .. } => true,
             LoadError::Runtime(_) | LoadError::Thread(_) => false,
         }
     }
@@ -133,14 +139,33 @@ pub fn run(job: LoadJob) -> Result<LoadReport, LoadError> {
         .enable_all()
         .build()
         .map_err(LoadError::Runtime)?;
-    let session = Arc::new(runtime.block_on(cluster::connect(&job.connection))?);
-    let schema = Arc::new(runtime.block_on(cluster::read_table_schema(&session, &job.table))?);
+    let (session, schema) = match &job.schema_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|source| LoadError::SchemaFile {
+                path: path.clone(),
+                reason: source.to_string(),
+            })?;
+            let schema = table_from_cql(&text, &job.table).map_err(|e| LoadError::SchemaFile {
+                path: path.clone(),
+                reason: e.to_string(),
+            })?;
+            (None, Arc::new(schema))
+        }
+        None => {
+            let session = Arc::new(runtime.block_on(cluster::connect(&job.connection))?);
+            let schema = runtime.block_on(cluster::read_table_schema(&session, &job.table))?;
+            (Some(session), Arc::new(schema))
+        }
+    };
     let gc_grace = match job.purge {
         Purge::Keep => None,
         Purge::OlderThan(seconds) => Some(seconds),
-        Purge::TableGcGrace => {
-            Some(runtime.block_on(cluster::gc_grace_seconds(&session, &job.table))?)
-        }
+        Purge::TableGcGrace => match &session {
+            Some(session) => {
+                Some(runtime.block_on(cluster::gc_grace_seconds(session, &job.table))?)
+            }
+            None => None,
+        },
     };
     // Decided once, before reading, so every partition sees the same line.
     let now = std::time::SystemTime::now()

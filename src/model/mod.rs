@@ -10,6 +10,7 @@ pub mod literal;
 pub mod marshal;
 pub mod order;
 pub mod schema;
+pub mod schema_cql;
 pub mod sstable_format;
 pub mod token;
 pub mod types;

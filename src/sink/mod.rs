@@ -37,32 +37,38 @@ pub enum SinkSpec {
 }
 
 /// What a sink writes for: the table, the cluster's session and runtime (for sinks that talk
-/// to it), and the counters the progress display reads.
+/// to it; a dump from SSTables with `--schema` has no cluster), and the counters the progress
+/// display reads.
 #[derive(Clone)]
 pub struct Target {
     pub schema: Arc<TableSchema>,
-    pub session: Arc<Session>,
+    pub session: Option<Arc<Session>>,
     pub runtime: tokio::runtime::Handle,
     pub counters: Arc<Counters>,
 }
 
 /// Opens the sink `spec` names for `target`. The only place that names concrete sinks.
 pub fn open(spec: &SinkSpec, target: &Target) -> Result<Box<dyn Sink>, SinkError> {
+    let session = || {
+        target
+            .session
+            .clone()
+            .ok_or_else(|| SinkError::from(NoCluster))
+    };
     let mut sink: Box<dyn Sink> = match spec {
         SinkSpec::Cql(options) => Box::new(target.runtime.block_on(cql::CqlSink::new(
-            target.session.clone(),
+            session()?,
             target.schema.clone(),
             options.clone(),
             target.counters.clone(),
         ))?),
         SinkSpec::Sstable(options) => {
+            let session = session()?;
             let format = match options.format {
                 Some(f) => f,
-                None => target
-                    .runtime
-                    .block_on(sstable::pick_format(&target.session)),
+                None => target.runtime.block_on(sstable::pick_format(&session)),
             };
-            let ring = sstable::ring_of(&target.session, &target.schema);
+            let ring = sstable::ring_of(&session, &target.schema);
             Box::new(sstable::SstableSink::new(
                 target.schema.clone(),
                 options.clone(),
@@ -79,6 +85,17 @@ pub fn open(spec: &SinkSpec, target: &Target) -> Result<Box<dyn Sink>, SinkError
     };
     sink.open()?;
     Ok(sink)
+}
+
+/// A sink that writes to a cluster was opened without one.
+#[derive(Debug, thiserror::Error)]
+#[error("this sink writes to a cluster, and none was connected")]
+pub struct NoCluster;
+
+impl crate::exit::Classify for NoCluster {
+    fn is_usage(&self) -> bool {
+        true
+    }
 }
 
 /// Merged partitions in token order, handed from the partition builder's thread to a sink:

@@ -4,7 +4,8 @@
 //! - `load cql://` copies that table into another keyspace, and both read back identical,
 //!   `writetime()` of every column (each element's, for collections) and `ttl()` included; a
 //!   second copy changes nothing, lists included;
-//! - a dump of the fixture's SSTable folder (offline) equals the dump of the table over CQL;
+//! - a dump of the fixture's SSTable folder, offline (its `schema.cql`, no cluster), equals the
+//!   dump of the table over CQL;
 //! - a Parquet dump reads in pyarrow with every row and the table's types.
 
 use std::path::Path;
@@ -101,10 +102,14 @@ async fn a_dump_of_sstable_folders_equals_the_dump_of_the_same_table_over_cql() 
     let ks = loaded_table(&session, "dump_sst").await;
     let out = tempfile::tempdir().unwrap();
     let (offline, online) = (out.path().join("offline"), out.path().join("online"));
+    // Offline: the snapshot's schema.cql, and a cluster that does not exist.
+    let snapshot = fixtures().join("nb").join("everything");
     ok(cassbulk()
         .args(["dump", "--table", &format!("{ks}.src"), "--format", "csv"])
-        .arg(fixtures().join("nb").join("everything"))
-        .arg("--to")
+        .arg(&snapshot)
+        .arg("--schema")
+        .arg(snapshot.join("schema.cql"))
+        .args(["--hosts", "192.0.2.1", "--to"])
         .arg(&offline)
         .args(["--with-writetime", "--no-progress"]));
     ok(cassbulk()

@@ -387,7 +387,7 @@ pub async fn assert_sink_keeps_the_contract(spec: SinkSpec, test: &str) {
     tokio::task::spawn_blocking(move || {
         let target = Target {
             schema,
-            session: session_for_sink,
+            session: Some(session_for_sink),
             runtime: tokio::runtime::Handle::current(),
             counters: Arc::new(Counters::default()),
         };
