@@ -68,6 +68,7 @@ fn load(args: LoadArgs) -> Result<ExitCode> {
         open: OpenOptions {
             source_table: args.source_table,
             connection: Some(args.connection.options()),
+            cql_without_times: false,
         },
         mapping: MappingOptions {
             map: parse_map(&args.map).map_err(usage)?,
@@ -183,6 +184,11 @@ fn dump(args: DumpArgs) -> Result<ExitCode> {
         open: OpenOptions {
             source_table: None,
             connection: Some(args.connection.options()),
+            // One live table, nothing to merge, no times written: read the values alone.
+            cql_without_times: url.is_some()
+                && args.inputs.len() == 1
+                && !args.with_writetime
+                && !args.with_ttl,
         },
         mapping: MappingOptions::default(),
         sink: SinkSpec::Dump(DumpSinkOptions {

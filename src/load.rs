@@ -213,32 +213,41 @@ pub fn run(job: LoadJob) -> Result<LoadReport, LoadError> {
     install_interrupt_cleanup();
     let mut sources = Vec::with_capacity(planned.len());
     let mut sizes = Vec::with_capacity(planned.len());
+    let mut ordered = true;
     for planned in planned {
         let started = planned.start()?;
         sources.push(started.events);
         sizes.push(started.size);
+        ordered &= started.ordered;
     }
     let meter = input_meter(sizes);
     let progress = Progress::start(counters.clone(), meter, job.quiet);
 
-    // Phase one: every input into the partition builder.
-    let builder = PartitionBuilder::new(
-        &schema,
-        BuilderOptions {
-            // The rest of the limit is for the stages around the builder.
-            memory_budget: (job.memory_limit / 10 * 6) as usize,
-            temp_dir: job.temp_dir.clone(),
-        },
-    );
-    let builder = read_inputs(sources, builder, &counters, &rejects)?;
-    rejects.finish()?;
-    progress.writing(
-        Counters::get(&counters.rows_read).saturating_sub(Counters::get(&counters.rows_rejected)),
-    );
-
-    // Phase two: merged partitions, in token order, into the sink.
-    let mut partitions = builder.finish()?;
-    let (tx, stream) = PartitionStream::channel(CHANNEL_DEPTH);
+    let mut partitions = if ordered && sources.len() == 1 {
+        // One input whose partitions come whole, reconciled and in token order (a live
+        // table's scan): straight to the sink, nothing to sort or merge.
+        let events = sources.pop().expect("one input");
+        Feed::Direct(events, counters.clone(), rejects.clone(), 0)
+    } else {
+        // Phase one: every input into the partition builder.
+        let builder = PartitionBuilder::new(
+            &schema,
+            BuilderOptions {
+                // The rest of the limit is for the stages around the builder.
+                memory_budget: (job.memory_limit / 10 * 6) as usize,
+                temp_dir: job.temp_dir.clone(),
+            },
+        );
+        let builder = read_inputs(sources, builder, &counters, &rejects)?;
+        rejects.finish()?;
+        progress.writing(
+            Counters::get(&counters.rows_read)
+                .saturating_sub(Counters::get(&counters.rows_rejected)),
+        );
+        // Phase two: merged partitions, in token order, into the sink.
+        Feed::Built(Box::new(builder.finish()?))
+    };
+    let (mut tx, stream) = PartitionStream::channel(CHANNEL_DEPTH);
     let mut marks = Marks::new(job.checkpoint.as_deref(), &job.table.to_string());
     let (written, fed) = std::thread::scope(|scope| {
         let feeder = scope.spawn(|| -> Result<(u64, u64, BuildStats), LoadError> {
@@ -264,7 +273,7 @@ pub fn run(job: LoadJob) -> Result<LoadReport, LoadError> {
                 }
             }
             drop(tx);
-            Ok((skipped, purged, partitions.stats().clone()))
+            Ok((skipped, purged, partitions.stats()))
         });
         let written = sink.write(stream, &mut marks).and_then(|()| sink.flush());
         (written, feeder.join())
@@ -272,6 +281,7 @@ pub fn run(job: LoadJob) -> Result<LoadReport, LoadError> {
     // A failed feeder (a corrupt spill file) explains a short write; report it first.
     let (resumed_past, purged, build) = fed.map_err(|_| LoadError::Thread("feeder"))??;
     written?;
+    rejects.finish()?;
     let sink_report = sink.finish()?;
     let summary = progress.finish();
     if let Some(path) = &job.checkpoint {
@@ -285,6 +295,57 @@ pub fn run(job: LoadJob) -> Result<LoadReport, LoadError> {
         sink: sink_report,
         purged: gc_grace.map(|g| (purged, g)),
     })
+}
+
+/// Where the sink's partitions come from: the partition builder, or an ordered input itself.
+enum Feed {
+    Built(Box<crate::sort::builder::Partitions>),
+    /// An ordered input, and the partitions it gave so far.
+    Direct(Events, Arc<Counters>, Arc<Rejects>, u64),
+}
+
+impl Feed {
+    fn stats(&self) -> BuildStats {
+        match self {
+            Feed::Built(partitions) => partitions.stats().clone(),
+            Feed::Direct(.., count) => BuildStats {
+                partitions_out: *count,
+                ..BuildStats::default()
+            },
+        }
+    }
+}
+
+impl Iterator for Feed {
+    type Item = Result<Partition, LoadError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            Feed::Built(partitions) => partitions.next().map(|p| p.map_err(LoadError::from)),
+            Feed::Direct(events, counters, rejects, count) => loop {
+                match events.next()? {
+                    Ok(SourceEvent::Partition(partition)) => {
+                        let rows =
+                            partition.rows.len() + usize::from(partition.static_row.is_some());
+                        Counters::add(&counters.rows_read, rows.max(1) as u64);
+                        *count += 1;
+                        return Some(Ok(partition));
+                    }
+                    Ok(SourceEvent::Reject(reject)) => {
+                        Counters::add(&counters.rows_read, 1);
+                        Counters::add(&counters.rows_rejected, 1);
+                        if let Err(e) = rejects.add(reject) {
+                            return Some(Err(e.into()));
+                        }
+                    }
+                    Ok(SourceEvent::Rows(_)) => {
+                        return Some(Err(LoadError::Thread("ordered reader")));
+                    }
+                    Err(e) => return Some(Err(e.into())),
+                }
+            },
+        }
+    }
 }
 
 /// What identifies a load's output: the table, every option that shapes its partitions, and

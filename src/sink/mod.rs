@@ -98,22 +98,83 @@ impl crate::exit::Classify for NoCluster {
     }
 }
 
+/// Partitions handed on at a time: one wake-up of the sink's thread per chunk, not per
+/// partition.
+const CHUNK: usize = 64;
+
 /// Merged partitions in token order, handed from the partition builder's thread to a sink:
 /// an iterator for sinks that block, [`PartitionStream::recv`] for sinks that are async.
 pub struct PartitionStream {
-    rx: mpsc::Receiver<Partition>,
+    rx: mpsc::Receiver<Vec<Partition>>,
+    current: std::vec::IntoIter<Partition>,
+}
+
+/// The sending half of a [`PartitionStream`]. [`PartitionSender::blocking_send`] hands
+/// partitions on in chunks (what is left goes when the sender is dropped);
+/// [`PartitionSender::send`] hands each on at once.
+pub struct PartitionSender {
+    tx: mpsc::Sender<Vec<Partition>>,
+    buffer: Vec<Partition>,
+}
+
+/// The stream's receiver is gone: the sink stopped.
+#[derive(Debug)]
+pub struct StreamClosed;
+
+impl PartitionSender {
+    /// Queues a partition, handing a chunk on when it is full. Blocks; call it outside an
+    /// async runtime.
+    pub fn blocking_send(&mut self, partition: Partition) -> Result<(), StreamClosed> {
+        self.buffer.push(partition);
+        if self.buffer.len() >= CHUNK {
+            let chunk = std::mem::replace(&mut self.buffer, Vec::with_capacity(CHUNK));
+            self.tx.blocking_send(chunk).map_err(|_| StreamClosed)?;
+        }
+        Ok(())
+    }
+
+    /// Hands a partition on at once (with any queued before it).
+    pub async fn send(&mut self, partition: Partition) -> Result<(), StreamClosed> {
+        let mut chunk = std::mem::take(&mut self.buffer);
+        chunk.push(partition);
+        self.tx.send(chunk).await.map_err(|_| StreamClosed)
+    }
+}
+
+impl Drop for PartitionSender {
+    /// Hands on what is queued: only [`PartitionSender::blocking_send`] queues, and it runs
+    /// outside async runtimes, so blocking here is allowed.
+    fn drop(&mut self) {
+        if !self.buffer.is_empty() {
+            let _ = self.tx.blocking_send(std::mem::take(&mut self.buffer));
+        }
+    }
 }
 
 impl PartitionStream {
-    /// A stream and the sender that feeds it, buffering up to `depth` partitions.
-    pub fn channel(depth: usize) -> (mpsc::Sender<Partition>, PartitionStream) {
-        let (tx, rx) = mpsc::channel(depth);
-        (tx, PartitionStream { rx })
+    /// A stream and the sender that feeds it, buffering about `depth` partitions.
+    pub fn channel(depth: usize) -> (PartitionSender, PartitionStream) {
+        let (tx, rx) = mpsc::channel(depth.div_ceil(CHUNK).max(2));
+        (
+            PartitionSender {
+                tx,
+                buffer: Vec::with_capacity(CHUNK),
+            },
+            PartitionStream {
+                rx,
+                current: Vec::new().into_iter(),
+            },
+        )
     }
 
     /// The next partition, `None` when the builder is done (or stopped).
     pub async fn recv(&mut self) -> Option<Partition> {
-        self.rx.recv().await
+        loop {
+            if let Some(partition) = self.current.next() {
+                return Some(partition);
+            }
+            self.current = self.rx.recv().await?.into_iter();
+        }
     }
 }
 
@@ -122,7 +183,12 @@ impl Iterator for PartitionStream {
 
     /// Blocks; call it outside an async runtime.
     fn next(&mut self) -> Option<Partition> {
-        self.rx.blocking_recv()
+        loop {
+            if let Some(partition) = self.current.next() {
+                return Some(partition);
+            }
+            self.current = self.rx.blocking_recv()?.into_iter();
+        }
     }
 }
 

@@ -45,6 +45,9 @@ pub struct OpenOptions {
     /// How a `cql://` source connects (credentials, consistency, data center); the URL gives
     /// the contact points.
     pub connection: Option<crate::cluster::ConnectOptions>,
+    /// A `cql://` source reads values only, no `writetime()` or `ttl()` (a dump that writes
+    /// neither and merges nothing): cells get the scan's time.
+    pub cql_without_times: bool,
 }
 
 /// How sure a source is that it reads an input, from its name and first bytes alone.
@@ -94,6 +97,9 @@ pub trait Planned: Send {
 pub struct Started {
     pub events: Events,
     pub size: InputSize,
+    /// The events are whole partitions, each once, reconciled, in token order (a live table's
+    /// scan): a job with this one input needs no partition builder.
+    pub ordered: bool,
 }
 
 /// How the reading of one input can be measured.
@@ -215,6 +221,7 @@ impl Planned for Guarded {
         Ok(Started {
             events: Box::new(guarded),
             size: started.size,
+            ordered: started.ordered,
         })
     }
 }

@@ -93,9 +93,11 @@ async fn build_and_write(session: &Session, ks: &str, inputs: Vec<Vec<Partition>
             builder.push(p, source as u32).unwrap();
         }
     }
-    let (tx, rx) = PartitionStream::channel(16);
-    for p in builder.finish().unwrap() {
-        tx.send(p.unwrap()).await.unwrap();
+    let merged: Vec<Partition> = builder.finish().unwrap().map(Result::unwrap).collect();
+    // Every partition is sent before the sink starts: room for each (one chunk apiece).
+    let (mut tx, rx) = PartitionStream::channel(64 * (merged.len() + 1));
+    for p in merged {
+        tx.send(p).await.unwrap();
     }
     drop(tx);
     let sink = CqlSink::new(

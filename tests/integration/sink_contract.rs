@@ -392,7 +392,7 @@ pub async fn assert_sink_keeps_the_contract(spec: SinkSpec, test: &str) {
             counters: Arc::new(Counters::default()),
         };
         let mut sink = sink::open(&spec, &target).unwrap();
-        let (tx, stream) = PartitionStream::channel(4);
+        let (mut tx, stream) = PartitionStream::channel(4);
         let feeder = std::thread::spawn(move || {
             for partition in merged {
                 tx.blocking_send(partition).unwrap();

@@ -776,7 +776,7 @@ mod tests {
             counters: &counters,
             generation: AtomicU64::new(0),
         };
-        let (tx, stream) = PartitionStream::channel(64);
+        let (mut tx, stream) = PartitionStream::channel(64);
         let feed = input.clone();
         let feeder = std::thread::spawn(move || {
             for p in feed {

@@ -5,11 +5,14 @@
 //! The ring is split into many more ranges than nodes times cores (`scan::split_ring`); up to
 //! `concurrency` ranges are scanned at once, each paged and each page retried with backoff
 //! (resuming from its paging state), at the connection's consistency level (LOCAL_QUORUM by
-//! default). Rows become partitions in `scan.rs`. The source connects with the job's
+//! default), each into a small buffer of its own; the ranges are handed on in token order, so
+//! the partitions come out whole, once each and in token order (a job needs no partition
+//! builder) in bounded memory. Rows become partitions in `scan.rs`. The source connects with the job's
 //! connection options (credentials, consistency, data center) and the URL's contact points.
 
 pub mod scan;
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -45,6 +48,8 @@ const PAGE_SIZE: i32 = 5000;
 const ATTEMPTS: u32 = 10;
 /// Partitions sent to the reader at a time.
 const CHUNK: usize = 256;
+/// Chunks a range scanned ahead of its turn may hold.
+const RANGE_BUFFER: usize = 4;
 
 #[derive(Debug, Error)]
 #[non_exhaustive]
@@ -181,6 +186,7 @@ fn open(input: &str, options: &OpenOptions) -> Result<Box<dyn Input>, SourceErro
         .into());
     }
     Ok(Box::new(CqlInput {
+        timed: !options.cql_without_times,
         input: input.to_owned(),
         runtime,
         session: Arc::new(session),
@@ -189,6 +195,8 @@ fn open(input: &str, options: &OpenOptions) -> Result<Box<dyn Input>, SourceErro
 }
 
 struct CqlInput {
+    /// Whether `writetime()` and `ttl()` are read.
+    timed: bool,
     input: String,
     runtime: tokio::runtime::Runtime,
     session: Arc<Session>,
@@ -288,7 +296,7 @@ impl Input for CqlInput {
                     }
                     columns.push(Scanned {
                         column: index,
-                        timed: index >= keys,
+                        timed: self.timed && index >= keys,
                     });
                 }
                 Some((_, source)) if index >= keys => {
@@ -360,7 +368,6 @@ impl Planned for CqlPlanned {
                 },
             })?;
         prepared.set_page_size(PAGE_SIZE);
-        let (tx, rx) = crossbeam_channel::bounded::<Chunk>(64);
         let scan_time = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_micros() as i64);
@@ -372,29 +379,78 @@ impl Planned for CqlPlanned {
             columns,
             scan_time,
         });
-        std::thread::Builder::new()
-            .name("cql-scan".into())
-            .spawn(move || {
-                runtime.block_on(scan_all(context, tx));
-            })
-            .map_err(|source| CqlSourceError::Runtime {
-                input: "cql".into(),
-                source,
-            })?;
-        let events = rx.into_iter().flat_map(|chunk| {
-            let items: Vec<Result<SourceEvent, SourceError>> = match chunk {
-                Ok(partitions) => partitions
-                    .into_iter()
-                    .map(|p| Ok(SourceEvent::Partition(p)))
-                    .collect(),
-                Err(e) => vec![Err(e.into())],
-            };
-            items
-        });
         Ok(Started {
-            events: Box::new(events),
+            events: Box::new(Ordered {
+                runtime,
+                context,
+                ranges: scan::split_ring(RANGES).into(),
+                in_flight: VecDeque::new(),
+                current: Vec::new().into_iter(),
+                failed: false,
+            }),
             size: InputSize::Unknown,
+            ordered: true,
         })
+    }
+}
+
+/// The scan's partitions in token order: up to [`CONCURRENCY`] ranges are scanned at once, each
+/// into a small buffer of its own, and the ranges are handed on in order, so memory stays
+/// bounded whatever the table's size.
+struct Ordered {
+    runtime: tokio::runtime::Runtime,
+    context: Arc<ScanContext>,
+    /// Ranges not started yet, in order.
+    ranges: VecDeque<(i64, i64)>,
+    /// The ranges being scanned, in order; the first is the one being handed on.
+    in_flight: VecDeque<tokio::sync::mpsc::Receiver<Chunk>>,
+    current: std::vec::IntoIter<Partition>,
+    failed: bool,
+}
+
+impl Ordered {
+    fn start_ranges(&mut self) {
+        while self.in_flight.len() < CONCURRENCY {
+            let Some(range) = self.ranges.pop_front() else {
+                return;
+            };
+            let (tx, rx) = tokio::sync::mpsc::channel(RANGE_BUFFER);
+            let context = self.context.clone();
+            self.runtime.spawn(async move {
+                if let Err(e) = scan_range(&context, range, &tx).await {
+                    let _ = tx.send(Err(e)).await;
+                }
+            });
+            self.in_flight.push_back(rx);
+        }
+    }
+}
+
+impl Iterator for Ordered {
+    type Item = Result<SourceEvent, SourceError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(partition) = self.current.next() {
+                return Some(Ok(SourceEvent::Partition(partition)));
+            }
+            if self.failed {
+                return None;
+            }
+            self.start_ranges();
+            let first = self.in_flight.front_mut()?;
+            match first.blocking_recv() {
+                Some(Ok(chunk)) => self.current = chunk.into_iter(),
+                Some(Err(e)) => {
+                    self.failed = true;
+                    return Some(Err(e.into()));
+                }
+                // That range is done.
+                None => {
+                    self.in_flight.pop_front();
+                }
+            }
+        }
     }
 }
 
@@ -407,45 +463,12 @@ struct ScanContext {
     scan_time: i64,
 }
 
-/// Scans every range, `CONCURRENCY` at once, sending partitions as they are complete; stops
-/// at the first error (sent last) or when the reader hangs up.
-async fn scan_all(context: Arc<ScanContext>, tx: crossbeam_channel::Sender<Chunk>) {
-    use futures::StreamExt;
-    let ranges = scan::split_ring(RANGES);
-    let mut scans = futures::stream::iter(ranges)
-        .map(|range| {
-            let context = context.clone();
-            let tx = tx.clone();
-            tokio::spawn(async move { scan_range(&context, range, &tx).await })
-        })
-        .buffer_unordered(CONCURRENCY);
-    while let Some(done) = scans.next().await {
-        let result = match done {
-            Ok(result) => result,
-            Err(e) => Err(CqlSourceError::Row {
-                input: context.name.clone(),
-                start: 0,
-                end: 0,
-                reason: format!("a scan task failed: {e}"),
-            }),
-        };
-        match result {
-            Ok(true) => {}
-            Ok(false) => return,
-            Err(e) => {
-                let _ = tx.send(Err(e));
-                return;
-            }
-        }
-    }
-}
-
-/// Scans one range; `Ok(false)` when the reader hung up.
+/// Scans one range into `tx`; stops early when the reader hung up.
 async fn scan_range(
     context: &ScanContext,
     (start, end): (i64, i64),
-    tx: &crossbeam_channel::Sender<Chunk>,
-) -> Result<bool, CqlSourceError> {
+    tx: &tokio::sync::mpsc::Sender<Chunk>,
+) -> Result<(), CqlSourceError> {
     let mut assembler = Assembler::new(&context.schema, &context.columns, context.scan_time);
     let mut out = Vec::with_capacity(CHUNK);
     let mut paging = PagingState::start();
@@ -497,8 +520,8 @@ async fn scan_range(
                 out.push(done);
                 if out.len() == CHUNK {
                     let full = std::mem::replace(&mut out, Vec::with_capacity(CHUNK));
-                    if tx.send(Ok(full)).is_err() {
-                        return Ok(false);
+                    if tx.send(Ok(full)).await.is_err() {
+                        return Ok(());
                     }
                 }
             }
@@ -509,10 +532,10 @@ async fn scan_range(
         }
     }
     out.extend(assembler.finish());
-    if !out.is_empty() && tx.send(Ok(out)).is_err() {
-        return Ok(false);
+    if !out.is_empty() {
+        let _ = tx.send(Ok(out)).await;
     }
-    Ok(true)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -76,6 +76,9 @@ pub fn scanned_columns(schema: &TableSchema) -> Vec<Scanned> {
         .collect()
 }
 
+/// A column's `writetime()` and `ttl()` fields, as scanned.
+type Times<'a> = (Option<&'a [u8]>, Option<&'a [u8]>);
+
 /// What went wrong turning a scanned row into cells.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RowError(pub String);
@@ -141,11 +144,16 @@ impl<'s> Assembler<'s> {
         let mut at = pk + schema.clustering_len;
         for scanned in &self.columns[pk + schema.clustering_len..] {
             let column = &schema.columns[scanned.column];
-            let (value, writetime, ttl) = (fields[at], fields[at + 1], fields[at + 2]);
-            at += 3;
+            let (value, times) = if scanned.timed {
+                at += 3;
+                (fields[at - 3], Some((fields[at - 2], fields[at - 1])))
+            } else {
+                at += 1;
+                (fields[at - 1], None)
+            };
             let Some(value) = value else { continue };
             let data = self
-                .cells(scanned.column, &column.cql_type, value, writetime, ttl)
+                .cells(scanned.column, &column.cql_type, value, times)
                 .map_err(|e| RowError(format!("column {}: {e}", column.name)))?;
             match column.kind {
                 ColumnKind::Static => statics.columns.push(data),
@@ -190,9 +198,11 @@ impl<'s> Assembler<'s> {
         column: usize,
         cql_type: &CqlType,
         value: &[u8],
-        writetime: Option<&[u8]>,
-        ttl: Option<&[u8]>,
+        times: Option<Times<'_>>,
     ) -> Result<ColumnData, String> {
+        // Read without times: every cell at the scan's time.
+        let untimed = times.is_none();
+        let (writetime, ttl) = times.unwrap_or((None, None));
         let simple = |timestamp: i64, ttl: Option<i32>, path: &[u8], value: &[u8]| Cell {
             timestamp,
             liveness: self.liveness(ttl),
@@ -200,7 +210,11 @@ impl<'s> Assembler<'s> {
             value: value.to_vec().into(),
         };
         if !cql_type.is_multi_cell() {
-            let timestamp = writetime.map(be_i64).ok_or("no writetime()")??;
+            let timestamp = match writetime {
+                Some(w) => be_i64(w)?,
+                None if untimed => self.scan_time,
+                None => return Err("no writetime()".into()),
+            };
             let ttl = ttl.map(be_i32).transpose()?;
             return Ok(ColumnData {
                 column,
@@ -210,12 +224,19 @@ impl<'s> Assembler<'s> {
         }
         // Cassandra 5.0 gives a multi-cell column's times as lists, an entry per element
         // (per field of a UDT, null where it has none).
-        let times = frames(writetime.ok_or("no writetime()")?)?;
+        let times = match writetime {
+            Some(w) => frames(w)?,
+            None if untimed => Vec::new(),
+            None => return Err("no writetime()".into()),
+        };
         let ttls = match ttl {
             Some(t) => frames(t)?,
             None => vec![None; times.len()],
         };
         let time_at = |i: usize| -> Result<(i64, Option<i32>), String> {
+            if untimed {
+                return Ok((self.scan_time, None));
+            }
             let ts = times
                 .get(i)
                 .copied()

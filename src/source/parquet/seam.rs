@@ -79,6 +79,7 @@ impl Planned for ParquetPlanned {
         Ok(Started {
             events: Box::new(events),
             size: InputSize::Rows(rows),
+            ordered: false,
         })
     }
 }

@@ -184,6 +184,7 @@ impl Planned for PgPlanned {
         Ok(Started {
             events: Box::new(events) as Events,
             size,
+            ordered: false,
         })
     }
 }

@@ -98,6 +98,7 @@ impl Planned for SstablePlanned {
                 read: Arc::new(move || read.iter().map(|r| r.load(Ordering::Relaxed)).sum()),
                 total,
             },
+            ordered: false,
         })
     }
 }
