@@ -394,6 +394,13 @@ fn list_files(path: &std::path::Path, out: &mut Vec<(String, u64, u128)>) {
 /// What the reading phase's progress is measured in: bytes when every input knows its size in
 /// bytes (pg_dumps), rows when every input counts its rows in advance (Parquet footers).
 fn input_meter(sizes: Vec<InputSize>) -> InputMeter {
+    if let [InputSize::Ranges { done, total }] = sizes.as_slice() {
+        let done = done.clone();
+        return InputMeter::Ranges {
+            done: Box::new(move || done()),
+            total: *total,
+        };
+    }
     let rows = sizes.iter().map(|size| match size {
         InputSize::Rows(n) => Some(*n),
         _ => None,

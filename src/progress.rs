@@ -98,6 +98,11 @@ pub enum InputMeter {
     },
     /// Rows ([`Counters::rows_read`]) of a total known in advance (Parquet footers).
     Rows { total: u64 },
+    /// Token ranges of a live table scanned so far, and in all.
+    Ranges {
+        done: Box<dyn Fn() -> u64 + Send>,
+        total: u64,
+    },
     /// No total: a spinner and counts.
     Unknown,
 }
@@ -216,6 +221,9 @@ fn tick(counters: &Counters, meter: InputMeter, phase: &Phase, stop: &AtomicBool
             InputMeter::Rows { total } => ProgressBar::new(*total).with_style(style(
                 "reading [{bar:30}] {human_pos}/{human_len} rows, {msg} ({eta} left)",
             )),
+            InputMeter::Ranges { total, .. } => ProgressBar::new(*total).with_style(style(
+                "scanning [{bar:30}] {human_pos}/{human_len} token ranges, {msg} ({eta} left)",
+            )),
             InputMeter::Unknown => ProgressBar::new_spinner().with_style(
                 ProgressStyle::with_template("reading {spinner} {msg}")
                     .unwrap_or_else(|_| ProgressStyle::default_spinner()),
@@ -261,6 +269,7 @@ fn tick(counters: &Counters, meter: InputMeter, phase: &Phase, stop: &AtomicBool
                     counters.bytes_read.store(done, Ordering::Relaxed);
                     done
                 }
+                InputMeter::Ranges { done, .. } => done(),
                 InputMeter::Rows { .. } | InputMeter::Unknown => read_rows,
             };
             let rejected = thousands(Counters::get(&counters.rows_rejected));
@@ -296,6 +305,11 @@ fn tick(counters: &Counters, meter: InputMeter, phase: &Phase, stop: &AtomicBool
                         InputMeter::Rows { total } => format!(
                             "reading: {} of {} rows",
                             thousands(read_rows),
+                            thousands(*total)
+                        ),
+                        InputMeter::Ranges { total, .. } => format!(
+                            "scanning: {} of {} token ranges",
+                            thousands(position),
                             thousands(*total)
                         ),
                         InputMeter::Unknown => "reading".to_owned(),

@@ -111,6 +111,11 @@ pub enum InputSize {
     },
     /// Rows, counted in advance (Parquet footers).
     Rows(u64),
+    /// Token ranges of a live table: scanned so far, and in all.
+    Ranges {
+        done: Arc<dyn Fn() -> u64 + Send + Sync>,
+        total: u64,
+    },
     Unknown,
 }
 

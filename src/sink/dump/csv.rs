@@ -124,27 +124,41 @@ pub fn write_text(value: &Value, cql_type: Option<&CqlType>, out: &mut String) {
     }
 }
 
-/// A scalar's text: what CSV writes, and what JSON quotes when it is not a number.
+/// A scalar's text: what CSV writes, and what JSON quotes when it is not a number. The common
+/// types are spelled by hand, without `fmt`: a dump spends its time here.
 fn write_scalar(value: &Value, out: &mut String) {
     let _ = match value {
         Value::Ascii(s) | Value::Text(s) => {
             out.push_str(s);
             Ok(())
         }
-        Value::Bigint(v) | Value::Counter(v) => write!(out, "{v}"),
-        Value::Int(v) => write!(out, "{v}"),
-        Value::Smallint(v) => write!(out, "{v}"),
-        Value::Tinyint(v) => write!(out, "{v}"),
+        Value::Bigint(v) | Value::Counter(v) => {
+            push_int(i128::from(*v), out);
+            Ok(())
+        }
+        Value::Int(v) => {
+            push_int(i128::from(*v), out);
+            Ok(())
+        }
+        Value::Smallint(v) => {
+            push_int(i128::from(*v), out);
+            Ok(())
+        }
+        Value::Tinyint(v) => {
+            push_int(i128::from(*v), out);
+            Ok(())
+        }
         Value::Varint(v) => write!(out, "{v}"),
         Value::Decimal(d) => write!(out, "{d}"),
         Value::Double(v) => write_float(*v, format_args!("{v:?}"), out),
         Value::Float(v) => write_float(f64::from(*v), format_args!("{v:?}"), out),
-        Value::Boolean(b) => write!(out, "{b}"),
+        Value::Boolean(b) => {
+            out.push_str(if *b { "true" } else { "false" });
+            Ok(())
+        }
         Value::Blob(b) => {
             out.push_str("0x");
-            for byte in b {
-                let _ = write!(out, "{byte:02x}");
-            }
+            push_hex(b, out);
             Ok(())
         }
         Value::Date(days) => write_date(i64::from(*days), out),
@@ -153,21 +167,81 @@ fn write_scalar(value: &Value, out: &mut String) {
             let (days, ms_of_day) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
             let _ = write_date(days, out);
             out.push('T');
-            let _ = write_time(ms_of_day * 1_000_000, out);
-            if ms_of_day % 1000 == 0 {
-                out.push_str(".000");
-            }
+            let secs = ms_of_day / 1000;
+            push_padded(secs / 3600, 2, out);
+            out.push(':');
+            push_padded(secs / 60 % 60, 2, out);
+            out.push(':');
+            push_padded(secs % 60, 2, out);
+            out.push('.');
+            push_padded(ms_of_day % 1000, 3, out);
             out.push('Z');
             Ok(())
         }
         Value::Inet(a) => write!(out, "{a}"),
-        Value::Uuid(_) | Value::Timeuuid(_) | Value::Duration(_) => write!(out, "{value}"),
+        Value::Uuid(u) | Value::Timeuuid(u) => {
+            for (i, range) in [0..4, 4..6, 6..8, 8..10, 10..16].into_iter().enumerate() {
+                if i > 0 {
+                    out.push('-');
+                }
+                push_hex(&u[range], out);
+            }
+            Ok(())
+        }
+        Value::Duration(_) => write!(out, "{value}"),
         // Not scalars: JSON.
         _ => {
             write_json(value, None, out);
             Ok(())
         }
     };
+}
+
+/// Lowercase hex of `bytes`.
+fn push_hex(bytes: &[u8], out: &mut String) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    out.reserve(bytes.len() * 2);
+    for &b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 15)] as char);
+    }
+}
+
+/// A non-negative number in at least `width` digits, zero-padded.
+fn push_padded(v: i64, width: usize, out: &mut String) {
+    let mut digits = [b'0'; 20];
+    let mut n = v.unsigned_abs();
+    let mut i = digits.len();
+    while n > 0 {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    let start = i.min(digits.len() - width.min(digits.len()));
+    for &d in &digits[start..] {
+        out.push(d as char);
+    }
+}
+
+/// An integer in plain digits.
+fn push_int(v: i128, out: &mut String) {
+    if v < 0 {
+        out.push('-');
+    }
+    let mut digits = [0u8; 40];
+    let mut n = v.unsigned_abs();
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &digits[i..] {
+        out.push(d as char);
+    }
 }
 
 fn write_float(v: f64, shown: std::fmt::Arguments<'_>, out: &mut String) -> std::fmt::Result {
@@ -189,26 +263,31 @@ fn write_float(v: f64, shown: std::fmt::Arguments<'_>, out: &mut String) -> std:
 fn write_date(days: i64, out: &mut String) -> std::fmt::Result {
     let (y, m, d) = civil_from_days(days);
     if (0..=9999).contains(&y) {
-        write!(out, "{y:04}-{m:02}-{d:02}")
+        push_padded(y, 4, out);
     } else {
         // ISO 8601's expanded years.
-        write!(out, "{y:+05}-{m:02}-{d:02}")
+        write!(out, "{y:+05}")?;
     }
+    out.push('-');
+    push_padded(i64::from(m), 2, out);
+    out.push('-');
+    push_padded(i64::from(d), 2, out);
+    Ok(())
 }
 
 fn write_time(nanos: i64, out: &mut String) -> std::fmt::Result {
     let secs = nanos.div_euclid(1_000_000_000);
     let frac = nanos.rem_euclid(1_000_000_000);
-    write!(
-        out,
-        "{:02}:{:02}:{:02}",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )?;
+    push_padded(secs / 3600, 2, out);
+    out.push(':');
+    push_padded(secs / 60 % 60, 2, out);
+    out.push(':');
+    push_padded(secs % 60, 2, out);
     if frac != 0 {
-        let digits = format!("{frac:09}");
-        write!(out, ".{}", digits.trim_end_matches('0'))?;
+        let mut digits = String::with_capacity(9);
+        push_padded(frac, 9, &mut digits);
+        out.push('.');
+        out.push_str(digits.trim_end_matches('0'));
     }
     Ok(())
 }
@@ -369,6 +448,21 @@ mod tests {
             text(&Value::Uuid([0xab; 16])),
             "abababab-abab-abab-abab-abababababab"
         );
+    }
+
+    #[test]
+    fn hand_spelled_numbers_match_rusts_own() {
+        for v in [0i64, 7, -7, 10, 99, -100, i64::MIN, i64::MAX, 1_234_567_890] {
+            assert_eq!(text(&Value::Bigint(v)), v.to_string());
+        }
+        assert_eq!(text(&Value::Tinyint(i8::MIN)), "-128");
+        assert_eq!(
+            text(&Value::Timestamp(253_402_300_799_999)),
+            "9999-12-31T23:59:59.999Z"
+        );
+        assert_eq!(text(&Value::Date(2_932_897)), "+10000-01-01");
+        assert_eq!(text(&Value::Time(0)), "00:00:00");
+        assert_eq!(text(&Value::Time(86_399_999_999_999)), "23:59:59.999999999");
     }
 
     #[test]

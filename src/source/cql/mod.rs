@@ -14,6 +14,7 @@ pub mod scan;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use scylla::client::session::Session;
@@ -379,16 +380,24 @@ impl Planned for CqlPlanned {
             columns,
             scan_time,
         });
+        let done = Arc::new(AtomicU64::new(0));
+        let ranges = scan::split_ring(RANGES);
+        let total = ranges.len() as u64;
+        let counted = done.clone();
         Ok(Started {
             events: Box::new(Ordered {
                 runtime,
                 context,
-                ranges: scan::split_ring(RANGES).into(),
+                ranges: ranges.into(),
                 in_flight: VecDeque::new(),
                 current: Vec::new().into_iter(),
                 failed: false,
+                done,
             }),
-            size: InputSize::Unknown,
+            size: InputSize::Ranges {
+                done: Arc::new(move || counted.load(Ordering::Relaxed)),
+                total,
+            },
             ordered: true,
         })
     }
@@ -406,6 +415,8 @@ struct Ordered {
     in_flight: VecDeque<tokio::sync::mpsc::Receiver<Chunk>>,
     current: std::vec::IntoIter<Partition>,
     failed: bool,
+    /// Ranges handed on whole.
+    done: Arc<AtomicU64>,
 }
 
 impl Ordered {
@@ -448,6 +459,7 @@ impl Iterator for Ordered {
                 // That range is done.
                 None => {
                     self.in_flight.pop_front();
+                    self.done.fetch_add(1, Ordering::Relaxed);
                 }
             }
         }
