@@ -69,6 +69,7 @@ fn load(args: LoadArgs) -> Result<ExitCode> {
             source_table: args.source_table,
             connection: Some(args.connection.options()),
             cql_without_times: false,
+            cql_concurrency: 0,
         },
         mapping: MappingOptions {
             map: parse_map(&args.map).map_err(usage)?,
@@ -189,6 +190,7 @@ fn dump(args: DumpArgs) -> Result<ExitCode> {
                 && args.inputs.len() == 1
                 && !args.with_writetime
                 && !args.with_ttl,
+            cql_concurrency: args.concurrency,
         },
         mapping: MappingOptions::default(),
         sink: SinkSpec::Dump(DumpSinkOptions {

@@ -312,6 +312,10 @@ pub struct DumpArgs {
     #[arg(long)]
     pub with_ttl: bool,
 
+    /// With a cql:// source: token ranges scanned at once (each paged).
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    pub concurrency: usize,
+
     /// Rows per file before the next file starts.
     #[arg(long, value_name = "N", default_value_t = 10_000_000)]
     pub rows_per_file: u64,

@@ -48,6 +48,8 @@ pub struct OpenOptions {
     /// A `cql://` source reads values only, no `writetime()` or `ttl()` (a dump that writes
     /// neither and merges nothing): cells get the scan's time.
     pub cql_without_times: bool,
+    /// Token ranges a `cql://` source scans at once (0: its default).
+    pub cql_concurrency: usize,
 }
 
 /// How sure a source is that it reads an input, from its name and first bytes alone.

@@ -41,7 +41,7 @@ pub const KIND: Kind = Kind {
 
 /// Ranges per scan: many more than nodes times cores, so the work spreads evenly.
 const RANGES: usize = 1024;
-/// Ranges scanned at once.
+/// Ranges scanned at once, unless told otherwise.
 const CONCURRENCY: usize = 16;
 /// Rows per page.
 const PAGE_SIZE: i32 = 5000;
@@ -187,6 +187,10 @@ fn open(input: &str, options: &OpenOptions) -> Result<Box<dyn Input>, SourceErro
         .into());
     }
     Ok(Box::new(CqlInput {
+        concurrency: match options.cql_concurrency {
+            0 => CONCURRENCY,
+            n => n,
+        },
         timed: !options.cql_without_times,
         input: input.to_owned(),
         runtime,
@@ -196,6 +200,8 @@ fn open(input: &str, options: &OpenOptions) -> Result<Box<dyn Input>, SourceErro
 }
 
 struct CqlInput {
+    /// Ranges scanned at once.
+    concurrency: usize,
     /// Whether `writetime()` and `ttl()` are read.
     timed: bool,
     input: String,
@@ -357,6 +363,7 @@ impl Planned for CqlPlanned {
             input: name,
             runtime,
             session,
+            concurrency,
             ..
         } = *input;
         let mut prepared = runtime
@@ -393,6 +400,7 @@ impl Planned for CqlPlanned {
                 current: Vec::new().into_iter(),
                 failed: false,
                 done,
+                concurrency,
             }),
             size: InputSize::Ranges {
                 done: Arc::new(move || counted.load(Ordering::Relaxed)),
@@ -403,7 +411,7 @@ impl Planned for CqlPlanned {
     }
 }
 
-/// The scan's partitions in token order: up to [`CONCURRENCY`] ranges are scanned at once, each
+/// The scan's partitions in token order: up to `concurrency` ranges are scanned at once, each
 /// into a small buffer of its own, and the ranges are handed on in order, so memory stays
 /// bounded whatever the table's size.
 struct Ordered {
@@ -417,11 +425,13 @@ struct Ordered {
     failed: bool,
     /// Ranges handed on whole.
     done: Arc<AtomicU64>,
+    /// Ranges scanned at once.
+    concurrency: usize,
 }
 
 impl Ordered {
     fn start_ranges(&mut self) {
-        while self.in_flight.len() < CONCURRENCY {
+        while self.in_flight.len() < self.concurrency {
             let Some(range) = self.ranges.pop_front() else {
                 return;
             };
