@@ -70,6 +70,7 @@ fn load(args: LoadArgs) -> Result<ExitCode> {
             connection: Some(args.connection.options()),
             cql_without_times: false,
             cql_concurrency: 0,
+            cql_token_range: None,
         },
         mapping: MappingOptions {
             map: parse_map(&args.map).map_err(usage)?,
@@ -191,6 +192,19 @@ fn dump(args: DumpArgs) -> Result<ExitCode> {
                 && !args.with_writetime
                 && !args.with_ttl,
             cql_concurrency: args.concurrency,
+            cql_token_range: match &args.where_token_range {
+                None => None,
+                Some(text) => {
+                    if url.is_none() {
+                        return Err(UsageError(
+                            "--where-token-range: only a cql:// source is scanned by token ranges"
+                                .into(),
+                        )
+                        .into());
+                    }
+                    Some(parse_token_range(text)?)
+                }
+            },
         },
         mapping: MappingOptions::default(),
         sink: SinkSpec::Dump(DumpSinkOptions {
@@ -234,6 +248,22 @@ fn dump(args: DumpArgs) -> Result<ExitCode> {
         schema_file: args.schema.clone(),
     };
     run_job(job, "dump", args.summary_json.as_deref())
+}
+
+/// `START:END`, the tokens `(START, END]` as `token(k) > START AND token(k) <= END` reads them.
+fn parse_token_range(text: &str) -> Result<(i64, i64), UsageError> {
+    let bad = || {
+        UsageError(format!(
+            "--where-token-range {text}: give START:END, two Murmur3 tokens with START < END (tokens above START up to END are read)"
+        ))
+    };
+    let (start, end) = text.split_once(':').ok_or_else(bad)?;
+    let start: i64 = start.trim().parse().map_err(|_| bad())?;
+    let end: i64 = end.trim().parse().map_err(|_| bad())?;
+    if start >= end {
+        return Err(bad());
+    }
+    Ok((start, end))
 }
 
 /// Runs a load (or a dump, which is a load into files) and prints its summary.

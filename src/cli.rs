@@ -312,6 +312,11 @@ pub struct DumpArgs {
     #[arg(long)]
     pub with_ttl: bool,
 
+    /// With a cql:// source: only the tokens from START (exclusive) to END (inclusive), e.g.
+    /// to split a dump between machines: -9223372036854775808:0 and 0:9223372036854775807.
+    #[arg(long, value_name = "START:END", allow_hyphen_values = true)]
+    pub where_token_range: Option<String>,
+
     /// With a cql:// source: token ranges scanned at once (each paged).
     #[arg(long, value_name = "N", default_value_t = 16)]
     pub concurrency: usize,

@@ -50,6 +50,8 @@ pub struct OpenOptions {
     pub cql_without_times: bool,
     /// Token ranges a `cql://` source scans at once (0: its default).
     pub cql_concurrency: usize,
+    /// Only the tokens `(start, end]` of a `cql://` source (default: the whole ring).
+    pub cql_token_range: Option<(i64, i64)>,
 }
 
 /// How sure a source is that it reads an input, from its name and first bytes alone.

@@ -192,3 +192,67 @@ async fn a_parquet_dump_reads_in_pyarrow_with_every_row_and_the_tables_types() {
         assert!(types.contains(&want), "{want} in {types:?}");
     }
 }
+
+#[tokio::test]
+async fn a_dump_that_fails_midway_leaves_no_files_and_no_success_marker() {
+    let session = common::session().await;
+    let ks = common::keyspace(&session, "dump_fail").await;
+    common::run(
+        &session,
+        &format!("CREATE TABLE {ks}.t (k int PRIMARY KEY, at timestamp)"),
+    )
+    .await;
+    for k in 0..2000 {
+        common::run(
+            &session,
+            &format!("INSERT INTO {ks}.t (k, at) VALUES ({k}, '2024-01-01 00:00:00+0000')"),
+        )
+        .await;
+    }
+    // Year 300000: past what PostgreSQL's timestamptz holds, so the pgcopy writer refuses it.
+    common::run(
+        &session,
+        &format!("INSERT INTO {ks}.t (k, at) VALUES (-1, 9404360000000000)"),
+    )
+    .await;
+    let out = tempfile::tempdir().unwrap();
+    let failed = cassbulk()
+        .args(["dump", &url(&ks, "t"), "--format", "pgcopy", "--to"])
+        .arg(out.path())
+        .args(["--rows-per-file", "500", "--no-progress"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert_eq!(failed.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("column at"), "{stderr}");
+    let left: Vec<_> = std::fs::read_dir(out.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "nothing is left behind: {left:?}");
+}
+
+#[tokio::test]
+async fn dumps_of_two_token_ranges_together_are_the_whole_table() {
+    let session = common::session().await;
+    let ks = loaded_table(&session, "dump_ranges").await;
+    let out = tempfile::tempdir().unwrap();
+    let dump = |name: &str, range: Option<&str>| {
+        let dir = out.path().join(name);
+        let mut cmd = cassbulk();
+        cmd.args(["dump", &url(&ks, "src"), "--format", "csv", "--to"])
+            .arg(&dir)
+            .arg("--no-progress");
+        if let Some(range) = range {
+            cmd.args(["--where-token-range", range]);
+        }
+        ok(&mut cmd);
+        read(&dir)
+    };
+    let whole = dump("whole", None);
+    let low = dump("low", Some("-9223372036854775808:0"));
+    let high = dump("high", Some("0:9223372036854775807"));
+    let body = |text: &str| text.split_once("\r\n").unwrap().1.to_owned();
+    assert!(!body(&low).is_empty() && !body(&high).is_empty());
+    assert_eq!(body(&whole), body(&low) + &body(&high));
+}

@@ -187,6 +187,7 @@ fn open(input: &str, options: &OpenOptions) -> Result<Box<dyn Input>, SourceErro
         .into());
     }
     Ok(Box::new(CqlInput {
+        token_range: options.cql_token_range,
         concurrency: match options.cql_concurrency {
             0 => CONCURRENCY,
             n => n,
@@ -200,6 +201,8 @@ fn open(input: &str, options: &OpenOptions) -> Result<Box<dyn Input>, SourceErro
 }
 
 struct CqlInput {
+    /// Only these tokens, `(start, end]`.
+    token_range: Option<(i64, i64)>,
     /// Ranges scanned at once.
     concurrency: usize,
     /// Whether `writetime()` and `ttl()` are read.
@@ -364,6 +367,7 @@ impl Planned for CqlPlanned {
             runtime,
             session,
             concurrency,
+            token_range,
             ..
         } = *input;
         let mut prepared = runtime
@@ -388,7 +392,8 @@ impl Planned for CqlPlanned {
             scan_time,
         });
         let done = Arc::new(AtomicU64::new(0));
-        let ranges = scan::split_ring(RANGES);
+        let (start, end) = token_range.unwrap_or((i64::MIN, i64::MAX));
+        let ranges = scan::split_range(start, end, RANGES);
         let total = ranges.len() as u64;
         let counted = done.clone();
         Ok(Started {

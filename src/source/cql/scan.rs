@@ -16,20 +16,28 @@ use crate::model::{Cell, ColumnKind, CqlType, Liveness, Partition, Row, TableSch
 /// `count` token ranges `(start, end]` that together cover the whole ring, in token order. The
 /// first starts at `i64::MIN` (Murmur3's minimum token, which no key has).
 pub fn split_ring(count: usize) -> Vec<(i64, i64)> {
-    let count = count.max(1) as i128;
-    let (min, max) = (i64::MIN as i128, i64::MAX as i128);
-    let span = max - min;
-    (0..count)
-        .map(|i| {
-            let start = min + span * i / count;
-            let end = if i == count - 1 {
-                max
-            } else {
-                min + span * (i + 1) / count
-            };
-            (start as i64, end as i64)
-        })
-        .collect()
+    split_range(i64::MIN, i64::MAX, count)
+}
+
+/// Up to `count` adjacent ranges that together cover `(start, end]`, in token order.
+pub fn split_range(start: i64, end: i64, count: usize) -> Vec<(i64, i64)> {
+    if end <= start {
+        return Vec::new();
+    }
+    let span = end as i128 - start as i128;
+    let count = (count.max(1) as i128).min(span);
+    let mut out = Vec::with_capacity(count as usize);
+    let mut from = start;
+    for i in 1..=count {
+        let to = if i == count {
+            end
+        } else {
+            (start as i128 + span * i / count) as i64
+        };
+        out.push((from, to));
+        from = to;
+    }
+    out
 }
 
 /// One column the scan reads: its index in the target schema, and whether `writetime()` and
@@ -380,6 +388,9 @@ mod tests {
             assert!(pair[0].0 < pair[0].1);
         }
         assert_eq!(split_ring(1), [(i64::MIN, i64::MAX)]);
+        assert_eq!(split_range(0, 10, 4), [(0, 2), (2, 5), (5, 7), (7, 10)]);
+        assert_eq!(split_range(5, 7, 1024), [(5, 6), (6, 7)]);
+        assert!(split_range(7, 7, 4).is_empty());
     }
 
     fn schema() -> TableSchema {
