@@ -7,6 +7,8 @@
 //!
 //! Every sink runs [`assert_sink_keeps_the_contract`]; a sink that writes files reads them
 //! back into a table first (`nodetool import`, or its matching source through the CQL sink).
+//! The dump sinks, whose files hold what `SELECT` shows and no deletions, keep the contract's
+//! other form: the partitions dumped equal the dump of the table the same CQL writes left.
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -449,4 +451,105 @@ async fn the_sstable_sink_keeps_the_sink_contract() {
         job: "the sink contract".into(),
     };
     assert_sink_keeps_the_contract(SinkSpec::Sstable(options), "contract_sstable").await;
+}
+
+/// The dump sinks: a dump holds what `SELECT` shows, so the contract's partitions dumped through
+/// the sink seam (`--with-writetime`) must equal, byte for byte, the dump of the table the same
+/// writes left when sent as CQL, read back over CQL: every deletion, shadowed and expired cell
+/// leaves out exactly what Cassandra leaves out. TTLs count down between the two and are not
+/// compared; the probes do not apply to files.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_dump_sinks_keep_the_sink_contract() {
+    use cassbulk::sink::dump::{DumpFormat, DumpSinkOptions};
+    let session = common::session().await;
+    let ks = common::keyspace(&session, "contract_dump").await;
+    common::run(&session, &format!("CREATE TABLE {ks}.expected {TABLE}")).await;
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+    let times = Times(now.as_micros() as i64 - 1_000_000);
+    let expected = format!("{ks}.expected");
+    for statement in STATEMENTS {
+        common::run(&session, &expand(statement, &expected, &times)).await;
+    }
+    let name = TableName::parse(&expected).unwrap();
+    let schema = Arc::new(read_table_schema(&session, &name).await.unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let mut builder = PartitionBuilder::new(
+        &schema,
+        BuilderOptions {
+            memory_budget: 1 << 20,
+            temp_dir: dir.path().to_owned(),
+        },
+    );
+    for partition in contract_partitions(&schema, &times) {
+        builder.push(partition, 0).unwrap();
+    }
+    let merged: Vec<Partition> = builder.finish().unwrap().map(Result::unwrap).collect();
+    for (format, name, file) in [
+        (DumpFormat::Csv, "csv", "part-00000.csv"),
+        (DumpFormat::PgCopy, "pgcopy", "part-00000.pgcopy"),
+        (DumpFormat::Parquet, "parquet", "part-00000.parquet"),
+    ] {
+        let through_sink = dir.path().join(format!("sink-{name}"));
+        let options = DumpSinkOptions {
+            dir: through_sink.clone(),
+            format,
+            columns: None,
+            partition_date: None,
+            with_writetime: true,
+            with_ttl: false,
+            rows_per_file: 1000,
+            overwrite: false,
+        };
+        let (schema, merged) = (schema.clone(), merged.clone());
+        tokio::task::spawn_blocking(move || {
+            let target = Target {
+                schema,
+                session: None,
+                runtime: tokio::runtime::Handle::current(),
+                counters: Arc::new(Counters::default()),
+            };
+            let mut sink = sink::open(&SinkSpec::Dump(options), &target).unwrap();
+            let (mut tx, stream) = PartitionStream::channel(4);
+            let feeder = std::thread::spawn(move || {
+                for partition in merged {
+                    tx.blocking_send(partition).unwrap();
+                }
+            });
+            sink.write(stream, &mut Marks::new(None, "")).unwrap();
+            feeder.join().unwrap();
+            sink.finish().unwrap();
+        })
+        .await
+        .unwrap();
+        let over_cql = dir.path().join(format!("cql-{name}"));
+        let out = common::cassbulk()
+            .args([
+                "dump",
+                &format!("cql://{}/{expected}", common::hosts()),
+                "--format",
+                name,
+                "--with-writetime",
+                "--no-progress",
+                "--to",
+            ])
+            .arg(&over_cql)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let (got, want) = (
+            std::fs::read(through_sink.join(file)).unwrap(),
+            std::fs::read(over_cql.join(file)).unwrap(),
+        );
+        assert!(!want.is_empty());
+        assert!(
+            got == want,
+            "{name}: the sink wrote\n{}\nSELECT shows\n{}",
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(&want)
+        );
+    }
 }
