@@ -9,8 +9,8 @@ use anyhow::{Context, Result};
 use thiserror::Error;
 
 use crate::cli::{
-    Cli, Command, CopySchemaArgs, DumpArgs, DumpFormat, InspectArgs, LoadArgs, SstableFormat,
-    StreamMode, Via,
+    Cli, Command, CopySchemaArgs, DumpArgs, DumpFormat, InspectArgs, LoadArgs, SourceArgs,
+    SstableFormat, StreamMode, VerifyArgs, Via,
 };
 use crate::cluster::{self, ConnectOptions};
 use crate::exit::Classify;
@@ -23,26 +23,18 @@ use crate::sink::cql::CqlSinkOptions;
 use crate::sink::dump::{self, DumpSinkOptions};
 use crate::sink::sstable::{Format, SstableSinkOptions, Stream};
 use crate::source::OpenOptions;
+use crate::verify::{self, VerifyJob};
 
 /// A mistake in how cassbulk was called; the message says how to fix it.
 #[derive(Debug, Error)]
 #[error("{0}")]
 pub struct UsageError(pub String);
 
-/// A job this build cannot do yet; said plainly instead of pretending.
-#[derive(Debug, Error)]
-#[error("{0}")]
-pub struct NotAvailable(pub String);
-
 /// Runs the command; `Ok` carries the exit code of a run that completed.
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Load(args) => load(*args),
-        Command::Verify(args) => {
-            check_inputs(&args.inputs)?;
-            table_name(&args.table)?;
-            Err(NotAvailable("cassbulk verify is not built into this version yet".into()).into())
-        }
+        Command::Verify(args) => verify(*args),
         Command::Dump(args) => dump(*args),
         Command::CopySchema(args) => block_on(copy_schema(args)),
         Command::Inspect(args) => block_on(inspect(args)),
@@ -51,40 +43,19 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
 
 fn load(args: LoadArgs) -> Result<ExitCode> {
     check_inputs(&args.inputs)?;
-    if let Some(url) = args
-        .inputs
-        .iter()
-        .find(|i| i.contains("://") && !i.starts_with("hdfs://") && !i.starts_with("cql://"))
-    {
-        return Err(UsageError(format!(
-            "{url}: cassbulk reads local paths, hdfs:// URLs and cql://HOST/KS.TABLE"
-        ))
-        .into());
-    }
-    let usage = |e: PlanError| UsageError(e.to_string());
+    check_schemes(&args.inputs)?;
     let job = LoadJob {
         inputs: args.inputs.clone(),
         table: table_name(&args.table)?,
         open: OpenOptions {
-            source_table: args.source_table,
+            source_table: args.source.source_table.clone(),
             connection: Some(args.connection.options()),
             cql_without_times: false,
             cql_concurrency: 0,
             cql_token_range: None,
+            cql_ranges: None,
         },
-        mapping: MappingOptions {
-            map: parse_map(&args.map).map_err(usage)?,
-            writetime_column: args.writetime_column,
-            writetime: args
-                .writetime
-                .as_deref()
-                .map(parse_writetime)
-                .transpose()
-                .map_err(usage)?,
-            ttl: args.ttl,
-            ttl_column: args.ttl_column,
-            nulls: args.nulls,
-        },
+        mapping: mapping(&args.source)?,
         sink: match args.via {
             Via::Cql => SinkSpec::Cql(CqlSinkOptions {
                 concurrency: args.concurrency,
@@ -135,16 +106,11 @@ fn load(args: LoadArgs) -> Result<ExitCode> {
                 },
             }),
         },
-        rejects: args.rejects,
-        max_errors: args.max_errors,
+        rejects: args.source.rejects.clone(),
+        max_errors: args.source.max_errors,
         connection: args.connection.options(),
         quiet: args.no_progress,
-        memory_limit: parse_size(&args.memory_limit).ok_or_else(|| {
-            UsageError(format!(
-                "--memory-limit {}: give a size such as 512MiB or 2GiB",
-                args.memory_limit
-            ))
-        })?,
+        memory_limit: memory_limit(&args.memory_limit)?,
         temp_dir: args.temp_dir.clone().unwrap_or_else(std::env::temp_dir),
         checkpoint: args.checkpoint.clone(),
         purge: match (args.purge_tombstones, args.gc_grace) {
@@ -155,6 +121,105 @@ fn load(args: LoadArgs) -> Result<ExitCode> {
         schema_file: None,
     };
     run_job(job, "load", args.summary_json.as_deref())
+}
+
+/// How a source's rows become cells, from the flags `load` and `verify` share.
+fn mapping(source: &SourceArgs) -> Result<MappingOptions> {
+    let usage = |e: PlanError| UsageError(e.to_string());
+    Ok(MappingOptions {
+        map: parse_map(&source.map).map_err(usage)?,
+        writetime_column: source.writetime_column.clone(),
+        writetime: source
+            .writetime
+            .as_deref()
+            .map(parse_writetime)
+            .transpose()
+            .map_err(usage)?,
+        ttl: source.ttl,
+        ttl_column: source.ttl_column.clone(),
+        nulls: source.nulls,
+    })
+}
+
+/// `--memory-limit`.
+fn memory_limit(text: &str) -> Result<u64> {
+    Ok(parse_size(text).ok_or_else(|| {
+        UsageError(format!(
+            "--memory-limit {text}: give a size such as 512MiB or 2GiB"
+        ))
+    })?)
+}
+
+/// Refuses URLs of schemes no source reads.
+fn check_schemes(inputs: &[String]) -> Result<()> {
+    if let Some(url) = inputs
+        .iter()
+        .find(|i| i.contains("://") && !i.starts_with("hdfs://") && !i.starts_with("cql://"))
+    {
+        return Err(UsageError(format!(
+            "{url}: cassbulk reads local paths, hdfs:// URLs and cql://HOST/KS.TABLE"
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+fn verify(args: VerifyArgs) -> Result<ExitCode> {
+    check_inputs(&args.inputs)?;
+    check_schemes(&args.inputs)?;
+    let sample = match args.sample {
+        None => None,
+        Some(f) if f > 0.0 && f <= 1.0 => Some((
+            f,
+            args.sample_seed.unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(1, |d| d.as_nanos() as u64)
+            }),
+        )),
+        Some(f) => {
+            return Err(UsageError(format!(
+                "--sample {f}: give the share of the ring to compare, above 0 and at most 1 (0.01 is 1%)"
+            ))
+            .into());
+        }
+    };
+    let job = VerifyJob {
+        inputs: args.inputs.clone(),
+        table: table_name(&args.table)?,
+        open: OpenOptions {
+            source_table: args.source.source_table.clone(),
+            connection: Some(args.connection.options()),
+            ..OpenOptions::default()
+        },
+        mapping: mapping(&args.source)?,
+        rejects: args.source.rejects.clone(),
+        max_errors: args.source.max_errors,
+        connection: args.connection.options(),
+        quiet: args.no_progress,
+        memory_limit: memory_limit(&args.memory_limit)?,
+        temp_dir: args.temp_dir.clone().unwrap_or_else(std::env::temp_dir),
+        repair: args.repair.then(|| {
+            SinkSpec::Cql(CqlSinkOptions {
+                rate: args.rate,
+                ..CqlSinkOptions::default()
+            })
+        }),
+        sample,
+        concurrency: args.concurrency.max(1),
+        checkpoint: args.checkpoint.clone(),
+    };
+    let report = verify::run(job).map_err(anyhow::Error::from)?;
+    // The comparison is the command's result: on stdout, as diff prints its differences.
+    print!("{}", verify::report::render(&report));
+    if let Some(path) = &args.report {
+        verify::report::write_report(&report, path)?;
+    }
+    Ok(if report.tally.out_of_sync() > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn dump(args: DumpArgs) -> Result<ExitCode> {
@@ -205,6 +270,7 @@ fn dump(args: DumpArgs) -> Result<ExitCode> {
                     Some(parse_token_range(text)?)
                 }
             },
+            cql_ranges: None,
         },
         mapping: MappingOptions::default(),
         sink: SinkSpec::Dump(DumpSinkOptions {
@@ -236,12 +302,7 @@ fn dump(args: DumpArgs) -> Result<ExitCode> {
         max_errors: 0,
         connection,
         quiet: args.no_progress,
-        memory_limit: parse_size(&args.memory_limit).ok_or_else(|| {
-            UsageError(format!(
-                "--memory-limit {}: give a size such as 512MiB or 2GiB",
-                args.memory_limit
-            ))
-        })?,
+        memory_limit: memory_limit(&args.memory_limit)?,
         temp_dir: args.temp_dir.clone().unwrap_or_else(std::env::temp_dir),
         checkpoint: None,
         purge: Purge::Keep,

@@ -45,10 +45,18 @@ pub enum Command {
     Load(Box<LoadArgs>),
     /// Dump a table to Parquet, CSV or PostgreSQL COPY files, with write times and TTLs.
     Dump(Box<DumpArgs>),
-    /// Compare a source with a table on a cluster, report what differs and optionally repair it.
+    /// Compare a source with a table on a cluster, cell by cell with write times and TTLs;
+    /// report what differs and optionally repair it, safely while live writes go on.
     ///
-    /// Exits 1 when differences are found.
-    Verify(VerifyArgs),
+    /// Each row is counted once, in the first category that applies: missing (in the source,
+    /// not in the table), stale (a cell in the table older than the source's, or absent),
+    /// differs (the same write time, another value), newer (a cell written after the
+    /// source's: a live write), extra (in the table only). Exits 1 when rows are missing,
+    /// stale or differ, else 0. Deletions made in the table are not visible over CQL: a row
+    /// deleted live after the source's snapshot reads as missing, and a repair of it stays
+    /// shadowed by that deletion. A NULL in a dump says nothing unless the load and the verify
+    /// use --nulls delete.
+    Verify(Box<VerifyArgs>),
     /// Show a table's schema as the cluster has it and the token of a partition key, or what a
     /// folder of SSTables holds.
     Inspect(InspectArgs),
@@ -139,19 +147,10 @@ impl From<ConsistencyArg> for Consistency {
     }
 }
 
+/// How a source's rows become the table's cells: shared by `load` and `verify`, so a verify
+/// reads its source exactly as the load did.
 #[derive(Debug, Args)]
-pub struct LoadArgs {
-    /// Inputs: pg_dump files (plain, custom or directory format), Parquet files or folders,
-    /// hdfs:// URLs, SSTable folders (a table's folder, its snapshot or backups, one per old
-    /// node: replicas' copies are merged and each cell written once). Several inputs reconcile
-    /// last-write-wins into one stream.
-    #[arg(required = true, value_name = "INPUT")]
-    pub inputs: Vec<String>,
-
-    /// Target table as KEYSPACE.TABLE.
-    #[arg(long, value_name = "KS.TABLE")]
-    pub table: String,
-
+pub struct SourceArgs {
     /// The table to read from a dump that holds several (SCHEMA.TABLE).
     #[arg(long, value_name = "SCHEMA.TABLE")]
     pub source_table: Option<String>,
@@ -189,6 +188,23 @@ pub struct LoadArgs {
     /// Stop (exit 3) after this many rejected rows.
     #[arg(long, default_value_t = 100)]
     pub max_errors: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// Inputs: pg_dump files (plain, custom or directory format), Parquet files or folders,
+    /// hdfs:// URLs, SSTable folders (a table's folder, its snapshot or backups, one per old
+    /// node: replicas' copies are merged and each cell written once). Several inputs reconcile
+    /// last-write-wins into one stream.
+    #[arg(required = true, value_name = "INPUT")]
+    pub inputs: Vec<String>,
+
+    /// Target table as KEYSPACE.TABLE.
+    #[arg(long, value_name = "KS.TABLE")]
+    pub table: String,
+
+    #[command(flatten)]
+    pub source: SourceArgs,
 
     /// Requests in flight at once.
     #[arg(long, default_value_t = 256)]
@@ -378,17 +394,65 @@ pub enum DumpFormat {
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// The source to compare with the table (same forms as for `load`).
+    /// The source to compare with the table: anything `load` reads (pg_dump files, Parquet
+    /// files or folders, hdfs:// URLs, SSTable folders, cql://HOST/KS.TABLE of another
+    /// cluster). Several inputs reconcile last-write-wins into one, as for `load`.
     #[arg(required = true, value_name = "INPUT")]
     pub inputs: Vec<String>,
 
-    /// Table to compare as KEYSPACE.TABLE.
+    /// Table to compare with, as KEYSPACE.TABLE (in the cluster at --hosts).
     #[arg(long, value_name = "KS.TABLE")]
     pub table: String,
 
-    /// Write what differs, with the source's timestamps.
+    #[command(flatten)]
+    pub source: SourceArgs,
+
+    /// Also write what was found as JSON: {"counts": {"missing": N, "stale": N, "differs": N,
+    /// "newer": N, "extra": N}, "rows": ..., "columns": {COL: {...}}, "examples": ...}.
+    #[arg(long, value_name = "FILE.json")]
+    pub report: Option<PathBuf>,
+
+    /// Write the source's version of every missing, stale or differing row, with the source's
+    /// own write times (a newer write in the table still wins), through the same writes as
+    /// `load`; then report what was written.
     #[arg(long)]
     pub repair: bool,
+
+    /// Compare only this share (0 to 1) of the ring's 1024 token ranges, picked at random:
+    /// a quick confidence figure.
+    #[arg(long, value_name = "FRACTION")]
+    pub sample: Option<f64>,
+
+    /// With --sample: the seed that picks the ranges (the report gives the one used).
+    #[arg(long, value_name = "N", requires = "sample")]
+    pub sample_seed: Option<u64>,
+
+    /// Resume file: the token ranges compared so far, with their counts. A stopped verify run
+    /// again with it carries on after them. Not with --repair (rerun a repair whole: it writes
+    /// only what still differs).
+    #[arg(long, value_name = "FILE", conflicts_with = "repair")]
+    pub checkpoint: Option<PathBuf>,
+
+    /// Token ranges of the table scanned at once (each paged).
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    pub concurrency: usize,
+
+    /// With --repair: rows per second written at most (0: no limit).
+    #[arg(long, default_value_t = 0)]
+    pub rate: u64,
+
+    /// Memory the run may use (e.g. 512MiB, 2GiB); sorting the source spills to --temp-dir
+    /// past it.
+    #[arg(long, default_value = "1GiB", value_name = "SIZE")]
+    pub memory_limit: String,
+
+    /// Folder for spill files (removed on success, error and Ctrl-C).
+    #[arg(long, value_name = "DIR")]
+    pub temp_dir: Option<PathBuf>,
+
+    /// No progress bar or periodic progress lines (the summary is still printed).
+    #[arg(long)]
+    pub no_progress: bool,
 
     #[command(flatten)]
     pub connection: ConnectionArgs,

@@ -22,3 +22,4 @@ pub mod schema_copy;
 pub mod sink;
 pub mod sort;
 pub mod source;
+pub mod verify;

@@ -6,7 +6,7 @@
 //! rerun of the same command resumes from. The job names no concrete source or sink: it opens
 //! inputs through [`Source`] and writes through [`sink::open`].
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use thiserror::Error;
@@ -18,13 +18,13 @@ use crate::exit::{Classified, Classify};
 use crate::intake::RowBatch;
 use crate::merge::purge_tombstones;
 use crate::model::schema_cql::table_from_cql;
-use crate::model::{Partition, TableName};
+use crate::model::{Partition, TableName, TableSchema};
 use crate::plan::MappingOptions;
 use crate::progress::{Counters, InputMeter, Progress, Summary};
 use crate::rejects::{RejectError, Rejects};
 use crate::sink::{self, PartitionStream, SinkReport, SinkSpec, Target};
 use crate::sort::builder::{BuildStats, BuilderOptions, PartitionBuilder, SortError};
-use crate::source::{Events, InputSize, OpenOptions, Source, SourceEvent};
+use crate::source::{Events, InputSize, OpenOptions, Planned, Source, SourceEvent};
 
 /// Partitions buffered between stages.
 const CHANNEL_DEPTH: usize = 1024;
@@ -211,42 +211,23 @@ pub fn run(job: LoadJob) -> Result<LoadReport, LoadError> {
         });
     }
     install_interrupt_cleanup();
-    let mut sources = Vec::with_capacity(planned.len());
-    let mut sizes = Vec::with_capacity(planned.len());
-    let mut ordered = true;
-    for planned in planned {
-        let started = planned.start()?;
-        sources.push(started.events);
-        sizes.push(started.size);
-        ordered &= started.ordered;
-    }
-    let meter = input_meter(sizes);
-    let progress = Progress::start(counters.clone(), meter, job.quiet);
-
-    let mut partitions = if ordered && sources.len() == 1 {
-        // One input whose partitions come whole, reconciled and in token order (a live
-        // table's scan): straight to the sink, nothing to sort or merge.
-        let events = sources.pop().expect("one input");
-        Feed::Direct(events, counters.clone(), rejects.clone(), 0)
-    } else {
-        // Phase one: every input into the partition builder.
-        let builder = PartitionBuilder::new(
-            &schema,
-            BuilderOptions {
-                // The rest of the limit is for the stages around the builder.
-                memory_budget: (job.memory_limit / 10 * 6) as usize,
-                temp_dir: job.temp_dir.clone(),
-            },
-        );
-        let builder = read_inputs(sources, builder, &counters, &rejects)?;
-        rejects.finish()?;
+    let (sources, sizes, ordered) = start_inputs(planned)?;
+    let progress = Progress::start(counters.clone(), input_meter(sizes), job.quiet);
+    let mut partitions = feed(
+        sources,
+        ordered,
+        &schema,
+        job.memory_limit,
+        &job.temp_dir,
+        &counters,
+        &rejects,
+    )?;
+    if let Feed::Built(_) = partitions {
         progress.writing(
             Counters::get(&counters.rows_read)
                 .saturating_sub(Counters::get(&counters.rows_rejected)),
         );
-        // Phase two: merged partitions, in token order, into the sink.
-        Feed::Built(Box::new(builder.finish()?))
-    };
+    }
     let (mut tx, stream) = PartitionStream::channel(CHANNEL_DEPTH);
     let mut marks = Marks::new(job.checkpoint.as_deref(), &job.table.to_string());
     let (written, fed) = std::thread::scope(|scope| {
@@ -297,15 +278,61 @@ pub fn run(job: LoadJob) -> Result<LoadReport, LoadError> {
     })
 }
 
+/// Starts every planned input: their events, how to measure their reading, and whether they
+/// are one stream already in token order.
+pub(crate) fn start_inputs(
+    planned: Vec<Box<dyn Planned>>,
+) -> Result<(Vec<Events>, Vec<InputSize>, bool), LoadError> {
+    let mut sources = Vec::with_capacity(planned.len());
+    let mut sizes = Vec::with_capacity(planned.len());
+    let mut ordered = true;
+    for planned in planned {
+        let started = planned.start()?;
+        sources.push(started.events);
+        sizes.push(started.size);
+        ordered &= started.ordered;
+    }
+    let ordered = ordered && sources.len() == 1;
+    Ok((sources, sizes, ordered))
+}
+
+/// The inputs' partitions merged and in token order: phase one of a load (every input read
+/// whole into the partition builder, rejects recorded), or one ordered input handed on as it
+/// is read (a live table's scan: nothing to sort or merge).
+pub(crate) fn feed(
+    mut sources: Vec<Events>,
+    ordered: bool,
+    schema: &TableSchema,
+    memory_limit: u64,
+    temp_dir: &Path,
+    counters: &Arc<Counters>,
+    rejects: &Arc<Rejects>,
+) -> Result<Feed, LoadError> {
+    if ordered && let Some(events) = sources.pop() {
+        return Ok(Feed::Direct(events, counters.clone(), rejects.clone(), 0));
+    }
+    let builder = PartitionBuilder::new(
+        schema,
+        BuilderOptions {
+            // The rest of the limit is for the stages around the builder.
+            memory_budget: (memory_limit / 10 * 6) as usize,
+            temp_dir: temp_dir.to_path_buf(),
+        },
+    );
+    let builder = read_inputs(sources, builder, counters, rejects)?;
+    rejects.finish()?;
+    Ok(Feed::Built(Box::new(builder.finish()?)))
+}
+
 /// Where the sink's partitions come from: the partition builder, or an ordered input itself.
-enum Feed {
+pub(crate) enum Feed {
     Built(Box<crate::sort::builder::Partitions>),
     /// An ordered input, and the partitions it gave so far.
     Direct(Events, Arc<Counters>, Arc<Rejects>, u64),
 }
 
 impl Feed {
-    fn stats(&self) -> BuildStats {
+    pub(crate) fn stats(&self) -> BuildStats {
         match self {
             Feed::Built(partitions) => partitions.stats().clone(),
             Feed::Direct(.., count) => BuildStats {
@@ -393,7 +420,7 @@ fn list_files(path: &std::path::Path, out: &mut Vec<(String, u64, u128)>) {
 
 /// What the reading phase's progress is measured in: bytes when every input knows its size in
 /// bytes (pg_dumps), rows when every input counts its rows in advance (Parquet footers).
-fn input_meter(sizes: Vec<InputSize>) -> InputMeter {
+pub(crate) fn input_meter(sizes: Vec<InputSize>) -> InputMeter {
     if let [InputSize::Ranges { done, total }] = sizes.as_slice() {
         let done = done.clone();
         return InputMeter::Ranges {

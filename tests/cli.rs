@@ -127,3 +127,40 @@ fn inspect_describes_a_folder_of_sstables_without_a_cluster_the_same_in_every_fo
 fn inspect_without_a_folder_or_a_table_is_a_usage_error() {
     cassbulk().arg("inspect").assert().code(2);
 }
+
+#[test]
+fn verify_refuses_a_sample_outside_zero_to_one_and_a_checkpointed_repair() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("dump.sql");
+    std::fs::write(&input, "").unwrap();
+    let input = input.to_str().unwrap();
+    let out = cassbulk()
+        .args(["verify", input, "--table", "ks.t", "--sample", "2"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("--sample 2: give the share"), "{stderr}");
+    let out = cassbulk()
+        .args(["verify", input, "--table", "ks.t", "--repair"])
+        .args(["--checkpoint", "c.json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn verify_help_names_the_categories_the_report_and_the_repair() {
+    let out = cassbulk().args(["verify", "--help"]).output().unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    for word in [
+        "missing",
+        "--report",
+        "--repair",
+        "--sample",
+        "--checkpoint",
+        "--writetime",
+    ] {
+        assert!(stdout.contains(word), "{word} missing from:\n{stdout}");
+    }
+}

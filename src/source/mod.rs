@@ -52,6 +52,9 @@ pub struct OpenOptions {
     pub cql_concurrency: usize,
     /// Only the tokens `(start, end]` of a `cql://` source (default: the whole ring).
     pub cql_token_range: Option<(i64, i64)>,
+    /// Exactly these token ranges `(start, end]`, in token order, instead of the ring (or
+    /// `cql_token_range`) split evenly: a sample of the ring, or what a resumed run has left.
+    pub cql_ranges: Option<std::sync::Arc<[(i64, i64)]>>,
 }
 
 /// How sure a source is that it reads an input, from its name and first bytes alone.

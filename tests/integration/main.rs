@@ -19,4 +19,5 @@ mod schema;
 mod sink_contract;
 mod terminal;
 mod tokens;
+mod verify;
 mod write_sstables;

@@ -40,7 +40,7 @@ pub const KIND: Kind = Kind {
 };
 
 /// Ranges per scan: many more than nodes times cores, so the work spreads evenly.
-const RANGES: usize = 1024;
+pub const RANGES: usize = 1024;
 /// Ranges scanned at once, unless told otherwise.
 const CONCURRENCY: usize = 16;
 /// Rows per page.
@@ -188,6 +188,7 @@ fn open(input: &str, options: &OpenOptions) -> Result<Box<dyn Input>, SourceErro
     }
     Ok(Box::new(CqlInput {
         token_range: options.cql_token_range,
+        ranges: options.cql_ranges.clone(),
         concurrency: match options.cql_concurrency {
             0 => CONCURRENCY,
             n => n,
@@ -203,6 +204,8 @@ fn open(input: &str, options: &OpenOptions) -> Result<Box<dyn Input>, SourceErro
 struct CqlInput {
     /// Only these tokens, `(start, end]`.
     token_range: Option<(i64, i64)>,
+    /// Exactly these ranges, when given.
+    ranges: Option<Arc<[(i64, i64)]>>,
     /// Ranges scanned at once.
     concurrency: usize,
     /// Whether `writetime()` and `ttl()` are read.
@@ -368,6 +371,7 @@ impl Planned for CqlPlanned {
             session,
             concurrency,
             token_range,
+            ranges: given,
             ..
         } = *input;
         let mut prepared = runtime
@@ -393,7 +397,10 @@ impl Planned for CqlPlanned {
         });
         let done = Arc::new(AtomicU64::new(0));
         let (start, end) = token_range.unwrap_or((i64::MIN, i64::MAX));
-        let ranges = scan::split_range(start, end, RANGES);
+        let ranges = match given {
+            Some(ranges) => ranges.to_vec(),
+            None => scan::split_range(start, end, RANGES),
+        };
         let total = ranges.len() as u64;
         let counted = done.clone();
         Ok(Started {

@@ -40,6 +40,16 @@ pub fn split_range(start: i64, end: i64, count: usize) -> Vec<(i64, i64)> {
     out
 }
 
+/// The index of the range `(start, end]` of `ranges` (in token order, not overlapping) that
+/// holds `token`.
+pub fn range_of(ranges: &[(i64, i64)], token: i64) -> Option<usize> {
+    let index = ranges.partition_point(|&(_, end)| end < token);
+    ranges
+        .get(index)
+        .is_some_and(|&(start, _)| start < token)
+        .then_some(index)
+}
+
 /// One column the scan reads: its index in the target schema, and whether `writetime()` and
 /// `ttl()` are read after it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -391,6 +401,18 @@ mod tests {
         assert_eq!(split_range(0, 10, 4), [(0, 2), (2, 5), (5, 7), (7, 10)]);
         assert_eq!(split_range(5, 7, 1024), [(5, 6), (6, 7)]);
         assert!(split_range(7, 7, 4).is_empty());
+    }
+
+    #[test]
+    fn a_token_is_found_in_the_range_that_holds_it() {
+        let ranges = [(-10, 0), (0, 10), (20, 30)];
+        assert_eq!(range_of(&ranges, -10), None);
+        assert_eq!(range_of(&ranges, -9), Some(0));
+        assert_eq!(range_of(&ranges, 0), Some(0));
+        assert_eq!(range_of(&ranges, 1), Some(1));
+        assert_eq!(range_of(&ranges, 15), None);
+        assert_eq!(range_of(&ranges, 30), Some(2));
+        assert_eq!(range_of(&ranges, 31), None);
     }
 
     fn schema() -> TableSchema {
