@@ -77,7 +77,7 @@ impl Category {
     }
 }
 
-/// What was found in one column, over every row compared.
+/// What was found in one column, over the rows both sides hold.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ColumnCounts {
     /// Rows where the source has a value and the target, holding the row, has none.
@@ -97,6 +97,16 @@ pub struct ColumnCounts {
 impl ColumnCounts {
     pub fn is_empty(&self) -> bool {
         *self == ColumnCounts::default()
+    }
+
+    pub fn add(&mut self, other: &ColumnCounts) {
+        self.missing += other.missing;
+        self.stale += other.stale;
+        self.differs += other.differs;
+        self.newer += other.newer;
+        self.extra += other.extra;
+        self.ttl += other.ttl;
+        self.duplicated_list_elements += other.duplicated_list_elements;
     }
 }
 
@@ -143,13 +153,7 @@ impl Tally {
                 self.columns.push((name, counts));
                 continue;
             };
-            mine.missing += counts.missing;
-            mine.stale += counts.stale;
-            mine.differs += counts.differs;
-            mine.newer += counts.newer;
-            mine.extra += counts.extra;
-            mine.ttl += counts.ttl;
-            mine.duplicated_list_elements += counts.duplicated_list_elements;
+            mine.add(&counts);
         }
         for (mine, theirs) in self.examples.iter_mut().zip(other.examples) {
             for key in theirs {
@@ -376,6 +380,8 @@ impl<'s> Comparer<'s> {
     ) -> Option<Category> {
         let deletion = merge_deletions(deletion, source.and_then(|r| r.deletion));
         let mut worst = Verdict::Match;
+        // Per-column counts, kept for rows both sides hold.
+        let mut columns = vec![ColumnCounts::default(); self.values.len()];
         let mut source_visible = source.is_some_and(|row| {
             row.liveness
                 .is_some_and(|l| !shadows(deletion, l.timestamp) && self.is_live(l.liveness))
@@ -391,7 +397,7 @@ impl<'s> Comparer<'s> {
                 merge_deletions(deletion, source_data.and_then(|d| d.complex_deletion));
             let source_cells = source_data.map_or(&[][..], |d| &d.cells);
             let target_cells = target_data.map_or(&[][..], |d| &d.cells);
-            let counts = &mut tally.columns[c].1;
+            let counts = &mut columns[c];
             let verdict = match &column.cql_type {
                 CqlType::List { frozen: false, .. } => {
                     let (verdict, visible) =
@@ -453,6 +459,11 @@ impl<'s> Comparer<'s> {
             worst = worst.max(verdict);
         }
         let target_present = target.is_some();
+        if target_present && source_visible {
+            for ((_, total), row) in tally.columns.iter_mut().zip(columns) {
+                total.add(&row);
+            }
+        }
         tally.source_rows += u64::from(source_visible);
         tally.target_rows += u64::from(target_present);
         match (source_visible, target_present) {

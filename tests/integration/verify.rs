@@ -19,7 +19,7 @@ const T2: i64 = T1 + 1_000_000_000;
 const T3: i64 = T2 + 1_000_000_000;
 
 /// The injected differences: (missing, stale, differs, newer, extra).
-const EXPECTED: [u64; 5] = [5, 7, 2, 3, 4];
+const EXPECTED: [u64; 5] = [5, 8, 2, 3, 4];
 
 /// The PostgreSQL table and two dumps of it: before and after it moved on.
 struct Dumps {
@@ -99,6 +99,9 @@ async fn injected_target(session: &Session, dumps: &Dumps, table: &str) {
             "UPDATE {table} USING TIMESTAMP {} SET balance = 0 WHERE id IN (20, 21)",
             T1 + 2
         ),
+        // Stale, with duplicated list elements: the list appended again at its own write time
+        // (what a reload that is not idempotent leaves).
+        format!("UPDATE {table} USING TIMESTAMP {T1} SET tags = tags + ['t7', 'u'] WHERE id = 7"),
         // Differs: another value at the newer dump's own timestamp. (Cassandra keeps the
         // greater value of a tie, so the source's, 'name-3x', wins the repair.)
         format!("UPDATE {table} USING TIMESTAMP {T2} SET name = 'a' WHERE id IN (30, 31)"),
@@ -163,6 +166,15 @@ async fn verify_repair_verify(session: &Session, source: &Path, table: &str, arg
         "{report}"
     );
     assert_eq!(report["columns"]["balance"]["stale"].as_u64(), Some(2));
+    let tags = &report["columns"]["tags"];
+    assert_eq!(
+        (
+            tags["stale"].as_u64(),
+            tags["duplicated_list_elements"].as_u64()
+        ),
+        (Some(1), Some(1)),
+        "{report}"
+    );
     let examples = report["examples"]["missing"].as_array().unwrap();
     assert!(examples.iter().any(|e| e == "id=101"), "{report}");
     assert_eq!(report["rows"]["source"].as_u64(), Some(101));
@@ -174,7 +186,7 @@ async fn verify_repair_verify(session: &Session, source: &Path, table: &str, arg
     assert_eq!(counts(&report), EXPECTED, "{stderr}");
     assert_eq!(
         report["repair"]["rows_written"].as_u64(),
-        Some(14),
+        Some(15),
         "{report}"
     );
 
@@ -204,6 +216,17 @@ async fn verify_repair_verify(session: &Session, source: &Path, table: &str, arg
     assert_eq!(by_id[&20].2, 2000);
     assert_eq!(by_id[&30].0, "name-30");
     assert_eq!(by_id[&102].0, "name-102");
+    let tags = common::rows(session, &format!("SELECT tags FROM {table} WHERE id = 7")).await;
+    let list = cassbulk::model::Value::decode(
+        &cassbulk::model::types::parse_type("list<text>", &cassbulk::model::types::NoUdts).unwrap(),
+        tags[0][0].as_deref().unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        list.to_cql_literal(),
+        "['t7', 'u']",
+        "the duplicated list is whole again"
+    );
     assert_eq!(
         by_id.len(),
         105,
@@ -354,4 +377,70 @@ async fn a_sampled_verify_compares_a_share_of_the_ring_and_says_so() {
     let (_, again, _) = verify(&dumps.new, &table, &args);
     assert_eq!(counts(&again), sampled);
     assert!(stderr.contains("a sample"), "{stderr}");
+}
+
+#[tokio::test]
+async fn a_verify_resumed_from_its_checkpoint_compares_only_the_ranges_left_and_adds_its_counts() {
+    use cassbulk::model::{Token, Value};
+    use cassbulk::verify::{Resume, Tally};
+
+    let session = common::session().await;
+    let ks = common::keyspace(&session, "verify_resume").await;
+    let dumps = dumps(&ks);
+    let table = format!("{ks}.accounts");
+    injected_target(&session, &dumps, &table).await;
+    // As a run stopped halfway leaves it: the ranges up to token 0 compared, with their counts.
+    let dir = tempfile::tempdir().unwrap();
+    let checkpoint = dir.path().join("verify.checkpoint");
+    let earlier = Tally {
+        source_rows: 1000,
+        counts: [100, 0, 0, 0, 0],
+        ..Tally::default()
+    };
+    let resume = Resume {
+        table: table.clone(),
+        done_through: 0,
+        ranges_done: 512,
+        tally: earlier,
+    };
+    std::fs::write(&checkpoint, serde_json::to_string(&resume).unwrap()).unwrap();
+    let source_table = format!("public.{}", dumps.pg_table);
+    let (code, report, stderr) = verify(
+        &dumps.new,
+        &table,
+        &[
+            "--source-table",
+            &source_table,
+            "--writetime",
+            &T2.to_string(),
+            "--checkpoint",
+            checkpoint.to_str().unwrap(),
+        ],
+    );
+    // The injected rows whose tokens lie past the checkpoint, per category.
+    let injected: [&[i32]; 5] = [
+        &[10, 11, 101, 102, 103],
+        &[1, 2, 3, 4, 5, 7, 20, 21],
+        &[30, 31],
+        &[40, 41, 42],
+        &[90, 91, 200, 201],
+    ];
+    let mut expected = injected.map(|ids| {
+        ids.iter()
+            .filter(|&&id| Token::of_key(&Value::Int(id).to_bytes()).0 > 0)
+            .count() as u64
+    });
+    expected[0] += 100;
+    assert_eq!(counts(&report), expected, "{stderr}");
+    assert_eq!(code, 1);
+    assert_eq!(report["token_ranges"].as_u64(), Some(1024));
+    let source_rows = report["rows"]["source"].as_u64().unwrap();
+    assert!(
+        (1020..1090).contains(&source_rows),
+        "{source_rows}: about half of 101 more"
+    );
+    assert!(
+        !checkpoint.exists(),
+        "a completed verify removes its checkpoint"
+    );
 }
