@@ -7,6 +7,8 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -113,6 +115,8 @@ pub struct Marks {
     path: Option<PathBuf>,
     table: String,
     saved: Instant,
+    /// Where the count of durable partitions is also kept, for a job that watches its sink.
+    watch: Option<Arc<AtomicU64>>,
 }
 
 impl Marks {
@@ -122,18 +126,38 @@ impl Marks {
             path: path.map(Path::to_owned),
             table: table.to_owned(),
             saved: Instant::now(),
+            watch: None,
         }
     }
 
-    /// Whether a mark should be recorded now: a file is kept and the last was a while ago.
+    /// Marks kept in no file, whose count of durable partitions the returned counter follows
+    /// (a job that feeds the sink learns how much of what it sent is written).
+    pub fn watched(table: &str) -> (Marks, Arc<AtomicU64>) {
+        let durable = Arc::new(AtomicU64::new(0));
+        let mut marks = Marks::new(None, table);
+        marks.watch = Some(durable.clone());
+        (marks, durable)
+    }
+
+    /// Whether a mark should be recorded now: a file is kept (or a job watches) and the last
+    /// was a while ago.
     pub fn due(&self) -> bool {
-        self.path.is_some() && self.saved.elapsed() >= CHECKPOINT_EVERY
+        (self.path.is_some() || self.watch.is_some()) && self.saved.elapsed() >= CHECKPOINT_EVERY
+    }
+
+    /// Whether a job watches the count of durable partitions: the sink then records as soon
+    /// as everything it was sent is written.
+    pub fn eager(&self) -> bool {
+        self.watch.is_some()
     }
 
     /// Records that every partition up to and including (`token`, `key`) is durable, `done`
     /// partitions in all.
     pub fn record(&mut self, token: Token, key: &[u8], done: u64) -> Result<(), CheckpointError> {
         self.saved = Instant::now();
+        if let Some(watch) = &self.watch {
+            watch.store(done, Ordering::Release);
+        }
         let Some(path) = &self.path else {
             return Ok(());
         };

@@ -427,10 +427,10 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "N", requires = "sample")]
     pub sample_seed: Option<u64>,
 
-    /// Resume file: the token ranges compared so far, with their counts. A stopped verify run
-    /// again with it carries on after them. Not with --repair (rerun a repair whole: it writes
-    /// only what still differs).
-    #[arg(long, value_name = "FILE", conflicts_with = "repair")]
+    /// Resume file: the token ranges compared so far, with their counts (with --repair, saved
+    /// once what they needed is written). A stopped verify run again with it carries on after
+    /// them; a completed one removes it.
+    #[arg(long, value_name = "FILE")]
     pub checkpoint: Option<PathBuf>,
 
     /// Token ranges of the table scanned at once (each paged).

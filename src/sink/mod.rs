@@ -133,6 +133,20 @@ impl PartitionSender {
         Ok(())
     }
 
+    /// Hands on what is queued, now. Blocks; call it outside an async runtime.
+    pub fn flush_blocking(&mut self) -> Result<(), StreamClosed> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let chunk = std::mem::replace(&mut self.buffer, Vec::with_capacity(CHUNK));
+        self.tx.blocking_send(chunk).map_err(|_| StreamClosed)
+    }
+
+    /// Whether the sink stopped reading.
+    pub fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+
     /// Hands a partition on at once (with any queued before it).
     pub async fn send(&mut self, partition: Partition) -> Result<(), StreamClosed> {
         let mut chunk = std::mem::take(&mut self.buffer);

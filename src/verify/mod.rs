@@ -5,7 +5,8 @@
 //! compared cell by cell ([`compare`]). With `--repair` the source's version of every row that
 //! is missing, stale or differs goes, with the source's own timestamps, through the same sink
 //! as a load, so a newer live write is never overwritten. `--sample` scans a random share of the
-//! ring's ranges; `--checkpoint` records how far the comparison got, with its counts so far.
+//! ring's ranges; `--checkpoint` records how far the comparison got, with its counts so far
+//! (repairing, once the sink has written what those ranges needed).
 
 pub mod compare;
 pub mod report;
@@ -13,6 +14,7 @@ pub mod report;
 use std::cmp::Ordering;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 
 use thiserror::Error;
 
@@ -24,7 +26,7 @@ use crate::model::{Partition, TableName};
 use crate::plan::MappingOptions;
 use crate::progress::{Counters, InputMeter, Progress, Summary};
 use crate::rejects::Rejects;
-use crate::sink::{self, PartitionStream, SinkReport, SinkSpec, Target};
+use crate::sink::{self, PartitionSender, PartitionStream, SinkReport, SinkSpec, Target};
 use crate::source::cql::RANGES;
 use crate::source::cql::scan::range_of;
 use crate::source::cql::scan::split_range;
@@ -236,7 +238,8 @@ pub fn run(job: VerifyJob) -> Result<VerifyReport, VerifyError> {
     let comparer = Comparer::new(&schema, now);
     let mut checkpoint = report::Checkpointer::new(job.checkpoint.clone(), &table, ranges_before);
     let (tx, stream) = PartitionStream::channel(REPAIR_DEPTH);
-    let mut marks = Marks::new(None, &table);
+    // How many repair partitions the sink has written: a checkpoint waits for them.
+    let (mut marks, durable) = Marks::watched(&table);
     let (compared_result, written) = std::thread::scope(|scope| {
         let compare = scope.spawn(|| {
             let mut tx = tx;
@@ -244,6 +247,7 @@ pub fn run(job: VerifyJob) -> Result<VerifyReport, VerifyError> {
             let mut source_next = next_in(&mut feed, &ranges)?;
             let mut target_next = next_target(&mut target_events)?;
             let mut previous = i64::MIN;
+            let mut sent = 0u64;
             while source_next.is_some() || target_next.is_some() {
                 let order = match (&source_next, &target_next) {
                     (Some(s), Some(t)) => (s.token, &s.key).cmp(&(t.token, &t.key)),
@@ -268,15 +272,19 @@ pub fn run(job: VerifyJob) -> Result<VerifyReport, VerifyError> {
                     Counters::add(&compared.rows_read, rows as u64);
                 }
                 if let Some(p) = s.as_ref().or(t.as_ref()) {
-                    // Everything before this partition is compared (and, repairing, sent).
-                    checkpoint.reached(p.token.0, &ranges, &tally)?;
+                    // Everything before this partition is compared; repairing, a checkpoint
+                    // waits until what was sent for it is written.
+                    let settle = || job.repair.is_none() || settled(&mut tx, &durable, sent);
+                    checkpoint.reached(p.token.0, &ranges, &tally, settle)?;
                 }
                 let repair = comparer.partition(s.as_ref(), t.as_ref(), &mut tally);
                 if let Some(repair) = repair
                     && job.repair.is_some()
-                    && tx.blocking_send(repair).is_err()
                 {
-                    break;
+                    if tx.blocking_send(repair).is_err() {
+                        break;
+                    }
+                    sent += 1;
                 }
                 if s.is_some() {
                     source_next = next_in(&mut feed, &ranges)?;
@@ -326,6 +334,21 @@ pub fn run(job: VerifyJob) -> Result<VerifyReport, VerifyError> {
         sample: job.sample,
         ranges: ranges_before + ranges.len() as u64,
     })
+}
+
+/// Hands on the repairs queued and waits until the sink has written all `sent`; false when
+/// the sink stopped (its error ends the run).
+fn settled(tx: &mut PartitionSender, durable: &AtomicU64, sent: u64) -> bool {
+    if tx.flush_blocking().is_err() {
+        return false;
+    }
+    while durable.load(AtomicOrdering::Acquire) < sent {
+        if tx.is_closed() {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    true
 }
 
 /// The next source partition in one of `ranges`.

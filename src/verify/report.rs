@@ -103,12 +103,15 @@ impl Checkpointer {
     }
 
     /// Called before the partition at `token` is compared, with the counts of everything
-    /// before it: when it opens a new range, the ranges before it are whole.
+    /// before it: when it opens a new range, the ranges before it are whole. `settle` is
+    /// called before a save and says whether it may go ahead (a repair: everything sent for
+    /// the ranges before is written).
     pub fn reached(
         &mut self,
         token: i64,
         ranges: &[(i64, i64)],
         tally: &Tally,
+        settle: impl FnOnce() -> bool,
     ) -> Result<(), ReportError> {
         let Some(path) = &self.path else {
             return Ok(());
@@ -120,7 +123,7 @@ impl Checkpointer {
             return Ok(());
         }
         self.current = index;
-        if index == 0 || self.saved.elapsed() < CHECKPOINT_EVERY {
+        if index == 0 || self.saved.elapsed() < CHECKPOINT_EVERY || !settle() {
             return Ok(());
         }
         self.saved = Instant::now();
@@ -400,9 +403,17 @@ mod tests {
             matching: 3,
             ..Tally::default()
         };
-        checkpointer.reached(ranges[0].1, &ranges, &tally).unwrap();
+        checkpointer
+            .reached(ranges[0].1, &ranges, &tally, || true)
+            .unwrap();
         assert!(!path.exists(), "the first range is not whole yet");
-        checkpointer.reached(ranges[2].1, &ranges, &tally).unwrap();
+        checkpointer
+            .reached(ranges[1].1, &ranges, &tally, || false)
+            .unwrap();
+        assert!(!path.exists(), "a save waits until it may go ahead");
+        checkpointer
+            .reached(ranges[2].1, &ranges, &tally, || true)
+            .unwrap();
         let resume = read_checkpoint(&path, "ks.t").unwrap().unwrap();
         assert_eq!(resume.done_through, ranges[1].1);
         assert_eq!(resume.ranges_done, 2);

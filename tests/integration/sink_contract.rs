@@ -437,6 +437,80 @@ async fn the_cql_sink_keeps_the_sink_contract() {
     assert_sink_keeps_the_contract(SinkSpec::Cql(CqlSinkOptions::default()), "contract_cql").await;
 }
 
+/// A job that watches the CQL sink's marks (verify's repair, before it saves a checkpoint) learns
+/// that everything it sent is written while the stream is still open, not only at its end.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_cql_sinks_marks_follow_its_writes_while_the_stream_pauses() {
+    let session = common::session().await;
+    let ks = common::keyspace(&session, "marks").await;
+    common::run(
+        &session,
+        &format!("CREATE TABLE {ks}.t (k int PRIMARY KEY, v text)"),
+    )
+    .await;
+    let name = TableName::parse(&format!("{ks}.t")).unwrap();
+    let schema = Arc::new(read_table_schema(&session, &name).await.unwrap());
+    let partitions: Vec<Partition> = (0..10)
+        .map(|k| {
+            let key = Value::Int(k).to_bytes();
+            Partition {
+                token: Token::of_key(&key),
+                key,
+                deletion: None,
+                range_deletions: Vec::new(),
+                static_row: None,
+                rows: vec![Row {
+                    clustering: Vec::new(),
+                    liveness: Some(RowLiveness {
+                        timestamp: 1000,
+                        liveness: Liveness::Live,
+                    }),
+                    deletion: None,
+                    columns: vec![ColumnData {
+                        column: 1,
+                        cells: vec![Cell::live(1000, b"x".to_vec())],
+                        complex_deletion: None,
+                    }],
+                }],
+            }
+        })
+        .collect();
+    let sink_session = Arc::new(common::session().await);
+    let seen_while_open = tokio::task::spawn_blocking(move || {
+        let target = Target {
+            schema,
+            session: Some(sink_session),
+            runtime: tokio::runtime::Handle::current(),
+            counters: Arc::new(Counters::default()),
+        };
+        let mut sink = sink::open(&SinkSpec::Cql(CqlSinkOptions::default()), &target).unwrap();
+        let (mut marks, durable) = Marks::watched("t");
+        let (mut tx, stream) = PartitionStream::channel(64);
+        let feeder = std::thread::spawn(move || {
+            for partition in partitions {
+                tx.blocking_send(partition).unwrap();
+            }
+            tx.flush_blocking().unwrap();
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+            while durable.load(std::sync::atomic::Ordering::Acquire) < 10
+                && std::time::Instant::now() < deadline
+            {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            let seen = durable.load(std::sync::atomic::Ordering::Acquire);
+            drop(tx);
+            seen
+        });
+        sink.write(stream, &mut marks).unwrap();
+        feeder.join().unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(seen_while_open, 10);
+    let rows = common::rows(&session, &format!("SELECT k FROM {ks}.t")).await;
+    assert_eq!(rows.len(), 10);
+}
+
 /// The SSTable sink: its SSTables taken into the table by `nodetool import --extended-verify`.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_sstable_sink_keeps_the_sink_contract() {

@@ -380,7 +380,7 @@ async fn a_sampled_verify_compares_a_share_of_the_ring_and_says_so() {
 }
 
 #[tokio::test]
-async fn a_verify_resumed_from_its_checkpoint_compares_only_the_ranges_left_and_adds_its_counts() {
+async fn a_verify_resumed_from_its_checkpoint_compares_and_repairs_only_the_ranges_left() {
     use cassbulk::model::{Token, Value};
     use cassbulk::verify::{Resume, Tally};
 
@@ -415,6 +415,7 @@ async fn a_verify_resumed_from_its_checkpoint_compares_only_the_ranges_left_and_
             &T2.to_string(),
             "--checkpoint",
             checkpoint.to_str().unwrap(),
+            "--repair",
         ],
     );
     // The injected rows whose tokens lie past the checkpoint, per category.
@@ -443,4 +444,24 @@ async fn a_verify_resumed_from_its_checkpoint_compares_only_the_ranges_left_and_
         !checkpoint.exists(),
         "a completed verify removes its checkpoint"
     );
+
+    // The repair wrote only what the ranges left needed: a whole verify now finds the rows
+    // before the checkpoint still out of sync, and only those.
+    let (_, report, stderr) = verify(
+        &dumps.new,
+        &table,
+        &[
+            "--source-table",
+            &source_table,
+            "--writetime",
+            &T2.to_string(),
+        ],
+    );
+    let before = injected.map(|ids| {
+        ids.iter()
+            .filter(|&&id| Token::of_key(&Value::Int(id).to_bytes()).0 <= 0)
+            .count() as u64
+    });
+    let repaired = [before[0], before[1], before[2], 3, 4];
+    assert_eq!(counts(&report), repaired, "{stderr}");
 }

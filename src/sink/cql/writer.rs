@@ -238,7 +238,26 @@ impl CqlSink {
             Some((token, key, done)) => marks.record(token, key, done),
             None => Ok(()),
         };
-        while let Some(partition) = partitions.recv().await {
+        loop {
+            // Acknowledgements are taken while waiting for the next partition too, so marks
+            // follow the writes when the stream pauses.
+            let next = if tasks.is_empty() {
+                partitions.recv().await
+            } else {
+                tokio::select! {
+                    next = partitions.recv() => next,
+                    Some(done) = tasks.join_next() => {
+                        tracker.ack(flatten(done)?);
+                        if marks.due() || (marks.eager() && tasks.is_empty()) {
+                            record(marks, &tracker)?;
+                        }
+                        continue;
+                    }
+                }
+            };
+            let Some(partition) = next else {
+                break;
+            };
             let planned =
                 partition_statements(&inner.schema, &partition, inner.options.batch_bytes)?;
             let writes_lists = inner.lists.is_some()
