@@ -258,7 +258,7 @@ impl<'s> Comparer<'s> {
                 self.note(category, any, None, tally);
                 if category.is_repaired() {
                     tally.rows_to_repair += 1;
-                    repair_static = source_static.cloned();
+                    repair_static = source_static.map(|row| self.whole(row));
                     deletions_needed |= source_static.is_none();
                 }
             }
@@ -303,7 +303,7 @@ impl<'s> Comparer<'s> {
                 if category.is_repaired() {
                     tally.rows_to_repair += 1;
                     match s {
-                        Some(s) => repair_rows.push(s.clone()),
+                        Some(s) => repair_rows.push(self.whole(s)),
                         None => deletions_needed = true,
                     }
                 }
@@ -320,6 +320,32 @@ impl<'s> Comparer<'s> {
             static_row: repair_static,
             rows: repair_rows,
         })
+    }
+
+    /// A source row as its repair writes it: a multi-cell collection without a deletion of
+    /// its own (what a scan over CQL gives) is written whole, with the deletion a whole-value
+    /// write makes (just before its oldest element), so the table's older elements that the
+    /// source does not have go, and a list is not appended to what the table holds. Newer
+    /// elements in the table, live writes, stay.
+    fn whole(&self, row: &Row) -> Row {
+        let mut row = row.clone();
+        for data in &mut row.columns {
+            let multi_cell = self
+                .schema
+                .columns
+                .get(data.column)
+                .is_some_and(|c| c.cql_type.is_multi_cell());
+            if !multi_cell || data.complex_deletion.is_some() {
+                continue;
+            }
+            if let Some(oldest) = data.cells.iter().map(|c| c.timestamp).min() {
+                data.complex_deletion = Some(Deletion {
+                    timestamp: oldest - 1,
+                    local_deletion_time: self.now,
+                });
+            }
+        }
+        row
     }
 
     /// Counts a row's category and keeps its key as an example.
@@ -954,6 +980,21 @@ mod tests {
         let column = &tally.columns.iter().find(|(n, _)| n == "l").unwrap().1;
         assert_eq!(column.duplicated_list_elements, 1);
         assert!(repair.is_some());
+    }
+
+    #[test]
+    fn a_repaired_collection_without_a_deletion_of_its_own_is_written_whole() {
+        let s = schema();
+        let mut scanned = list(&s, 1, 10, &["x", "y"]);
+        scanned.cells[1].timestamp = 12;
+        let source = partition(1, vec![row(1, vec![scanned, set(&s, 10, &["a"], Some(4))])]);
+        let target = partition(1, vec![row(1, vec![list(&s, 9, 5, &["old"])])]);
+        let repair = compare(Some(&source), Some(&target)).1.unwrap();
+        let columns = &repair.rows[0].columns;
+        assert_eq!(columns[0].complex_deletion.map(|d| d.timestamp), Some(9));
+        assert_eq!(columns[0].cells, source.rows[0].columns[0].cells);
+        // A deletion of its own is kept as it is.
+        assert_eq!(columns[1].complex_deletion.map(|d| d.timestamp), Some(4));
     }
 
     #[test]

@@ -2,8 +2,8 @@
 //! pg_dump, then changed live (rows added, rows updated with newer timestamps, rows deleted, a
 //! column of some rows overwritten with an older timestamp, a value written at the newer dump's
 //! own timestamp), and PostgreSQL moves on (rows updated, inserted, deleted) before a newer
-//! dump. Verified against the newer dump, as a pg_dump, as Parquet and as the SSTable folder of
-//! a table loaded from it, the report gives exactly the injected number in each category and
+//! dump. Verified against the newer dump, as a pg_dump, as Parquet, as the SSTable folder of a
+//! table loaded from it and as that table over CQL (`cql://`), the report gives exactly the injected number in each category and
 //! exits 1; `--repair` then a second verify gives missing = stale = differs = 0 and exits 0,
 //! with the live newer rows untouched.
 
@@ -265,7 +265,7 @@ async fn reference(session: &Session, ks: &str, dumps: &Dumps) -> String {
 }
 
 #[tokio::test]
-async fn a_verify_of_a_parquet_source_counts_the_same_and_repairs_the_same() {
+async fn a_verify_of_a_parquet_source_or_another_tables_scan_counts_and_repairs_the_same() {
     let session = common::session().await;
     let ks = common::keyspace(&session, "verify_pq").await;
     let dumps = dumps(&ks);
@@ -292,6 +292,13 @@ async fn a_verify_of_a_parquet_source_counts_the_same_and_repairs_the_same() {
         &["--writetime", &T2.to_string()],
     )
     .await;
+
+    // Another cluster's table as the source (here the same node's reference table), read
+    // over CQL with every cell's write time.
+    let again = format!("{ks}.accounts_again");
+    injected_target(&session, &dumps, &again).await;
+    let url = format!("cql://{}/{reference}", common::hosts());
+    verify_repair_verify(&session, Path::new(&url), &again, &[]).await;
 }
 
 #[tokio::test]
