@@ -54,6 +54,9 @@ fn load(args: LoadArgs) -> Result<ExitCode> {
             cql_concurrency: 0,
             cql_token_range: None,
             cql_ranges: None,
+            // --rate paces the writes, and through them a cql:// source's scan.
+            cql_rate: 0,
+            cql_from_token: None,
         },
         mapping: mapping(&args.source)?,
         sink: match args.via {
@@ -207,6 +210,7 @@ fn verify(args: VerifyArgs) -> Result<ExitCode> {
         }),
         sample,
         concurrency: args.concurrency.max(1),
+        rate: args.rate,
         checkpoint: args.checkpoint.clone(),
     };
     let report = verify::run(job).map_err(anyhow::Error::from)?;
@@ -271,6 +275,8 @@ fn dump(args: DumpArgs) -> Result<ExitCode> {
                 }
             },
             cql_ranges: None,
+            cql_rate: args.rate,
+            cql_from_token: None,
         },
         mapping: MappingOptions::default(),
         sink: SinkSpec::Dump(DumpSinkOptions {

@@ -337,6 +337,11 @@ pub struct DumpArgs {
     #[arg(long, value_name = "N", default_value_t = 16)]
     pub concurrency: usize,
 
+    /// With a cql:// source: rows per second read at most (0: no limit), to spare a live
+    /// cluster.
+    #[arg(long, default_value_t = 0)]
+    pub rate: u64,
+
     /// Rows per file before the next file starts.
     #[arg(long, value_name = "N", default_value_t = 10_000_000)]
     pub rows_per_file: u64,
@@ -437,7 +442,8 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "N", default_value_t = 16)]
     pub concurrency: usize,
 
-    /// With --repair: rows per second written at most (0: no limit).
+    /// Rows per second read from the table at most, and written with --repair (0: no
+    /// limit), to spare a live cluster.
     #[arg(long, default_value_t = 0)]
     pub rate: u64,
 

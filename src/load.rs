@@ -129,10 +129,19 @@ pub struct LoadReport {
 
 /// Runs the load and reports what it did.
 pub fn run(job: LoadJob) -> Result<LoadReport, LoadError> {
+    let resume = match &job.checkpoint {
+        Some(path) => checkpoint::read(path, &job.table.to_string())?,
+        None => None,
+    };
+    // A live table's scan starts at the checkpoint: everything before it is written.
+    let open = OpenOptions {
+        cql_from_token: resume.as_ref().map(|mark| mark.token),
+        ..job.open.clone()
+    };
     let opened = job
         .inputs
         .iter()
-        .map(|input| Source::open(input, &job.open))
+        .map(|input| Source::open(input, &open))
         .collect::<Result<Vec<_>, _>>()?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -176,10 +185,6 @@ pub fn run(job: LoadJob) -> Result<LoadReport, LoadError> {
         .into_iter()
         .map(|source| source.plan(schema.clone(), &job.mapping))
         .collect::<Result<Vec<_>, _>>()?;
-    let resume = match &job.checkpoint {
-        Some(path) => checkpoint::read(path, &job.table.to_string())?,
-        None => None,
-    };
     let rejects = Arc::new(Rejects::new(job.rejects.as_deref(), job.max_errors)?);
     let counters = Arc::new(Counters::default());
     let mut spec = job.sink.clone();

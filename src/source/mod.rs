@@ -55,6 +55,10 @@ pub struct OpenOptions {
     /// Exactly these token ranges `(start, end]`, in token order, instead of the ring (or
     /// `cql_token_range`) split evenly: a sample of the ring, or what a resumed run has left.
     pub cql_ranges: Option<std::sync::Arc<[(i64, i64)]>>,
+    /// Rows per second a `cql://` source hands on at most (0: no limit); its scans wait.
+    pub cql_rate: u64,
+    /// Only tokens from this one on (a resumed load: everything before it is written).
+    pub cql_from_token: Option<i64>,
 }
 
 /// How sure a source is that it reads an input, from its name and first bytes alone.

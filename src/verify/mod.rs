@@ -57,6 +57,8 @@ pub struct VerifyJob {
     pub sample: Option<(f64, u64)>,
     /// Token ranges of the target scanned at once.
     pub concurrency: usize,
+    /// Rows per second scanned from the target at most (0: no limit).
+    pub rate: u64,
     pub checkpoint: Option<PathBuf>,
 }
 
@@ -167,6 +169,7 @@ pub fn run(job: VerifyJob) -> Result<VerifyReport, VerifyError> {
             connection: Some(job.connection.clone()),
             cql_concurrency: job.concurrency,
             cql_ranges: Some(ranges.clone()),
+            cql_rate: job.rate,
             ..OpenOptions::default()
         },
     )?

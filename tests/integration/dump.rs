@@ -235,7 +235,7 @@ async fn a_dump_that_fails_midway_leaves_no_files_and_no_success_marker() {
 }
 
 #[tokio::test]
-async fn dumps_of_two_token_ranges_together_are_the_whole_table() {
+async fn dumps_of_two_token_ranges_paced_together_are_the_whole_table() {
     let session = common::session().await;
     let ks = loaded_table(&session, "dump_ranges").await;
     let out = tempfile::tempdir().unwrap();
@@ -246,7 +246,8 @@ async fn dumps_of_two_token_ranges_together_are_the_whole_table() {
             .arg(&dir)
             .arg("--no-progress");
         if let Some(range) = range {
-            cmd.args(["--where-token-range", range]);
+            // Paced too: --rate limits how fast the scan reads, not what it reads.
+            cmd.args(["--where-token-range", range, "--rate", "5000"]);
         }
         ok(&mut cmd);
         read(&dir)
@@ -349,5 +350,81 @@ bad = [(k, a[k], b[k]) for k in a if a[k] != b[k]]
 assert not bad, bad[:3]
 "#,
         &[&input, &output.join("part-00000.parquet")],
+    );
+}
+
+/// A copy over CQL stopped partway resumes from its checkpoint: the scan starts at the
+/// checkpoint's token (rows before it are neither read nor written again) and what follows is
+/// copied whole.
+#[tokio::test]
+async fn a_copy_over_cql_resumed_from_a_checkpoint_scans_only_the_tokens_after_it() {
+    use cassbulk::checkpoint::{Mark, write};
+    use cassbulk::model::{Token, Value};
+
+    let session = common::session().await;
+    let ks = common::keyspace(&session, "copy_resume").await;
+    for table in ["src", "dst"] {
+        common::run(
+            &session,
+            &format!("CREATE TABLE {ks}.{table} (k int PRIMARY KEY, v text)"),
+        )
+        .await;
+    }
+    for k in 0..200 {
+        common::run(
+            &session,
+            &format!("INSERT INTO {ks}.src (k, v) VALUES ({k}, 'v{k}') USING TIMESTAMP 1000"),
+        )
+        .await;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let checkpoint = dir.path().join("copy.checkpoint");
+    // As a load stopped halfway leaves it: every partition up to token 0 is written.
+    write(
+        &checkpoint,
+        &Mark {
+            table: format!("{ks}.dst"),
+            token: 0,
+            key_hex: String::new(),
+            partitions: 100,
+        },
+    )
+    .unwrap();
+    let summary = dir.path().join("summary.json");
+    ok(cassbulk()
+        .args([
+            "load",
+            &url(&ks, "src"),
+            "--table",
+            &format!("{ks}.dst"),
+            "--no-progress",
+        ])
+        .arg("--checkpoint")
+        .arg(&checkpoint)
+        .arg("--summary-json")
+        .arg(&summary));
+    let after: Vec<i32> = (0..200)
+        .filter(|&k| Token::of_key(&Value::Int(k).to_bytes()).0 > 0)
+        .collect();
+    let rows = common::rows(&session, &format!("SELECT k FROM {ks}.dst")).await;
+    let mut got: Vec<i32> = rows
+        .iter()
+        .map(|r| i32::from_be_bytes(r[0].as_deref().unwrap().try_into().unwrap()))
+        .collect();
+    got.sort_unstable();
+    assert_eq!(
+        got, after,
+        "exactly the keys after the checkpoint are copied"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    assert_eq!(
+        summary["rows_read"].as_u64(),
+        Some(after.len() as u64),
+        "only the tokens after the checkpoint are scanned: {summary}"
+    );
+    assert!(
+        !checkpoint.exists(),
+        "a completed load removes its checkpoint"
     );
 }

@@ -186,9 +186,28 @@ fn open(input: &str, options: &OpenOptions) -> Result<Box<dyn Input>, SourceErro
         }
         .into());
     }
+    // A resumed run scans from the checkpoint's token on: (token - 1, ...].
+    let token_range = match (options.cql_token_range, options.cql_from_token) {
+        (range, None) => range,
+        (range, Some(from)) => {
+            let (start, end) = range.unwrap_or((i64::MIN, i64::MAX));
+            Some((start.max(from.saturating_sub(1)), end))
+        }
+    };
+    let ranges = match (&options.cql_ranges, options.cql_from_token) {
+        (Some(ranges), Some(from)) => Some(
+            ranges
+                .iter()
+                .filter(|&&(_, end)| end >= from)
+                .map(|&(start, end)| (start.max(from.saturating_sub(1)), end))
+                .collect(),
+        ),
+        (ranges, _) => ranges.clone(),
+    };
     Ok(Box::new(CqlInput {
-        token_range: options.cql_token_range,
-        ranges: options.cql_ranges.clone(),
+        token_range,
+        ranges,
+        rate: options.cql_rate,
         concurrency: match options.cql_concurrency {
             0 => CONCURRENCY,
             n => n,
@@ -206,6 +225,8 @@ struct CqlInput {
     token_range: Option<(i64, i64)>,
     /// Exactly these ranges, when given.
     ranges: Option<Arc<[(i64, i64)]>>,
+    /// Rows per second handed on at most (0: no limit).
+    rate: u64,
     /// Ranges scanned at once.
     concurrency: usize,
     /// Whether `writetime()` and `ttl()` are read.
@@ -372,6 +393,7 @@ impl Planned for CqlPlanned {
             concurrency,
             token_range,
             ranges: given,
+            rate,
             ..
         } = *input;
         let mut prepared = runtime
@@ -413,6 +435,7 @@ impl Planned for CqlPlanned {
                 failed: false,
                 done,
                 concurrency,
+                pace: Pace::new(rate),
             }),
             size: InputSize::Ranges {
                 done: Arc::new(move || counted.load(Ordering::Relaxed)),
@@ -439,6 +462,38 @@ struct Ordered {
     done: Arc<AtomicU64>,
     /// Ranges scanned at once.
     concurrency: usize,
+    pace: Pace,
+}
+
+/// `--rate` for a scan: rows handed on are counted against the time since the first, and the
+/// reader waits when it is ahead (the scans then wait on their full buffers).
+struct Pace {
+    rate: u64,
+    started: Option<std::time::Instant>,
+    rows: u64,
+}
+
+impl Pace {
+    fn new(rate: u64) -> Pace {
+        Pace {
+            rate,
+            started: None,
+            rows: 0,
+        }
+    }
+
+    /// Counts `rows` more, then waits until they are due.
+    fn wait(&mut self, rows: u64) {
+        if self.rate == 0 {
+            return;
+        }
+        let started = *self.started.get_or_insert_with(std::time::Instant::now);
+        self.rows += rows;
+        let due = std::time::Duration::from_secs_f64(self.rows as f64 / self.rate as f64);
+        if let Some(ahead) = due.checked_sub(started.elapsed()) {
+            std::thread::sleep(ahead);
+        }
+    }
 }
 
 impl Ordered {
@@ -465,6 +520,8 @@ impl Iterator for Ordered {
     fn next(&mut self) -> Option<Self::Item> {
         loop {
             if let Some(partition) = self.current.next() {
+                let rows = partition.rows.len() + usize::from(partition.static_row.is_some());
+                self.pace.wait(rows.max(1) as u64);
                 return Some(Ok(SourceEvent::Partition(partition)));
             }
             if self.failed {
@@ -583,5 +640,20 @@ mod tests {
         assert_eq!(url.table.to_string(), "ks.accounts");
         assert!(CqlUrl::parse("cql://host").is_err());
         assert!(CqlUrl::parse("cql:///ks.t").is_err());
+    }
+
+    #[test]
+    fn a_paced_scan_hands_on_no_more_rows_than_the_rate_allows() {
+        let mut pace = Pace::new(10_000);
+        let started = std::time::Instant::now();
+        for _ in 0..11 {
+            pace.wait(100);
+        }
+        // 1,100 rows at 10,000 rows/s are due 110 ms after the pace started.
+        assert!(started.elapsed() >= std::time::Duration::from_millis(100));
+        let mut unpaced = Pace::new(0);
+        let started = std::time::Instant::now();
+        unpaced.wait(1_000_000);
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
     }
 }
