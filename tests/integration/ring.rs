@@ -1,6 +1,7 @@
 //! The CQL sink on the three-node ring (`scripts/cassandra start --nodes 3`; `scripts/test` runs
 //! these with `CASSBULK_TEST_RING=1`): every write goes straight to the replica that owns its
-//! token, and a load rides out a replica that stops answering, retrying until it is back.
+//! token, every range a scan reads goes to the replica that owns it, and a load rides out a
+//! replica that stops answering, retrying until it is back.
 //! On a single node these tests say so and pass without checking anything.
 
 use std::io::{BufRead, BufReader};
@@ -133,6 +134,96 @@ async fn every_write_is_sent_to_the_replica_that_owns_its_token() {
             "{node}: writes coordinated and stored"
         );
     }
+}
+
+#[tokio::test]
+async fn every_range_of_a_scan_is_read_by_the_replica_that_owns_it() {
+    if !on_ring() {
+        return;
+    }
+    let session = common::session().await;
+    let ks = common::keyspace(&session, "scan_routing").await;
+    common::run(
+        &session,
+        &format!("CREATE TABLE {ks}.users (id int PRIMARY KEY, name text)"),
+    )
+    .await;
+    for id in 0..300 {
+        common::run(
+            &session,
+            &format!("INSERT INTO {ks}.users (id, name) VALUES ({id}, 'n{id}')"),
+        )
+        .await;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let dump = |name: &str, range: Option<String>| {
+        let mut cmd = cassbulk();
+        cmd.args(["dump", &format!("cql://{}/{ks}.users", common::hosts())])
+            .args([
+                "--format",
+                "csv",
+                "--consistency",
+                "ONE",
+                "--no-progress",
+                "--to",
+            ])
+            .arg(dir.path().join(name));
+        if let Some(range) = range {
+            cmd.args(["--where-token-range", &range]);
+        }
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    // Range reads a node coordinated, and range reads it served from its own data.
+    let counts = |node: &'static str| {
+        let session = &session;
+        let ks = &ks;
+        async move {
+            let mut counts = Vec::new();
+            for view in ["coordinator_scan_latency", "local_scan_latency"] {
+                let select = format!(
+                    "SELECT count FROM system_views.{view} \
+                     WHERE keyspace_name = '{ks}' AND table_name = 'users'"
+                );
+                counts.push(count_on(session, node, &select).await);
+            }
+            (counts[0], counts[1])
+        }
+    };
+    // Only the second node's tokens: it alone coordinates and serves every read. (A scan
+    // sent to any node would have the other two coordinate about two thirds of them.)
+    dump("owned", Some(format!("{}:{}", NODES[0].1, NODES[1].1)));
+    for (node, _) in NODES {
+        let (coordinated, served) = counts(node).await;
+        if node == NODES[1].0 {
+            assert!(
+                coordinated > 0 && coordinated == served,
+                "{node}: {coordinated}, {served}"
+            );
+        } else {
+            assert_eq!((coordinated, served), (0, 0), "{node}");
+        }
+    }
+    // The whole ring: each node serves exactly the reads it coordinated.
+    dump("whole", None);
+    let mut coordinated_in_all = 0;
+    for (node, _) in NODES {
+        let (coordinated, served) = counts(node).await;
+        assert!(coordinated > 0, "{node} coordinated no range read");
+        assert_eq!(
+            coordinated, served,
+            "{node}: range reads coordinated and served"
+        );
+        coordinated_in_all += coordinated;
+    }
+    assert!(
+        coordinated_in_all >= 1024,
+        "{coordinated_in_all} range reads"
+    );
 }
 
 /// A keyspace with replication factor 3 holding `users (id text PRIMARY KEY, <columns>)`.

@@ -10,6 +10,7 @@
 //! builder) in bounded memory. Rows become partitions in `scan.rs`. The source connects with the job's
 //! connection options (credentials, consistency, data center) and the URL's contact points.
 
+pub mod route;
 pub mod scan;
 
 use std::collections::VecDeque;
@@ -208,6 +209,7 @@ fn open(input: &str, options: &OpenOptions) -> Result<Box<dyn Input>, SourceErro
         token_range,
         ranges,
         rate: options.cql_rate,
+        dc: connection.dc.clone(),
         concurrency: match options.cql_concurrency {
             0 => CONCURRENCY,
             n => n,
@@ -227,6 +229,8 @@ struct CqlInput {
     ranges: Option<Arc<[(i64, i64)]>>,
     /// Rows per second handed on at most (0: no limit).
     rate: u64,
+    /// The data center whose replicas scan first.
+    dc: Option<String>,
     /// Ranges scanned at once.
     concurrency: usize,
     /// Whether `writetime()` and `ttl()` are read.
@@ -394,6 +398,8 @@ impl Planned for CqlPlanned {
             token_range,
             ranges: given,
             rate,
+            dc,
+            source,
             ..
         } = *input;
         let mut prepared = runtime
@@ -411,7 +417,10 @@ impl Planned for CqlPlanned {
             .map_or(0, |d| d.as_micros() as i64);
         let context = Arc::new(ScanContext {
             name,
-            session,
+            keyspace: source.name.keyspace.clone(),
+            table: source.name.table.clone(),
+            dc,
+            session: session.clone(),
             prepared,
             schema,
             columns,
@@ -423,6 +432,8 @@ impl Planned for CqlPlanned {
             Some(ranges) => ranges.to_vec(),
             None => scan::split_range(start, end, RANGES),
         };
+        // Each range inside one replica set's, so it can go to a replica.
+        let ranges = route::split_at(&ranges, &route::ring_tokens(&session));
         let total = ranges.len() as u64;
         let counted = done.clone();
         Ok(Started {
@@ -547,6 +558,10 @@ impl Iterator for Ordered {
 
 struct ScanContext {
     name: String,
+    /// The scanned table, whose replicas each range goes to.
+    keyspace: String,
+    table: String,
+    dc: Option<String>,
     session: Arc<Session>,
     prepared: scylla::statement::prepared::PreparedStatement,
     schema: Arc<TableSchema>,
@@ -564,6 +579,14 @@ async fn scan_range(
     let mut out = Vec::with_capacity(CHUNK);
     let mut paging = PagingState::start();
     let values = (start, end);
+    let mut statement = context.prepared.clone();
+    statement.set_execution_profile_handle(Some(route::profile_for(
+        &context.session,
+        &context.keyspace,
+        &context.table,
+        end,
+        context.dc.as_deref(),
+    )));
     let row_error = |reason: String| CqlSourceError::Row {
         input: context.name.clone(),
         start,
@@ -575,7 +598,7 @@ async fn scan_range(
         let (result, next) = loop {
             match context
                 .session
-                .execute_single_page(&context.prepared, values, paging.clone())
+                .execute_single_page(&statement, values, paging.clone())
                 .await
             {
                 Ok(page) => break page,
