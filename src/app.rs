@@ -153,6 +153,20 @@ fn memory_limit(text: &str) -> Result<u64> {
     })?)
 }
 
+/// `--decimal P,S`: a precision from 1 to 38 and a scale from 0 to P.
+fn parse_decimal(text: &str) -> Result<(u8, i8)> {
+    let parsed = text.split_once(',').and_then(|(p, s)| {
+        let p: u8 = p.trim().parse().ok()?;
+        let s: i8 = s.trim().parse().ok()?;
+        ((1..=38).contains(&p) && s >= 0 && s as u8 <= p).then_some((p, s))
+    });
+    Ok(parsed.ok_or_else(|| {
+        UsageError(format!(
+            "--decimal {text}: give a precision from 1 to 38 and a scale from 0 to it, e.g. 38,6"
+        ))
+    })?)
+}
+
 /// Refuses URLs of schemes no source reads.
 fn check_schemes(inputs: &[String]) -> Result<()> {
     if let Some(url) = inputs
@@ -303,6 +317,16 @@ fn dump(args: DumpArgs) -> Result<ExitCode> {
             with_ttl: args.with_ttl,
             rows_per_file: args.rows_per_file.max(1),
             overwrite: args.overwrite,
+            decimal: match &args.decimal {
+                None => None,
+                Some(_) if args.format != DumpFormat::Parquet => {
+                    return Err(UsageError(
+                        "--decimal: only Parquet has a decimal type; CSV and pgcopy write decimals as exact text".into(),
+                    )
+                    .into());
+                }
+                Some(text) => Some(parse_decimal(text)?),
+            },
         }),
         rejects: None,
         max_errors: 0,

@@ -346,6 +346,13 @@ pub struct DumpArgs {
     #[arg(long, value_name = "N", default_value_t = 10_000_000)]
     pub rows_per_file: u64,
 
+    /// With --format parquet: decimal columns as Parquet decimal128(P, S) and varint columns as
+    /// decimal128(P, 0), instead of exact text. A value that does not fit exactly (more
+    /// fractional digits than S, more digits than P) stops the dump naming the column and the
+    /// value. P is at most 38.
+    #[arg(long, value_name = "P,S")]
+    pub decimal: Option<String>,
+
     /// Replace a finished dump (one with _SUCCESS) already in the output folder.
     #[arg(long)]
     pub overwrite: bool,

@@ -428,3 +428,88 @@ async fn a_copy_over_cql_resumed_from_a_checkpoint_scans_only_the_tokens_after_i
         "a completed load removes its checkpoint"
     );
 }
+
+/// `--decimal P,S`: decimal and varint columns as Parquet decimal128, each value exact, read so
+/// by pyarrow; a value that does not fit stops the dump naming the column and the value, and
+/// leaves no `_SUCCESS`.
+#[tokio::test]
+async fn a_parquet_dump_with_decimal_has_decimal128_columns_or_refuses_a_value_that_does_not_fit() {
+    let session = common::session().await;
+    let ks = common::keyspace(&session, "dump_dec").await;
+    common::run(
+        &session,
+        &format!("CREATE TABLE {ks}.t (k int PRIMARY KEY, d decimal, v varint)"),
+    )
+    .await;
+    for (k, d, v) in [
+        (1, "12.5", "12345678901234567890"),
+        (2, "-0.001", "-7"),
+        (3, "1E+3", "0"),
+    ] {
+        common::run(
+            &session,
+            &format!("INSERT INTO {ks}.t (k, d, v) VALUES ({k}, {d}, {v})"),
+        )
+        .await;
+    }
+    let out = tempfile::tempdir().unwrap();
+    let dump = |name: &str, decimal: &str| {
+        cassbulk()
+            .args([
+                "dump",
+                &url(&ks, "t"),
+                "--format",
+                "parquet",
+                "--no-progress",
+            ])
+            .args(["--decimal", decimal, "--to"])
+            .arg(out.path().join(name))
+            .output()
+            .unwrap()
+    };
+    let done = dump("fits", "38,3");
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/pyarrow");
+    let check = std::process::Command::new(script)
+        .arg("-c")
+        .arg(
+            "import sys, pyarrow.parquet as pq\n\
+             t = pq.read_table(sys.argv[1]).sort_by('k')\n\
+             for f in t.schema: print(f.name, f.type)\n\
+             print([str(x) for x in t.column('d').to_pylist()])\n\
+             print([str(x) for x in t.column('v').to_pylist()])\n",
+        )
+        .arg(out.path().join("fits/part-00000.parquet"))
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let printed = String::from_utf8_lossy(&check.stdout);
+    assert_eq!(
+        printed.lines().collect::<Vec<_>>(),
+        [
+            "k int32",
+            "d decimal128(38, 3)",
+            "v decimal128(38, 0)",
+            "['12.500', '-0.001', '1000.000']",
+            "['12345678901234567890', '-7', '0']",
+        ]
+    );
+
+    let refused = dump("misfit", "38,2");
+    assert_eq!(refused.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("-0.001 does not fit decimal128(38, 2)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains('d'), "{stderr}");
+    assert!(!out.path().join("misfit/_SUCCESS").exists());
+}

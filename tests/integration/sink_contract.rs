@@ -573,6 +573,7 @@ async fn the_dump_sinks_keep_the_sink_contract() {
             with_ttl: false,
             rows_per_file: 1000,
             overwrite: false,
+            decimal: None,
         };
         let (schema, merged) = (schema.clone(), merged.clone());
         tokio::task::spawn_blocking(move || {

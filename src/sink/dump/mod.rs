@@ -62,6 +62,8 @@ pub struct DumpSinkOptions {
     pub rows_per_file: u64,
     /// Replace a finished dump already in the folder.
     pub overwrite: bool,
+    /// Parquet: decimals and varints as `decimal128(P, S)` instead of exact text.
+    pub decimal: parquet::Decimal128,
 }
 
 /// The sink of `cassbulk dump`.
@@ -118,7 +120,11 @@ impl DumpSink {
         let columns = self.shape.columns();
         let writer: Box<dyn FileWriter> = match self.options.format {
             DumpFormat::Csv => Box::new(csv::CsvWriter::create(&path, columns)?),
-            DumpFormat::Parquet => Box::new(parquet::ParquetWriter::create(&path, columns)?),
+            DumpFormat::Parquet => Box::new(parquet::ParquetWriter::create(
+                &path,
+                columns,
+                self.options.decimal,
+            )?),
             DumpFormat::PgCopy => Box::new(pgcopy::PgCopyWriter::create(&path, columns)?),
         };
         Ok((path, writer))

@@ -18,8 +18,8 @@
 //! | timestamp | timestamp (milliseconds, zone "UTC") |
 //! | uuid, timeuuid | utf8, lower-case and hyphenated, which joins with other tools' UUID text |
 //! | inet | utf8, as Rust writes addresses (`10.0.0.1`, `::1`) |
-//! | decimal | utf8: the exact plain decimal text (`12.50`, `-0.001`, `5E3` for a negative scale). The scale varies from value to value in CQL, so no single Arrow decimal type holds every value exactly. |
-//! | varint | utf8: the decimal digits, which no Arrow integer may be wide enough for |
+//! | decimal | utf8: the exact plain decimal text (`12.50`, `-0.001`, `5E3` for a negative scale). The scale varies from value to value in CQL, so no single Arrow decimal type holds every value exactly. With `--decimal P,S`: decimal128(P, S), each value rescaled exactly; one that does not fit stops the dump. |
+//! | varint | utf8: the decimal digits, which no Arrow integer may be wide enough for. With `--decimal P,S`: decimal128(P, 0). |
 //! | duration | struct of `months` int32, `days` int32, `nanoseconds` int64 (none null). Arrow's month-day-nano interval would be the natural type, but Parquet cannot store it (the `parquet` crate refuses it), and any other interval loses precision. |
 //! | list, set (frozen or not) | list of the element type; set elements in Cassandra's order |
 //! | map (frozen or not) | map of `entries` structs with `key` and `value` fields |
@@ -42,10 +42,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, BinaryBuilder, BooleanBuilder, Date32Builder, FixedSizeListArray, Float32Builder,
-    Float64Builder, Int8Builder, Int16Builder, Int32Builder, Int64Builder, ListArray, MapArray,
-    NullBufferBuilder, RecordBatch, StringBuilder, StructArray, Time64NanosecondBuilder,
-    TimestampMillisecondBuilder,
+    ArrayRef, BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder, FixedSizeListArray,
+    Float32Builder, Float64Builder, Int8Builder, Int16Builder, Int32Builder, Int64Builder,
+    ListArray, MapArray, NullBufferBuilder, RecordBatch, StringBuilder, StructArray,
+    Time64NanosecondBuilder, TimestampMillisecondBuilder,
 };
 use arrow::buffer::{OffsetBuffer, ScalarBuffer};
 use arrow::datatypes::{DataType, Field, FieldRef, Fields, Schema, SchemaRef, TimeUnit};
@@ -69,12 +69,22 @@ const ROW_GROUP_BYTES: usize = 128 << 20;
 /// ZSTD's level: fast to write, and most of the ratio of the higher levels.
 const ZSTD_LEVEL: i32 = 3;
 
+/// `--decimal P,S`: decimal and varint values as Arrow `decimal128(P, S)` (varints at scale 0)
+/// instead of exact text; `None` for text.
+pub type Decimal128 = Option<(u8, i8)>;
+
 /// The Arrow schema of a dump's Parquet files: one nullable field per column, typed as the
 /// module documentation lists. A column of a custom type is a [`DumpError::Value`].
-pub fn arrow_schema(columns: &[DumpColumn]) -> Result<Schema, DumpError> {
+pub fn arrow_schema(columns: &[DumpColumn], decimal: Decimal128) -> Result<Schema, DumpError> {
     columns
         .iter()
-        .map(|c| Ok(Field::new(&c.name, data_type(&c.name, &c.cql_type)?, true)))
+        .map(|c| {
+            Ok(Field::new(
+                &c.name,
+                data_type(&c.name, &c.cql_type, decimal)?,
+                true,
+            ))
+        })
         .collect::<Result<Vec<_>, DumpError>>()
         .map(Schema::new)
 }
@@ -121,8 +131,12 @@ struct Column {
 
 impl ParquetWriter {
     /// Creates (or truncates) the file at `path` for rows of `columns`.
-    pub fn create(path: &Path, columns: &[DumpColumn]) -> Result<ParquetWriter, DumpError> {
-        ParquetWriter::with_limits(path, columns, Limits::default())
+    pub fn create(
+        path: &Path,
+        columns: &[DumpColumn],
+        decimal: Decimal128,
+    ) -> Result<ParquetWriter, DumpError> {
+        ParquetWriter::with_limits(path, columns, Limits::default(), decimal)
     }
 
     /// [`ParquetWriter::create`] with other batch and row group sizes.
@@ -130,11 +144,12 @@ impl ParquetWriter {
         path: &Path,
         columns: &[DumpColumn],
         limits: Limits,
+        decimal: Decimal128,
     ) -> Result<ParquetWriter, DumpError> {
         let mut fields = Vec::with_capacity(columns.len());
         let mut nodes = Vec::with_capacity(columns.len());
         for c in columns {
-            let node = Node::new(&c.name, &c.cql_type, limits.batch_rows)?;
+            let node = Node::new(&c.name, &c.cql_type, limits.batch_rows, decimal)?;
             fields.push(Field::new(&c.name, node.data_type.clone(), true));
             nodes.push(Column {
                 name: c.name.clone(),
@@ -260,22 +275,32 @@ impl FileWriter for ParquetWriter {
 }
 
 /// The Arrow type of a column (or element, or field) of `cql_type`.
-fn data_type(column: &str, cql_type: &CqlType) -> Result<DataType, DumpError> {
+fn data_type(column: &str, cql_type: &CqlType, decimal: Decimal128) -> Result<DataType, DumpError> {
     let element = |t: &CqlType| -> Result<FieldRef, DumpError> {
-        Ok(Arc::new(Field::new("item", data_type(column, t)?, false)))
+        Ok(Arc::new(Field::new(
+            "item",
+            data_type(column, t, decimal)?,
+            false,
+        )))
     };
     let nullable = |name: String, t: &CqlType| -> Result<Field, DumpError> {
-        Ok(Field::new(name, data_type(column, t)?, true))
+        Ok(Field::new(name, data_type(column, t, decimal)?, true))
     };
     Ok(match cql_type {
+        CqlType::Native(NativeType::Decimal) if let Some((p, s)) = decimal => {
+            DataType::Decimal128(p, s)
+        }
+        CqlType::Native(NativeType::Varint) if let Some((p, _)) = decimal => {
+            DataType::Decimal128(p, 0)
+        }
         CqlType::Native(n) => native_data_type(*n),
         CqlType::List { elem, .. } | CqlType::Set { elem, .. } => DataType::List(element(elem)?),
         CqlType::Map { key, value, .. } => DataType::Map(
             Arc::new(Field::new(
                 "entries",
                 DataType::Struct(Fields::from(vec![
-                    Field::new("key", data_type(column, key)?, false),
-                    Field::new("value", data_type(column, value)?, false),
+                    Field::new("key", data_type(column, key, decimal)?, false),
+                    Field::new("value", data_type(column, value, decimal)?, false),
                 ])),
                 false,
             )),
@@ -342,6 +367,42 @@ fn duration_fields() -> Fields {
     ])
 }
 
+/// A decimal or varint as the unscaled integer of `decimal128(precision, scale)`, exactly; an
+/// error when it has more fractional digits than `scale` or more digits than `precision`.
+fn decimal128(v: &Value, precision: u8, scale: i8) -> Result<i128, String> {
+    use num_bigint::BigInt;
+    let (unscaled, from) = match v {
+        Value::Decimal(d) => (d.unscaled.to_bigint(), d.scale),
+        Value::Varint(n) => (n.to_bigint(), 0),
+        _ => return Err(format!("{v} is not a decimal")),
+    };
+    let shift = i64::from(scale) - i64::from(from);
+    let ten = |n: i64| BigInt::from(10).pow(n.unsigned_abs() as u32);
+    let misfit = || {
+        format!(
+            "{v} does not fit decimal128({precision}, {scale}) exactly: give --decimal with more \
+             precision or scale, or leave it out to write decimals as exact text"
+        )
+    };
+    let scaled = if shift >= 0 {
+        if shift > 76 {
+            return Err(misfit());
+        }
+        unscaled * ten(shift)
+    } else {
+        let divisor = ten(-shift.max(-76));
+        if shift < -76 || &unscaled % &divisor != BigInt::from(0) {
+            return Err(misfit());
+        }
+        unscaled / divisor
+    };
+    let limit = ten(i64::from(precision));
+    if scaled >= limit || scaled <= -limit {
+        return Err(misfit());
+    }
+    i128::try_from(scaled).map_err(|_| misfit())
+}
+
 /// The builder of one column, or of the elements or fields inside one.
 struct Node {
     cql_type: CqlType,
@@ -352,6 +413,12 @@ struct Node {
 enum Kind {
     /// ascii, text, uuid, timeuuid, inet, decimal, varint.
     Utf8(StringBuilder),
+    /// decimal, varint with `--decimal`.
+    Decimal128 {
+        builder: Decimal128Builder,
+        precision: u8,
+        scale: i8,
+    },
     /// bigint, counter.
     Int64(Int64Builder),
     Int32(Int32Builder),
@@ -402,10 +469,16 @@ struct Mismatch<'v> {
     found: &'v Value,
     nested: bool,
     detail: Option<String>,
+    /// A value of the right type that the column's Arrow type cannot hold exactly: this says
+    /// why (`--decimal`).
+    misfit: Option<String>,
 }
 
 impl Mismatch<'_> {
     fn message(&self, column_type: &CqlType) -> String {
+        if let Some(misfit) = &self.misfit {
+            return misfit.clone();
+        }
         let mut m = format!(
             "expected {}, found {} value",
             self.expected,
@@ -483,9 +556,27 @@ const ELEMENT_BYTES: usize = 8;
 
 impl Node {
     /// A builder for values of `cql_type`, sized for `rows` values.
-    fn new(column: &str, cql_type: &CqlType, rows: usize) -> Result<Node, DumpError> {
-        let data_type = data_type(column, cql_type)?;
+    fn new(
+        column: &str,
+        cql_type: &CqlType,
+        rows: usize,
+        decimal: Decimal128,
+    ) -> Result<Node, DumpError> {
+        let data_type = data_type(column, cql_type, decimal)?;
         let kind = match (cql_type, &data_type) {
+            (
+                CqlType::Native(NativeType::Decimal | NativeType::Varint),
+                DataType::Decimal128(p, s),
+            ) => Kind::Decimal128 {
+                builder: Decimal128Builder::with_capacity(rows)
+                    .with_precision_and_scale(*p, *s)
+                    .map_err(|e| DumpError::Value {
+                        column: column.to_owned(),
+                        message: format!("--decimal {p},{s}: {e}"),
+                    })?,
+                precision: *p,
+                scale: *s,
+            },
             (CqlType::Native(n), _) => match n {
                 NativeType::Ascii
                 | NativeType::Text
@@ -521,7 +612,7 @@ impl Node {
                     field: field.clone(),
                     validity: NullBufferBuilder::new(rows),
                     offsets: offsets(rows),
-                    elem: Box::new(Node::new(column, elem, rows)?),
+                    elem: Box::new(Node::new(column, elem, rows, decimal)?),
                 }
             }
             (CqlType::Map { key, value, .. }, DataType::Map(field, _)) => {
@@ -533,8 +624,8 @@ impl Node {
                     entry_fields: entry_fields.clone(),
                     validity: NullBufferBuilder::new(rows),
                     offsets: offsets(rows),
-                    key: Box::new(Node::new(column, key, rows)?),
-                    value: Box::new(Node::new(column, value, rows)?),
+                    key: Box::new(Node::new(column, key, rows, decimal)?),
+                    value: Box::new(Node::new(column, value, rows, decimal)?),
                 }
             }
             (CqlType::Tuple(types), DataType::Struct(fields)) => Kind::Struct {
@@ -542,7 +633,7 @@ impl Node {
                 validity: NullBufferBuilder::new(rows),
                 children: types
                     .iter()
-                    .map(|t| Node::new(column, t, rows))
+                    .map(|t| Node::new(column, t, rows, decimal))
                     .collect::<Result<_, _>>()?,
             },
             (CqlType::Udt { def, .. }, DataType::Struct(fields)) => Kind::Struct {
@@ -551,7 +642,7 @@ impl Node {
                 children: def
                     .fields
                     .iter()
-                    .map(|(_, t)| Node::new(column, t, rows))
+                    .map(|(_, t)| Node::new(column, t, rows, decimal))
                     .collect::<Result<_, _>>()?,
             },
             (CqlType::Vector { elem, dimension }, DataType::FixedSizeList(field, size)) => {
@@ -563,6 +654,7 @@ impl Node {
                         column,
                         elem,
                         rows.saturating_mul(*dimension).min(1 << 16),
+                        decimal,
                     )?),
                 }
             }
@@ -582,12 +674,27 @@ impl Node {
             found: v,
             nested: false,
             detail,
+            misfit: None,
         };
         let nested = |mut m: Mismatch<'v>| {
             m.nested = true;
             m
         };
         match (&self.cql_type, &self.kind, v) {
+            (
+                CqlType::Native(n),
+                Kind::Decimal128 {
+                    precision, scale, ..
+                },
+                v,
+            ) if native_of(v) == Some(*n) => {
+                decimal128(v, *precision, *scale)
+                    .map(drop)
+                    .map_err(|why| Mismatch {
+                        misfit: Some(why),
+                        ..mismatch(None)
+                    })
+            }
             (CqlType::Native(n), _, v) if native_of(v) == Some(*n) => Ok(()),
             (CqlType::List { .. }, Kind::List { elem, .. }, Value::List(items))
             | (CqlType::Set { .. }, Kind::List { elem, .. }, Value::Set(items)) => {
@@ -667,6 +774,14 @@ impl Node {
                 .map_err(|e| e.to_string())?;
                 b.append_value("");
             }
+            (
+                Kind::Decimal128 {
+                    builder,
+                    precision,
+                    scale,
+                },
+                Value::Decimal(_) | Value::Varint(_),
+            ) => builder.append_value(decimal128(v, *precision, *scale)?),
             (Kind::Int64(b), Value::Bigint(x) | Value::Counter(x)) => b.append_value(*x),
             (Kind::Int32(b), Value::Int(x)) => b.append_value(*x),
             (Kind::Int16(b), Value::Smallint(x)) => b.append_value(*x),
@@ -752,6 +867,7 @@ impl Node {
     fn append_null(&mut self) {
         match &mut self.kind {
             Kind::Utf8(b) => b.append_null(),
+            Kind::Decimal128 { builder, .. } => builder.append_null(),
             Kind::Int64(b) => b.append_null(),
             Kind::Int32(b) => b.append_null(),
             Kind::Int16(b) => b.append_null(),
@@ -798,6 +914,15 @@ impl Node {
     fn finish(&mut self) -> Result<ArrayRef, ArrowError> {
         Ok(match &mut self.kind {
             Kind::Utf8(b) => Arc::new(b.finish()),
+            Kind::Decimal128 {
+                builder,
+                precision,
+                scale,
+            } => Arc::new(
+                builder
+                    .finish()
+                    .with_precision_and_scale(*precision, *scale)?,
+            ),
             Kind::Int64(b) => Arc::new(b.finish()),
             Kind::Int32(b) => Arc::new(b.finish()),
             Kind::Int16(b) => Arc::new(b.finish()),
@@ -994,7 +1119,7 @@ mod tests {
     }
 
     fn write(path: &Path, columns: &[DumpColumn], rows: &[Vec<Option<Value>>]) {
-        let mut w = Box::new(ParquetWriter::create(path, columns).unwrap());
+        let mut w = Box::new(ParquetWriter::create(path, columns, None).unwrap());
         for row in rows {
             w.write_row(row).unwrap();
         }
@@ -1186,7 +1311,7 @@ mod tests {
         assert_eq!(batch.num_rows(), 3);
 
         // The file's schema is the one `arrow_schema` gives, every column nullable.
-        let expected = arrow_schema(&columns).unwrap();
+        let expected = arrow_schema(&columns, None).unwrap();
         assert_eq!(batch.schema().fields(), expected.fields());
         assert!(batch.schema().fields().iter().all(|f| f.is_nullable()));
 
@@ -1472,7 +1597,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("big.parquet");
         let columns = columns(&[("n", "tinyint")]);
-        let mut w = Box::new(ParquetWriter::create(&path, &columns).unwrap());
+        let mut w = Box::new(ParquetWriter::create(&path, &columns, None).unwrap());
         let mut row = vec![None];
         for i in 0..3_000_000u32 {
             row[0] = Some(Value::Tinyint((i % 100) as i8));
@@ -1499,7 +1624,7 @@ mod tests {
             group_rows: 10,
             group_bytes: ROW_GROUP_BYTES,
         };
-        let mut w = Box::new(ParquetWriter::with_limits(&path, &columns, limits).unwrap());
+        let mut w = Box::new(ParquetWriter::with_limits(&path, &columns, limits, None).unwrap());
         for i in 0..25 {
             w.write_row(&[Some(Value::Int(i))]).unwrap();
         }
@@ -1521,7 +1646,7 @@ mod tests {
             group_rows: ROW_GROUP_ROWS,
             group_bytes: 64 << 10,
         };
-        let mut w = Box::new(ParquetWriter::with_limits(&path, &columns, limits).unwrap());
+        let mut w = Box::new(ParquetWriter::with_limits(&path, &columns, limits, None).unwrap());
         // 1000 rows of 1 KiB that do not compress away: about 1 MiB in all.
         let mut state = 1u64;
         for _ in 0..1000 {
@@ -1558,7 +1683,7 @@ mod tests {
             ("tags", "list<int>"),
             ("v", "vector<float, 2>"),
         ]);
-        let mut w = Box::new(ParquetWriter::create(&path, &columns).unwrap());
+        let mut w = Box::new(ParquetWriter::create(&path, &columns, None).unwrap());
         let good = |i| {
             vec![
                 Some(Value::Int(i)),
@@ -1616,7 +1741,7 @@ mod tests {
             name: "odd".into(),
             cql_type: CqlType::Custom("org.example.Odd".into()),
         }];
-        match arrow_schema(&columns) {
+        match arrow_schema(&columns, None) {
             Err(DumpError::Value { column, message }) => {
                 assert_eq!(column, "odd");
                 assert!(message.contains("org.example.Odd"), "{message}");
@@ -1626,7 +1751,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("odd.parquet");
         assert!(matches!(
-            ParquetWriter::create(&path, &columns),
+            ParquetWriter::create(&path, &columns, None),
             Err(DumpError::Value { .. })
         ));
     }
@@ -1635,7 +1760,8 @@ mod tests {
     fn a_row_of_the_wrong_width_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("width.parquet");
-        let mut w = ParquetWriter::create(&path, &columns(&[("a", "int"), ("b", "int")])).unwrap();
+        let mut w =
+            ParquetWriter::create(&path, &columns(&[("a", "int"), ("b", "int")]), None).unwrap();
         assert!(matches!(
             w.write_row(&[Some(Value::Int(1))]),
             Err(DumpError::Format { .. })
@@ -1653,7 +1779,7 @@ mod tests {
         assert_eq!(batch.num_rows(), 0);
         assert_eq!(
             batch.schema().fields(),
-            arrow_schema(&columns).unwrap().fields()
+            arrow_schema(&columns, None).unwrap().fields()
         );
     }
 
@@ -1662,7 +1788,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("no/such/folder/x.parquet");
         assert!(matches!(
-            ParquetWriter::create(&path, &columns(&[("a", "int")])),
+            ParquetWriter::create(&path, &columns(&[("a", "int")]), None),
             Err(DumpError::Io { .. })
         ));
     }
@@ -1679,7 +1805,7 @@ mod tests {
             batch_rows: 7,
             ..Limits::default()
         };
-        let mut w = Box::new(ParquetWriter::with_limits(&path, &columns, limits).unwrap());
+        let mut w = Box::new(ParquetWriter::with_limits(&path, &columns, limits, None).unwrap());
         let udt = |i: i32| Value::Udt(vec![Some(text(&i.to_string())), Some(Value::Int(i))]);
         for i in 0..50 {
             let m = (i % 3 != 0).then(|| {
@@ -1711,5 +1837,86 @@ mod tests {
                 assert_eq!(zips.values().to_vec(), [i as i32, -(i as i32)]);
             }
         }
+    }
+
+    #[test]
+    fn decimals_rescale_exactly_into_decimal128_or_are_refused() {
+        let dec = |unscaled: i128, scale: i32| {
+            Value::Decimal(Decimal {
+                unscaled: Varint::from_i128(unscaled),
+                scale,
+            })
+        };
+        assert_eq!(decimal128(&dec(1250, 2), 10, 3), Ok(12500));
+        assert_eq!(decimal128(&dec(-1, 3), 10, 3), Ok(-1));
+        assert_eq!(decimal128(&dec(5, -3), 38, 0), Ok(5000));
+        assert_eq!(decimal128(&dec(12300, 3), 10, 1), Ok(123));
+        assert_eq!(
+            decimal128(&Value::Varint(Varint::from_i128(-12345)), 38, 0),
+            Ok(-12345)
+        );
+        // A fractional digit too many, a digit too many for the precision.
+        let refused = decimal128(&dec(-1, 3), 10, 2).unwrap_err();
+        assert!(
+            refused.contains("does not fit decimal128(10, 2)"),
+            "{refused}"
+        );
+        assert!(decimal128(&dec(100_000, 0), 5, 0).is_err());
+        assert_eq!(decimal128(&dec(99_999, 0), 5, 0), Ok(99_999));
+        let huge = Varint::from_bigint(&"1".repeat(40).parse().unwrap());
+        assert!(decimal128(&Value::Varint(huge), 38, 0).is_err());
+    }
+
+    #[test]
+    fn with_decimal_a_dump_has_decimal128_columns() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.parquet");
+        let columns = columns(&[("d", "decimal"), ("v", "varint"), ("l", "list<decimal>")]);
+        let mut w = ParquetWriter::create(&path, &columns, Some((12, 2))).unwrap();
+        let dec = |unscaled: i128, scale: i32| {
+            Value::Decimal(Decimal {
+                unscaled: Varint::from_i128(unscaled),
+                scale,
+            })
+        };
+        w.write_row(&[
+            Some(dec(1250, 3)),
+            Some(Value::Varint(Varint::from_i128(7))),
+            Some(Value::List(vec![dec(1, 0), dec(-25, 1)])),
+        ])
+        .unwrap();
+        w.write_row(&[None, None, None]).unwrap();
+        // 0.001 has a fractional digit more than the scale: refused, naming the value, before
+        // any of its row is written.
+        let refused = w
+            .write_row(&[Some(dec(5, 0)), None, Some(Value::List(vec![dec(1, 3)]))])
+            .unwrap_err();
+        assert!(
+            refused.to_string().contains("0.001 does not fit"),
+            "{refused}"
+        );
+        Box::new(w).finish().unwrap();
+        let (_, batch) = read(&path);
+        assert_eq!(batch.num_rows(), 2);
+        assert_eq!(
+            batch.schema().field(0).data_type(),
+            &DataType::Decimal128(12, 2)
+        );
+        assert_eq!(
+            batch.schema().field(1).data_type(),
+            &DataType::Decimal128(12, 0)
+        );
+        let d = batch
+            .column(0)
+            .as_any()
+            .downcast_ref::<arrow::array::Decimal128Array>()
+            .unwrap();
+        assert_eq!(d.value_as_string(0), "1.25");
+        let v = batch
+            .column(1)
+            .as_any()
+            .downcast_ref::<arrow::array::Decimal128Array>()
+            .unwrap();
+        assert_eq!(v.value(0), 7);
     }
 }
