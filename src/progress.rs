@@ -62,16 +62,22 @@ pub struct Summary {
 
 impl Summary {
     pub fn print(&self, what: &str) {
+        // Statements, batches and retries are the CQL writes'; other sinks make none.
+        let writes = if self.statements + self.batches + self.retries > 0 {
+            format!(
+                "{} statements, {} batches, {} retries; ",
+                self.statements, self.batches, self.retries
+            )
+        } else {
+            String::new()
+        };
         eprintln!(
-            "{what}: {} rows read, {} written, {} rejected in {:.1}s ({:.0} rows/s; {} statements, {} batches, {} retries; CPU {:.1}s, peak memory {} MiB)",
+            "{what}: {} rows read, {} written, {} rejected in {:.1}s ({:.0} rows/s; {writes}CPU {:.1}s, peak memory {} MiB)",
             self.rows_read,
             self.rows_written,
             self.rows_rejected,
             self.elapsed_seconds,
             self.rows_per_second,
-            self.statements,
-            self.batches,
-            self.retries,
             self.cpu_seconds,
             self.peak_rss_bytes / (1 << 20),
         );
