@@ -194,6 +194,7 @@ struct Json {
     source_rows_read: u64,
     source_rows_rejected: u64,
     elapsed_seconds: f64,
+    compare_seconds: f64,
     rows_per_second: f64,
     cpu_seconds: f64,
     peak_rss_bytes: u64,
@@ -277,6 +278,7 @@ fn json(report: &VerifyReport) -> Json {
         source_rows_read: report.source.rows_read,
         source_rows_rejected: report.source.rows_rejected,
         elapsed_seconds: report.run.elapsed_seconds,
+        compare_seconds: report.compare_seconds,
         rows_per_second: report.run.rows_per_second,
         cpu_seconds: report.run.cpu_seconds,
         peak_rss_bytes: report.run.peak_rss_bytes,
@@ -367,8 +369,10 @@ pub fn render(report: &VerifyReport) -> String {
     }
     let _ = writeln!(
         out,
-        "verify: {:.1}s, {:.0} rows/s, CPU {:.1}s, peak memory {} MiB",
+        "verify: {:.1}s ({:.1}s reading the source, {:.1}s comparing), {:.0} rows/s, CPU {:.1}s, peak memory {} MiB",
         report.run.elapsed_seconds,
+        (report.run.elapsed_seconds - report.compare_seconds).max(0.0),
+        report.compare_seconds,
         report.run.rows_per_second,
         report.run.cpu_seconds,
         report.run.peak_rss_bytes >> 20
