@@ -9,8 +9,8 @@ use anyhow::{Context, Result};
 use thiserror::Error;
 
 use crate::cli::{
-    Cli, Command, CopySchemaArgs, DumpArgs, DumpFormat, InspectArgs, LoadArgs, SourceArgs,
-    SstableFormat, StreamMode, VerifyArgs, Via,
+    Cli, Command, CopySchemaArgs, DumpArgs, DumpFormat, ImportVerify, InspectArgs, LoadArgs,
+    SourceArgs, SstableFormat, StreamMode, VerifyArgs, Via,
 };
 use crate::cluster::{self, ConnectOptions};
 use crate::exit::Classify;
@@ -78,6 +78,7 @@ fn load(args: LoadArgs) -> Result<ExitCode> {
                     StreamMode::None => Stream::None,
                     StreamMode::Import => Stream::Import {
                         nodetool: args.nodetool.clone(),
+                        extended_verify: args.import_verify == ImportVerify::Extended,
                     },
                     StreamMode::Sstableloader => {
                         if args.connection.username.is_some() {

@@ -256,6 +256,13 @@ pub struct LoadArgs {
     #[arg(long, value_name = "COMMAND", default_value = "nodetool")]
     pub nodetool: String,
 
+    /// With --stream import: how the node checks the files before it takes them. `quick`
+    /// (nodetool import's own default): the Digest.crc32 of each Data.db and that the node
+    /// owns its tokens. `extended`: also reads back every partition, about 8 s per 330 MiB
+    /// on a 2-core node.
+    #[arg(long, value_enum, value_name = "quick|extended", default_value_t = ImportVerify::Quick)]
+    pub import_verify: ImportVerify,
+
     /// With --stream sstableloader: the command that runs it (e.g.
     /// /opt/cassandra/bin/sstableloader); split on spaces.
     #[arg(long, value_name = "COMMAND", default_value = "sstableloader")]
@@ -394,6 +401,12 @@ pub enum StreamMode {
     Sstableloader,
     Import,
     None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ImportVerify {
+    Quick,
+    Extended,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -520,6 +520,7 @@ async fn the_sstable_sink_keeps_the_sink_contract() {
         sstable_size: 256 << 20,
         stream: cassbulk::sink::sstable::Stream::Import {
             nodetool: format!("{}/scripts/cassandra nodetool", env!("CARGO_MANIFEST_DIR")),
+            extended_verify: true,
         },
         format: None,
         job: "the sink contract".into(),

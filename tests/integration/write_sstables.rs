@@ -103,6 +103,8 @@ async fn imported_equals_via_cql(format: &str) {
                 "sstable",
                 "--stream",
                 "import",
+                "--import-verify",
+                "extended",
                 "--nodetool",
                 &nodetool(),
                 "--sstable-dir",
@@ -560,6 +562,8 @@ async fn a_dump_of_rows_older_than_2015_loads_via_sstable_as_via_cql_and_reloads
                 "sstable",
                 "--stream",
                 "import",
+                "--import-verify",
+                "extended",
                 "--nodetool",
                 &nodetool(),
             ])

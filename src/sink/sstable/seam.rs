@@ -3,8 +3,8 @@
 //! SSTable holds one region of ranges one replica set owns, so Cassandra streams it whole.
 //! They go under `<sstable-dir>/<keyspace>/<table>/` when one replica set owns the whole ring,
 //! else under `<sstable-dir>/<replicas>/<keyspace>/<table>/`, a folder per replica set. Then
-//! each folder is handed to the cluster: `import` runs `nodetool import --extended-verify` on it
-//! (the node must see it: one machine, or a folder shipped there), `sstableloader` streams it to
+//! each folder is handed to the cluster: `import` runs `nodetool import` on it (`--import-verify
+//! extended` adds `--extended-verify`; the node must see it: one machine, or a folder shipped there), `sstableloader` streams it to
 //! its replicas (Cassandra's BulkLoader), `none` leaves the folders and says how to load them.
 //! A folder is removed once loaded; on failure the rest are kept and named (with the failed
 //! folder's nodes and token ranges), so the operator can load them by hand.
@@ -31,8 +31,13 @@ use crate::sink::{PartitionStream, Sink, SinkError, SinkReport};
 pub enum Stream {
     /// Write them and print the command that would load them.
     None,
-    /// `nodetool import` of the folder; the command to run nodetool, split on spaces.
-    Import { nodetool: String },
+    /// `nodetool import` of the folder; the command to run nodetool, split on spaces. With
+    /// `extended_verify` the node reads back every partition first (`--extended-verify`);
+    /// else it checks each Data.db's digest and that it owns the tokens (nodetool's default).
+    Import {
+        nodetool: String,
+        extended_verify: bool,
+    },
     /// Cassandra's `sstableloader -d HOSTS [-p PORT]` of the folder: every replica gets its
     /// part. The command, split on spaces.
     Loader {
@@ -301,16 +306,21 @@ impl SstableSink {
         let folder = &pending.folder;
         let (tool, args): (&String, Vec<String>) = match &self.options.stream {
             Stream::None => return Ok(()),
-            // Extended verification: the node reads every partition before it takes the files.
-            Stream::Import { nodetool } => (
+            Stream::Import {
                 nodetool,
-                vec![
-                    "import".into(),
-                    "--extended-verify".into(),
-                    self.schema.name.keyspace.clone(),
-                    self.schema.name.table.clone(),
-                    folder.display().to_string(),
-                ],
+                extended_verify,
+            } => (
+                nodetool,
+                ["import"]
+                    .into_iter()
+                    .chain(extended_verify.then_some("--extended-verify"))
+                    .map(String::from)
+                    .chain([
+                        self.schema.name.keyspace.clone(),
+                        self.schema.name.table.clone(),
+                        folder.display().to_string(),
+                    ])
+                    .collect(),
             ),
             Stream::Loader {
                 sstableloader,
@@ -662,10 +672,13 @@ impl Sink for SstableSink {
                 }
                 self.save_manifest(&[])?;
                 notes.push(
-                    if matches!(self.options.stream, Stream::Import { .. }) {
-                        "imported with nodetool import"
-                    } else {
-                        "streamed to every replica with sstableloader"
+                    match self.options.stream {
+                        Stream::Import {
+                            extended_verify: true,
+                            ..
+                        } => "imported with nodetool import --extended-verify",
+                        Stream::Import { .. } => "imported with nodetool import",
+                        _ => "streamed to every replica with sstableloader",
                     }
                     .into(),
                 );
