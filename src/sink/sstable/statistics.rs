@@ -6,7 +6,7 @@
 //! time below gc_before lets compaction drop the file), so it tracks what Cassandra tracks:
 //! live cells count as never deleting (`Long.MAX_VALUE`), deletions add their timestamps.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 use super::data::{Encoding, Format, write_u32};
 use super::sketch::KeySketch;
@@ -57,6 +57,68 @@ impl Histogram {
     }
 }
 
+/// The tombstone histogram as Cassandra's `StreamingTombstoneHistogramBuilder(100, 100000,
+/// 60)` builds it: deletion times (rounded up to the minute) are counted in a spool of at most
+/// 100,000 distinct points; a full spool is flushed, in ascending order, into at most 100
+/// bins, where each point past the 100th merges the two nearest bins into their weighted
+/// mean, rounded up to the minute. Up to 100 distinct points the bins are exact; beyond,
+/// the estimate depends on the order points arrive in, as Cassandra's does (its spool is
+/// flushed in hash order). Memory stays bounded however many deletion times a table has.
+#[derive(Default, Clone)]
+struct TombstoneHistogram {
+    spool: HashMap<i64, i64>,
+    bins: Vec<(i64, i64)>,
+}
+
+const MAX_BINS: usize = 100;
+const MAX_SPOOL: usize = 100_000;
+
+impl TombstoneHistogram {
+    fn add(&mut self, minute: i64) {
+        *self.spool.entry(minute).or_default() += 1;
+        if self.spool.len() >= MAX_SPOOL {
+            let spool = std::mem::take(&mut self.spool);
+            flush(&mut self.bins, spool);
+        }
+    }
+
+    /// The bins, with what the spool holds flushed into them.
+    fn bins(&self) -> Vec<(i64, i64)> {
+        let mut bins = self.bins.clone();
+        flush(&mut bins, self.spool.clone());
+        bins
+    }
+}
+
+fn flush(bins: &mut Vec<(i64, i64)>, spool: HashMap<i64, i64>) {
+    let mut points: Vec<(i64, i64)> = spool.into_iter().collect();
+    points.sort_unstable();
+    for (point, count) in points {
+        match bins.binary_search_by_key(&point, |b| b.0) {
+            Ok(i) => bins[i].1 += count,
+            Err(i) => {
+                bins.insert(i, (point, count));
+                if bins.len() > MAX_BINS {
+                    merge_nearest(bins);
+                }
+            }
+        }
+    }
+}
+
+/// Merges the two nearest neighbours (the first such pair) into their weighted mean, rounded
+/// up to the minute; it stays between them, so the bins stay in order.
+fn merge_nearest(bins: &mut Vec<(i64, i64)>) {
+    let Some(i) = (0..bins.len() - 1).min_by_key(|&i| bins[i + 1].0 - bins[i].0) else {
+        return;
+    };
+    let ((a, ca), (b, cb)) = (bins[i], bins[i + 1]);
+    let count = ca + cb;
+    let mean = (a as f64 * ca as f64 + b as f64 * cb as f64) / count as f64;
+    bins[i] = (((mean / 60.0).ceil() as i64) * 60, count);
+    bins.remove(i + 1);
+}
+
 /// What Cassandra's `MetadataCollector` gathers while a table is written.
 pub struct Collector {
     partition_sizes: Histogram,
@@ -68,7 +130,7 @@ pub struct Collector {
     min_ttl: i64,
     max_ttl: i64,
     /// Local deletion times rounded up to the minute, and how many.
-    tombstones: BTreeMap<i64, i64>,
+    tombstones: TombstoneHistogram,
     rows: i64,
     columns_set: i64,
     cells: i64,
@@ -89,7 +151,7 @@ impl Default for Collector {
             max_ldt: i64::MIN,
             min_ttl: i64::MAX,
             max_ttl: i64::MIN,
-            tombstones: BTreeMap::new(),
+            tombstones: TombstoneHistogram::default(),
             rows: 0,
             columns_set: 0,
             cells: 0,
@@ -110,7 +172,7 @@ impl Collector {
         self.max_ldt = self.max_ldt.max(ldt);
         if ldt != NO_DELETION_TIME {
             let minute = ldt.div_euclid(60) * 60 + if ldt % 60 == 0 { 0 } else { 60 };
-            *self.tombstones.entry(minute).or_default() += 1;
+            self.tombstones.add(minute);
         }
     }
 
@@ -174,78 +236,6 @@ impl Collector {
         self.cell_counts.add(self.cells - cells_before);
     }
 
-    /// The tombstone histogram, at most 100 bins: the two nearest neighbours merge into their
-    /// weighted mean, rounded up to the minute, until 100 are left (the rule of
-    /// `StreamingTombstoneHistogramBuilder`, applied once at the end), in O(n log n): a heap of
-    /// the gaps between live neighbours, stale entries skipped.
-    fn tombstone_bins(&self) -> Vec<(i64, i64)> {
-        use std::cmp::Reverse;
-        use std::collections::BinaryHeap;
-        const MAX_BINS: usize = 100;
-        let mut bins: Vec<(i64, i64)> = self.tombstones.iter().map(|(&p, &c)| (p, c)).collect();
-        let n = bins.len();
-        if n <= MAX_BINS {
-            return bins;
-        }
-        let mut next: Vec<usize> = (1..=n).collect();
-        let mut prev: Vec<usize> = (0..n).map(|i| i.wrapping_sub(1)).collect();
-        let mut alive = vec![true; n];
-        let mut version = vec![0u32; n];
-        // (gap, left point, left index, left version, right version)
-        let mut heap = BinaryHeap::with_capacity(n);
-        for i in 0..n - 1 {
-            heap.push(Reverse((
-                bins[i + 1].0 - bins[i].0,
-                bins[i].0,
-                i,
-                0u32,
-                0u32,
-            )));
-        }
-        let mut live = n;
-        while live > MAX_BINS {
-            let Some(Reverse((_, _, i, vi, vj))) = heap.pop() else {
-                break;
-            };
-            let j = next[i];
-            if !alive[i] || j >= n || !alive[j] || version[i] != vi || version[j] != vj {
-                continue;
-            }
-            let ((a, ca), (b, cb)) = (bins[i], bins[j]);
-            let count = ca + cb;
-            let mean = (a as f64 * ca as f64 + b as f64 * cb as f64) / count as f64;
-            bins[i] = (((mean / 60.0).ceil() as i64) * 60, count);
-            alive[j] = false;
-            live -= 1;
-            next[i] = next[j];
-            if next[i] < n {
-                prev[next[i]] = i;
-            }
-            version[i] += 1;
-            let p = prev[i];
-            if p < n {
-                heap.push(Reverse((
-                    bins[i].0 - bins[p].0,
-                    bins[p].0,
-                    p,
-                    version[p],
-                    version[i],
-                )));
-            }
-            let k = next[i];
-            if k < n {
-                heap.push(Reverse((
-                    bins[k].0 - bins[i].0,
-                    bins[i].0,
-                    i,
-                    version[i],
-                    version[k],
-                )));
-            }
-        }
-        (0..n).filter(|&i| alive[i]).map(|i| bins[i]).collect()
-    }
-
     /// The STATS component (`StatsMetadata.StatsMetadataSerializer`); oa's own fields from
     /// `schema` and the first and last keys.
     fn stats(&self, compression_ratio: f64, oa: Option<OaStats>, out: &mut Vec<u8>) {
@@ -293,7 +283,7 @@ impl Collector {
         out.extend_from_slice(&ttl(self.min_ttl).to_be_bytes());
         out.extend_from_slice(&ttl(self.max_ttl).to_be_bytes());
         out.extend_from_slice(&compression_ratio.to_be_bytes());
-        let bins = self.tombstone_bins();
+        let bins = self.tombstones.bins();
         out.extend_from_slice(&(bins.len() as i32).to_be_bytes());
         out.extend_from_slice(&(bins.len() as i32).to_be_bytes());
         for (point, count) in bins {
@@ -456,12 +446,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn many_deletion_times_merge_into_100_bins_keeping_every_count() {
+    fn many_deletion_times_merge_into_100_bins_keeping_every_count_in_bounded_memory() {
         let mut c = Collector::default();
         for i in 0..200_000i64 {
             c.ldt(1_500_000_000 + i * 37);
         }
-        let bins = c.tombstone_bins();
+        // The spool was flushed once it held 100,000 points: memory stays bounded.
+        assert!(c.tombstones.spool.len() < MAX_SPOOL);
+        assert!(c.tombstones.bins.len() <= MAX_BINS);
+        let bins = c.tombstones.bins();
         assert_eq!(bins.len(), 100);
         assert_eq!(bins.iter().map(|b| b.1).sum::<i64>(), 200_000);
         assert!(bins.windows(2).all(|w| w[0].0 < w[1].0));
@@ -471,7 +464,7 @@ mod tests {
         for t in [120, 60, 125] {
             few.ldt(t);
         }
-        assert_eq!(few.tombstone_bins(), [(60, 1), (120, 1), (180, 1)]);
+        assert_eq!(few.tombstones.bins(), [(60, 1), (120, 1), (180, 1)]);
     }
 
     #[test]
