@@ -11,7 +11,10 @@ use crate::exit::Classify;
 
 use super::DumpTable;
 use super::pg_types::{Converter, MappingError, PgType, pg_timestamp_micros};
-use crate::intake::{NullMode, RowError, row_partition};
+use crate::intake::{
+    BatchColumn, BatchShape, ColumnValues, NullMode, RowAccess, RowBatch, RowError, RowValues,
+    build_partition, check_primary_key,
+};
 use crate::model::{CqlType, NativeType, Partition, TableSchema};
 use crate::plan::{self, MappingOptions, PlanError};
 
@@ -71,6 +74,8 @@ pub struct PgRowMapper {
     writetime: WriteTime,
     ttl: Ttl,
     nulls: NullMode,
+    /// The row being mapped, serialized; kept between rows so a row allocates nothing here.
+    row: std::cell::RefCell<RowValues>,
 }
 
 /// The PostgreSQL type we assume for a column when the dump has no `CREATE TABLE` for it
@@ -185,11 +190,13 @@ impl PgRowMapper {
             writetime,
             ttl,
             nulls: options.nulls,
+            row: Default::default(),
         })
     }
 
     /// Converts one dump row (text fields, `None` for NULL) into a partition.
-    pub fn partition(&self, fields: &[Option<String>]) -> Result<Partition, RowError> {
+    /// The row's write time (µs) and TTL from its fields, or why it has none.
+    fn times(&self, fields: &[Option<String>]) -> Result<(i64, Option<u32>), RowError> {
         if fields.len() != self.field_names.len() {
             return Err(RowError {
                 column: None,
@@ -200,21 +207,18 @@ impl PgRowMapper {
                 ),
             });
         }
-        let field_error = |field: usize, reason: String| RowError {
-            column: Some(self.field_names[field].clone()),
-            reason,
-        };
         let timestamp = match self.writetime {
             WriteTime::Fixed(ts) => ts,
             WriteTime::Column { field, micros } => {
-                let text = fields[field]
-                    .as_deref()
-                    .ok_or_else(|| field_error(field, "the write time column is NULL".into()))?;
+                let text = fields[field].as_deref().ok_or_else(|| {
+                    self.field_error(field, "the write time column is NULL".into())
+                })?;
                 if micros {
-                    text.parse()
-                        .map_err(|_| field_error(field, format!("`{text}` is not microseconds")))?
+                    text.parse().map_err(|_| {
+                        self.field_error(field, format!("`{text}` is not microseconds"))
+                    })?
                 } else {
-                    pg_timestamp_micros(text).map_err(|e| field_error(field, e))?
+                    pg_timestamp_micros(text).map_err(|e| self.field_error(field, e))?
                 }
             }
         };
@@ -224,34 +228,289 @@ impl PgRowMapper {
             Ttl::Column(field) => match fields[field].as_deref() {
                 None => None,
                 Some(text) => Some(text.parse::<u32>().map_err(|_| {
-                    field_error(
+                    self.field_error(
                         field,
                         format!("`{text}` is not a TTL in seconds (0 or more)"),
                     )
                 })?),
             },
         };
-        let mut values = Vec::with_capacity(self.columns.len());
-        for column in &self.columns {
-            values.push(match column {
-                None => None,
-                Some((field, converter)) => match &fields[*field] {
-                    None => None,
-                    Some(text) => Some(
-                        converter
-                            .convert(text)
-                            .map_err(|reason| field_error(*field, reason))?,
-                    ),
-                },
-            });
+        Ok((timestamp, ttl))
+    }
+
+    fn field_error(&self, field: usize, reason: String) -> RowError {
+        RowError {
+            column: Some(self.field_names[field].clone()),
+            reason,
         }
-        row_partition(
+    }
+
+    /// The dump row `fields` as a one-row partition of cells.
+    pub fn partition(&self, fields: &[Option<String>]) -> Result<Partition, RowError> {
+        let (timestamp, ttl) = self.times(fields)?;
+        let mut row = self.row.borrow_mut();
+        row.clear();
+        for column in &self.columns {
+            match column {
+                Some((field, converter)) => match &fields[*field] {
+                    Some(text) => row
+                        .push_encoded(|out| converter.encode(text, out).map(|()| true))
+                        .map_err(|reason| self.field_error(*field, reason))?,
+                    None => row.push_null(),
+                },
+                None => row.push_null(),
+            }
+        }
+        build_partition(
             &self.schema,
-            values,
+            &*row,
             &self.mapped,
             timestamp,
             ttl,
             self.nulls,
         )
+    }
+}
+
+/// Rows per batch handed to the partition builder.
+pub const BATCH_ROWS: usize = 1024;
+
+/// Dump rows gathered into [`RowBatch`]es: each field converted to its CQL serialized form in
+/// place, column by column, so the partition builder makes the cells on its own threads (the
+/// batch path Parquet takes). A row the mapping refuses stays in the batch as rejected (its
+/// columns NULL) and is reported by the caller.
+pub struct PgBatcher {
+    mapper: PgRowMapper,
+    shape: Arc<BatchShape>,
+    /// Per CQL column, its values (`None`: not mapped).
+    columns: Vec<Option<ColumnValues>>,
+    timestamps: Vec<i64>,
+    ttls: Vec<u32>,
+    rejected: Vec<bool>,
+}
+
+/// The last row of a batch being built, for the key check.
+struct LastRow<'a>(&'a [Option<ColumnValues>]);
+
+impl RowAccess for LastRow<'_> {
+    fn value(&self, column: usize) -> Option<&[u8]> {
+        let values = self.0.get(column)?.as_ref()?;
+        values.get(values.len().checked_sub(1)?)
+    }
+}
+
+impl PgBatcher {
+    pub fn new(mapper: PgRowMapper) -> PgBatcher {
+        let shape = Arc::new(BatchShape {
+            schema: mapper.schema.clone(),
+            mapped: mapper.mapped.clone(),
+            nulls: mapper.nulls,
+        });
+        let mut batcher = PgBatcher {
+            mapper,
+            shape,
+            columns: Vec::new(),
+            timestamps: Vec::new(),
+            ttls: Vec::new(),
+            rejected: Vec::new(),
+        };
+        batcher.reset();
+        batcher
+    }
+
+    fn reset(&mut self) {
+        self.columns = self
+            .mapper
+            .columns
+            .iter()
+            .map(|c| {
+                c.as_ref()
+                    .map(|_| ColumnValues::with_capacity(BATCH_ROWS, BATCH_ROWS * 16))
+            })
+            .collect();
+        self.timestamps = Vec::with_capacity(BATCH_ROWS);
+        self.ttls = Vec::with_capacity(BATCH_ROWS);
+        self.rejected = Vec::with_capacity(BATCH_ROWS);
+    }
+
+    /// Rows in the batch being built.
+    pub fn len(&self) -> usize {
+        self.timestamps.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.timestamps.is_empty()
+    }
+
+    /// Adds the dump row `fields`; a row refused (a value that does not convert, a NULL or
+    /// oversized key, no write time) is kept as rejected, and why is returned.
+    pub fn push(&mut self, fields: &[Option<String>]) -> Result<(), RowError> {
+        let refused = self.convert(fields);
+        if let Err(e) = refused {
+            // Every column has this row, NULL where it was not written.
+            let row = self.timestamps.len();
+            for values in self.columns.iter_mut().flatten() {
+                if values.len() > row {
+                    values.ends.truncate(row);
+                    values.present.truncate(row);
+                    values
+                        .data
+                        .truncate(values.ends.last().map_or(0, |&e| e as usize));
+                }
+                values.push_null();
+            }
+            self.timestamps.push(0);
+            self.ttls.push(0);
+            self.rejected.push(true);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    fn convert(&mut self, fields: &[Option<String>]) -> Result<(), RowError> {
+        let (timestamp, ttl) = self.mapper.times(fields)?;
+        for (column, values) in self.mapper.columns.iter().zip(&mut self.columns) {
+            let (Some((field, converter)), Some(values)) = (column, values) else {
+                continue;
+            };
+            match &fields[*field] {
+                Some(text) => values
+                    .push_with(|out| converter.encode(text, out).map(|()| true))
+                    .map_err(|reason| self.mapper.field_error(*field, reason))?,
+                None => values.push_null(),
+            }
+        }
+        check_primary_key(&self.mapper.schema, &LastRow(&self.columns))?;
+        self.timestamps.push(timestamp);
+        self.ttls.push(ttl.unwrap_or(0));
+        self.rejected.push(false);
+        Ok(())
+    }
+
+    /// The batch built so far (a new one starts).
+    pub fn take(&mut self) -> RowBatch {
+        let columns = std::mem::take(&mut self.columns)
+            .into_iter()
+            .map(|c| match c {
+                Some(values) => BatchColumn::Values(values),
+                None => BatchColumn::Absent,
+            })
+            .collect();
+        let batch = RowBatch {
+            shape: self.shape.clone(),
+            columns,
+            timestamps: std::mem::take(&mut self.timestamps),
+            ttls: std::mem::take(&mut self.ttls),
+            rejected: std::mem::take(&mut self.rejected),
+        };
+        self.reset();
+        batch
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::pg_dump::PgColumn;
+
+    fn mapper() -> PgRowMapper {
+        let schema = Arc::new(
+            TableSchema::from_columns(
+                "ks.t",
+                &[
+                    ("id", "partition_key", "int"),
+                    ("name", "regular", "text"),
+                    ("tags", "regular", "set<text>"),
+                    ("score", "regular", "decimal"),
+                ],
+            )
+            .unwrap(),
+        );
+        let column = |name: &str, type_name: &str| PgColumn {
+            name: name.into(),
+            type_name: type_name.into(),
+            not_null: false,
+        };
+        let table = DumpTable {
+            schema: "public".into(),
+            name: "t".into(),
+            columns: vec![
+                column("id", "integer"),
+                column("name", "text"),
+                column("tags", "text[]"),
+                column("score", "numeric"),
+                column("updated", "bigint"),
+            ],
+            data_columns: ["id", "name", "tags", "score", "updated"]
+                .map(String::from)
+                .to_vec(),
+            has_data: true,
+        };
+        let options = MappingOptions {
+            writetime_column: Some("updated".into()),
+            ..MappingOptions::default()
+        };
+        PgRowMapper::new(schema, &table, "t.dump", &options, None).unwrap()
+    }
+
+    fn row(fields: [Option<&str>; 5]) -> Vec<Option<String>> {
+        fields.map(|f| f.map(String::from)).to_vec()
+    }
+
+    #[test]
+    fn batched_rows_build_the_partitions_a_row_at_a_time_builds_and_refused_rows_stay_out() {
+        let rows = [
+            row([
+                Some("1"),
+                Some("a\tb"),
+                Some("{x,y}"),
+                Some("1.50"),
+                Some("10"),
+            ]),
+            // Refused at the third column: its first two were already written.
+            row([Some("2"), Some("b"), Some("{x}"), Some("abc"), Some("11")]),
+            row([Some("3"), None, None, None, Some("12")]),
+            // Refused for its key, after every column was written.
+            row([None, Some("d"), Some("{}"), Some("2"), Some("13")]),
+            // Refused before any column: no write time.
+            row([Some("5"), Some("e"), None, Some("3"), None]),
+            row([
+                Some("6"),
+                Some(""),
+                Some("{\"\"}"),
+                Some("-0.001"),
+                Some("14"),
+            ]),
+        ];
+        let single = mapper();
+        let mut batcher = PgBatcher::new(mapper());
+        let mut refused = Vec::new();
+        for (i, fields) in rows.iter().enumerate() {
+            let one = single.partition(fields);
+            let batched = batcher.push(fields);
+            assert_eq!(one.is_err(), batched.is_err(), "row {i}");
+            if let Err(e) = batched {
+                assert_eq!(e, one.unwrap_err(), "row {i}");
+                refused.push(i);
+            }
+        }
+        assert_eq!(refused, [1, 3, 4]);
+        let batch = batcher.take();
+        assert!(batcher.is_empty());
+        assert_eq!(batch.len(), rows.len());
+        assert_eq!(batch.accepted(), 3);
+        let from_batch: Vec<Partition> = batch.partitions().map(Result::unwrap).collect();
+        let one_at_a_time: Vec<Partition> = [0, 2, 5]
+            .iter()
+            .map(|&i| single.partition(&rows[i]).unwrap())
+            .collect();
+        assert_eq!(from_batch, one_at_a_time);
+        // A refused row is NULL in every column of the batch.
+        for row in refused {
+            assert!(
+                (0..4).all(|c| batch.row(row).value(c).is_none()),
+                "row {row}"
+            );
+        }
     }
 }

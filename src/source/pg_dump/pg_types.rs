@@ -164,6 +164,19 @@ impl Converter {
     pub fn convert(&self, text: &str) -> Result<Value, String> {
         convert(&self.pg, &self.cql, text)
     }
+
+    /// Appends the CQL serialized form of [`Converter::convert`]'s value to `out`; text goes
+    /// straight across, without a [`Value`] in between. On error nothing is appended.
+    pub fn encode(&self, text: &str, out: &mut Vec<u8>) -> Result<(), String> {
+        match self.cql {
+            CqlType::Native(NativeType::Text) => out.extend_from_slice(text.as_bytes()),
+            CqlType::Native(NativeType::Ascii) if text.is_ascii() => {
+                out.extend_from_slice(text.as_bytes())
+            }
+            _ => self.convert(text)?.encode(out),
+        }
+        Ok(())
+    }
 }
 
 fn compatible(pg: &PgType, cql: &CqlType) -> bool {

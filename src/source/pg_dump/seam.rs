@@ -4,6 +4,7 @@
 //! ([`PgRowMapper`]), and its rows as events: partitions, or rejects with the row as a
 //! tab-separated line.
 
+use std::collections::VecDeque;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -17,7 +18,7 @@ use crate::source::{
     Claim, Events, Input, InputSize, Kind, OpenOptions, Planned, SourceError, SourceEvent, Started,
 };
 
-use super::mapping::PgRowMapper;
+use super::mapping::{BATCH_ROWS, PgBatcher, PgRowMapper};
 use super::{Dump, DumpError, DumpTable, RowEvent};
 
 /// The pg_dump source's entry in the registry.
@@ -158,34 +159,91 @@ impl Planned for PgPlanned {
             },
             None => InputSize::Unknown,
         };
-        let events = rows.map(move |event| {
-            Ok(match event.map_err(SourceError::from)? {
-                RowEvent::Row(row) => match mapper.partition(&row.fields) {
-                    Ok(partition) => SourceEvent::Partition(partition),
-                    Err(e) => SourceEvent::Reject(Reject {
-                        file: row.location.file.display().to_string(),
-                        table: table_name.clone(),
-                        line: row.location.line,
-                        column: e.column,
-                        reason: e.reason,
-                        raw: raw_row(&row.fields),
-                    }),
-                },
-                RowEvent::Reject(r) => SourceEvent::Reject(Reject {
-                    file: r.location.file.display().to_string(),
-                    table: table_name.clone(),
-                    line: r.location.line,
-                    column: None,
-                    reason: r.reason,
-                    raw: r.raw,
-                }),
-            })
-        });
+        let events = PgEvents {
+            rows,
+            batcher: PgBatcher::new(mapper),
+            table: table_name,
+            queued: VecDeque::new(),
+            done: false,
+        };
         Ok(Started {
             events: Box::new(events) as Events,
             size,
             ordered: false,
         })
+    }
+}
+
+/// A table's rows as events: batches of rows for the partition builder, each sent once full
+/// or at the end, and a reject for each row the dump or the mapping refuses.
+struct PgEvents {
+    rows: super::Rows,
+    batcher: PgBatcher,
+    /// `schema.name`, for rejects.
+    table: String,
+    queued: VecDeque<SourceEvent>,
+    done: bool,
+}
+
+impl PgEvents {
+    fn reject(&self, r: &super::Reject) -> SourceEvent {
+        SourceEvent::Reject(Reject {
+            file: r.location.file.display().to_string(),
+            table: self.table.clone(),
+            line: r.location.line,
+            column: None,
+            reason: r.reason.clone(),
+            raw: r.raw.clone(),
+        })
+    }
+}
+
+impl Iterator for PgEvents {
+    type Item = Result<SourceEvent, SourceError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(event) = self.queued.pop_front() {
+                return Some(Ok(event));
+            }
+            if self.done {
+                return None;
+            }
+            match self.rows.next() {
+                Some(Ok(RowEvent::Row(row))) => {
+                    if let Err(e) = self.batcher.push(&row.fields) {
+                        self.queued.push_back(SourceEvent::Reject(Reject {
+                            file: row.location.file.display().to_string(),
+                            table: self.table.clone(),
+                            line: row.location.line,
+                            column: e.column,
+                            reason: e.reason,
+                            raw: raw_row(&row.fields),
+                        }));
+                    }
+                    if self.batcher.len() == BATCH_ROWS {
+                        self.queued
+                            .push_back(SourceEvent::Rows(self.batcher.take()));
+                    }
+                }
+                Some(Ok(RowEvent::Reject(r))) => {
+                    let event = self.reject(&r);
+                    self.queued.push_back(event);
+                }
+                Some(Err(e)) => {
+                    // The rows read before a damaged part are not handed on: the load stops.
+                    self.done = true;
+                    return Some(Err(e.into()));
+                }
+                None => {
+                    self.done = true;
+                    if !self.batcher.is_empty() {
+                        self.queued
+                            .push_back(SourceEvent::Rows(self.batcher.take()));
+                    }
+                }
+            }
+        }
     }
 }
 
