@@ -24,6 +24,7 @@
 //! ([`pg_types`]: PostgreSQL types and their text forms as CQL values) and turns each row into a
 //! partition; `seam.rs` is this source's side of the source seam ([`crate::source`]).
 
+mod ahead;
 mod archive;
 mod copy_text;
 mod ddl;

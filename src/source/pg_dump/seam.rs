@@ -18,6 +18,7 @@ use crate::source::{
     Claim, Events, Input, InputSize, Kind, OpenOptions, Planned, SourceError, SourceEvent, Started,
 };
 
+use super::ahead::ReadAhead;
 use super::mapping::{BATCH_ROWS, PgBatcher, PgRowMapper};
 use super::{Dump, DumpError, DumpTable, RowEvent};
 
@@ -159,6 +160,10 @@ impl Planned for PgPlanned {
             },
             None => InputSize::Unknown,
         };
+        // Decompressing and splitting the data on a thread of its own, converting the
+        // fields on this one.
+        let path = dump.path.clone();
+        let rows = ReadAhead::new(rows).map_err(|source| DumpError::Io { path, source })?;
         let events = PgEvents {
             rows,
             batcher: PgBatcher::new(mapper),
@@ -177,7 +182,7 @@ impl Planned for PgPlanned {
 /// A table's rows as events: batches of rows for the partition builder, each sent once full
 /// or at the end, and a reject for each row the dump or the mapping refuses.
 struct PgEvents {
-    rows: super::Rows,
+    rows: ReadAhead,
     batcher: PgBatcher,
     /// `schema.name`, for rejects.
     table: String,
