@@ -208,6 +208,9 @@ pub fn parse_time_nanos(s: &str) -> Option<i64> {
 /// An ISO 8601 / RFC 3339 timestamp (`T` or space between date and time, optional fraction,
 /// `Z`, `+HH`, `+HH:MM` or `+HHMM`; no zone means UTC) to microseconds since the epoch.
 pub fn parse_timestamp_micros(s: &str) -> Option<i64> {
+    if let Some(micros) = canonical_timestamp_micros(s.as_bytes()) {
+        return Some(micros);
+    }
     let s = s.trim();
     let split = s.find(['T', ' ']).unwrap_or(s.len());
     let days = i64::from(parse_date(&s[..split])?);
@@ -220,6 +223,74 @@ pub fn parse_timestamp_micros(s: &str) -> Option<i64> {
     };
     let micros = days * 86_400_000_000 + nanos / 1000 - offset_secs * 1_000_000;
     Some(micros)
+}
+
+/// The common spelling, `YYYY-MM-DD HH:MM:SS[.f]` (or `T` between) with an optional zone
+/// `Z`, `±HH`, `±HHMM` or `±HH:MM` and up to 6 fraction digits, as PostgreSQL and most
+/// exports print it, read at fixed positions without allocating. `None` for anything else,
+/// which [`parse_timestamp_micros`] then reads the general way: where both read a text, they
+/// agree (property test).
+fn canonical_timestamp_micros(b: &[u8]) -> Option<i64> {
+    if b.len() < 19
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b' ' | b'T')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let digit = |i: usize| -> Option<i64> {
+        let c = *b.get(i)?;
+        c.is_ascii_digit().then(|| i64::from(c - b'0'))
+    };
+    let two = |i: usize| Some(digit(i)? * 10 + digit(i + 1)?);
+    let year = two(0)? * 100 + two(2)?;
+    let (month, day) = (two(5)? as u32, two(8)? as u32);
+    let (hour, minute, second) = (two(11)?, two(14)?, two(17)?);
+    if !(1..=12).contains(&month)
+        || day < 1
+        || day > days_in_month(year, month)
+        || hour > 23
+        || minute > 59
+        || second > 59
+    {
+        return None;
+    }
+    let mut i = 19;
+    let mut micros = 0;
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        let start = i;
+        while let Some(d) = digit(i) {
+            micros = micros * 10 + d;
+            i += 1;
+        }
+        let digits = i - start;
+        if digits == 0 || digits > 6 {
+            return None;
+        }
+        micros *= 10i64.pow((6 - digits) as u32);
+    }
+    let offset = match &b[i..] {
+        [] | [b'Z' | b'z'] => 0,
+        [sign @ (b'+' | b'-'), zone @ ..] => {
+            let (h, m) = match zone.len() {
+                2 => (two(i + 1)?, 0),
+                4 => (two(i + 1)?, two(i + 3)?),
+                5 if zone[2] == b':' => (two(i + 1)?, two(i + 4)?),
+                _ => return None,
+            };
+            let seconds = h * 3600 + m * 60;
+            if *sign == b'-' { -seconds } else { seconds }
+        }
+        _ => return None,
+    };
+    let days = days_from_civil(year, month, day);
+    Some(
+        days * 86_400_000_000 + ((hour * 60 + minute) * 60 + second) * 1_000_000 + micros
+            - offset * 1_000_000,
+    )
 }
 
 /// Splits a time of day from its zone suffix; returns the zone's offset east of UTC in seconds.
@@ -251,6 +322,62 @@ mod tests {
 
     fn lit(ty: &str, s: &str) -> Result<Value, LiteralError> {
         parse_literal(&parse_type(ty, &NoUdts).unwrap(), s)
+    }
+
+    /// [`parse_timestamp_micros`] without its fast path.
+    fn general_timestamp_micros(s: &str) -> Option<i64> {
+        let s = s.trim();
+        let split = s.find(['T', ' ']).unwrap_or(s.len());
+        let days = i64::from(parse_date(&s[..split])?);
+        let rest = s.get(split + 1..).unwrap_or("").trim();
+        let (time, offset_secs) = split_zone(rest)?;
+        let nanos = if time.is_empty() {
+            0
+        } else {
+            parse_time_nanos(time)?
+        };
+        Some(days * 86_400_000_000 + nanos / 1000 - offset_secs * 1_000_000)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_fast_timestamp_path_reads_what_the_general_one_reads(
+            year in 0u32..10000, month in 0u32..14, day in 0u32..33, hour in 0u32..26,
+            minute in 0u32..61, second in 0u32..62, frac in "(\\.[0-9]{0,8})?",
+            sep in "[ T]", zone in "(Z|[+-][0-9]{2}(:?[0-9]{2})?|[+-][0-9]{1,3}|)",
+        ) {
+            let text = format!(
+                "{year:04}-{month:02}-{day:02}{sep}{hour:02}:{minute:02}:{second:02}{frac}{zone}"
+            );
+            let fast = canonical_timestamp_micros(text.as_bytes());
+            let general = general_timestamp_micros(&text);
+            if fast.is_some() {
+                proptest::prop_assert_eq!(fast, general, "{}", text);
+            }
+            proptest::prop_assert_eq!(parse_timestamp_micros(&text), general, "{}", text);
+        }
+    }
+
+    #[test]
+    fn postgresqls_timestamps_read_to_golden_microseconds() {
+        let cases = [
+            ("1970-01-01 00:00:00+00", 0),
+            ("2019-03-04 12:34:56.123456+00", 1_551_702_896_123_456),
+            ("2019-03-04 12:34:56.5", 1_551_702_896_500_000),
+            ("2019-03-04T14:34:56+02:00", 1_551_702_896_000_000),
+            ("2019-03-04 07:04:56-0530", 1_551_702_896_000_000),
+            ("1969-12-31 23:59:59.999999Z", -1),
+            ("2000-02-29 00:00:00", 951_782_400_000_000),
+        ];
+        for (text, micros) in cases {
+            assert_eq!(
+                canonical_timestamp_micros(text.as_bytes()),
+                Some(micros),
+                "{text}"
+            );
+            assert_eq!(general_timestamp_micros(text), Some(micros), "{text}");
+        }
+        assert_eq!(canonical_timestamp_micros(b"2001-02-29 00:00:00"), None);
     }
 
     #[test]

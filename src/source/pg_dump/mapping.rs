@@ -314,18 +314,22 @@ impl PgBatcher {
             ttls: Vec::new(),
             rejected: Vec::new(),
         };
-        batcher.reset();
+        batcher.reset(&[]);
         batcher
     }
 
-    fn reset(&mut self) {
+    /// Starts a batch, each column's buffer sized from `sizes`, the last batch's (so a batch
+    /// rarely grows its buffers).
+    fn reset(&mut self, sizes: &[usize]) {
         self.columns = self
             .mapper
             .columns
             .iter()
-            .map(|c| {
+            .enumerate()
+            .map(|(i, c)| {
+                let bytes = sizes.get(i).map_or(BATCH_ROWS * 16, |&n| n + n / 8);
                 c.as_ref()
-                    .map(|_| ColumnValues::with_capacity(BATCH_ROWS, BATCH_ROWS * 16))
+                    .map(|_| ColumnValues::with_capacity(BATCH_ROWS, bytes))
             })
             .collect();
         self.timestamps = Vec::with_capacity(BATCH_ROWS);
@@ -389,6 +393,11 @@ impl PgBatcher {
 
     /// The batch built so far (a new one starts).
     pub fn take(&mut self) -> RowBatch {
+        let sizes: Vec<usize> = self
+            .columns
+            .iter()
+            .map(|c| c.as_ref().map_or(0, |v| v.data.len()))
+            .collect();
         let columns = std::mem::take(&mut self.columns)
             .into_iter()
             .map(|c| match c {
@@ -403,7 +412,7 @@ impl PgBatcher {
             ttls: std::mem::take(&mut self.ttls),
             rejected: std::mem::take(&mut self.rejected),
         };
-        self.reset();
+        self.reset(&sizes);
         batch
     }
 }

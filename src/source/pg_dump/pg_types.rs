@@ -456,14 +456,16 @@ pub fn pg_timestamp_micros(text: &str) -> Result<i64, String> {
         Some(b) => (b, true),
         None => (text, false),
     };
+    let bc_body;
     let body = if bc {
         let (year, rest) = body.split_once('-').ok_or("malformed BC timestamp")?;
         let year: i64 = year.parse().map_err(|_| "malformed BC timestamp")?;
-        format!("{}-{rest}", 1 - year)
+        bc_body = format!("{}-{rest}", 1 - year);
+        &bc_body
     } else {
-        body.to_owned()
+        body
     };
-    parse_timestamp_micros(&body).ok_or_else(|| format!("`{}` is not a timestamp", shorten(text)))
+    parse_timestamp_micros(body).ok_or_else(|| format!("`{}` is not a timestamp", shorten(text)))
 }
 
 /// A one-dimensional array literal (`{a,"b c",NULL,"q\"uote"}`) into its element texts.
