@@ -37,11 +37,22 @@ pub struct Arena {
     chunks: Vec<Vec<u8>>,
     slots: Vec<Slot>,
     scratch: Vec<u8>,
+    /// Bytes per new chunk; 0 for [`CHUNK`].
+    chunk: usize,
 }
 
 impl Arena {
     pub fn new() -> Arena {
         Arena::default()
+    }
+
+    /// An arena of smaller chunks, for a batch's entries that another arena takes in
+    /// ([`Arena::append`]): its last chunk wastes at most `chunk` bytes there.
+    pub fn with_chunk(chunk: usize) -> Arena {
+        Arena {
+            chunk,
+            ..Arena::default()
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -74,7 +85,8 @@ impl Arena {
             .last()
             .is_some_and(|c| c.capacity() - c.len() >= bytes.len());
         if !fits {
-            self.chunks.push(Vec::with_capacity(CHUNK.max(bytes.len())));
+            let size = if self.chunk == 0 { CHUNK } else { self.chunk };
+            self.chunks.push(Vec::with_capacity(size.max(bytes.len())));
         }
         let chunk = self.chunks.len() - 1;
         let buf = &mut self.chunks[chunk];

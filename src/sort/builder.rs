@@ -110,6 +110,8 @@ pub struct PartitionBuilder {
 
 /// Rows of batches gathered before their cells are made, in parallel, a batch per task.
 const PENDING_ROWS: usize = 16 * 1024;
+/// Bytes per chunk of a batch's entries.
+const BATCH_CHUNK: usize = 64 << 10;
 
 impl PartitionBuilder {
     pub fn new(schema: &TableSchema, options: BuilderOptions) -> PartitionBuilder {
@@ -164,7 +166,8 @@ impl PartitionBuilder {
         let built: Vec<Result<(Arena, u64), SortError>> = pending
             .par_iter()
             .map(|(batch, source)| {
-                let mut arena = Arena::new();
+                // Small chunks: the buffer takes them in as they are, half-used last ones too.
+                let mut arena = Arena::with_chunk(BATCH_CHUNK);
                 let mut entries = 0;
                 for partition in batch.partitions() {
                     let partition = partition.map_err(|e| {

@@ -416,7 +416,7 @@ pub fn ring_of(session: &scylla::client::session::Session, schema: &TableSchema)
 /// Writer threads at most; more cores than that go to the stages around them.
 const MAX_WRITERS: usize = 8;
 /// Partitions handed to a writer thread at a time; a batch never crosses a region's edge.
-const BATCH: usize = 2048;
+const BATCH: usize = 512;
 
 /// What writing produced: the ring region of each SSTable, and bytes of Data.db.
 #[derive(Default)]
