@@ -208,9 +208,11 @@ pub fn parse_time_nanos(s: &str) -> Option<i64> {
 /// An ISO 8601 / RFC 3339 timestamp (`T` or space between date and time, optional fraction,
 /// `Z`, `+HH`, `+HH:MM` or `+HHMM`; no zone means UTC) to microseconds since the epoch.
 pub fn parse_timestamp_micros(s: &str) -> Option<i64> {
-    if let Some(micros) = canonical_timestamp_micros(s.as_bytes()) {
-        return Some(micros);
-    }
+    canonical_timestamp_micros(s.as_bytes()).or_else(|| general_timestamp_micros(s))
+}
+
+/// [`parse_timestamp_micros`] for every spelling it takes, the slower way.
+fn general_timestamp_micros(s: &str) -> Option<i64> {
     let s = s.trim();
     let split = s.find(['T', ' ']).unwrap_or(s.len());
     let days = i64::from(parse_date(&s[..split])?);
@@ -228,7 +230,7 @@ pub fn parse_timestamp_micros(s: &str) -> Option<i64> {
 /// The common spelling, `YYYY-MM-DD HH:MM:SS[.f]` (or `T` between) with an optional zone
 /// `Z`, `±HH`, `±HHMM` or `±HH:MM` and up to 6 fraction digits, as PostgreSQL and most
 /// exports print it, read at fixed positions without allocating. `None` for anything else,
-/// which [`parse_timestamp_micros`] then reads the general way: where both read a text, they
+/// which [`general_timestamp_micros`] then reads: where both read a text, they
 /// agree (property test).
 fn canonical_timestamp_micros(b: &[u8]) -> Option<i64> {
     if b.len() < 19
@@ -322,21 +324,6 @@ mod tests {
 
     fn lit(ty: &str, s: &str) -> Result<Value, LiteralError> {
         parse_literal(&parse_type(ty, &NoUdts).unwrap(), s)
-    }
-
-    /// [`parse_timestamp_micros`] without its fast path.
-    fn general_timestamp_micros(s: &str) -> Option<i64> {
-        let s = s.trim();
-        let split = s.find(['T', ' ']).unwrap_or(s.len());
-        let days = i64::from(parse_date(&s[..split])?);
-        let rest = s.get(split + 1..).unwrap_or("").trim();
-        let (time, offset_secs) = split_zone(rest)?;
-        let nanos = if time.is_empty() {
-            0
-        } else {
-            parse_time_nanos(time)?
-        };
-        Some(days * 86_400_000_000 + nanos / 1000 - offset_secs * 1_000_000)
     }
 
     proptest::proptest! {

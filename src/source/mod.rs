@@ -8,6 +8,7 @@
 
 pub mod cql;
 pub mod guard;
+mod handoff;
 pub mod parquet;
 pub mod pg_dump;
 pub mod sstable;

@@ -3,9 +3,10 @@
 //! SSTable holds one region of ranges one replica set owns, so Cassandra streams it whole.
 //! They go under `<sstable-dir>/<keyspace>/<table>/` when one replica set owns the whole ring,
 //! else under `<sstable-dir>/<replicas>/<keyspace>/<table>/`, a folder per replica set. Then
-//! each folder is handed to the cluster: `import` runs `nodetool import` on it (`--import-verify
-//! extended` adds `--extended-verify`; the node must see it: one machine, or a folder shipped there), `sstableloader` streams it to
-//! its replicas (Cassandra's BulkLoader), `none` leaves the folders and says how to load them.
+//! each folder is handed to the cluster: `import` runs `nodetool import` on it (with
+//! `--extended-verify` under `--import-verify extended`; the node must see it: one machine, or
+//! a folder shipped there), `sstableloader` streams it to its replicas (Cassandra's
+//! BulkLoader), `none` leaves the folders and says how to load them.
 //! A folder is removed once loaded; on failure the rest are kept and named (with the failed
 //! folder's nodes and token ranges), so the operator can load them by hand.
 

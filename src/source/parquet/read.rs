@@ -6,12 +6,11 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::JoinHandle;
 
 use arrow::array::{Array, RecordBatch};
 use arrow::datatypes::{DataType, FieldRef, Fields, Schema};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::Sender;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
@@ -28,6 +27,7 @@ use super::{
 use crate::intake::{BatchColumn, ColumnValues, RowBatch, RowError, check_primary_key};
 use crate::rejects::{Reject, clip_raw};
 use crate::source::guard::{self, Damaged};
+use crate::source::handoff::Handoff;
 
 /// Rows per decoded batch (and per message on the channel).
 const BATCH_ROWS: usize = 1024;
@@ -36,43 +36,16 @@ type Chunk = Vec<Result<SourceEvent, ParquetError>>;
 
 /// The events of one input: an iterator over what the decoding threads produce. Dropping it
 /// early stops them.
-pub struct ParquetEvents {
-    rx: Option<Receiver<Chunk>>,
-    chunk: std::vec::IntoIter<Result<SourceEvent, ParquetError>>,
-    worker: Option<JoinHandle<()>>,
-}
+pub struct ParquetEvents(Handoff<Result<SourceEvent, ParquetError>>);
 
 impl Iterator for ParquetEvents {
     type Item = Result<SourceEvent, ParquetError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            if let Some(event) = self.chunk.next() {
-                return Some(event);
-            }
-            match self.rx.as_ref()?.recv() {
-                Ok(chunk) => self.chunk = chunk.into_iter(),
-                Err(_) => {
-                    // Every sender is gone: the work is done, or a thread died.
-                    self.rx = None;
-                    let worker = self.worker.take()?;
-                    return match worker.join() {
-                        Ok(()) => None,
-                        Err(panic) => Some(Err(ParquetError::Thread(panic_message(&panic)))),
-                    };
-                }
-            }
-        }
-    }
-}
-
-impl Drop for ParquetEvents {
-    fn drop(&mut self) {
-        // Closing the channel first makes every waiting sender give up.
-        self.rx = None;
-        if let Some(worker) = self.worker.take() {
-            let _ = worker.join();
-        }
+        Some(match self.0.take()? {
+            Ok(event) => event,
+            Err(panic) => Err(ParquetError::Thread(panic_message(&panic))),
+        })
     }
 }
 
@@ -90,18 +63,10 @@ pub(super) fn start(input: ParquetInput, plan: ParquetPlan) -> ParquetEvents {
     let worker = std::thread::Builder::new()
         .name("parquet-source".to_owned())
         .spawn(move || decode_all(input, plan, threads, tx));
-    match worker {
-        Ok(worker) => ParquetEvents {
-            rx: Some(rx),
-            chunk: Vec::new().into_iter(),
-            worker: Some(worker),
-        },
-        Err(e) => ParquetEvents {
-            rx: None,
-            chunk: vec![Err(ParquetError::Thread(e.to_string()))].into_iter(),
-            worker: None,
-        },
-    }
+    ParquetEvents(match worker {
+        Ok(worker) => Handoff::new(rx, worker),
+        Err(e) => Handoff::ready(vec![Err(ParquetError::Thread(e.to_string()))]),
+    })
 }
 
 fn decode_all(input: ParquetInput, plan: ParquetPlan, threads: usize, tx: Sender<Chunk>) {

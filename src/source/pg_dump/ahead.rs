@@ -5,12 +5,11 @@
 //! panic of the taking thread, where the source's guard turns it into a damaged-input error.
 //! When the taker stops early, the reading thread stops at its next hand-over.
 
-use std::thread::JoinHandle;
-
-use crossbeam_channel::{Receiver, bounded};
+use crossbeam_channel::bounded;
 
 use super::{DumpError, RowEvent};
 use crate::source::guard;
+use crate::source::handoff::Handoff;
 
 /// Rows per hand-over: large enough that the channel costs nothing per row.
 const CHUNK: usize = 1024;
@@ -20,11 +19,7 @@ const DEPTH: usize = 4;
 type Item = Result<RowEvent, DumpError>;
 
 /// The rows of an iterator, read on a thread of their own.
-pub(crate) struct ReadAhead {
-    rx: Option<Receiver<Vec<Item>>>,
-    chunk: std::vec::IntoIter<Item>,
-    reader: Option<JoinHandle<Result<(), String>>>,
-}
+pub(crate) struct ReadAhead(Handoff<Item>);
 
 impl ReadAhead {
     pub(crate) fn new(rows: impl Iterator<Item = Item> + Send + 'static) -> std::io::Result<Self> {
@@ -32,7 +27,8 @@ impl ReadAhead {
         let reader = std::thread::Builder::new()
             .name("pg-read".into())
             .spawn(move || {
-                guard::catch(move || {
+                // Caught (its message kept, not printed), then carried to the taker.
+                let read = guard::catch(move || {
                     let mut chunk = Vec::with_capacity(CHUNK);
                     for item in rows {
                         let failed = item.is_err();
@@ -47,13 +43,12 @@ impl ReadAhead {
                     if !chunk.is_empty() {
                         let _ = tx.send(chunk);
                     }
-                })
+                });
+                if let Err(message) = read {
+                    std::panic::resume_unwind(Box::new(message));
+                }
             })?;
-        Ok(ReadAhead {
-            rx: Some(rx),
-            chunk: Vec::new().into_iter(),
-            reader: Some(reader),
-        })
+        Ok(ReadAhead(Handoff::new(rx, reader)))
     }
 }
 
@@ -61,32 +56,9 @@ impl Iterator for ReadAhead {
     type Item = Item;
 
     fn next(&mut self) -> Option<Item> {
-        loop {
-            if let Some(item) = self.chunk.next() {
-                return Some(item);
-            }
-            match self.rx.as_ref()?.recv() {
-                Ok(chunk) => self.chunk = chunk.into_iter(),
-                Err(_) => {
-                    // The reader is done: the rows ended, or it panicked.
-                    self.rx = None;
-                    match self.reader.take()?.join() {
-                        Ok(Ok(())) => return None,
-                        Ok(Err(message)) => std::panic::resume_unwind(Box::new(message)),
-                        Err(payload) => std::panic::resume_unwind(payload),
-                    }
-                }
-            }
-        }
-    }
-}
-
-impl Drop for ReadAhead {
-    fn drop(&mut self) {
-        // Closing the channel stops the reader at its next hand-over.
-        self.rx = None;
-        if let Some(reader) = self.reader.take() {
-            let _ = reader.join();
+        match self.0.take()? {
+            Ok(item) => Some(item),
+            Err(panic) => std::panic::resume_unwind(panic),
         }
     }
 }

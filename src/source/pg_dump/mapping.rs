@@ -12,10 +12,10 @@ use crate::exit::Classify;
 use super::DumpTable;
 use super::pg_types::{Converter, MappingError, PgType, pg_timestamp_micros};
 use crate::intake::{
-    BatchColumn, BatchShape, ColumnValues, NullMode, RowAccess, RowBatch, RowError, RowValues,
-    build_partition, check_primary_key,
+    BatchColumn, BatchShape, ColumnValues, NullMode, RowAccess, RowBatch, RowError,
+    check_primary_key,
 };
-use crate::model::{CqlType, NativeType, Partition, TableSchema};
+use crate::model::{CqlType, NativeType, TableSchema};
 use crate::plan::{self, MappingOptions, PlanError};
 
 #[derive(Debug, Error)]
@@ -74,8 +74,6 @@ pub struct PgRowMapper {
     writetime: WriteTime,
     ttl: Ttl,
     nulls: NullMode,
-    /// The row being mapped, serialized; kept between rows so a row allocates nothing here.
-    row: std::cell::RefCell<RowValues>,
 }
 
 /// The PostgreSQL type we assume for a column when the dump has no `CREATE TABLE` for it
@@ -190,7 +188,6 @@ impl PgRowMapper {
             writetime,
             ttl,
             nulls: options.nulls,
-            row: Default::default(),
         })
     }
 
@@ -245,11 +242,12 @@ impl PgRowMapper {
         }
     }
 
-    /// The dump row `fields` as a one-row partition of cells.
-    pub fn partition(&self, fields: &[Option<String>]) -> Result<Partition, RowError> {
+    /// The dump row `fields` as a one-row partition of cells, a row at a time: what the
+    /// batches must give (the tests' reference).
+    #[cfg(test)]
+    fn partition(&self, fields: &[Option<String>]) -> Result<crate::model::Partition, RowError> {
         let (timestamp, ttl) = self.times(fields)?;
-        let mut row = self.row.borrow_mut();
-        row.clear();
+        let mut row = crate::intake::RowValues::new();
         for column in &self.columns {
             match column {
                 Some((field, converter)) => match &fields[*field] {
@@ -261,14 +259,7 @@ impl PgRowMapper {
                 None => row.push_null(),
             }
         }
-        build_partition(
-            &self.schema,
-            &*row,
-            &self.mapped,
-            timestamp,
-            ttl,
-            self.nulls,
-        )
+        crate::intake::build_partition(&self.schema, &row, &self.mapped, timestamp, ttl, self.nulls)
     }
 }
 
@@ -420,6 +411,7 @@ impl PgBatcher {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Partition;
     use crate::source::pg_dump::PgColumn;
 
     fn mapper() -> PgRowMapper {

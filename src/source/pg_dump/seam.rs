@@ -191,14 +191,14 @@ struct PgEvents {
 }
 
 impl PgEvents {
-    fn reject(&self, r: &super::Reject) -> SourceEvent {
+    fn reject(&self, r: super::Reject) -> SourceEvent {
         SourceEvent::Reject(Reject {
             file: r.location.file.display().to_string(),
             table: self.table.clone(),
             line: r.location.line,
             column: None,
-            reason: r.reason.clone(),
-            raw: r.raw.clone(),
+            reason: r.reason,
+            raw: r.raw,
         })
     }
 }
@@ -232,7 +232,7 @@ impl Iterator for PgEvents {
                     }
                 }
                 Some(Ok(RowEvent::Reject(r))) => {
-                    let event = self.reject(&r);
+                    let event = self.reject(r);
                     self.queued.push_back(event);
                 }
                 Some(Err(e)) => {
