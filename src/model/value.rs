@@ -82,23 +82,59 @@ pub struct Decimal {
 
 impl fmt::Display for Decimal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.scale > 0
+            && let Some(v) = self.unscaled.to_i128()
+        {
+            // The common case, without a big integer: the digits on the stack.
+            let mut buf = [0u8; 40];
+            let mut at = buf.len();
+            let mut m = v.unsigned_abs();
+            loop {
+                at -= 1;
+                buf[at] = b'0' + (m % 10) as u8;
+                m /= 10;
+                if m == 0 {
+                    break;
+                }
+            }
+            let digits = std::str::from_utf8(&buf[at..]).expect("ASCII digits");
+            return write_scaled(f, v < 0, digits, self.scale as usize);
+        }
         let v = self.unscaled.to_bigint();
         if self.scale <= 0 {
             return write!(f, "{v}E{}", -i64::from(self.scale));
         }
         let digits = v.magnitude().to_string();
-        let scale = self.scale as usize;
-        let sign = if v.sign() == num_bigint::Sign::Minus {
-            "-"
-        } else {
-            ""
-        };
-        if digits.len() > scale {
-            let (int, frac) = digits.split_at(digits.len() - scale);
-            write!(f, "{sign}{int}.{frac}")
-        } else {
-            write!(f, "{sign}0.{}{digits}", "0".repeat(scale - digits.len()))
+        write_scaled(
+            f,
+            v.sign() == num_bigint::Sign::Minus,
+            &digits,
+            self.scale as usize,
+        )
+    }
+}
+
+/// `digits × 10^-scale` in plain notation, `-` first when `negative`.
+fn write_scaled(
+    f: &mut fmt::Formatter<'_>,
+    negative: bool,
+    digits: &str,
+    scale: usize,
+) -> fmt::Result {
+    if negative {
+        f.write_str("-")?;
+    }
+    if digits.len() > scale {
+        let (int, frac) = digits.split_at(digits.len() - scale);
+        f.write_str(int)?;
+        f.write_str(".")?;
+        f.write_str(frac)
+    } else {
+        f.write_str("0.")?;
+        for _ in digits.len()..scale {
+            f.write_str("0")?;
         }
+        f.write_str(digits)
     }
 }
 
@@ -315,6 +351,40 @@ impl Value {
             Value::Varint(_) => NativeType::Varint,
             _ => return None,
         })
+    }
+
+    /// [`Value::decode`] into `slot`, reusing the buffer of the text, blob or decimal it
+    /// holds: a dump decodes millions of values into the same few slots.
+    pub fn decode_into(
+        cql_type: &CqlType,
+        bytes: &[u8],
+        slot: &mut Option<Value>,
+    ) -> Result<(), ValueError> {
+        match (cql_type, slot.as_mut()) {
+            (CqlType::Native(NativeType::Text), Some(Value::Text(s))) => {
+                let text = std::str::from_utf8(bytes).map_err(|_| ValueError::Invalid {
+                    cql_type: cql_type.to_string(),
+                    reason: "not valid UTF-8".to_owned(),
+                })?;
+                s.clear();
+                s.push_str(text);
+            }
+            (CqlType::Native(NativeType::Ascii), Some(Value::Ascii(s))) if bytes.is_ascii() => {
+                s.clear();
+                s.push_str(std::str::from_utf8(bytes).expect("ASCII is UTF-8"));
+            }
+            (CqlType::Native(NativeType::Blob), Some(Value::Blob(b))) => {
+                b.clear();
+                b.extend_from_slice(bytes);
+            }
+            (CqlType::Native(NativeType::Decimal), Some(Value::Decimal(d))) if bytes.len() >= 5 => {
+                d.scale = i32::from_be_bytes(array(&bytes[..4]));
+                d.unscaled.0.clear();
+                d.unscaled.0.extend_from_slice(&bytes[4..]);
+            }
+            _ => *slot = Some(Value::decode(cql_type, bytes)?),
+        }
+        Ok(())
     }
 
     /// Decodes serialized bytes as a value of `cql_type`. Refuses anything malformed or truncated.
@@ -798,6 +868,51 @@ mod tests {
             scale: 3,
         };
         assert_eq!(small.to_string(), "0.005");
+    }
+
+    #[test]
+    fn decimals_print_the_same_with_and_without_a_big_integer() {
+        let text = |unscaled: Varint, scale: i32| Decimal { unscaled, scale }.to_string();
+        assert_eq!(text(Varint::from_i128(-5), 3), "-0.005");
+        assert_eq!(text(Varint::from_i128(1000), 3), "1.000");
+        assert_eq!(text(Varint::from_i128(0), 2), "0.00");
+        assert_eq!(text(Varint::from_i128(7), 0), "7E0");
+        assert_eq!(text(Varint::from_i128(7), -2), "7E2");
+        assert_eq!(
+            text(Varint::from_i128(i128::MIN), 1),
+            "-17014118346046923173168730371588410572.8"
+        );
+        // Wider than an i128: the big-integer path, same spelling.
+        let big: num_bigint::BigInt = num_bigint::BigInt::from(i128::MAX) * 1000 + 7;
+        assert_eq!(
+            text(Varint::from_bigint(&-big), 4),
+            "-17014118346046923173168730371588410572.7007"
+        );
+    }
+
+    #[test]
+    fn decoding_into_a_slot_reuses_it_and_gives_what_decode_gives() {
+        let mut slot = None;
+        for (cql_type, bytes) in [
+            ("text", b"hello".to_vec()),
+            ("text", b"".to_vec()),
+            ("ascii", b"abc".to_vec()),
+            ("blob", vec![1, 2, 3]),
+            ("decimal", vec![0, 0, 0, 2, 0xcf, 0xc7]),
+            ("int", vec![0, 0, 0, 9]),
+        ] {
+            let t = parse_type(cql_type, &NoUdts).unwrap();
+            for _ in 0..2 {
+                Value::decode_into(&t, &bytes, &mut slot).unwrap();
+                assert_eq!(slot, Some(Value::decode(&t, &bytes).unwrap()), "{cql_type}");
+            }
+        }
+        let text = parse_type("text", &NoUdts).unwrap();
+        Value::decode_into(&text, b"ok", &mut slot).unwrap();
+        assert!(Value::decode_into(&text, &[0xff], &mut slot).is_err());
+        let ascii = parse_type("ascii", &NoUdts).unwrap();
+        Value::decode_into(&ascii, b"ok", &mut slot).unwrap();
+        assert!(Value::decode_into(&ascii, "é".as_bytes(), &mut slot).is_err());
     }
 
     #[test]

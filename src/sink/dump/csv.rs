@@ -67,11 +67,15 @@ impl FileWriter for CsvWriter {
             if i > 0 {
                 self.line.push(',');
             }
-            if let Some(value) = value {
-                self.field.clear();
-                write_text(value, self.types.get(i), &mut self.field);
-                let text_like = matches!(value, Value::Text(_) | Value::Ascii(_));
-                push_quoted(&self.field, text_like, &mut self.line);
+            match value {
+                // Text is quoted straight from the value, without a copy.
+                Some(Value::Text(s) | Value::Ascii(s)) => push_quoted(s, true, &mut self.line),
+                Some(value) => {
+                    self.field.clear();
+                    write_text(value, self.types.get(i), &mut self.field);
+                    push_quoted(&self.field, false, &mut self.line);
+                }
+                None => {}
             }
         }
         self.line.push_str("\r\n");
@@ -90,10 +94,10 @@ impl FileWriter for CsvWriter {
 
 /// Appends `field`, quoted when it must be (or when it is empty text, to tell it from null).
 fn push_quoted(field: &str, text_like: bool, out: &mut String) {
+    let bytes = field.as_bytes();
     let needs = (text_like && field.is_empty())
-        || field
-            .bytes()
-            .any(|b| matches!(b, b',' | b'"' | b'\r' | b'\n'));
+        || memchr::memchr3(b',', b'"', b'\n', bytes).is_some()
+        || memchr::memchr(b'\r', bytes).is_some();
     if !needs {
         out.push_str(field);
         return;

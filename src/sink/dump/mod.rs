@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use self::format::{DumpError, FileWriter};
-use self::rows::{Fields, RowShape};
+use self::rows::{RowBuf, RowShape};
 use super::{PartitionStream, Sink, SinkError, SinkReport};
 use crate::checkpoint::Marks;
 use crate::cleanup::Registered;
@@ -132,11 +132,10 @@ impl DumpSink {
 
     fn write_all(&mut self, partitions: PartitionStream) -> Result<(), DumpError> {
         let mut current: Option<(PathBuf, Box<dyn FileWriter>, u64)> = None;
-        let mut rows: Vec<Fields> = Vec::new();
+        let mut rows = RowBuf::default();
         for partition in partitions {
-            rows.clear();
-            self.shape.rows(&partition, &mut rows)?;
-            for row in &rows {
+            self.shape.fill(&partition, &mut rows)?;
+            for row in rows.iter() {
                 if current
                     .as_ref()
                     .is_some_and(|(_, _, n)| *n >= self.options.rows_per_file)

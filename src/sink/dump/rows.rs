@@ -112,7 +112,19 @@ impl RowShape {
     }
 
     /// Appends the rows `SELECT` would return from `partition` to `out`.
+    #[cfg(test)]
     pub fn rows(&self, partition: &Partition, out: &mut Vec<Fields>) -> Result<(), DumpError> {
+        let mut buf = RowBuf::default();
+        self.fill(partition, &mut buf)?;
+        out.extend(buf.iter().map(<[Option<Value>]>::to_vec));
+        Ok(())
+    }
+
+    /// Puts the rows `SELECT` would return from `partition` into `out`, in place of what it
+    /// held. The rows' buffers (and the text of their values) are reused from call to call: a
+    /// dump of millions of rows allocates for a few.
+    pub fn fill(&self, partition: &Partition, out: &mut RowBuf) -> Result<(), DumpError> {
+        out.len = 0;
         let schema = &*self.schema;
         let key = split_key(&partition.key, schema.partition_key_len).ok_or_else(|| {
             DumpError::Value {
@@ -120,12 +132,11 @@ impl RowShape {
                 message: "a partition key that is not a well-formed key of the table".into(),
             }
         })?;
-        let statics = partition
-            .static_row
-            .as_ref()
-            .map(|row| self.visible(row, partition.deletion))
-            .unwrap_or_default();
-        let before = out.len();
+        let mut statics = Vec::new();
+        if let Some(row) = &partition.static_row {
+            self.visible(row, partition.deletion, &mut statics);
+        }
+        let mut cells = Vec::new();
         for row in &partition.rows {
             let mut deletion = merge_deletion(partition.deletion, row.deletion);
             for range in &partition.range_deletions {
@@ -133,17 +144,19 @@ impl RowShape {
                     deletion = merge_deletion(deletion, Some(range.deletion));
                 }
             }
-            let cells = self.visible(row, deletion);
+            self.visible(row, deletion, &mut cells);
             let alive = row
                 .liveness
                 .is_some_and(|l| !shadows(deletion, l.timestamp) && self.is_live(l.liveness))
                 || cells.iter().any(Option::is_some);
             if alive {
-                out.push(self.fields(&key, Some(&row.clustering), &cells, &statics)?);
+                let fields = out.next(self.fields.len());
+                self.fields(&key, Some(&row.clustering), &cells, &statics, fields)?;
             }
         }
-        if out.len() == before && statics.iter().any(Option::is_some) {
-            out.push(self.fields(&key, None, &[], &statics)?);
+        if out.len == 0 && statics.iter().any(Option::is_some) {
+            let fields = out.next(self.fields.len());
+            self.fields(&key, None, &[], &statics, fields)?;
         }
         Ok(())
     }
@@ -159,27 +172,32 @@ impl RowShape {
         }
     }
 
-    /// The visible cells of each of `row`'s columns under `deletion`, by column index.
-    fn visible<'p>(&self, row: &'p Row, deletion: Option<Deletion>) -> Vec<Option<Visible<'p>>> {
-        let mut out = vec![None; self.schema.columns.len()];
+    /// The visible cells of each of `row`'s columns under `deletion`, by column index, into
+    /// `out`.
+    fn visible<'p>(
+        &self,
+        row: &'p Row,
+        deletion: Option<Deletion>,
+        out: &mut Vec<Option<Visible<'p>>>,
+    ) {
+        out.clear();
+        out.resize(self.schema.columns.len(), None);
         for data in &row.columns {
             let Some(slot) = out.get_mut(data.column) else {
                 continue;
             };
-            let deletion = match data.complex_deletion {
-                Some(d) => merge_deletion(deletion, Some(d)),
-                None => deletion,
+            let visible = Visible {
+                cells: &data.cells,
+                deletion: match data.complex_deletion {
+                    Some(d) => merge_deletion(deletion, Some(d)),
+                    None => deletion,
+                },
+                now: self.now,
             };
-            let cells: Vec<&Cell> = data
-                .cells
-                .iter()
-                .filter(|c| !shadows(deletion, c.timestamp) && self.is_live(c.liveness))
-                .collect();
-            if !cells.is_empty() {
-                *slot = Some(Visible { cells });
+            if visible.iter().next().is_some() {
+                *slot = Some(visible);
             }
         }
-        out
     }
 
     fn fields(
@@ -188,15 +206,15 @@ impl RowShape {
         clustering: Option<&[Vec<u8>]>,
         cells: &[Option<Visible<'_>>],
         statics: &[Option<Visible<'_>>],
-    ) -> Result<Fields, DumpError> {
+        out: &mut [Option<Value>],
+    ) -> Result<(), DumpError> {
         let schema = &*self.schema;
         let cell_of = |i: usize| match schema.columns[i].kind {
             ColumnKind::Static => statics.get(i).and_then(Option::as_ref),
             _ => cells.get(i).and_then(Option::as_ref),
         };
-        let mut out = Vec::with_capacity(self.fields.len());
-        for field in &self.fields {
-            let value = match *field {
+        for (field, slot) in self.fields.iter().zip(out) {
+            match *field {
                 Field::Value(i) => {
                     let column = &schema.columns[i];
                     let bytes = match column.kind {
@@ -207,58 +225,121 @@ impl RowShape {
                         _ => None,
                     };
                     match bytes {
-                        Some(bytes) => Some(decode(&column.name, &column.cql_type, bytes)?),
+                        Some(bytes) => decode(&column.name, &column.cql_type, bytes, slot)?,
                         None => match cell_of(i) {
-                            Some(visible) => visible.value(&column.name, &column.cql_type)?,
-                            None => None,
+                            Some(visible) => visible.value(&column.name, &column.cql_type, slot)?,
+                            None => *slot = None,
                         },
                     }
                 }
-                Field::WriteTime(i) => cell_of(i)
-                    .and_then(|v| v.cells.iter().map(|c| c.timestamp).max())
-                    .map(Value::Bigint),
-                Field::Ttl(i) => cell_of(i)
-                    .and_then(|v| {
-                        v.cells
-                            .iter()
-                            .filter_map(|c| match c.liveness {
-                                Liveness::Expiring {
-                                    local_deletion_time,
-                                    ..
-                                } => Some(local_deletion_time - self.now),
-                                _ => None,
-                            })
-                            .min()
-                    })
-                    .map(|left| Value::Int(left.clamp(0, i64::from(i32::MAX)) as i32)),
-            };
-            out.push(value);
+                Field::WriteTime(i) => {
+                    *slot = cell_of(i)
+                        .and_then(|v| v.iter().map(|c| c.timestamp).max())
+                        .map(Value::Bigint);
+                }
+                Field::Ttl(i) => {
+                    *slot = cell_of(i)
+                        .and_then(|v| {
+                            v.iter()
+                                .filter_map(|c| match c.liveness {
+                                    Liveness::Expiring {
+                                        local_deletion_time,
+                                        ..
+                                    } => Some(local_deletion_time - self.now),
+                                    _ => None,
+                                })
+                                .min()
+                        })
+                        .map(|left| Value::Int(left.clamp(0, i64::from(i32::MAX)) as i32));
+                }
+            }
         }
-        Ok(out)
+        Ok(())
     }
 }
 
-/// A column's visible cells in one row.
-#[derive(Clone)]
-struct Visible<'p> {
-    cells: Vec<&'p Cell>,
+/// The rows of one partition as a dump writes them, in buffers kept from partition to
+/// partition.
+#[derive(Default)]
+pub struct RowBuf {
+    rows: Vec<Fields>,
+    len: usize,
 }
 
-impl Visible<'_> {
-    /// The column's value as `SELECT` gives it.
-    fn value(&self, name: &str, cql_type: &CqlType) -> Result<Option<Value>, DumpError> {
+impl RowBuf {
+    /// The rows, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &[Option<Value>]> {
+        self.rows[..self.len].iter().map(Vec::as_slice)
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// A row of `width` fields to fill, with what an earlier row left in it.
+    fn next(&mut self, width: usize) -> &mut [Option<Value>] {
+        if self.len == self.rows.len() {
+            self.rows.push(vec![None; width]);
+        }
+        self.len += 1;
+        &mut self.rows[self.len - 1]
+    }
+}
+
+/// A column's visible cells in one row: those of `cells` that `deletion` does not shadow and
+/// that have not expired.
+#[derive(Clone, Copy)]
+struct Visible<'p> {
+    cells: &'p [Cell],
+    deletion: Option<Deletion>,
+    now: i64,
+}
+
+impl<'p> Visible<'p> {
+    fn iter(&self) -> impl Iterator<Item = &'p Cell> + 'p {
+        let (deletion, now) = (self.deletion, self.now);
+        self.cells.iter().filter(move |c| {
+            !shadows(deletion, c.timestamp)
+                && match c.liveness {
+                    Liveness::Live => true,
+                    Liveness::Expiring {
+                        local_deletion_time,
+                        ..
+                    } => local_deletion_time > now,
+                    Liveness::Tombstone { .. } => false,
+                }
+        })
+    }
+
+    /// The column's value as `SELECT` gives it, into `slot`.
+    fn value(
+        &self,
+        name: &str,
+        cql_type: &CqlType,
+        slot: &mut Option<Value>,
+    ) -> Result<(), DumpError> {
         if !cql_type.is_multi_cell() {
-            return match self.cells.first() {
+            return match self.iter().next() {
                 // A simple column has one cell. Empty bytes are a value only for the types
                 // whose values can be empty (text, blobs); for others CQL reads them as null.
-                Some(cell) if cell.value.is_empty() && !can_be_empty(cql_type) => Ok(None),
-                Some(cell) => decode(name, cql_type, &cell.value).map(Some),
-                None => Ok(None),
+                Some(cell) if cell.value.is_empty() && !can_be_empty(cql_type) => {
+                    *slot = None;
+                    Ok(())
+                }
+                Some(cell) => decode(name, cql_type, &cell.value, slot),
+                None => {
+                    *slot = None;
+                    Ok(())
+                }
             };
         }
         if let CqlType::Udt { def, .. } = cql_type {
             let mut fields = vec![None; def.fields.len()];
-            for cell in &self.cells {
+            for cell in self.iter() {
                 let index = match cell.path.as_ref() {
                     [a, b] => usize::from(u16::from_be_bytes([*a, *b])),
                     _ => usize::MAX,
@@ -269,20 +350,28 @@ impl Visible<'_> {
                         message: format!("a cell of field {index}, which the type does not have"),
                     });
                 };
-                fields[index] = Some(decode(name, field_type, &cell.value)?);
+                decode(name, field_type, &cell.value, &mut fields[index])?;
             }
-            return Ok(Some(Value::Udt(fields)));
+            *slot = Some(Value::Udt(fields));
+            return Ok(());
         }
-        let bytes = assemble(cql_type, &self.cells).map_err(|e| DumpError::Value {
+        let cells: Vec<&Cell> = self.iter().collect();
+        let bytes = assemble(cql_type, &cells).map_err(|e| DumpError::Value {
             column: name.to_owned(),
             message: e.to_string(),
         })?;
-        decode(name, cql_type, &bytes).map(Some)
+        decode(name, cql_type, &bytes, slot)
     }
 }
 
-fn decode(name: &str, cql_type: &CqlType, bytes: &[u8]) -> Result<Value, DumpError> {
-    Value::decode(cql_type, bytes).map_err(|e| DumpError::Value {
+/// Decodes `bytes` into `slot`, reusing the text or bytes it held.
+fn decode(
+    name: &str,
+    cql_type: &CqlType,
+    bytes: &[u8],
+    slot: &mut Option<Value>,
+) -> Result<(), DumpError> {
+    Value::decode_into(cql_type, bytes, slot).map_err(|e| DumpError::Value {
         column: name.to_owned(),
         message: e.to_string(),
     })

@@ -7,6 +7,7 @@
 //! only content is its primary key gets a primary-key liveness at the scan's time (CQL does not
 //! give the key's own write time).
 
+use crate::model::bytes::SmallBytes;
 use crate::model::cell::{ColumnData, RowLiveness};
 use crate::model::collection::list_path;
 use crate::model::token::composite_key;
@@ -224,8 +225,8 @@ impl<'s> Assembler<'s> {
         let simple = |timestamp: i64, ttl: Option<i32>, path: &[u8], value: &[u8]| Cell {
             timestamp,
             liveness: self.liveness(ttl),
-            path: path.to_vec().into(),
-            value: value.to_vec().into(),
+            path: SmallBytes::from_slice(path),
+            value: SmallBytes::from_slice(value),
         };
         if !cql_type.is_multi_cell() {
             let timestamp = match writetime {
