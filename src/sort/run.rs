@@ -181,34 +181,86 @@ fn put_liveness(out: &mut Vec<u8>, l: Liveness) {
     }
 }
 
+/// A column's header: its index, then whether a collection deletion follows and whether it
+/// has exactly one cell (else a count follows), in one vint.
+const COLUMN_DELETION: u64 = 0b10;
+const COLUMN_SINGLE: u64 = 0b01;
+/// A cell's header byte: its liveness kind in the low two bits, then whether its timestamp is
+/// the previous one's (else a zigzag delta from it follows) and whether it has a path.
+const CELL_SAME_TIME: u8 = 0b100;
+const CELL_PATH: u8 = 0b1000;
+
+/// A row. Timestamps are written as deltas from the one before (the row's liveness first),
+/// so the cells of a row written at one time cost a bit each, not a vint of seven bytes:
+/// entries in memory are what the builder holds, and this keeps them near their SSTable size.
 fn put_row(out: &mut Vec<u8>, row: &Row) {
     vint::write_unsigned(row.clustering.len() as u64, out);
     for c in &row.clustering {
         put_bytes(out, c);
     }
+    let mut previous = 0;
     match row.liveness {
         None => out.push(0),
         Some(l) => {
             out.push(1);
             vint::write_signed(l.timestamp, out);
             put_liveness(out, l.liveness);
+            previous = l.timestamp;
         }
     }
     put_deletion(out, row.deletion);
     vint::write_unsigned(row.columns.len() as u64, out);
     for c in &row.columns {
-        vint::write_unsigned(c.column as u64, out);
-        put_deletion(out, c.complex_deletion);
-        vint::write_unsigned(c.cells.len() as u64, out);
+        let single = c.cells.len() == 1;
+        vint::write_unsigned(
+            (c.column as u64) << 2
+                | if c.complex_deletion.is_some() {
+                    COLUMN_DELETION
+                } else {
+                    0
+                }
+                | if single { COLUMN_SINGLE } else { 0 },
+            out,
+        );
+        if c.complex_deletion.is_some() {
+            put_deletion(out, c.complex_deletion);
+        }
+        if !single {
+            vint::write_unsigned(c.cells.len() as u64, out);
+        }
         for cell in &c.cells {
-            vint::write_signed(cell.timestamp, out);
-            put_liveness(out, cell.liveness);
-            put_bytes(out, &cell.path);
+            let (kind, ttl, local_deletion_time) = match cell.liveness {
+                Liveness::Live => (0, None, None),
+                Liveness::Expiring {
+                    ttl,
+                    local_deletion_time,
+                } => (1, Some(ttl), Some(local_deletion_time)),
+                Liveness::Tombstone {
+                    local_deletion_time,
+                } => (2, None, Some(local_deletion_time)),
+            };
+            let same_time = cell.timestamp == previous;
+            out.push(
+                kind | if same_time { CELL_SAME_TIME } else { 0 }
+                    | if cell.path.is_empty() { 0 } else { CELL_PATH },
+            );
+            if !same_time {
+                vint::write_signed(cell.timestamp.wrapping_sub(previous), out);
+                previous = cell.timestamp;
+            }
+            if let Some(ttl) = ttl {
+                vint::write_unsigned(u64::from(ttl), out);
+            }
+            if let Some(local_deletion_time) = local_deletion_time {
+                vint::write_signed(local_deletion_time, out);
+            }
+            if !cell.path.is_empty() {
+                put_bytes(out, &cell.path);
+            }
             put_bytes(out, &cell.value);
         }
     }
 }
-
 fn put_bound(out: &mut Vec<u8>, bound: &SliceBound) {
     vint::write_unsigned(bound.prefix.len() as u64, out);
     for c in &bound.prefix {
@@ -351,19 +403,55 @@ impl<R: Read> Decoder<'_, R> {
             }),
             _ => return Err(invalid("bad row liveness tag")),
         };
+        let mut previous = liveness.map_or(0, |l| l.timestamp);
         let deletion = self.deletion()?;
         let n = self.len()?;
         let mut columns = Vec::with_capacity(n.min(1024));
         for _ in 0..n {
-            let column = self.len()?;
-            let complex_deletion = self.deletion()?;
-            let cells_len = self.len()?;
+            let header = self.unsigned()?;
+            let column = usize::try_from(header >> 2).map_err(|_| invalid("column overflow"))?;
+            let complex_deletion = if header & COLUMN_DELETION != 0 {
+                Some(
+                    self.deletion()?
+                        .ok_or_else(|| invalid("empty collection deletion"))?,
+                )
+            } else {
+                None
+            };
+            let cells_len = if header & COLUMN_SINGLE != 0 {
+                1
+            } else {
+                self.len()?
+            };
             let mut cells = Vec::with_capacity(cells_len.min(1024));
             for _ in 0..cells_len {
+                let header = self.byte()?;
+                if header & CELL_SAME_TIME == 0 {
+                    previous = previous.wrapping_add(self.signed()?);
+                }
+                let liveness = match header & 0b11 {
+                    0 => Liveness::Live,
+                    1 => Liveness::Expiring {
+                        ttl: u32::try_from(self.unsigned()?)
+                            .map_err(|_| invalid("TTL overflow"))?,
+                        local_deletion_time: self.signed()?,
+                    },
+                    2 => Liveness::Tombstone {
+                        local_deletion_time: self.signed()?,
+                    },
+                    _ => return Err(invalid("bad cell liveness")),
+                };
+                if header & !(0b11 | CELL_SAME_TIME | CELL_PATH) != 0 {
+                    return Err(invalid("bad cell header"));
+                }
                 cells.push(Cell {
-                    timestamp: self.signed()?,
-                    liveness: self.liveness()?,
-                    path: self.small_bytes()?,
+                    timestamp: previous,
+                    liveness,
+                    path: if header & CELL_PATH != 0 {
+                        self.small_bytes()?
+                    } else {
+                        SmallBytes::new()
+                    },
                     value: self.small_bytes()?,
                 });
             }
@@ -481,7 +569,85 @@ mod tests {
                 source: 1,
                 kind: EntryKind::Static(Row::default()),
             },
+            Entry {
+                token: i64::MAX,
+                key: b"k4".to_vec(),
+                source: 0,
+                kind: EntryKind::Row(Row {
+                    columns: vec![
+                        ColumnData {
+                            column: 1,
+                            cells: vec![Cell::live(i64::MIN, b"x".to_vec())],
+                            complex_deletion: Some(Deletion {
+                                timestamp: i64::MIN,
+                                local_deletion_time: 5,
+                            }),
+                        },
+                        ColumnData {
+                            column: 70,
+                            cells: vec![
+                                Cell::live(i64::MAX, b"y".to_vec()),
+                                Cell::live(i64::MAX, vec![]),
+                                Cell::live(i64::MIN, b"z".to_vec()),
+                            ],
+                            complex_deletion: None,
+                        },
+                    ],
+                    ..Row::default()
+                }),
+            },
         ]
+    }
+
+    #[test]
+    fn a_row_written_at_one_time_costs_a_byte_a_cell_beyond_its_values() {
+        let set = |path: &[u8], timestamp| Cell {
+            path: path.into(),
+            ..Cell::live(timestamp, Vec::new())
+        };
+        let entry = Entry {
+            token: 0x0102_0304_0506_0708,
+            key: b"k".to_vec(),
+            source: 0,
+            kind: EntryKind::Row(Row {
+                clustering: vec![],
+                liveness: Some(RowLiveness {
+                    timestamp: 1000,
+                    liveness: Liveness::Live,
+                }),
+                deletion: None,
+                columns: vec![
+                    ColumnData {
+                        column: 1,
+                        cells: vec![Cell::live(1000, b"ab".to_vec())],
+                        complex_deletion: None,
+                    },
+                    ColumnData {
+                        column: 2,
+                        cells: vec![set(b"x", 1000), set(b"y", 1005)],
+                        complex_deletion: None,
+                    },
+                ],
+            }),
+        };
+        let mut out = Vec::new();
+        encode_entry(&entry, &mut out);
+        #[rustfmt::skip]
+        let expected = [
+            3, 1, 2, 3, 4, 5, 6, 7, 8, // row rank, token
+            1, b'k', 0,                 // key, source
+            0,                          // no clustering
+            1, 0x87, 0xd0, 0,           // row liveness: zigzag 1000 as a vint, live
+            0, 2,                       // no row deletion, two columns
+            1 << 2 | 1,                 // column 1, one cell
+            0b100, 2, b'a', b'b',       // live, the row's time, no path; value
+            2 << 2,                     // column 2, a count follows
+            2,
+            0b1100, 1, b'x', 0,         // live, same time, path x, empty value
+            0b1000, 10, 1, b'y', 0,     // live, time +5 (zigzag 10), path y
+        ];
+        assert_eq!(out, expected);
+        assert_eq!(decode_entry_bytes(&out).unwrap(), entry);
     }
 
     #[test]
