@@ -14,7 +14,7 @@ use crate::model::cell::NO_DELETION_TIME;
 use crate::model::marshal::{key_type_name, type_name};
 use crate::model::schema::ClusteringOrder;
 use crate::model::vint::write_unsigned;
-use crate::model::{Cell, ColumnKind, Deletion, Liveness, Partition, Row, TableSchema};
+use crate::model::{ColumnKind, Deletion, Liveness, Partition, Row, TableSchema};
 
 /// `EstimatedHistogram` with `buckets` offsets (1, 2, 3, ... each about 1.2 times the last)
 /// and an overflow bucket.
@@ -192,11 +192,6 @@ impl Collector {
         self.ldt(liveness.local_deletion_time());
     }
 
-    fn cell(&mut self, cell: &Cell) {
-        self.cells += 1;
-        self.liveness(cell.timestamp, cell.liveness);
-    }
-
     fn row(&mut self, row: &Row) {
         if let Some(l) = row.liveness {
             self.liveness(l.timestamp, l.liveness);
@@ -205,6 +200,8 @@ impl Collector {
             self.deletion(d);
         }
         self.rows += 1;
+        // Most cells are live: their TTL (0) and deletion time (none) are counted once a row.
+        let mut live = false;
         for column in &row.columns {
             if let Some(d) = &column.complex_deletion {
                 self.deletion(d);
@@ -212,9 +209,20 @@ impl Collector {
             if !column.cells.is_empty() {
                 self.columns_set += 1;
             }
+            self.cells += column.cells.len() as i64;
             for cell in &column.cells {
-                self.cell(cell);
+                match cell.liveness {
+                    Liveness::Live => {
+                        self.timestamp(cell.timestamp);
+                        live = true;
+                    }
+                    other => self.liveness(cell.timestamp, other),
+                }
             }
+        }
+        if live {
+            self.ttl(0);
+            self.ldt(NO_DELETION_TIME);
         }
     }
 
