@@ -119,9 +119,8 @@ impl RunReader {
         if self.done {
             return Ok(None);
         }
-        let mut r = Decoder {
-            input: &mut self.input,
-        };
+        let mut input = Stream(&mut self.input);
+        let mut r = Decoder { input: &mut input };
         let result = match r.byte() {
             Ok(END) => {
                 self.done = true;
@@ -289,18 +288,25 @@ pub fn encode_entry(e: &Entry, out: &mut Vec<u8>) {
 
 // ---- decoding ----
 
-struct Decoder<'a, R: Read> {
-    input: &'a mut R,
+/// Where a [`Decoder`] reads from: a run's stream, or an entry's bytes in the arena, which
+/// it reads in place (the builder's output decodes every entry it holds, on one thread).
+trait Input {
+    fn byte(&mut self) -> io::Result<u8>;
+    fn unsigned(&mut self) -> io::Result<u64>;
+    fn fill(&mut self, buf: &mut [u8]) -> io::Result<()>;
+    /// The next `n` bytes, owned.
+    fn vec(&mut self, n: usize) -> io::Result<Vec<u8>>;
+    /// The next `n` bytes, without a heap allocation when they are short.
+    fn small(&mut self, n: usize) -> io::Result<SmallBytes>;
 }
 
-fn invalid(what: &str) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, what.to_owned())
-}
+/// A run's decompressed stream.
+struct Stream<'a, R: Read>(&'a mut R);
 
-impl<R: Read> Decoder<'_, R> {
+impl<R: Read> Input for Stream<'_, R> {
     fn byte(&mut self) -> io::Result<u8> {
         let mut b = [0u8; 1];
-        self.input.read_exact(&mut b)?;
+        self.0.read_exact(&mut b)?;
         Ok(b[0])
     }
 
@@ -309,10 +315,92 @@ impl<R: Read> Decoder<'_, R> {
         let extra = first.leading_ones() as usize;
         let mut buf = [0u8; 9];
         buf[0] = first;
-        self.input.read_exact(&mut buf[1..=extra])?;
+        self.0.read_exact(&mut buf[1..=extra])?;
         vint::read_unsigned(&buf[..=extra])
             .map(|(v, _)| v)
             .map_err(|e| invalid(&e.to_string()))
+    }
+
+    fn fill(&mut self, buf: &mut [u8]) -> io::Result<()> {
+        self.0.read_exact(buf)
+    }
+
+    fn vec(&mut self, n: usize) -> io::Result<Vec<u8>> {
+        let mut v = vec![0u8; n];
+        self.0.read_exact(&mut v)?;
+        Ok(v)
+    }
+
+    fn small(&mut self, n: usize) -> io::Result<SmallBytes> {
+        if n > INLINE {
+            return self.vec(n).map(SmallBytes::from);
+        }
+        let mut buf = [0u8; INLINE];
+        self.0.read_exact(&mut buf[..n])?;
+        Ok(SmallBytes::from_slice(&buf[..n]))
+    }
+}
+
+/// An entry's bytes.
+struct Slice<'a>(&'a [u8]);
+
+impl Slice<'_> {
+    fn take(&mut self, n: usize) -> io::Result<&[u8]> {
+        if n > self.0.len() {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "an entry cut short",
+            ));
+        }
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Ok(head)
+    }
+}
+
+impl Input for Slice<'_> {
+    #[inline]
+    fn byte(&mut self) -> io::Result<u8> {
+        Ok(self.take(1)?[0])
+    }
+
+    #[inline]
+    fn unsigned(&mut self) -> io::Result<u64> {
+        let (v, n) = vint::read_unsigned(self.0).map_err(|e| invalid(&e.to_string()))?;
+        self.0 = &self.0[n..];
+        Ok(v)
+    }
+
+    fn fill(&mut self, buf: &mut [u8]) -> io::Result<()> {
+        buf.copy_from_slice(self.take(buf.len())?);
+        Ok(())
+    }
+
+    fn vec(&mut self, n: usize) -> io::Result<Vec<u8>> {
+        Ok(self.take(n)?.to_vec())
+    }
+
+    #[inline]
+    fn small(&mut self, n: usize) -> io::Result<SmallBytes> {
+        Ok(SmallBytes::from_slice(self.take(n)?))
+    }
+}
+
+struct Decoder<'a, I: Input> {
+    input: &'a mut I,
+}
+
+fn invalid(what: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, what.to_owned())
+}
+
+impl<I: Input> Decoder<'_, I> {
+    fn byte(&mut self) -> io::Result<u8> {
+        self.input.byte()
+    }
+
+    fn unsigned(&mut self) -> io::Result<u64> {
+        self.input.unsigned()
     }
 
     fn signed(&mut self) -> io::Result<i64> {
@@ -330,24 +418,13 @@ impl<R: Read> Decoder<'_, R> {
 
     fn bytes(&mut self) -> io::Result<Vec<u8>> {
         let n = self.len()?;
-        self.bytes_of_len(n)
+        self.input.vec(n)
     }
 
     /// A cell's path or value: short ones without a heap allocation.
     fn small_bytes(&mut self) -> io::Result<SmallBytes> {
         let n = self.len()?;
-        if n > INLINE {
-            return self.bytes_of_len(n).map(SmallBytes::from);
-        }
-        let mut buf = [0u8; INLINE];
-        self.input.read_exact(&mut buf[..n])?;
-        Ok(SmallBytes::from_slice(&buf[..n]))
-    }
-
-    fn bytes_of_len(&mut self, n: usize) -> io::Result<Vec<u8>> {
-        let mut v = vec![0u8; n];
-        self.input.read_exact(&mut v)?;
-        Ok(v)
+        self.input.small(n)
     }
 
     fn deletion(&mut self) -> io::Result<Option<Deletion>> {
@@ -471,15 +548,16 @@ impl<R: Read> Decoder<'_, R> {
 }
 
 /// Decodes one entry from `encode_entry`'s bytes.
-pub fn decode_entry_bytes(mut bytes: &[u8]) -> io::Result<Entry> {
-    let mut r = Decoder { input: &mut bytes };
+pub fn decode_entry_bytes(bytes: &[u8]) -> io::Result<Entry> {
+    let mut input = Slice(bytes);
+    let mut r = Decoder { input: &mut input };
     let tag = r.byte()?;
     decode_entry(tag, &mut r)
 }
 
-fn decode_entry<R: Read>(tag: u8, r: &mut Decoder<'_, R>) -> io::Result<Entry> {
+fn decode_entry<I: Input>(tag: u8, r: &mut Decoder<'_, I>) -> io::Result<Entry> {
     let mut token = [0u8; 8];
-    r.input.read_exact(&mut token)?;
+    r.input.fill(&mut token)?;
     let token = i64::from_be_bytes(token);
     let key = r.bytes()?;
     let source = u32::try_from(r.unsigned()?).map_err(|_| invalid("source overflow"))?;
