@@ -71,7 +71,7 @@ mod tests {
 
     fn row(line: u64) -> Item {
         Ok(RowEvent::Row(DumpRow {
-            fields: vec![Some(line.to_string())],
+            fields: vec![Some(line.to_string())].into(),
             location: Location {
                 file: PathBuf::from("t.dump"),
                 line,

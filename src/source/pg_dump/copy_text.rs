@@ -11,12 +11,16 @@
 use std::path::Path;
 
 use super::stream::DataStream;
-use super::{DumpError, DumpRow, Location, Reject, RowEvent, excerpt};
+use super::{DumpError, DumpRow, Fields, Location, Reject, RowEvent, excerpt};
 
 /// Decodes one COPY text line (without its line end) into fields, `None` for NULL.
 /// The error says what is wrong with the line.
-pub(crate) fn decode_line(line: &[u8]) -> Result<Vec<Option<String>>, String> {
-    let mut fields = Vec::new();
+pub(crate) fn decode_line(line: &[u8]) -> Result<Fields, String> {
+    let mut fields = Fields {
+        text: String::with_capacity(line.len()),
+        spans: Vec::with_capacity(16),
+    };
+    let mut unescaped = Vec::new();
     let mut rest = line;
     loop {
         let number = fields.len() + 1;
@@ -46,13 +50,15 @@ pub(crate) fn decode_line(line: &[u8]) -> Result<Vec<Option<String>>, String> {
                  (COPY writes a backslash as \\\\)"
             ));
         };
-        fields.push(if raw == b"\\N" {
-            None
+        if raw == b"\\N" {
+            fields.push(None);
         } else if escaped {
-            Some(text(unescape(raw), number)?)
+            unescaped.clear();
+            unescape(raw, &mut unescaped);
+            fields.push(Some(text(&unescaped, number)?));
         } else {
-            Some(text(raw.to_vec(), number)?)
-        });
+            fields.push(Some(text(raw, number)?));
+        }
         match rest.get(end + 1..) {
             Some(after_tab) if rest.get(end) == Some(&b'\t') => rest = after_tab,
             _ => return Ok(fields),
@@ -62,8 +68,7 @@ pub(crate) fn decode_line(line: &[u8]) -> Result<Vec<Option<String>>, String> {
 
 /// Processes the backslash escapes of one raw field (which does not end with a lone
 /// backslash).
-fn unescape(raw: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(raw.len());
+fn unescape(raw: &[u8], out: &mut Vec<u8>) {
     let mut i = 0;
     while let Some(&b) = raw.get(i) {
         i += 1;
@@ -112,7 +117,6 @@ fn unescape(raw: &[u8]) -> Vec<u8> {
         };
         out.push(byte);
     }
-    out
 }
 
 fn hex_digit(d: u8) -> Option<u8> {
@@ -120,13 +124,13 @@ fn hex_digit(d: u8) -> Option<u8> {
 }
 
 /// The bytes of field `number` as text: UTF-8 without NUL bytes, as PostgreSQL text is.
-fn text(bytes: Vec<u8>, number: usize) -> Result<String, String> {
-    if bytes.contains(&0) {
+fn text(bytes: &[u8], number: usize) -> Result<&str, String> {
+    if memchr::memchr(0, bytes).is_some() {
         return Err(format!(
             "field {number} holds a NUL byte, which PostgreSQL text cannot hold"
         ));
     }
-    String::from_utf8(bytes).map_err(|e| {
+    std::str::from_utf8(bytes).map_err(|e| {
         format!(
             "field {number} is not valid UTF-8 (after unescaping): {e}; \
              the dump must be in the UTF8 encoding"
@@ -279,7 +283,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn decode(line: &str) -> Result<Vec<Option<String>>, String> {
-        decode_line(line.as_bytes())
+        decode_line(line.as_bytes()).map(|f| f.to_vec())
     }
 
     fn some(s: &str) -> Option<String> {
@@ -406,7 +410,7 @@ mod tests {
         ) {
             let line = encode_line(&row);
             prop_assert!(!line.contains('\n'));
-            prop_assert_eq!(decode_line(line.as_bytes()), Ok(row));
+            prop_assert_eq!(decode(&line), Ok(row));
         }
     }
 }

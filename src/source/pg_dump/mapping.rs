@@ -9,8 +9,8 @@ use thiserror::Error;
 
 use crate::exit::Classify;
 
-use super::DumpTable;
 use super::pg_types::{Converter, MappingError, PgType, pg_timestamp_micros};
+use super::{DumpTable, Fields};
 use crate::intake::{
     BatchColumn, BatchShape, ColumnValues, NullMode, RowAccess, RowBatch, RowError,
     check_primary_key,
@@ -193,7 +193,7 @@ impl PgRowMapper {
 
     /// Converts one dump row (text fields, `None` for NULL) into a partition.
     /// The row's write time (µs) and TTL from its fields, or why it has none.
-    fn times(&self, fields: &[Option<String>]) -> Result<(i64, Option<u32>), RowError> {
+    fn times(&self, fields: &Fields) -> Result<(i64, Option<u32>), RowError> {
         if fields.len() != self.field_names.len() {
             return Err(RowError {
                 column: None,
@@ -207,7 +207,7 @@ impl PgRowMapper {
         let timestamp = match self.writetime {
             WriteTime::Fixed(ts) => ts,
             WriteTime::Column { field, micros } => {
-                let text = fields[field].as_deref().ok_or_else(|| {
+                let text = fields.get(field).ok_or_else(|| {
                     self.field_error(field, "the write time column is NULL".into())
                 })?;
                 if micros {
@@ -222,7 +222,7 @@ impl PgRowMapper {
         let ttl = match self.ttl {
             Ttl::None => None,
             Ttl::Fixed(ttl) => Some(ttl),
-            Ttl::Column(field) => match fields[field].as_deref() {
+            Ttl::Column(field) => match fields.get(field) {
                 None => None,
                 Some(text) => Some(text.parse::<u32>().map_err(|_| {
                     self.field_error(
@@ -245,12 +245,12 @@ impl PgRowMapper {
     /// The dump row `fields` as a one-row partition of cells, a row at a time: what the
     /// batches must give (the tests' reference).
     #[cfg(test)]
-    fn partition(&self, fields: &[Option<String>]) -> Result<crate::model::Partition, RowError> {
+    fn partition(&self, fields: &Fields) -> Result<crate::model::Partition, RowError> {
         let (timestamp, ttl) = self.times(fields)?;
         let mut row = crate::intake::RowValues::new();
         for column in &self.columns {
             match column {
-                Some((field, converter)) => match &fields[*field] {
+                Some((field, converter)) => match fields.get(*field) {
                     Some(text) => row
                         .push_encoded(|out| converter.encode(text, out).map(|()| true))
                         .map_err(|reason| self.field_error(*field, reason))?,
@@ -339,7 +339,7 @@ impl PgBatcher {
 
     /// Adds the dump row `fields`; a row refused (a value that does not convert, a NULL or
     /// oversized key, no write time) is kept as rejected, and why is returned.
-    pub fn push(&mut self, fields: &[Option<String>]) -> Result<(), RowError> {
+    pub fn push(&mut self, fields: &Fields) -> Result<(), RowError> {
         let refused = self.convert(fields);
         if let Err(e) = refused {
             // Every column has this row, NULL where it was not written.
@@ -362,13 +362,13 @@ impl PgBatcher {
         Ok(())
     }
 
-    fn convert(&mut self, fields: &[Option<String>]) -> Result<(), RowError> {
+    fn convert(&mut self, fields: &Fields) -> Result<(), RowError> {
         let (timestamp, ttl) = self.mapper.times(fields)?;
         for (column, values) in self.mapper.columns.iter().zip(&mut self.columns) {
             let (Some((field, converter)), Some(values)) = (column, values) else {
                 continue;
             };
-            match &fields[*field] {
+            match fields.get(*field) {
                 Some(text) => values
                     .push_with(|out| converter.encode(text, out).map(|()| true))
                     .map_err(|reason| self.mapper.field_error(*field, reason))?,
@@ -454,8 +454,8 @@ mod tests {
         PgRowMapper::new(schema, &table, "t.dump", &options, None).unwrap()
     }
 
-    fn row(fields: [Option<&str>; 5]) -> Vec<Option<String>> {
-        fields.map(|f| f.map(String::from)).to_vec()
+    fn row(fields: [Option<&str>; 5]) -> Fields {
+        fields.map(|f| f.map(String::from)).to_vec().into()
     }
 
     #[test]

@@ -778,7 +778,7 @@ impl SqlRows {
             let raw = stmt.text.get(tuple.offset..raw_end).unwrap_or_default();
             let event = match tuple.fields {
                 Ok(fields) if expected == 0 || fields.len() == expected => RowEvent::Row(DumpRow {
-                    fields,
+                    fields: fields.into(),
                     location: Location {
                         file: path.clone(),
                         line,

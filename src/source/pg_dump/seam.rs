@@ -20,7 +20,7 @@ use crate::source::{
 
 use super::ahead::ReadAhead;
 use super::mapping::{BATCH_ROWS, PgBatcher, PgRowMapper};
-use super::{Dump, DumpError, DumpTable, RowEvent};
+use super::{Dump, DumpError, DumpTable, Fields, RowEvent};
 
 /// The pg_dump source's entry in the registry.
 pub const KIND: Kind = Kind {
@@ -264,11 +264,11 @@ impl Classify for DumpError {
 }
 
 /// A row's fields as a tab-separated line for the rejects file (at most 1 KiB).
-fn raw_row(fields: &[Option<String>]) -> String {
+fn raw_row(fields: &Fields) -> String {
     clip_raw(
         fields
             .iter()
-            .map(|f| f.as_deref().unwrap_or("\\N"))
+            .map(|f| f.unwrap_or("\\N"))
             .collect::<Vec<_>>()
             .join("\t"),
     )

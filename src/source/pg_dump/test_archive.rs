@@ -356,7 +356,7 @@ mod tests {
         let mut rows = Vec::new();
         for event in dump.rows(table)? {
             match event? {
-                RowEvent::Row(row) => rows.push(row.fields),
+                RowEvent::Row(row) => rows.push(row.fields.to_vec()),
                 RowEvent::Reject(reject) => panic!("unexpected reject: {reject:?}"),
             }
         }
