@@ -87,17 +87,7 @@ impl fmt::Display for Decimal {
         {
             // The common case, without a big integer: the digits on the stack.
             let mut buf = [0u8; 40];
-            let mut at = buf.len();
-            let mut m = v.unsigned_abs();
-            loop {
-                at -= 1;
-                buf[at] = b'0' + (m % 10) as u8;
-                m /= 10;
-                if m == 0 {
-                    break;
-                }
-            }
-            let digits = std::str::from_utf8(&buf[at..]).expect("ASCII digits");
+            let digits = decimal_digits(v.unsigned_abs(), &mut buf);
             return write_scaled(f, v < 0, digits, self.scale as usize);
         }
         let v = self.unscaled.to_bigint();
@@ -112,6 +102,20 @@ impl fmt::Display for Decimal {
             self.scale as usize,
         )
     }
+}
+
+/// The decimal digits of `n`, written at the end of `buf` (40 bytes hold any `u128`).
+pub fn decimal_digits(mut n: u128, buf: &mut [u8; 40]) -> &str {
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(&buf[at..]).expect("ASCII digits")
 }
 
 /// `digits × 10^-scale` in plain notation, `-` first when `negative`.

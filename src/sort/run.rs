@@ -160,24 +160,37 @@ fn put_deletion(out: &mut Vec<u8>, d: Option<Deletion>) {
     }
 }
 
-fn put_liveness(out: &mut Vec<u8>, l: Liveness) {
+/// A liveness's kind: 0 live, 1 expiring, 2 tombstone (a row's tag byte, a cell header's
+/// low two bits).
+fn liveness_kind(l: Liveness) -> u8 {
     match l {
-        Liveness::Live => out.push(0),
+        Liveness::Live => 0,
+        Liveness::Expiring { .. } => 1,
+        Liveness::Tombstone { .. } => 2,
+    }
+}
+
+/// What follows a liveness's kind: the TTL and deletion time of an expiring cell, the
+/// deletion time of a tombstone.
+fn put_liveness_payload(out: &mut Vec<u8>, l: Liveness) {
+    match l {
+        Liveness::Live => {}
         Liveness::Expiring {
             ttl,
             local_deletion_time,
         } => {
-            out.push(1);
             vint::write_unsigned(u64::from(ttl), out);
             vint::write_signed(local_deletion_time, out);
         }
         Liveness::Tombstone {
             local_deletion_time,
-        } => {
-            out.push(2);
-            vint::write_signed(local_deletion_time, out);
-        }
+        } => vint::write_signed(local_deletion_time, out),
     }
+}
+
+fn put_liveness(out: &mut Vec<u8>, l: Liveness) {
+    out.push(liveness_kind(l));
+    put_liveness_payload(out, l);
 }
 
 /// A column's header: its index, then whether a collection deletion follows and whether it
@@ -228,31 +241,17 @@ fn put_row(out: &mut Vec<u8>, row: &Row) {
             vint::write_unsigned(c.cells.len() as u64, out);
         }
         for cell in &c.cells {
-            let (kind, ttl, local_deletion_time) = match cell.liveness {
-                Liveness::Live => (0, None, None),
-                Liveness::Expiring {
-                    ttl,
-                    local_deletion_time,
-                } => (1, Some(ttl), Some(local_deletion_time)),
-                Liveness::Tombstone {
-                    local_deletion_time,
-                } => (2, None, Some(local_deletion_time)),
-            };
             let same_time = cell.timestamp == previous;
             out.push(
-                kind | if same_time { CELL_SAME_TIME } else { 0 }
+                liveness_kind(cell.liveness)
+                    | if same_time { CELL_SAME_TIME } else { 0 }
                     | if cell.path.is_empty() { 0 } else { CELL_PATH },
             );
             if !same_time {
                 vint::write_signed(cell.timestamp.wrapping_sub(previous), out);
                 previous = cell.timestamp;
             }
-            if let Some(ttl) = ttl {
-                vint::write_unsigned(u64::from(ttl), out);
-            }
-            if let Some(local_deletion_time) = local_deletion_time {
-                vint::write_signed(local_deletion_time, out);
-            }
+            put_liveness_payload(out, cell.liveness);
             if !cell.path.is_empty() {
                 put_bytes(out, &cell.path);
             }
@@ -439,7 +438,13 @@ impl<I: Input> Decoder<'_, I> {
     }
 
     fn liveness(&mut self) -> io::Result<Liveness> {
-        match self.byte()? {
+        let kind = self.byte()?;
+        self.liveness_of_kind(kind)
+    }
+
+    /// The liveness of `kind` ([`liveness_kind`]), its payload read.
+    fn liveness_of_kind(&mut self, kind: u8) -> io::Result<Liveness> {
+        match kind {
             0 => Ok(Liveness::Live),
             1 => Ok(Liveness::Expiring {
                 ttl: u32::try_from(self.unsigned()?).map_err(|_| invalid("TTL overflow"))?,
@@ -503,24 +508,13 @@ impl<I: Input> Decoder<'_, I> {
             let mut cells = Vec::with_capacity(cells_len.min(1024));
             for _ in 0..cells_len {
                 let header = self.byte()?;
-                if header & CELL_SAME_TIME == 0 {
-                    previous = previous.wrapping_add(self.signed()?);
-                }
-                let liveness = match header & 0b11 {
-                    0 => Liveness::Live,
-                    1 => Liveness::Expiring {
-                        ttl: u32::try_from(self.unsigned()?)
-                            .map_err(|_| invalid("TTL overflow"))?,
-                        local_deletion_time: self.signed()?,
-                    },
-                    2 => Liveness::Tombstone {
-                        local_deletion_time: self.signed()?,
-                    },
-                    _ => return Err(invalid("bad cell liveness")),
-                };
                 if header & !(0b11 | CELL_SAME_TIME | CELL_PATH) != 0 {
                     return Err(invalid("bad cell header"));
                 }
+                if header & CELL_SAME_TIME == 0 {
+                    previous = previous.wrapping_add(self.signed()?);
+                }
+                let liveness = self.liveness_of_kind(header & 0b11)?;
                 cells.push(Cell {
                     timestamp: previous,
                     liveness,

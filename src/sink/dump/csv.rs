@@ -18,7 +18,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::format::{DumpColumn, DumpError, FileWriter};
-use crate::model::value::civil_from_days;
+use crate::model::value::{civil_from_days, decimal_digits};
 use crate::model::{CqlType, Value};
 
 /// Writes one CSV file.
@@ -232,20 +232,8 @@ fn push_int(v: i128, out: &mut String) {
     if v < 0 {
         out.push('-');
     }
-    let mut digits = [0u8; 40];
-    let mut n = v.unsigned_abs();
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    for &d in &digits[i..] {
-        out.push(d as char);
-    }
+    let mut buf = [0u8; 40];
+    out.push_str(decimal_digits(v.unsigned_abs(), &mut buf));
 }
 
 fn write_float(v: f64, shown: std::fmt::Arguments<'_>, out: &mut String) -> std::fmt::Result {

@@ -162,14 +162,7 @@ impl RowShape {
     }
 
     fn is_live(&self, liveness: Liveness) -> bool {
-        match liveness {
-            Liveness::Live => true,
-            Liveness::Expiring {
-                local_deletion_time,
-                ..
-            } => local_deletion_time > self.now,
-            Liveness::Tombstone { .. } => false,
-        }
+        live_at(liveness, self.now)
     }
 
     /// The visible cells of each of `row`'s columns under `deletion`, by column index, into
@@ -290,6 +283,18 @@ impl RowBuf {
     }
 }
 
+/// Whether a cell or row marker of `liveness` is live at `now` (seconds since the epoch).
+fn live_at(liveness: Liveness, now: i64) -> bool {
+    match liveness {
+        Liveness::Live => true,
+        Liveness::Expiring {
+            local_deletion_time,
+            ..
+        } => local_deletion_time > now,
+        Liveness::Tombstone { .. } => false,
+    }
+}
+
 /// A column's visible cells in one row: those of `cells` that `deletion` does not shadow and
 /// that have not expired.
 #[derive(Clone, Copy)]
@@ -302,17 +307,9 @@ struct Visible<'p> {
 impl<'p> Visible<'p> {
     fn iter(&self) -> impl Iterator<Item = &'p Cell> + 'p {
         let (deletion, now) = (self.deletion, self.now);
-        self.cells.iter().filter(move |c| {
-            !shadows(deletion, c.timestamp)
-                && match c.liveness {
-                    Liveness::Live => true,
-                    Liveness::Expiring {
-                        local_deletion_time,
-                        ..
-                    } => local_deletion_time > now,
-                    Liveness::Tombstone { .. } => false,
-                }
-        })
+        self.cells
+            .iter()
+            .filter(move |c| !shadows(deletion, c.timestamp) && live_at(c.liveness, now))
     }
 
     /// The column's value as `SELECT` gives it, into `slot`.
