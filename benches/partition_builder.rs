@@ -99,7 +99,7 @@ fn benches(c: &mut Criterion) {
             BatchSize::LargeInput,
         )
     });
-    group.bench_function("sort + merge 100k rows spilling 4 MiB runs", |b| {
+    group.bench_function("sort + merge 100k rows spilling at a 4 MiB budget", |b| {
         b.iter_batched(
             rows,
             |input| sort_and_merge(input, 4 << 20),

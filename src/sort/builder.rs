@@ -1,7 +1,8 @@
 //! The partition builder: takes partitions from any number of sources in any order and gives
 //! them back in token order, each written once, with every duplicate reconciled last-write-wins
 //! ([`crate::merge`]). Memory is bounded: past the budget, the buffer is sorted (in parallel)
-//! and spilled as a zstd-compressed run under the temp folder; the output is a k-way merge of
+//! and spilled as a zstd-compressed run under the temp folder; from then on, at half the
+//! budget, by a thread of its own while the next half fills. The output is a k-way merge of
 //! the runs and what is left in memory. The temp folder goes away when the builder and its
 //! output are dropped, and on Ctrl-C.
 
@@ -42,6 +43,8 @@ pub enum SortError {
         dir: PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot start the thread that writes a run to disk: {0}")]
+    Thread(std::io::Error),
 }
 
 impl Classify for SortError {
@@ -105,7 +108,22 @@ pub struct PartitionBuilder {
     pending_rows: usize,
     pending_bytes: usize,
     runs: Vec<PathBuf>,
+    /// The run being written in the background, if any.
+    spilling: Option<Spilling>,
     stats: BuildStats,
+}
+
+/// A run being sorted and written on a thread of its own (its arena is at most half the
+/// budget).
+struct Spilling {
+    thread: std::thread::JoinHandle<Result<Spilled, SortError>>,
+}
+
+/// A run written, and what writing it collapsed.
+struct Spilled {
+    path: PathBuf,
+    collapsed: Collapsed,
+    bytes: u64,
 }
 
 /// Rows of batches gathered before their cells are made, in parallel, a batch per task.
@@ -124,7 +142,20 @@ impl PartitionBuilder {
             pending_rows: 0,
             pending_bytes: 0,
             runs: Vec::new(),
+            spilling: None,
             stats: BuildStats::default(),
+        }
+    }
+
+    /// Whether the buffer should go to disk: past the budget the first time (an input that
+    /// fits is never spilled), past half of it once runs are being written, as the run before
+    /// it may still be in memory being written.
+    fn over_budget(&self) -> bool {
+        let held = self.buffer.heap_size() + self.pending_bytes;
+        if self.runs.is_empty() && self.spilling.is_none() {
+            held > self.options.memory_budget
+        } else {
+            held > self.options.memory_budget / 2
         }
     }
 
@@ -134,15 +165,10 @@ impl PartitionBuilder {
             self.stats.entries_in += 1;
             self.buffer.push(&entry);
         }
-        if self.buffered() > self.options.memory_budget {
+        if self.over_budget() {
             self.spill()?;
         }
         Ok(())
-    }
-
-    /// Heap bytes held: the arena and the batches waiting.
-    fn buffered(&self) -> usize {
-        self.buffer.heap_size() + self.pending_bytes
     }
 
     /// Adds a batch of rows. Their cells are made a few batches at a time, on all cores.
@@ -153,7 +179,7 @@ impl PartitionBuilder {
         if self.pending_rows >= PENDING_ROWS {
             self.build_pending()?;
         }
-        if self.buffered() > self.options.memory_budget {
+        if self.over_budget() {
             self.spill()?;
         }
         Ok(())
@@ -200,12 +226,14 @@ impl PartitionBuilder {
         std::mem::take(&mut self.buffer).sort(&self.order)
     }
 
+    /// Hands the buffer to a thread that sorts it and writes it as a run, once the run before
+    /// it is written; reading goes on meanwhile (from the second run on).
     fn spill(&mut self) -> Result<(), SortError> {
         self.build_pending()?;
         if self.buffer.is_empty() {
             return Ok(());
         }
-        let mut sorted = self.sort_buffer();
+        self.wait_for_spill()?;
         let temp = match &self.temp {
             Some(t) => t,
             None => self.temp.insert(TempFolder::new(&self.options.temp_dir)?),
@@ -214,28 +242,39 @@ impl PartitionBuilder {
             .dir
             .path()
             .join(format!("run-{:05}.zst", self.runs.len()));
-        let mut writer = RunWriter::create(&path)?;
-        let mut scratch = Vec::new();
-        while let Some((bytes, collapsed)) = sorted
-            .next_encoded(&self.order, &mut scratch)
-            .map_err(SortError::Arena)?
-        {
-            count(&mut self.stats, collapsed);
-            writer.write_encoded(bytes)?;
+        let buffer = std::mem::take(&mut self.buffer);
+        let order = self.order.clone();
+        let thread = std::thread::Builder::new()
+            .name("spill".into())
+            .spawn(move || write_run(buffer.sort(&order), &order, path))
+            .map_err(SortError::Thread)?;
+        self.spilling = Some(Spilling { thread });
+        if self.runs.is_empty() {
+            // The first run is the whole budget: nothing more fits until it is written.
+            self.wait_for_spill()?;
         }
-        let bytes_in = writer.bytes_in;
-        let path = writer.finish()?;
+        Ok(())
+    }
+
+    /// Waits for the run being written, and records it.
+    fn wait_for_spill(&mut self) -> Result<(), SortError> {
+        let Some(spilling) = self.spilling.take() else {
+            return Ok(());
+        };
+        let spilled = spilling.thread.join().map_err(|_| {
+            SortError::Arena(std::io::Error::other("the thread writing a run panicked"))
+        })??;
+        count(&mut self.stats, spilled.collapsed);
         self.stats.runs_spilled += 1;
-        self.stats.bytes_spilled += std::fs::metadata(&path)
-            .map(|m| m.len())
-            .unwrap_or(bytes_in);
-        self.runs.push(path);
+        self.stats.bytes_spilled += spilled.bytes;
+        self.runs.push(spilled.path);
         Ok(())
     }
 
     /// Ends input; returns the partitions in token order.
     pub fn finish(mut self) -> Result<Partitions, SortError> {
         self.build_pending()?;
+        self.wait_for_spill()?;
         let memory = self.sort_buffer();
         let mut sources: Vec<Source> = Vec::with_capacity(self.runs.len() + 1);
         for path in &self.runs {
@@ -246,16 +285,49 @@ impl PartitionBuilder {
         for source in &mut sources {
             heads.push(source.next(&self.order, &mut self.stats)?);
         }
+        let heads = Heads::new(heads, &self.order);
         Ok(Partitions {
-            order: self.order,
+            order: self.order.clone(),
             sources,
             heads,
-            stats: self.stats,
-            _temp: self.temp,
+            stats: std::mem::take(&mut self.stats),
+            _temp: self.temp.take(),
             pending: None,
             failed: false,
         })
     }
+}
+
+impl Drop for PartitionBuilder {
+    /// A run still being written finishes before the temp folder goes.
+    fn drop(&mut self) {
+        if let Some(spilling) = self.spilling.take() {
+            let _ = spilling.thread.join();
+        }
+    }
+}
+
+/// Writes sorted entries as a run at `path` (equal ones merged).
+fn write_run(mut sorted: Sorted, order: &EntryOrder, path: PathBuf) -> Result<Spilled, SortError> {
+    let mut writer = RunWriter::create(&path)?;
+    let mut scratch = Vec::new();
+    let mut collapsed = Collapsed::default();
+    while let Some((bytes, c)) = sorted
+        .next_encoded(order, &mut scratch)
+        .map_err(SortError::Arena)?
+    {
+        collapsed.entries += c.entries;
+        collapsed.cells += c.cells;
+        writer.write_encoded(bytes)?;
+    }
+    let bytes_in = writer.bytes_in;
+    let path = writer.finish()?;
+    let bytes = std::fs::metadata(&path).map_or(bytes_in, |m| m.len());
+    Ok(Spilled {
+        path,
+        collapsed,
+        bytes,
+    })
 }
 
 fn count(stats: &mut BuildStats, collapsed: Collapsed) {
@@ -287,11 +359,80 @@ impl Source {
     }
 }
 
+/// Each source's next entry, and the sources that have one in a binary heap: smallest entry
+/// first, equal ones by source number, so a merge over many runs costs a logarithm of them
+/// per entry.
+struct Heads {
+    entries: Vec<Option<Entry>>,
+    heap: Vec<usize>,
+}
+
+impl Heads {
+    fn new(entries: Vec<Option<Entry>>, order: &EntryOrder) -> Heads {
+        let mut heads = Heads {
+            heap: (0..entries.len())
+                .filter(|&i| entries[i].is_some())
+                .collect(),
+            entries,
+        };
+        for at in (0..heads.heap.len() / 2).rev() {
+            heads.sift_down(at, order);
+        }
+        heads
+    }
+
+    /// The source whose head is smallest.
+    fn first(&self) -> Option<usize> {
+        self.heap.first().copied()
+    }
+
+    fn peek(&self) -> Option<&Entry> {
+        self.first().and_then(|i| self.entries[i].as_ref())
+    }
+
+    fn less(&self, a: usize, b: usize, order: &EntryOrder) -> bool {
+        match (&self.entries[a], &self.entries[b]) {
+            (Some(x), Some(y)) => order.compare(x, y).then(a.cmp(&b)) == Ordering::Less,
+            _ => false,
+        }
+    }
+
+    fn sift_down(&mut self, mut at: usize, order: &EntryOrder) {
+        loop {
+            let (left, right) = (2 * at + 1, 2 * at + 2);
+            let mut smallest = at;
+            for child in [left, right] {
+                if child < self.heap.len()
+                    && self.less(self.heap[child], self.heap[smallest], order)
+                {
+                    smallest = child;
+                }
+            }
+            if smallest == at {
+                return;
+            }
+            self.heap.swap(at, smallest);
+            at = smallest;
+        }
+    }
+
+    /// Takes the smallest head, puts its source's next entry in its place.
+    fn replace_first(&mut self, next: Option<Entry>, order: &EntryOrder) -> Entry {
+        let i = self.heap[0];
+        let taken = std::mem::replace(&mut self.entries[i], next);
+        if self.entries[i].is_none() {
+            self.heap.swap_remove(0);
+        }
+        self.sift_down(0, order);
+        taken.expect("a source in the heap has a head")
+    }
+}
+
 /// The builder's output: merged partitions in token order.
 pub struct Partitions {
     order: Arc<EntryOrder>,
     sources: Vec<Source>,
-    heads: Vec<Option<Entry>>,
+    heads: Heads,
     stats: BuildStats,
     _temp: Option<TempFolder>,
     /// The first entry of the next partition, already merged.
@@ -306,38 +447,25 @@ impl Partitions {
 
     /// The smallest head, removed from its source (which moves on).
     fn pop_min(&mut self) -> Result<Option<Entry>, SortError> {
-        let mut best: Option<usize> = None;
-        for (i, head) in self.heads.iter().enumerate() {
-            if let Some(h) = head {
-                let better = match best.and_then(|b| self.heads[b].as_ref()) {
-                    None => true,
-                    Some(b) => self.order.compare(h, b) == Ordering::Less,
-                };
-                if better {
-                    best = Some(i);
-                }
-            }
-        }
-        let Some(i) = best else { return Ok(None) };
+        let Some(i) = self.heads.first() else {
+            return Ok(None);
+        };
         let next = self.sources[i].next(&self.order, &mut self.stats)?;
-        Ok(std::mem::replace(&mut self.heads[i], next))
+        Ok(Some(self.heads.replace_first(next, &self.order)))
     }
 
-    /// The next entry with every version of it merged in.
+    /// The next entry with every version of it merged in (from the other sources, in their
+    /// order).
     fn next_merged(&mut self) -> Result<Option<Entry>, SortError> {
         let Some(mut entry) = self.pop_min()? else {
             return Ok(None);
         };
-        loop {
-            let same = self.heads.iter().position(|h| {
-                h.as_ref()
-                    .is_some_and(|h| self.order.compare(h, &entry) == Ordering::Equal)
-            });
-            let Some(i) = same else { break };
-            let next = self.sources[i].next(&self.order, &mut self.stats)?;
-            let Some(other) = std::mem::replace(&mut self.heads[i], next) else {
-                break;
-            };
+        while self
+            .heads
+            .peek()
+            .is_some_and(|h| self.order.compare(h, &entry) == Ordering::Equal)
+        {
+            let Some(other) = self.pop_min()? else { break };
             let (merged, dropped) = entry.absorb(other, &self.order);
             entry = merged;
             count(
@@ -609,6 +737,24 @@ mod tests {
         let (spilled, stats) = build(inputs(), 2_000);
         assert!(stats.runs_spilled > 5, "{stats:?}");
         assert_eq!(spilled, in_memory);
+    }
+
+    #[test]
+    fn a_builder_dropped_while_a_run_is_being_written_leaves_no_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut b = PartitionBuilder::new(
+            &schema(),
+            BuilderOptions {
+                memory_budget: 2_000,
+                temp_dir: dir.path().to_owned(),
+            },
+        );
+        for p in inputs() {
+            b.push(p, 0).unwrap();
+        }
+        assert!(b.spilling.is_some(), "a run is in flight");
+        drop(b);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 
     #[test]
