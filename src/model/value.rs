@@ -105,6 +105,15 @@ impl fmt::Display for Decimal {
 }
 
 /// The decimal digits of `n`, written at the end of `buf` (40 bytes hold any `u128`).
+/// `bytes` as UTF-8 text, checked with SIMD (text is most of what a load reads and a dump
+/// writes); the error, when there is one, is the standard library's, with where it fails.
+pub fn utf8(bytes: &[u8]) -> Result<&str, std::str::Utf8Error> {
+    match simdutf8::basic::from_utf8(bytes) {
+        Ok(text) => Ok(text),
+        Err(_) => std::str::from_utf8(bytes),
+    }
+}
+
 pub fn decimal_digits(mut n: u128, buf: &mut [u8; 40]) -> &str {
     let mut at = buf.len();
     loop {
@@ -366,7 +375,7 @@ impl Value {
     ) -> Result<(), ValueError> {
         match (cql_type, slot.as_mut()) {
             (CqlType::Native(NativeType::Text), Some(Value::Text(s))) => {
-                let text = std::str::from_utf8(bytes).map_err(|_| ValueError::Invalid {
+                let text = utf8(bytes).map_err(|_| ValueError::Invalid {
                     cql_type: cql_type.to_string(),
                     reason: "not valid UTF-8".to_owned(),
                 })?;
@@ -418,7 +427,9 @@ impl Value {
                     Value::Ascii(String::from_utf8_lossy(bytes).into_owned())
                 }
                 NativeType::Text => Value::Text(
-                    String::from_utf8(bytes.to_vec()).map_err(|_| invalid("not valid UTF-8"))?,
+                    utf8(bytes)
+                        .map_err(|_| invalid("not valid UTF-8"))?
+                        .to_owned(),
                 ),
                 NativeType::Bigint => Value::Bigint(i64::from_be_bytes(array(fixed(8)?))),
                 NativeType::Counter => Value::Counter(i64::from_be_bytes(array(fixed(8)?))),
@@ -806,6 +817,18 @@ mod tests {
 
     fn t(s: &str) -> CqlType {
         parse_type(s, &NoUdts).unwrap()
+    }
+
+    #[test]
+    fn utf8_takes_what_the_standard_library_takes_and_says_where_it_fails() {
+        let long = "Zürich, 東京, 🎵 ".repeat(40);
+        assert_eq!(utf8(long.as_bytes()), Ok(long.as_str()));
+        let mut bad = long.clone().into_bytes();
+        let at = long.char_indices().nth(100).unwrap().0;
+        bad.insert(at, 0xff);
+        let error = utf8(&bad).unwrap_err();
+        assert_eq!(error, std::str::from_utf8(&bad).unwrap_err());
+        assert_eq!(error.valid_up_to(), at);
     }
 
     // Golden bytes: what Cassandra's serializers (and the native protocol spec) give.

@@ -155,8 +155,11 @@ impl<'s> Assembler<'s> {
             .iter()
             .map(|f| f.map(<[u8]>::to_vec))
             .collect();
+        // A row with null clustering values is the static row alone (a partition without rows).
+        let has_row = clustering.is_some() || schema.clustering_len == 0;
         let mut row = Row {
-            clustering: clustering.clone().unwrap_or_default(),
+            clustering: clustering.unwrap_or_default(),
+            columns: Vec::with_capacity(self.columns.len() - pk - schema.clustering_len),
             ..Row::default()
         };
         let mut statics = Row::default();
@@ -184,8 +187,7 @@ impl<'s> Assembler<'s> {
         if partition.static_row.is_none() && !statics.columns.is_empty() {
             partition.static_row = Some(statics);
         }
-        // A row with null clustering values is the static row alone (a partition without rows).
-        if clustering.is_some() || schema.clustering_len == 0 {
+        if has_row {
             if row.columns.is_empty() {
                 row.liveness = Some(RowLiveness {
                     timestamp: scan_time,

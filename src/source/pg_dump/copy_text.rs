@@ -130,7 +130,7 @@ fn text(bytes: &[u8], number: usize) -> Result<&str, String> {
             "field {number} holds a NUL byte, which PostgreSQL text cannot hold"
         ));
     }
-    std::str::from_utf8(bytes).map_err(|e| {
+    crate::model::value::utf8(bytes).map_err(|e| {
         format!(
             "field {number} is not valid UTF-8 (after unescaping): {e}; \
              the dump must be in the UTF8 encoding"
