@@ -116,6 +116,13 @@ pub fn utf8(bytes: &[u8]) -> Result<&str, std::str::Utf8Error> {
 
 pub fn decimal_digits(mut n: u128, buf: &mut [u8; 40]) -> &str {
     let mut at = buf.len();
+    // 128-bit division is a library call; most numbers fit in 64 bits.
+    while n > u128::from(u64::MAX) {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    let mut n = n as u64;
     loop {
         at -= 1;
         buf[at] = b'0' + (n % 10) as u8;
@@ -817,6 +824,24 @@ mod tests {
 
     fn t(s: &str) -> CqlType {
         parse_type(s, &NoUdts).unwrap()
+    }
+
+    #[test]
+    fn decimal_digits_print_every_width_as_format_does() {
+        let max64 = u128::from(u64::MAX);
+        for n in [
+            0,
+            7,
+            10,
+            99,
+            max64 - 1,
+            max64,
+            max64 + 1,
+            max64 * 10 + 9,
+            u128::MAX,
+        ] {
+            assert_eq!(decimal_digits(n, &mut [0; 40]), n.to_string());
+        }
     }
 
     #[test]
