@@ -28,6 +28,12 @@ pub struct Counters {
     pub lists_present: AtomicU64,
     /// Non-frozen lists not written because the table held newer elements (a live write).
     pub lists_newer: AtomicU64,
+    /// SSTable folders the cluster's tools are to take in (`--via sstable`), and how many
+    /// they took in so far: the loading phase.
+    pub folders_to_load: AtomicU64,
+    pub folders_loaded: AtomicU64,
+    /// Microseconds those tools ran.
+    pub loading_micros: AtomicU64,
 }
 
 impl Counters {
@@ -55,6 +61,12 @@ pub struct Summary {
     pub lists_newer_in_table: u64,
     pub bytes_read: u64,
     pub elapsed_seconds: f64,
+    /// Of `elapsed_seconds`: reading every input into the partition builder (0 when the
+    /// input goes straight to the sink, read as it is written), writing the sink, and the
+    /// cluster's tools taking the SSTables in (`--via sstable`).
+    pub reading_seconds: f64,
+    pub writing_seconds: f64,
+    pub loading_seconds: f64,
     pub rows_per_second: f64,
     pub cpu_seconds: f64,
     pub peak_rss_bytes: u64,
@@ -62,6 +74,18 @@ pub struct Summary {
 
 impl Summary {
     pub fn print(&self, what: &str) {
+        eprintln!("{what}: {}", self.line());
+        if self.lists_already_present + self.lists_newer_in_table > 0 {
+            eprintln!(
+                "{what}: list writes skipped: {} already in the table (same elements, same write time), {} newer in the table (left alone)",
+                self.lists_already_present, self.lists_newer_in_table
+            );
+        }
+    }
+
+    /// The summary's first line: counts, time (by phase when there were phases), rate, CPU
+    /// and memory.
+    fn line(&self) -> String {
         // Statements, batches and retries are the CQL writes'; other sinks make none.
         let writes = if self.statements + self.batches + self.retries > 0 {
             format!(
@@ -71,8 +95,21 @@ impl Summary {
         } else {
             String::new()
         };
-        eprintln!(
-            "{what}: {} rows read, {} written, {} rejected in {:.1}s ({:.0} rows/s; {writes}CPU {:.1}s, peak memory {} MiB)",
+        let mut phases = Vec::new();
+        if self.reading_seconds > 0.0 {
+            phases.push(format!("reading {:.1}s", self.reading_seconds));
+            phases.push(format!("writing {:.1}s", self.writing_seconds));
+        }
+        if self.loading_seconds > 0.0 {
+            phases.push(format!("loading {:.1}s", self.loading_seconds));
+        }
+        let phases = if phases.is_empty() {
+            String::new()
+        } else {
+            phases.join(", ") + "; "
+        };
+        format!(
+            "{} rows read, {} written, {} rejected in {:.1}s ({phases}{:.0} rows/s; {writes}CPU {:.1}s, peak memory {} MiB)",
             self.rows_read,
             self.rows_written,
             self.rows_rejected,
@@ -80,13 +117,7 @@ impl Summary {
             self.rows_per_second,
             self.cpu_seconds,
             self.peak_rss_bytes / (1 << 20),
-        );
-        if self.lists_already_present + self.lists_newer_in_table > 0 {
-            eprintln!(
-                "{what}: list writes skipped: {} already in the table (same elements, same write time), {} newer in the table (left alone)",
-                self.lists_already_present, self.lists_newer_in_table
-            );
-        }
+        )
     }
 
     pub fn write_json(&self, path: &Path) -> std::io::Result<()> {
@@ -125,6 +156,8 @@ struct Phase {
 pub struct Progress {
     counters: Arc<Counters>,
     started: Instant,
+    /// When the writing phase started, in microseconds after `started` (0: not yet).
+    writing_at: AtomicU64,
     stop: Arc<AtomicBool>,
     phase: Arc<Phase>,
     ticker: Option<JoinHandle<()>>,
@@ -147,6 +180,7 @@ impl Progress {
         Progress {
             counters,
             started: Instant::now(),
+            writing_at: AtomicU64::new(0),
             stop,
             phase,
             ticker,
@@ -155,6 +189,8 @@ impl Progress {
 
     /// Switches the display to writing `rows` rows (an upper bound: duplicates still merge).
     pub fn writing(&self, rows: u64) {
+        let at = self.started.elapsed().as_micros().max(1) as u64;
+        self.writing_at.store(at, Ordering::Relaxed);
         self.phase.write_total.store(rows, Ordering::Relaxed);
         self.phase.writing.store(true, Ordering::Relaxed);
     }
@@ -167,6 +203,8 @@ impl Progress {
         }
         let c = &self.counters;
         let elapsed = self.started.elapsed().as_secs_f64();
+        let reading = Counters::get(&self.writing_at) as f64 / 1e6;
+        let loading = Counters::get(&c.loading_micros) as f64 / 1e6;
         let written = Counters::get(&c.rows_written);
         let (cpu_seconds, peak_rss_bytes) = resource_usage();
         Summary {
@@ -180,6 +218,9 @@ impl Progress {
             lists_newer_in_table: Counters::get(&c.lists_newer),
             bytes_read: Counters::get(&c.bytes_read),
             elapsed_seconds: elapsed,
+            reading_seconds: reading,
+            writing_seconds: (elapsed - reading - loading).max(0.0),
+            loading_seconds: loading,
             rows_per_second: if elapsed > 0.0 {
                 written as f64 / elapsed
             } else {
@@ -240,9 +281,41 @@ fn tick(counters: &Counters, meter: InputMeter, phase: &Phase, stop: &AtomicBool
     });
     let mut phase_started = Instant::now();
     let mut writing = false;
+    let mut loading = false;
     let mut last_log = Instant::now();
     while !stop.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(200));
+        let to_load = Counters::get(&counters.folders_to_load);
+        if to_load > 0 {
+            // The SSTables are written; the cluster's tools are taking them in.
+            let message = format!(
+                "{} of {to_load} SSTable folder{} taken in by the cluster",
+                Counters::get(&counters.folders_loaded),
+                if to_load == 1 { "" } else { "s" }
+            );
+            if !loading {
+                loading = true;
+                if let Some(bar) = &bar {
+                    bar.set_style(
+                        ProgressStyle::with_template("loading {spinner} {msg} ({elapsed})")
+                            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                    );
+                    bar.reset();
+                }
+            }
+            match &bar {
+                Some(bar) => {
+                    bar.set_message(message);
+                    bar.tick();
+                }
+                None if last_log.elapsed() >= Duration::from_secs(10) => {
+                    last_log = Instant::now();
+                    eprintln!("cassbulk: loading: {message}");
+                }
+                None => {}
+            }
+            continue;
+        }
         if !writing && phase.writing.load(Ordering::Relaxed) {
             writing = true;
             phase_started = Instant::now();
@@ -367,6 +440,42 @@ fn high_water_mark(status: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_summary_line_splits_the_time_by_phase_when_there_were_phases() {
+        let mut summary = Summary {
+            rows_read: 1000,
+            rows_written: 990,
+            rows_rejected: 10,
+            statements: 0,
+            batches: 0,
+            retries: 0,
+            lists_already_present: 0,
+            lists_newer_in_table: 0,
+            bytes_read: 0,
+            elapsed_seconds: 6.04,
+            reading_seconds: 3.0,
+            writing_seconds: 2.0,
+            loading_seconds: 1.04,
+            rows_per_second: 163.9,
+            cpu_seconds: 9.5,
+            peak_rss_bytes: 450 << 20,
+        };
+        assert_eq!(
+            summary.line(),
+            "1000 rows read, 990 written, 10 rejected in 6.0s (reading 3.0s, writing 2.0s, \
+             loading 1.0s; 164 rows/s; CPU 9.5s, peak memory 450 MiB)"
+        );
+        // Read as written (a dump of a live table): one phase, not shown.
+        summary.reading_seconds = 0.0;
+        summary.writing_seconds = 6.04;
+        summary.loading_seconds = 0.0;
+        assert_eq!(
+            summary.line(),
+            "1000 rows read, 990 written, 10 rejected in 6.0s (164 rows/s; CPU 9.5s, peak \
+             memory 450 MiB)"
+        );
+    }
 
     #[test]
     fn the_peak_is_this_programs_own_high_water_mark() {

@@ -1,6 +1,7 @@
 //! A load on a real terminal (a tmux pane): the reading bar shows bytes of the dump read, rows,
 //! rows/s and the time left, the writing bar rows written of those to write; Ctrl-C stops the
-//! load with exit code 130 and removes its temporary files.
+//! load with exit code 130 and removes its temporary files. A bulk load shows the cluster taking
+//! its SSTables in, and the summary how long each phase took.
 
 use std::path::Path;
 use std::process::Command;
@@ -129,4 +130,99 @@ async fn a_load_on_a_terminal_shows_both_bars_and_ctrl_c_removes_its_temporary_f
         temp.display()
     );
     assert!(Path::new(&input).exists());
+}
+
+#[tokio::test]
+async fn a_bulk_load_on_a_terminal_shows_the_cluster_taking_the_sstables_in_and_how_long_it_took() {
+    let session = common::session().await;
+    let ks = common::keyspace(&session, "terminal_bulk").await;
+    common::run(
+        &session,
+        &format!("CREATE TABLE {ks}.users (id text PRIMARY KEY, name text)"),
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut dump = String::from("COPY public.users (id, name) FROM stdin;\n");
+    for i in 0..1000 {
+        dump.push_str(&format!("user-{i}\tname {i}\n"));
+    }
+    dump.push_str("\\.\n");
+    let input = dir.path().join("users.sql");
+    std::fs::write(&input, dump).unwrap();
+    // nodetool, slowed down so that the loading phase can be watched.
+    let nodetool = dir.path().join("slow-nodetool");
+    std::fs::write(
+        &nodetool,
+        format!(
+            "#!/bin/sh\nsleep 4\nexec {}/scripts/cassandra nodetool \"$@\"\n",
+            env!("CARGO_MANIFEST_DIR")
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &nodetool,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let status = dir.path().join("status");
+    let command = format!(
+        "CASSBULK_HOSTS={hosts} {bin} load {input} --source-table public.users --table {ks}.users \
+         --writetime 1763800000000000 --via sstable --stream import --nodetool {nodetool} \
+         --sstable-dir {sstables}; echo $? > {status}; sleep 600",
+        hosts = common::hosts(),
+        bin = env!("CARGO_BIN_EXE_cassbulk"),
+        input = input.display(),
+        nodetool = nodetool.display(),
+        sstables = dir.path().join("sstables").display(),
+        status = status.display(),
+    );
+    let name = format!("cassbulk-test-bulk-{}", std::process::id());
+    tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        &name,
+        "-x",
+        "160",
+        "-y",
+        "10",
+        "bash",
+        "-c",
+        &command,
+    ]);
+    let _session = Session(name.clone());
+
+    let line = wait_for_line(&name, "loading ", Duration::from_secs(60));
+    assert!(
+        line.contains("0 of 1 SSTable folder taken in by the cluster"),
+        "{line}"
+    );
+    let line = wait_for_line(
+        &name,
+        "imported with nodetool import in",
+        Duration::from_secs(60),
+    );
+    let seconds: f64 = line
+        .rsplit(" in ")
+        .next()
+        .and_then(|s| s.trim().strip_suffix('s'))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("{line}"));
+    assert!(seconds >= 4.0, "{line}");
+    let line = wait_for_line(&name, "rows read", Duration::from_secs(10));
+    assert!(
+        line.contains("1000 written") && line.contains("loading "),
+        "{line}"
+    );
+    let start = Instant::now();
+    while !status.exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "cassbulk did not exit"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(std::fs::read_to_string(&status).unwrap().trim(), "0");
+    let rows = common::rows(&session, &format!("SELECT id FROM {ks}.users")).await;
+    assert_eq!(rows.len(), 1000);
 }

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
+use std::time::Instant;
 
 use thiserror::Error;
 
@@ -665,24 +666,30 @@ impl Sink for SstableSink {
                 }
             }
             Stream::Import { .. } | Stream::Loader { .. } => {
+                let counters = &self.counters;
+                Counters::add(&counters.folders_to_load, pending.len() as u64);
+                let started = Instant::now();
                 for (i, p) in pending.iter().enumerate() {
-                    self.load(p, &pending[i..])?;
+                    let loading = Instant::now();
+                    let loaded = self.load(p, &pending[i..]);
+                    let micros = loading.elapsed().as_micros() as u64;
+                    Counters::add(&counters.loading_micros, micros);
+                    loaded?;
+                    Counters::add(&counters.folders_loaded, 1);
                     let _ = std::fs::remove_dir_all(&p.folder);
                     remove_empty_parents(&p.folder, &self.options.dir);
                     self.save_manifest(&pending[i + 1..])?;
                 }
                 self.save_manifest(&[])?;
-                notes.push(
-                    match self.options.stream {
-                        Stream::Import {
-                            extended_verify: true,
-                            ..
-                        } => "imported with nodetool import --extended-verify",
-                        Stream::Import { .. } => "imported with nodetool import",
-                        _ => "streamed to every replica with sstableloader",
-                    }
-                    .into(),
-                );
+                let how = match self.options.stream {
+                    Stream::Import {
+                        extended_verify: true,
+                        ..
+                    } => "imported with nodetool import --extended-verify",
+                    Stream::Import { .. } => "imported with nodetool import",
+                    _ => "streamed to every replica with sstableloader",
+                };
+                notes.push(format!("{how} in {:.1}s", started.elapsed().as_secs_f64()));
             }
         }
         Ok(SinkReport { notes })
