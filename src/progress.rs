@@ -203,7 +203,7 @@ impl Progress {
         }
         let c = &self.counters;
         let elapsed = self.started.elapsed().as_secs_f64();
-        let reading = Counters::get(&self.writing_at) as f64 / 1e6;
+        let reading = self.writing_at.load(Ordering::Relaxed) as f64 / 1e6;
         let loading = Counters::get(&c.loading_micros) as f64 / 1e6;
         let written = Counters::get(&c.rows_written);
         let (cpu_seconds, peak_rss_bytes) = resource_usage();
@@ -285,37 +285,6 @@ fn tick(counters: &Counters, meter: InputMeter, phase: &Phase, stop: &AtomicBool
     let mut last_log = Instant::now();
     while !stop.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(200));
-        let to_load = Counters::get(&counters.folders_to_load);
-        if to_load > 0 {
-            // The SSTables are written; the cluster's tools are taking them in.
-            let message = format!(
-                "{} of {to_load} SSTable folder{} taken in by the cluster",
-                Counters::get(&counters.folders_loaded),
-                if to_load == 1 { "" } else { "s" }
-            );
-            if !loading {
-                loading = true;
-                if let Some(bar) = &bar {
-                    bar.set_style(
-                        ProgressStyle::with_template("loading {spinner} {msg} ({elapsed})")
-                            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-                    );
-                    bar.reset();
-                }
-            }
-            match &bar {
-                Some(bar) => {
-                    bar.set_message(message);
-                    bar.tick();
-                }
-                None if last_log.elapsed() >= Duration::from_secs(10) => {
-                    last_log = Instant::now();
-                    eprintln!("cassbulk: loading: {message}");
-                }
-                None => {}
-            }
-            continue;
-        }
         if !writing && phase.writing.load(Ordering::Relaxed) {
             writing = true;
             phase_started = Instant::now();
@@ -330,12 +299,34 @@ fn tick(counters: &Counters, meter: InputMeter, phase: &Phase, stop: &AtomicBool
                 bar.reset();
             }
         }
+        let to_load = Counters::get(&counters.folders_to_load);
+        if !loading && to_load > 0 {
+            // The SSTables are written; the cluster's tools are taking them in. (After the
+            // writing phase's switch: a short load may start both within one tick.)
+            loading = true;
+            if let Some(bar) = &bar {
+                bar.set_style(
+                    ProgressStyle::with_template("loading {spinner} {msg} ({elapsed})")
+                        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                );
+                bar.reset();
+            }
+        }
         let rate =
             |n: u64| thousands((n as f64 / phase_started.elapsed().as_secs_f64().max(1e-3)) as u64);
         let read_rows = Counters::get(&counters.rows_read);
         let written = Counters::get(&counters.rows_written);
         // The bar's message, also the end of the log line.
-        let (position, counts) = if writing {
+        let (position, counts) = if loading {
+            let loaded = Counters::get(&counters.folders_loaded);
+            (
+                loaded,
+                format!(
+                    "{loaded} of {to_load} SSTable folder{} taken in by the cluster",
+                    if to_load == 1 { "" } else { "s" }
+                ),
+            )
+        } else if writing {
             let retries = thousands(Counters::get(&counters.retries));
             (
                 written,
@@ -365,10 +356,13 @@ fn tick(counters: &Counters, meter: InputMeter, phase: &Phase, stop: &AtomicBool
             Some(bar) => {
                 bar.set_position(position);
                 bar.set_message(counts);
+                bar.tick();
             }
             None if last_log.elapsed() >= Duration::from_secs(10) => {
                 last_log = Instant::now();
-                let done = if writing {
+                let done = if loading {
+                    "loading".to_owned()
+                } else if writing {
                     format!(
                         "writing: {} rows written (of at most {})",
                         thousands(written),

@@ -104,7 +104,6 @@ impl fmt::Display for Decimal {
     }
 }
 
-/// The decimal digits of `n`, written at the end of `buf` (40 bytes hold any `u128`).
 /// `bytes` as UTF-8 text, checked with SIMD (text is most of what a load reads and a dump
 /// writes); the error, when there is one, is the standard library's, with where it fails.
 pub fn utf8(bytes: &[u8]) -> Result<&str, std::str::Utf8Error> {
@@ -114,6 +113,7 @@ pub fn utf8(bytes: &[u8]) -> Result<&str, std::str::Utf8Error> {
     }
 }
 
+/// The decimal digits of `n`, written at the end of `buf` (40 bytes hold any `u128`).
 pub fn decimal_digits(mut n: u128, buf: &mut [u8; 40]) -> &str {
     let mut at = buf.len();
     // 128-bit division is a library call; most numbers fit in 64 bits.

@@ -149,10 +149,11 @@ impl PartitionBuilder {
 
     /// Whether the buffer should go to disk: past the budget the first time (an input that
     /// fits is never spilled), past half of it once runs are being written, as the run before
-    /// it may still be in memory being written.
+    /// it may still be in memory being written (the first run is written before reading goes
+    /// on, so a run in flight means `runs` is not empty).
     fn over_budget(&self) -> bool {
         let held = self.buffer.heap_size() + self.pending_bytes;
-        if self.runs.is_empty() && self.spilling.is_none() {
+        if self.runs.is_empty() {
             held > self.options.memory_budget
         } else {
             held > self.options.memory_budget / 2

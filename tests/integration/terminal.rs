@@ -38,6 +38,39 @@ fn wait_for_line(session: &str, needle: &str, limit: Duration) -> String {
 /// Ends the tmux session even when the test fails.
 struct Session(String);
 
+impl Session {
+    /// Runs `command` in a new 160x10 tmux pane named `name`.
+    fn start(name: &str, command: &str) -> Session {
+        tmux(&[
+            "new-session",
+            "-d",
+            "-s",
+            name,
+            "-x",
+            "160",
+            "-y",
+            "10",
+            "bash",
+            "-c",
+            command,
+        ]);
+        Session(name.to_owned())
+    }
+}
+
+/// Waits until the command has written its exit status to `status`; returns it.
+fn exit_status(status: &Path) -> String {
+    let start = Instant::now();
+    while !status.exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "cassbulk did not exit"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::fs::read_to_string(status).unwrap().trim().to_owned()
+}
+
 impl Drop for Session {
     fn drop(&mut self) {
         tmux(&["kill-session", "-t", &self.0]);
@@ -81,20 +114,7 @@ async fn a_load_on_a_terminal_shows_both_bars_and_ctrl_c_removes_its_temporary_f
         status = status.display(),
     );
     let name = format!("cassbulk-test-{}", std::process::id());
-    tmux(&[
-        "new-session",
-        "-d",
-        "-s",
-        &name,
-        "-x",
-        "160",
-        "-y",
-        "10",
-        "bash",
-        "-c",
-        &command,
-    ]);
-    let _session = Session(name.clone());
+    let _session = Session::start(&name, &command);
 
     // Either bar may be the first one seen: reading a dump this size can be quick.
     let line = wait_for_line(&name, "rows/s", Duration::from_secs(120));
@@ -114,15 +134,7 @@ async fn a_load_on_a_terminal_shows_both_bars_and_ctrl_c_removes_its_temporary_f
     tmux(&["send-keys", "-t", &name, "C-c"]);
     let line = wait_for_line(&name, "interrupted", Duration::from_secs(30));
     assert!(line.contains("temporary files removed"), "{line}");
-    let start = Instant::now();
-    while !status.exists() {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "cassbulk did not exit"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert_eq!(std::fs::read_to_string(&status).unwrap().trim(), "130");
+    assert_eq!(exit_status(&status), "130");
     assert_eq!(
         std::fs::read_dir(&temp).unwrap().count(),
         0,
@@ -177,20 +189,7 @@ async fn a_bulk_load_on_a_terminal_shows_the_cluster_taking_the_sstables_in_and_
         status = status.display(),
     );
     let name = format!("cassbulk-test-bulk-{}", std::process::id());
-    tmux(&[
-        "new-session",
-        "-d",
-        "-s",
-        &name,
-        "-x",
-        "160",
-        "-y",
-        "10",
-        "bash",
-        "-c",
-        &command,
-    ]);
-    let _session = Session(name.clone());
+    let _session = Session::start(&name, &command);
 
     let line = wait_for_line(&name, "loading ", Duration::from_secs(60));
     assert!(
@@ -214,15 +213,7 @@ async fn a_bulk_load_on_a_terminal_shows_the_cluster_taking_the_sstables_in_and_
         line.contains("1000 written") && line.contains("loading "),
         "{line}"
     );
-    let start = Instant::now();
-    while !status.exists() {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "cassbulk did not exit"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert_eq!(std::fs::read_to_string(&status).unwrap().trim(), "0");
+    assert_eq!(exit_status(&status), "0");
     let rows = common::rows(&session, &format!("SELECT id FROM {ks}.users")).await;
     assert_eq!(rows.len(), 1000);
 }
