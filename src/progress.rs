@@ -28,6 +28,9 @@ pub struct Counters {
     pub lists_present: AtomicU64,
     /// Non-frozen lists not written because the table held newer elements (a live write).
     pub lists_newer: AtomicU64,
+    /// Non-frozen lists written one microsecond later than their write time, because an
+    /// attempt that failed without saying whether it applied might still land.
+    pub lists_fenced: AtomicU64,
     /// SSTable folders the cluster's tools are to take in (`--via sstable`), and how many
     /// they took in so far: the loading phase.
     pub folders_to_load: AtomicU64,
@@ -59,6 +62,9 @@ pub struct Summary {
     pub lists_already_present: u64,
     /// Non-frozen list writes skipped: the table held newer elements (a live write).
     pub lists_newer_in_table: u64,
+    /// Non-frozen lists written one microsecond after their write time, so that an earlier
+    /// attempt whose outcome was unknown cannot add a second copy if it lands late.
+    pub lists_written_later: u64,
     pub bytes_read: u64,
     pub elapsed_seconds: f64,
     /// Of `elapsed_seconds`: reading every input into the partition builder (0 when the
@@ -79,6 +85,12 @@ impl Summary {
             eprintln!(
                 "{what}: list writes skipped: {} already in the table (same elements, same write time), {} newer in the table (left alone)",
                 self.lists_already_present, self.lists_newer_in_table
+            );
+        }
+        if self.lists_written_later > 0 {
+            eprintln!(
+                "{what}: {} list(s) written 1 microsecond after their write time, after an attempt that failed without saying whether it applied: should it land late, it cannot add a second copy",
+                self.lists_written_later
             );
         }
     }
@@ -216,6 +228,7 @@ impl Progress {
             retries: Counters::get(&c.retries),
             lists_already_present: Counters::get(&c.lists_present),
             lists_newer_in_table: Counters::get(&c.lists_newer),
+            lists_written_later: Counters::get(&c.lists_fenced),
             bytes_read: Counters::get(&c.bytes_read),
             elapsed_seconds: elapsed,
             reading_seconds: reading,
@@ -446,6 +459,7 @@ mod tests {
             retries: 0,
             lists_already_present: 0,
             lists_newer_in_table: 0,
+            lists_written_later: 0,
             bytes_read: 0,
             elapsed_seconds: 6.04,
             reading_seconds: 3.0,

@@ -342,3 +342,68 @@ async fn a_static_list_and_lists_in_clustered_rows_are_written_once_across_reloa
     assert_eq!(want.len(), 1000);
     assert_eq!(state(&session, &select("target")).await, want);
 }
+
+#[tokio::test]
+async fn a_list_written_again_one_microsecond_later_keeps_one_copy_when_the_first_attempt_lands_late()
+ {
+    use cassbulk::cluster::read_table_schema;
+    use cassbulk::model::TableName;
+    use cassbulk::sink::cql::statements::{ElementOp, Op, element_text};
+
+    let session = common::session().await;
+    let ks = common::keyspace(&session, "fenced_lists").await;
+    let ddl = "(k text, c int, s list<text> static, l list<text>, PRIMARY KEY (k, c))";
+    common::run(&session, &format!("CREATE TABLE {ks}.t {ddl}")).await;
+    let name = TableName::parse(&format!("{ks}.t")).unwrap();
+    let schema = read_table_schema(&session, &name).await.unwrap();
+    let t: i64 = 1_790_000_000_000_000;
+    // What the writer sends after an attempt whose outcome is unknown: the lists again, at
+    // t + 1, with the statement it prepares for that.
+    let replace = |name: &str| {
+        let column = schema.columns.iter().position(|c| c.name == name).unwrap();
+        element_text(
+            &schema,
+            ElementOp {
+                column,
+                op: Op::Replace,
+            },
+        )
+    };
+    let (list, row, statics) = (vec!["a", "b"], replace("l"), replace("s"));
+    let row = session.prepare(row).await.unwrap();
+    session
+        .execute_unpaged(&row, (t + 1, 0i32, &list, "p", 1i32))
+        .await
+        .unwrap();
+    let statics = session.prepare(statics).await.unwrap();
+    session
+        .execute_unpaged(&statics, (t + 1, 0i32, &list, "p"))
+        .await
+        .unwrap();
+    // Then the first attempt lands, late, from a coordinator that was stalled.
+    common::run(
+        &session,
+        &format!("INSERT INTO {ks}.t (k, c, s, l) VALUES ('p', 1, ['a', 'b'], ['a', 'b']) USING TIMESTAMP {t}"),
+    )
+    .await;
+    let rows = session
+        .query_unpaged(
+            format!("SELECT s, l, writetime(s), writetime(l) FROM {ks}.t WHERE k = 'p' AND c = 1"),
+            (),
+        )
+        .await
+        .unwrap()
+        .into_rows_result()
+        .unwrap()
+        .rows::<(Vec<String>, Vec<String>, Vec<i64>, Vec<i64>)>()
+        .unwrap()
+        .map(Result::unwrap)
+        .collect::<Vec<_>>();
+    let one_copy = (
+        vec!["a".to_owned(), "b".to_owned()],
+        vec!["a".to_owned(), "b".to_owned()],
+        vec![t + 1, t + 1],
+        vec![t + 1, t + 1],
+    );
+    assert_eq!(rows, [one_copy]);
+}

@@ -437,22 +437,24 @@ async fn a_list_write_that_timed_out_at_consistency_all_is_applied_once_when_ret
     let tail = log[log.len().saturating_sub(30)..].join("\n");
     assert!(status.success(), "the load failed:\n{tail}");
     assert!(timed_out, "no write timed out:\n{tail}");
-    let mut select = Statement::new(format!("SELECT id, names FROM {ks}.users"));
+    let mut select = Statement::new(format!(
+        "SELECT id, names, writetime(names) FROM {ks}.users"
+    ));
     select.set_consistency(scylla::statement::Consistency::All);
-    let rows: Vec<(String, Vec<String>)> = session
+    let rows: Vec<(String, Vec<String>, Vec<i64>)> = session
         .query_unpaged(select, ())
         .await
         .unwrap()
         .into_rows_result()
         .unwrap()
-        .rows::<(String, Vec<String>)>()
+        .rows::<(String, Vec<String>, Vec<i64>)>()
         .unwrap()
         .map(Result::unwrap)
         .collect();
     assert_eq!(rows.len(), 20_000);
     let doubled: Vec<_> = rows
         .iter()
-        .filter(|(id, names)| *names != ["a", "b", id.as_str()])
+        .filter(|(id, names, _)| *names != ["a", "b", id.as_str()])
         .collect();
     assert!(
         doubled.is_empty(),
@@ -460,6 +462,27 @@ async fn a_list_write_that_timed_out_at_consistency_all_is_applied_once_when_ret
         doubled.len(),
         &doubled[..doubled.len().min(3)]
     );
+    // A list written again after an attempt whose outcome was unknown is written a
+    // microsecond later per such attempt (see `fence` in src/sink/cql/statements.rs).
+    let t = 1_763_800_000_000_000;
+    let moved: Vec<_> = rows
+        .iter()
+        .filter(|(_, _, times)| times != &[t; 3])
+        .collect();
+    assert!(
+        moved
+            .iter()
+            .all(|(_, _, times)| times[0] > t && times[0] <= t + 10 && times == &[times[0]; 3]),
+        "{:?}",
+        &moved[..moved.len().min(3)]
+    );
+    let summary = log
+        .iter()
+        .find(|l| l.contains("written 1 microsecond after"));
+    match summary {
+        Some(line) => assert!(line.contains(&format!("{} list(s)", moved.len())), "{line}"),
+        None => assert!(moved.is_empty(), "{} lists moved on", moved.len()),
+    }
 }
 
 /// Runs `scripts/cassandra ARGS` and returns its stdout; fails the test with its stderr.

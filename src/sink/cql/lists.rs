@@ -17,6 +17,10 @@
 //!   case Cassandra then holds both lists' elements, the table's first, as it would for any two
 //!   clients writing different lists with the same timestamp.
 //!
+//! A read cannot see a write still on its way (a stalled coordinator that applies it after the
+//! client gave up). So after an attempt whose outcome is unknown, the writer sends the lists
+//! this check says to write one microsecond later instead ([`super::statements::fence`]).
+//!
 //! On clusters that refuse `writetime()` of a non-frozen collection (before 5.0) only the values
 //! are compared: the same elements mean present, anything else is written.
 //!

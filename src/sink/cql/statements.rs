@@ -90,6 +90,9 @@ pub enum Op {
     Remove,
     /// `SET col.field = ?` of a non-frozen UDT (null: the field's tombstone).
     SetField(usize),
+    /// `SET col = ?` with a timestamp and TTL: a non-frozen list written whole again, one
+    /// microsecond after an attempt that may still land (see [`fence`]).
+    Replace,
 }
 
 /// The text of an element statement. Values: the timestamp, the TTL (for `Add` and
@@ -120,6 +123,9 @@ pub fn element_text(schema: &TableSchema, e: ElementOp) -> String {
         Op::Remove => {
             format!("UPDATE {table} USING TIMESTAMP ? SET {name} = {name} - ? WHERE {conditions}")
         }
+        Op::Replace => {
+            format!("UPDATE {table} USING TIMESTAMP ? AND TTL ? SET {name} = ? WHERE {conditions}")
+        }
         Op::SetField(field) => {
             let field = match &column.cql_type {
                 CqlType::Udt { def, .. } => def.fields.get(field).map_or("?", |f| f.0.as_str()),
@@ -131,6 +137,72 @@ pub fn element_text(schema: &TableSchema, e: ElementOp) -> String {
             )
         }
     }
+}
+
+/// The write that stands in for a whole-list write `list` of `statement` (an `Insert` or
+/// `InsertStatic`, or an earlier [`Op::Replace`]) after an attempt that failed without saying
+/// whether it applied. That attempt may still land at any moment (a coordinator that was
+/// stalled, a replica's delayed local write), and a second copy at the same timestamp `t`
+/// would keep both copies' elements. Written at `t + 1` instead, the list's deletion at `t`
+/// covers the first attempt's elements whenever they land, and its own elements win. A
+/// fenced write fenced again moves on to `t + 2`, and so on.
+///
+/// Returns the `Replace` statement (timestamp, TTL, list, then the key columns), whose list
+/// the writer checks like any other, or `None` when `statement` does not hold the list.
+pub fn fence(
+    schema: &TableSchema,
+    kind: Kind,
+    statement: &Statement,
+    list: &ListWrite,
+) -> Option<(ElementOp, Statement)> {
+    let column = schema.columns.get(list.column)?;
+    let keys = if column.kind == ColumnKind::Static {
+        schema.partition_key_len
+    } else {
+        schema.partition_key_len + schema.clustering_len
+    };
+    let values = &statement.values;
+    let (ttl, value, key) = match kind {
+        Kind::Insert | Kind::InsertStatic => {
+            let [.., _, ttl] = values.as_slice() else {
+                return None;
+            };
+            (ttl, values.get(list.at)?, values.get(..keys)?)
+        }
+        Kind::Element(ElementOp {
+            op: Op::Replace, ..
+        }) => (values.get(1)?, values.get(2)?, values.get(3..)?),
+        _ => return None,
+    };
+    if list.append || !matches!(value, Bind::Value(_)) {
+        return None;
+    }
+    let timestamp = list.timestamp + 1;
+    let mut values = vec![
+        Bind::Value(timestamp.to_be_bytes().to_vec()),
+        ttl.clone(),
+        value.clone(),
+    ];
+    values.extend(key.iter().cloned());
+    let bytes = values.iter().map(Bind::len).sum();
+    let op = ElementOp {
+        column: list.column,
+        op: Op::Replace,
+    };
+    let lists = vec![ListWrite {
+        at: 2,
+        timestamp,
+        ..list.clone()
+    }];
+    Some((
+        op,
+        Statement {
+            values,
+            bytes,
+            rows: 0,
+            lists,
+        },
+    ))
 }
 
 /// The WHERE clause of a range deletion's piece: `eq` clustering columns equal, then bounds on
@@ -315,6 +387,7 @@ impl Ord for ElementKey {
             Op::Remove => (e.column, 1, 0),
             Op::Add => (e.column, 2, 0),
             Op::SetField(f) => (e.column, 3, f),
+            Op::Replace => (e.column, 4, 0),
         };
         rank(&self.0).cmp(&rank(&other.0))
     }
@@ -957,6 +1030,94 @@ mod tests {
                 }
             ),
             "DELETE tags FROM ks.t USING TIMESTAMP ? WHERE k = ? AND c = ?"
+        );
+    }
+
+    #[test]
+    fn a_list_written_again_after_an_unknown_outcome_moves_one_microsecond_later_each_time() {
+        let schema = TableSchema::from_columns(
+            "ks.l",
+            &[
+                ("k", "partition_key", "text"),
+                ("c", "clustering", "int"),
+                ("names", "regular", "list<text>"),
+                ("tags", "static", "list<text>"),
+            ],
+        )
+        .unwrap();
+        let list =
+            |items: &[&str]| Value::List(items.iter().map(|s| Value::Text((*s).into())).collect());
+        let whole = |column: usize, items: &[&str], ts: i64| {
+            explode(
+                column,
+                &schema.columns[column].cql_type,
+                &list(items).to_bytes(),
+                ts,
+                Liveness::Live,
+            )
+            .unwrap()
+        };
+        let mut p = partition(vec![row(1, vec![whole(2, &["a", "b"], 10)])]);
+        p.static_row = Some(Row {
+            columns: vec![whole(3, &["x"], 20)],
+            ..Row::default()
+        });
+        let planned = partition_statements(&schema, &p, DEFAULT_BATCH_BYTES).unwrap();
+        let schema = &schema;
+        let fenced: Vec<(ElementOp, Statement)> = planned
+            .iter()
+            .flat_map(|(kind, batch)| batch.iter().map(move |s| (*kind, s)))
+            .flat_map(|(kind, s)| s.lists.iter().map(move |l| fence(schema, kind, s, l)))
+            .map(Option::unwrap)
+            .collect();
+        let key = Bind::Value(b"key".to_vec());
+        let ttl = v(Value::Int(0));
+        let (ops, values): (Vec<_>, Vec<_>) = fenced.iter().map(|(o, s)| (*o, &s.values)).unzip();
+        assert_eq!(
+            ops,
+            [
+                ElementOp {
+                    column: 3,
+                    op: Op::Replace
+                },
+                ElementOp {
+                    column: 2,
+                    op: Op::Replace
+                },
+            ]
+        );
+        assert_eq!(
+            values,
+            [
+                &vec![
+                    v(Value::Bigint(21)),
+                    ttl.clone(),
+                    v(list(&["x"])),
+                    key.clone()
+                ],
+                &vec![
+                    v(Value::Bigint(11)),
+                    ttl.clone(),
+                    v(list(&["a", "b"])),
+                    key.clone(),
+                    v(Value::Int(1))
+                ],
+            ]
+        );
+        let (op, again) = &fenced[1];
+        assert_eq!(again.lists[0].timestamp, 11);
+        assert_eq!(again.lists[0].at, 2);
+        let (_, third) = fence(schema, Kind::Element(*op), again, &again.lists[0]).unwrap();
+        assert_eq!(third.values[0], v(Value::Bigint(12)));
+        assert_eq!(third.values[1..], again.values[1..]);
+        assert_eq!(third.lists[0].timestamp, 12);
+        assert_eq!(
+            element_text(schema, *op),
+            "UPDATE ks.l USING TIMESTAMP ? AND TTL ? SET names = ? WHERE k = ? AND c = ?"
+        );
+        assert_eq!(
+            element_text(schema, fenced[0].0),
+            "UPDATE ks.l USING TIMESTAMP ? AND TTL ? SET tags = ? WHERE k = ?"
         );
     }
 

@@ -38,7 +38,7 @@ use super::lists::{
     ListCheck, TargetList, TargetLists, decide, decide_append, list_elements, write_times,
 };
 use super::statements::{
-    DEFAULT_BATCH_BYTES, ElementOp, Kind, Op, Statement, element_text, partition_statements,
+    DEFAULT_BATCH_BYTES, ElementOp, Kind, Op, Statement, element_text, fence, partition_statements,
     range_delete_text,
 };
 
@@ -463,6 +463,39 @@ impl Inner {
         Ok(())
     }
 
+    /// Takes the whole lists still to write out of `batch` after an attempt whose outcome is
+    /// unknown: an `Insert`'s list is unset and its [`fence`] queued in `fenced`; a fenced
+    /// write is itself moved one microsecond on.
+    fn fence_lists(
+        &self,
+        kind: Kind,
+        batch: &mut [Statement],
+        fenced: &mut Vec<(ElementOp, Statement)>,
+    ) {
+        for statement in batch.iter_mut() {
+            let mut kept = Vec::new();
+            for list in std::mem::take(&mut statement.lists) {
+                match fence(&self.schema, kind, statement, &list) {
+                    Some((_, moved)) if matches!(kind, Kind::Element(_)) => {
+                        // Already counted when it was first moved on.
+                        *statement = moved;
+                        // A fenced write holds one list: nothing else to look at.
+                        break;
+                    }
+                    Some(write) => {
+                        Counters::add(&self.counters.lists_fenced, 1);
+                        statement.values[list.at] = Bind::Unset;
+                        fenced.push(write);
+                    }
+                    None => kept.push(list),
+                }
+            }
+            if !kept.is_empty() {
+                statement.lists = kept;
+            }
+        }
+    }
+
     /// What the table holds of the lists `statements` write: one read for the rows' lists,
     /// one for the static ones, as needed.
     async fn read_target(
@@ -559,8 +592,21 @@ impl Inner {
 
     /// Runs one statement or batch, retrying what may succeed on another attempt. A batch
     /// that writes lists (of the partition `key`) is not retried by the driver; before this
-    /// retries it, the lists are read again at ALL and those now in the table left out.
-    async fn execute(
+    /// retries it, the lists are read again at ALL and those now in the table left out. When
+    /// an attempt failed without saying whether it applied, the whole lists still to write
+    /// are taken out of the batch and written after it one microsecond later ([`fence`]), so
+    /// that the first attempt, should it land late, cannot add a second copy.
+    fn execute<'a>(
+        &'a self,
+        kind: Kind,
+        batch: Vec<Statement>,
+        key: &'a [Vec<u8>],
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), CqlError>> + Send + 'a>>
+    {
+        Box::pin(self.execute_inner(kind, batch, key))
+    }
+
+    async fn execute_inner(
         &self,
         kind: Kind,
         mut batch: Vec<Statement>,
@@ -593,12 +639,19 @@ impl Inner {
             prepared
         };
         let mut attempt = 0;
+        // Whether an attempt failed in a way that leaves open whether it applied, and the
+        // lists taken out of the batch because of it.
+        let mut unknown = false;
+        let mut fenced: Vec<(ElementOp, Statement)> = Vec::new();
         loop {
             attempt += 1;
             if attempt > 1 && batch.iter().any(|s| !s.lists.is_empty()) {
                 let statements = batch.iter_mut().collect();
                 self.check_lists(key, statements, Some(Consistency::All))
                     .await?;
+                if unknown {
+                    self.fence_lists(kind, &mut batch, &mut fenced);
+                }
             }
             let result = if let [single] = batch.as_slice() {
                 self.session
@@ -621,6 +674,10 @@ impl Inner {
                     if batch.len() > 1 {
                         Counters::add(&self.counters.batches, 1);
                     }
+                    for (op, statement) in fenced {
+                        self.execute(Kind::Element(op), vec![statement], key)
+                            .await?;
+                    }
                     return Ok(());
                 }
                 // A statement neither idempotent nor list-checked may have applied: not retried.
@@ -630,6 +687,7 @@ impl Inner {
                         && (writes_lists || prepared.get_is_idempotent()) =>
                 {
                     Counters::add(&self.counters.retries, 1);
+                    unknown |= !surely_not_applied(&e);
                     tracing::debug!(
                         "writing {}: attempt {attempt} failed, retrying: {e}",
                         self.schema.name
@@ -766,6 +824,23 @@ fn retryable(e: &ExecutionError) -> bool {
         | ExecutionError::ConnectionPoolError(_)
         | ExecutionError::RequestTimeout(_)
         | ExecutionError::EmptyPlan => true,
+        _ => false,
+    }
+}
+
+/// Whether a failed request surely did not apply: refused before any replica was written to,
+/// or never sent. Timeouts, write failures, server errors and lost connections leave it open.
+fn surely_not_applied(e: &ExecutionError) -> bool {
+    match e {
+        ExecutionError::LastAttemptError(RequestAttemptError::DbError(db, _)) => matches!(
+            db,
+            DbError::Unavailable { .. }
+                | DbError::Overloaded
+                | DbError::IsBootstrapping
+                | DbError::RateLimitReached { .. }
+                | DbError::Unprepared { .. }
+        ),
+        ExecutionError::ConnectionPoolError(_) | ExecutionError::EmptyPlan => true,
         _ => false,
     }
 }
