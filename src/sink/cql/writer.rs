@@ -473,25 +473,17 @@ impl Inner {
         fenced: &mut Vec<(ElementOp, Statement)>,
     ) {
         for statement in batch.iter_mut() {
-            let mut kept = Vec::new();
             for list in std::mem::take(&mut statement.lists) {
                 match fence(&self.schema, kind, statement, &list) {
-                    Some((_, moved)) if matches!(kind, Kind::Element(_)) => {
-                        // Already counted when it was first moved on.
-                        *statement = moved;
-                        // A fenced write holds one list: nothing else to look at.
-                        break;
-                    }
+                    None => statement.lists.push(list),
+                    // A fenced write (one list), moved on again: counted when first moved on.
+                    Some((_, moved)) if matches!(kind, Kind::Element(_)) => *statement = moved,
                     Some(write) => {
                         Counters::add(&self.counters.lists_fenced, 1);
                         statement.values[list.at] = Bind::Unset;
                         fenced.push(write);
                     }
-                    None => kept.push(list),
                 }
-            }
-            if !kept.is_empty() {
-                statement.lists = kept;
             }
         }
     }
@@ -687,7 +679,7 @@ impl Inner {
                         && (writes_lists || prepared.get_is_idempotent()) =>
                 {
                     Counters::add(&self.counters.retries, 1);
-                    unknown |= !surely_not_applied(&e);
+                    unknown |= failure(&e) == Some(Failure::MayHaveApplied);
                     tracing::debug!(
                         "writing {}: attempt {attempt} failed, retrying: {e}",
                         self.schema.name
@@ -805,44 +797,43 @@ async fn prepare(
     Ok(prepared)
 }
 
-/// Whether another attempt of the same idempotent write may succeed.
-fn retryable(e: &ExecutionError) -> bool {
+/// What a failed attempt may have done, when another attempt may succeed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Failure {
+    /// Refused before any replica was written to, or never sent.
+    AppliedNothing,
+    /// A timeout, a write failure, a server error or a lost connection: it may have applied,
+    /// and may still apply later.
+    MayHaveApplied,
+}
+
+/// How `e` failed, or `None` when another attempt cannot help.
+fn failure(e: &ExecutionError) -> Option<Failure> {
+    use Failure::{AppliedNothing, MayHaveApplied};
     match e {
-        ExecutionError::LastAttemptError(RequestAttemptError::DbError(db, _)) => matches!(
-            db,
+        ExecutionError::LastAttemptError(RequestAttemptError::DbError(db, _)) => match db {
             DbError::Unavailable { .. }
-                | DbError::Overloaded
-                | DbError::IsBootstrapping
-                | DbError::WriteTimeout { .. }
-                | DbError::ReadTimeout { .. }
-                | DbError::WriteFailure { .. }
-                | DbError::ServerError
-                | DbError::RateLimitReached { .. }
-                | DbError::Unprepared { .. }
-        ),
-        ExecutionError::LastAttemptError(_)
-        | ExecutionError::ConnectionPoolError(_)
-        | ExecutionError::RequestTimeout(_)
-        | ExecutionError::EmptyPlan => true,
-        _ => false,
+            | DbError::Overloaded
+            | DbError::IsBootstrapping
+            | DbError::RateLimitReached { .. }
+            | DbError::Unprepared { .. } => Some(AppliedNothing),
+            DbError::WriteTimeout { .. }
+            | DbError::ReadTimeout { .. }
+            | DbError::WriteFailure { .. }
+            | DbError::ServerError => Some(MayHaveApplied),
+            _ => None,
+        },
+        ExecutionError::ConnectionPoolError(_) | ExecutionError::EmptyPlan => Some(AppliedNothing),
+        ExecutionError::LastAttemptError(_) | ExecutionError::RequestTimeout(_) => {
+            Some(MayHaveApplied)
+        }
+        _ => None,
     }
 }
 
-/// Whether a failed request surely did not apply: refused before any replica was written to,
-/// or never sent. Timeouts, write failures, server errors and lost connections leave it open.
-fn surely_not_applied(e: &ExecutionError) -> bool {
-    match e {
-        ExecutionError::LastAttemptError(RequestAttemptError::DbError(db, _)) => matches!(
-            db,
-            DbError::Unavailable { .. }
-                | DbError::Overloaded
-                | DbError::IsBootstrapping
-                | DbError::RateLimitReached { .. }
-                | DbError::Unprepared { .. }
-        ),
-        ExecutionError::ConnectionPoolError(_) | ExecutionError::EmptyPlan => true,
-        _ => false,
-    }
+/// Whether another attempt of the same idempotent write may succeed.
+fn retryable(e: &ExecutionError) -> bool {
+    failure(e).is_some()
 }
 
 /// 50 ms doubling per attempt, at most 5 s, with up to 25% jitter.
