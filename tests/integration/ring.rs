@@ -276,6 +276,32 @@ fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
     }
 }
 
+/// Runs `cql` at ALL once node 3 is back: waits until node 1 sees it up, then reads through a
+/// new session, a few times if need be. The test's own session may still hold a connection
+/// to node 3 that broke while the node was frozen (its keepalive timed out), and a query sent
+/// on it fails at once; the driver does not retry that.
+async fn read_at_all_after_resume(cql: &str) -> scylla::response::query_result::QueryRowsResult {
+    wait_until("node 1 sees 127.0.0.3 up", Duration::from_secs(90), || {
+        seen_as("127.0.0.3", "UN")
+    });
+    let session = common::session().await;
+    let mut statement = Statement::new(cql);
+    statement.set_consistency(scylla::statement::Consistency::All);
+    statement.set_is_idempotent(true);
+    let mut attempt = 1;
+    loop {
+        match session.query_unpaged(statement.clone(), ()).await {
+            Ok(result) => return result.into_rows_result().unwrap(),
+            Err(e) if attempt < 5 => {
+                eprintln!("reading at ALL, attempt {attempt}: {e}; again in 2 s");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                attempt += 1;
+            }
+            Err(e) => panic!("reading at ALL after 5 attempts: {e}"),
+        }
+    }
+}
+
 /// Resumes a stopped node even when the test fails half-way.
 struct Resume(i32);
 
@@ -352,18 +378,13 @@ async fn a_load_at_consistency_all_retries_through_a_frozen_replica_and_writes_e
         "no write was retried: {summary}"
     );
     // Every replica has every row: read at ALL.
-    let mut select = Statement::new(format!("SELECT id, name FROM {ks}.users"));
-    select.set_consistency(scylla::statement::Consistency::All);
-    let rows: Vec<(String, String)> = session
-        .query_unpaged(select, ())
-        .await
-        .unwrap()
-        .into_rows_result()
-        .unwrap()
-        .rows::<(String, String)>()
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+    let rows: Vec<(String, String)> =
+        read_at_all_after_resume(&format!("SELECT id, name FROM {ks}.users"))
+            .await
+            .rows::<(String, String)>()
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
     assert_eq!(rows.len(), 300);
     assert!(
         rows.iter()
@@ -437,20 +458,14 @@ async fn a_list_write_that_timed_out_at_consistency_all_is_applied_once_when_ret
     let tail = log[log.len().saturating_sub(30)..].join("\n");
     assert!(status.success(), "the load failed:\n{tail}");
     assert!(timed_out, "no write timed out:\n{tail}");
-    let mut select = Statement::new(format!(
+    let rows: Vec<(String, Vec<String>, Vec<i64>)> = read_at_all_after_resume(&format!(
         "SELECT id, names, writetime(names) FROM {ks}.users"
-    ));
-    select.set_consistency(scylla::statement::Consistency::All);
-    let rows: Vec<(String, Vec<String>, Vec<i64>)> = session
-        .query_unpaged(select, ())
-        .await
-        .unwrap()
-        .into_rows_result()
-        .unwrap()
-        .rows::<(String, Vec<String>, Vec<i64>)>()
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+    ))
+    .await
+    .rows::<(String, Vec<String>, Vec<i64>)>()
+    .unwrap()
+    .map(Result::unwrap)
+    .collect();
     assert_eq!(rows.len(), 20_000);
     let doubled: Vec<_> = rows
         .iter()
@@ -608,6 +623,8 @@ async fn three_replicas_that_disagree_load_in_one_run_equal_to_the_source_read_a
     wait_until("node 1 sees 127.0.0.3 up", Duration::from_secs(90), || {
         seen_as("127.0.0.3", "UN")
     });
+    // A new session: the first may hold a connection to node 3 that broke while it was frozen.
+    let session = common::session().await;
     let dirs: Vec<PathBuf> = (1..=3)
         .map(|n| {
             cassandra(
