@@ -217,6 +217,36 @@ pub fn apply_partition_deletion(row: &mut Row, deletion: Option<Deletion>) {
         .retain(|c| !c.cells.is_empty() || c.complex_deletion.is_some());
 }
 
+/// What a whole, merged partition reads as: its partition and range deletions applied to the
+/// rows and static row they cover (dropping what they shadow), ranges the partition deletion
+/// covers left out, each row normalized, and rows left empty dropped. The partition builder
+/// emits every partition so; an input that is already whole and in order (one SSTable) is made
+/// the same by this alone.
+pub fn settle(partition: &mut Partition, clustering: &ClusteringComparator) {
+    let deletion = partition.deletion;
+    // Ranges the partition deletion covers add nothing.
+    partition
+        .range_deletions
+        .retain(|r| !shadows(deletion, r.deletion.timestamp));
+    let ranges = &partition.range_deletions;
+    for row in partition.static_row.iter_mut() {
+        apply_partition_deletion(row, deletion);
+        normalize_row(row);
+    }
+    for row in partition.rows.iter_mut() {
+        let covering = ranges
+            .iter()
+            .filter(|r| clustering.covers(r, &row.clustering))
+            .fold(deletion, |d, r| merge_deletions(d, Some(r.deletion)));
+        apply_partition_deletion(row, covering);
+        normalize_row(row);
+    }
+    partition.rows.retain(|r| !row_is_empty(r));
+    if partition.static_row.as_ref().is_some_and(row_is_empty) {
+        partition.static_row = None;
+    }
+}
+
 /// True when nothing is left of a row (no liveness, deletion or column data).
 pub fn row_is_empty(row: &Row) -> bool {
     row.liveness.is_none() && row.deletion.is_none() && row.columns.is_empty()

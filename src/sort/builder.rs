@@ -16,9 +16,7 @@ use thiserror::Error;
 use crate::cleanup::Registered;
 use crate::exit::Classify;
 use crate::intake::RowBatch;
-use crate::merge::{
-    apply_partition_deletion, merge_deletions, normalize_row, row_is_empty, shadows,
-};
+use crate::merge::settle;
 use crate::model::{Partition, TableSchema, Token};
 
 use super::arena::{Arena, Collapsed, Sorted};
@@ -510,29 +508,7 @@ impl Partitions {
             }
             entry = self.next_merged()?;
         }
-        let deletion = partition.deletion;
-        // Ranges the partition deletion covers add nothing.
-        partition
-            .range_deletions
-            .retain(|r| !shadows(deletion, r.deletion.timestamp));
-        let clustering = self.order.clustering();
-        let ranges = &partition.range_deletions;
-        for row in partition.static_row.iter_mut() {
-            apply_partition_deletion(row, deletion);
-            normalize_row(row);
-        }
-        for row in partition.rows.iter_mut() {
-            let covering = ranges
-                .iter()
-                .filter(|r| clustering.covers(r, &row.clustering))
-                .fold(deletion, |d, r| merge_deletions(d, Some(r.deletion)));
-            apply_partition_deletion(row, covering);
-            normalize_row(row);
-        }
-        partition.rows.retain(|r| !row_is_empty(r));
-        if partition.static_row.as_ref().is_some_and(row_is_empty) {
-            partition.static_row = None;
-        }
+        settle(&mut partition, self.order.clustering());
         self.stats.partitions_out += 1;
         Ok(Some(partition))
     }

@@ -110,7 +110,7 @@ pub struct Started {
     pub events: Events,
     pub size: InputSize,
     /// The events are whole partitions, each once, reconciled, in token order (a live table's
-    /// scan): a job with this one input needs no partition builder.
+    /// scan, or one SSTable): a job with this one input needs no partition builder.
     pub ordered: bool,
 }
 

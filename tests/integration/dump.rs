@@ -5,7 +5,8 @@
 //!   `writetime()` of every column (each element's, for collections) and `ttl()` included; a
 //!   second copy changes nothing, lists included;
 //! - a dump of the fixture's SSTable folder, offline (its `schema.cql`, no cluster), equals the
-//!   dump of the table over CQL;
+//!   dump of the table over CQL, and so does a dump of the node's own folder compacted into one
+//!   SSTable (read in order, without the partition builder);
 //! - a Parquet dump reads in pyarrow with every row and the table's types, and a Parquet file
 //!   loaded and dumped again gives pyarrow the same values back;
 //! - two token-range dumps make the whole; a dump that fails midway leaves nothing.
@@ -32,6 +33,21 @@ async fn loaded_table(session: &scylla::client::session::Session, test: &str) ->
         String::from_utf8_lossy(&out.stderr)
     );
     ks
+}
+
+/// The one-node test cluster's data folder of `ks.table` (`scripts/cassandra start`).
+fn node_table_folder(ks: &str, table: &str) -> std::path::PathBuf {
+    let data =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!(".cache/cassandra-run/node1/data/{ks}"));
+    std::fs::read_dir(&data)
+        .unwrap_or_else(|e| panic!("{}: {e}", data.display()))
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(&format!("{table}-")))
+        })
+        .unwrap()
 }
 
 fn url(ks: &str, table: &str) -> String {
@@ -123,6 +139,41 @@ async fn a_dump_of_sstable_folders_equals_the_dump_of_the_same_table_over_cql() 
     assert_eq!(a.lines().count(), rows + 1, "a header and every row");
     assert!(a.starts_with("pk,bucket,c1,c2,"), "{}", &a[..80]);
     assert_eq!(a, b);
+
+    // The node's own SSTable of the table, flushed and compacted into one: read as it lies
+    // (in token order already, without the partition builder), its dump is the same.
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/cassandra");
+    for command in ["flush", "compact"] {
+        let out = std::process::Command::new(script)
+            .args(["nodetool", command, &ks, "src"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let folder = node_table_folder(&ks, "src");
+    let data_files = std::fs::read_dir(&folder)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with("-Data.db")
+        })
+        .count();
+    assert_eq!(data_files, 1, "{}", folder.display());
+    let node = out.path().join("node");
+    ok(cassbulk()
+        .args(["dump", "--table", &format!("{ks}.src"), "--format", "csv"])
+        .arg(&folder)
+        .arg("--to")
+        .arg(&node)
+        .args(["--with-writetime", "--no-progress"]));
+    assert_eq!(read(&node), b);
     // Without write times the scan reads the values alone; the values are the same.
     let values = out.path().join("values");
     ok(cassbulk()

@@ -482,3 +482,94 @@ fn every_type_name_a_node_wrote_is_what_cassbulk_writes_for_the_same_type() {
         }
     }
 }
+
+/// The partitions an input gives through the source seam, and whether it said they are in
+/// order (so a job skips the partition builder).
+fn started(input: &str, schema: &TableSchema) -> (bool, Vec<Partition>) {
+    use crate::source::{Input, SourceEvent};
+    let input: Box<dyn Input> = Box::new(SstableInput::open(input).unwrap());
+    let planned = input
+        .plan(
+            std::sync::Arc::new(schema.clone()),
+            &MappingOptions::default(),
+        )
+        .unwrap();
+    let started = planned.start().unwrap();
+    let partitions = started
+        .events
+        .map(|e| match e.unwrap() {
+            SourceEvent::Partition(p) => p,
+            _ => panic!("an SSTable gives partitions"),
+        })
+        .collect();
+    (started.ordered, partitions)
+}
+
+/// The same partitions through the partition builder, as a job with several inputs reads them.
+fn built(partitions: Vec<Partition>, schema: &TableSchema) -> Vec<Partition> {
+    use crate::sort::builder::{BuilderOptions, PartitionBuilder};
+    let temp = tempfile::tempdir().unwrap();
+    let mut builder = PartitionBuilder::new(
+        schema,
+        BuilderOptions {
+            memory_budget: 64 << 20,
+            temp_dir: temp.path().to_path_buf(),
+        },
+    );
+    for p in partitions {
+        builder.push(p, 0).unwrap();
+    }
+    builder.finish().unwrap().map(Result::unwrap).collect()
+}
+
+#[test]
+fn one_sstable_is_handed_on_in_order_exactly_as_the_partition_builder_would_emit_it() {
+    let mut inputs: Vec<(String, TableSchema)> = vec![(more("plain"), plain_table())];
+    for format in ["nb", "oa", "da"] {
+        for entry in std::fs::read_dir(fixture(format)).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if name.ends_with("-Data.db") {
+                inputs.push((path.display().to_string(), everything()));
+            }
+        }
+    }
+    assert_eq!(
+        inputs.len(),
+        7,
+        "more/plain and two generations in each format"
+    );
+    for (input, schema) in &inputs {
+        let (ordered, partitions) = started(input, schema);
+        assert!(ordered, "{input}: one SSTable with its digest is in order");
+        assert!(!partitions.is_empty(), "{input}");
+        let expected = built(partitions.clone(), schema);
+        assert_eq!(partitions, expected, "{input}");
+    }
+}
+
+#[test]
+fn several_sstables_or_a_digest_that_does_not_match_go_through_the_partition_builder() {
+    let (ordered, _) = started(&fixture("nb"), &everything());
+    assert!(!ordered, "two generations in one folder");
+
+    let copy = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(more("plain")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, copy.path().join(path.file_name().unwrap())).unwrap();
+    }
+    let digest = copy.path().join("nb-3-big-Digest.crc32");
+    let value: u32 = std::fs::read_to_string(&digest)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    std::fs::write(&digest, (value ^ 1).to_string()).unwrap();
+    let (ordered, partitions) = started(&copy.path().display().to_string(), &plain_table());
+    assert!(!ordered, "a Data.db that is not what its digest says");
+    assert_eq!(partitions, started(&more("plain"), &plain_table()).1);
+
+    std::fs::remove_file(&digest).unwrap();
+    let (ordered, _) = started(&copy.path().display().to_string(), &plain_table());
+    assert!(!ordered, "no digest");
+}
