@@ -118,3 +118,42 @@ pub async fn rows(session: &Session, select: &str) -> Vec<Vec<Option<Vec<u8>>>> 
         })
         .collect()
 }
+
+/// Runs `scripts/cassandra ARGS` and returns its stdout; fails the test with its stderr.
+pub fn cassandra(args: &[&str], stdin: Option<&str>) -> String {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/cassandra");
+    let mut child = std::process::Command::new(script)
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut input = child.stdin.take().unwrap();
+        input.write_all(stdin.unwrap_or("").as_bytes()).unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "scripts/cassandra {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The table's folder on node N of the test cluster (`scripts/cassandra start`).
+pub fn table_dir(n: usize, ks: &str, table: &str) -> std::path::PathBuf {
+    let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(format!(".cache/cassandra-run/node{n}/data/{ks}"));
+    std::fs::read_dir(&data)
+        .unwrap_or_else(|e| panic!("{}: {e}", data.display()))
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(&format!("{table}-")))
+        })
+        .unwrap()
+}

@@ -35,21 +35,6 @@ async fn loaded_table(session: &scylla::client::session::Session, test: &str) ->
     ks
 }
 
-/// The one-node test cluster's data folder of `ks.table` (`scripts/cassandra start`).
-fn node_table_folder(ks: &str, table: &str) -> std::path::PathBuf {
-    let data =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!(".cache/cassandra-run/node1/data/{ks}"));
-    std::fs::read_dir(&data)
-        .unwrap_or_else(|e| panic!("{}: {e}", data.display()))
-        .map(|e| e.unwrap().path())
-        .find(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with(&format!("{table}-")))
-        })
-        .unwrap()
-}
-
 fn url(ks: &str, table: &str) -> String {
     format!("cql://{}/{ks}.{table}", common::hosts())
 }
@@ -142,19 +127,10 @@ async fn a_dump_of_sstable_folders_equals_the_dump_of_the_same_table_over_cql() 
 
     // The node's own SSTable of the table, flushed and compacted into one: read as it lies
     // (in token order already, without the partition builder), its dump is the same.
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/cassandra");
     for command in ["flush", "compact"] {
-        let out = std::process::Command::new(script)
-            .args(["nodetool", command, &ks, "src"])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        common::cassandra(&["nodetool", command, &ks, "src"], None);
     }
-    let folder = node_table_folder(&ks, "src");
+    let folder = common::table_dir(1, &ks, "src");
     let data_files = std::fs::read_dir(&folder)
         .unwrap()
         .filter(|e| {

@@ -15,7 +15,7 @@ use scylla::client::session::Session;
 use scylla::policies::load_balancing::{NodeIdentifier, SingleTargetLoadBalancingPolicy};
 use scylla::statement::unprepared::Statement;
 
-use crate::common::{self, cassbulk};
+use crate::common::{self, cassandra, cassbulk, table_dir};
 
 /// The ring's nodes and their tokens, as `scripts/cassandra start --nodes 3` sets them: each
 /// node owns the tokens after the previous node's token up to its own.
@@ -498,45 +498,6 @@ async fn a_list_write_that_timed_out_at_consistency_all_is_applied_once_when_ret
         Some(line) => assert!(line.contains(&format!("{} list(s)", moved.len())), "{line}"),
         None => assert!(moved.is_empty(), "{} lists moved on", moved.len()),
     }
-}
-
-/// Runs `scripts/cassandra ARGS` and returns its stdout; fails the test with its stderr.
-fn cassandra(args: &[&str], stdin: Option<&str>) -> String {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/cassandra");
-    let mut child = Command::new(script)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write;
-        let mut input = child.stdin.take().unwrap();
-        input.write_all(stdin.unwrap_or("").as_bytes()).unwrap();
-    }
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "scripts/cassandra {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// The table's folder on node N.
-fn table_dir(n: usize, ks: &str, table: &str) -> PathBuf {
-    let data = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join(format!(".cache/cassandra-run/node{n}/data/{ks}"));
-    std::fs::read_dir(&data)
-        .unwrap_or_else(|e| panic!("{}: {e}", data.display()))
-        .map(|e| e.unwrap().path())
-        .find(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with(&format!("{table}-")))
-        })
-        .unwrap()
 }
 
 /// Bytes of the Data.db files in a folder.
