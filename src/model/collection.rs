@@ -135,6 +135,36 @@ pub fn explode(
     liveness: Liveness,
 ) -> Result<ColumnData, CollectionError> {
     let mut cells = ElementCells::new(column, cql_type, timestamp, liveness)?;
+    if cells.kind == Kind::Udt {
+        // A UDT value is its fields in order, each framed, a null one with length -1; trailing
+        // fields may be left out. Each non-null field is a cell whose path is its index.
+        let fields = match cql_type {
+            CqlType::Udt { def, .. } => def.fields.len(),
+            _ => 0,
+        };
+        let mut frames = Frames {
+            cql_type,
+            rest: value,
+        };
+        let mut index = 0usize;
+        while !frames.rest.is_empty() {
+            if index >= fields {
+                return Err(frames.bad("more fields than the type has"));
+            }
+            let len = frames.int("cut short")?;
+            if len >= 0 {
+                let len = len as usize;
+                if len > frames.rest.len() {
+                    return Err(frames.bad("cut short"));
+                }
+                let (field, rest) = frames.rest.split_at(len);
+                frames.rest = rest;
+                cells.push_field(index, field);
+            }
+            index += 1;
+        }
+        return Ok(cells.finish());
+    }
     let per_entry = if cells.kind == Kind::Map { 2 } else { 1 };
     let (mut frames, n) = Frames::new(cql_type, value, per_entry)?;
     cells.reserve((n / per_entry).min(value.len() / 4));
@@ -157,6 +187,8 @@ enum Kind {
     Set,
     Map,
     List,
+    /// A non-frozen UDT: a cell per non-null field, its path the field's index (a short).
+    Udt,
 }
 
 /// The cells of a whole collection written at once, made from its elements one by one: what
@@ -183,6 +215,7 @@ impl<'t> ElementCells<'t> {
             CqlType::Set { frozen: false, .. } => Kind::Set,
             CqlType::Map { frozen: false, .. } => Kind::Map,
             CqlType::List { frozen: false, .. } => Kind::List,
+            CqlType::Udt { frozen: false, .. } => Kind::Udt,
             other => return Err(CollectionError::NotMultiCell(other.to_string())),
         };
         Ok(ElementCells {
@@ -219,6 +252,16 @@ impl<'t> ElementCells<'t> {
         });
     }
 
+    /// Field `index` of a non-frozen UDT (fields in order; a null field has no cell).
+    pub fn push_field(&mut self, index: usize, value: &[u8]) {
+        self.cells.push(Cell {
+            timestamp: self.timestamp,
+            liveness: self.liveness,
+            path: SmallBytes::from_slice(&(index as u16).to_be_bytes()),
+            value: SmallBytes::from_slice(value),
+        });
+    }
+
     /// The next entry of a map.
     #[inline]
     pub fn push_entry(&mut self, key: &[u8], value: &[u8]) {
@@ -240,7 +283,7 @@ impl<'t> ElementCells<'t> {
                 self.cells.reverse();
                 sort_paths(self.cql_type, &mut self.cells);
             }
-            Kind::List => {}
+            Kind::List | Kind::Udt => {}
         }
         whole_collection(self.column, self.cells, self.timestamp)
     }
@@ -261,6 +304,32 @@ pub fn assemble(cql_type: &CqlType, cells: &[&Cell]) -> Result<Vec<u8>, Collecti
             frame(&c.value);
         }),
         CqlType::List { .. } => cells.iter().for_each(|c| frame(&c.value)),
+        CqlType::Udt { def, .. } => {
+            // No count: every field in order, the ones without a cell null.
+            out.clear();
+            let mut next = 0usize;
+            for cell in cells {
+                let index = match cell.path.as_ref() {
+                    [a, b] => usize::from(u16::from_be_bytes([*a, *b])),
+                    _ => usize::MAX,
+                };
+                if index < next || index >= def.fields.len() {
+                    return Err(CollectionError::Malformed(
+                        cql_type.to_string(),
+                        "a cell path that is not a field".to_owned(),
+                    ));
+                }
+                for _ in next..index {
+                    out.extend_from_slice(&(-1i32).to_be_bytes());
+                }
+                out.extend_from_slice(&(cell.value.len() as i32).to_be_bytes());
+                out.extend_from_slice(&cell.value);
+                next = index + 1;
+            }
+            for _ in next..def.fields.len() {
+                out.extend_from_slice(&(-1i32).to_be_bytes());
+            }
+        }
         other => return Err(CollectionError::NotMultiCell(other.to_string())),
     }
     Ok(out)
@@ -274,6 +343,56 @@ mod tests {
 
     fn t(s: &str) -> CqlType {
         parse_type(s, &NoUdts).unwrap()
+    }
+
+    #[test]
+    fn a_non_frozen_udt_becomes_a_deletion_just_before_it_and_a_cell_per_non_null_field() {
+        let def = std::sync::Arc::new(crate::model::types::UdtDef {
+            keyspace: "ks".into(),
+            name: "prefs_t".into(),
+            fields: vec![
+                ("theme".into(), t("text")),
+                ("volume".into(), t("int")),
+                ("born".into(), t("date")),
+            ],
+        });
+        let udt = CqlType::Udt {
+            def: def.clone(),
+            frozen: false,
+        };
+        // ("dark", null, 2026-12-07) as CQL serializes it: each field framed, null as -1.
+        let value = Value::Udt(vec![
+            Some(Value::Text("dark".into())),
+            None,
+            Some(Value::Date(20_429)),
+        ])
+        .to_bytes();
+        let data = explode(4, &udt, &value, 1000, Liveness::Live).unwrap();
+        assert_eq!(data.complex_deletion.unwrap().timestamp, 999);
+        let cells: Vec<_> = data
+            .cells
+            .iter()
+            .map(|c| (c.path.to_vec(), c.value.to_vec(), c.timestamp))
+            .collect();
+        assert_eq!(
+            cells,
+            [
+                (vec![0, 0], b"dark".to_vec(), 1000),
+                (vec![0, 2], Value::Date(20_429).to_bytes(), 1000)
+            ]
+        );
+        // Back to the value, the missing field null again; trailing fields left out are null.
+        let live: Vec<&Cell> = data.cells.iter().collect();
+        assert_eq!(assemble(&udt, &live).unwrap(), value);
+        let short = [0u8, 0, 0, 1, b'x'];
+        let data = explode(4, &udt, &short, 7, Liveness::Live).unwrap();
+        assert_eq!(data.cells.len(), 1);
+        let mut long = value.clone();
+        long.extend_from_slice(&(-1i32).to_be_bytes());
+        assert!(explode(4, &udt, &long, 7, Liveness::Live).is_err());
+        assert!(explode(4, &udt, &[0, 0, 0, 9, 1], 7, Liveness::Live).is_err());
+        let frozen = CqlType::Udt { def, frozen: true };
+        assert!(explode(4, &frozen, &value, 7, Liveness::Live).is_err());
     }
 
     #[test]
