@@ -187,13 +187,15 @@ fn options() -> MappingOptions {
         ttl: None,
         ttl_column: Some("ttl_seconds".to_owned()),
         nulls: NullMode::Unset,
+        ignore_columns: Vec::new(),
+        strict: false,
     }
 }
 
 /// cassbulk's decode stage: Parquet row groups decoded, converted to serialized CQL values and
 /// checked (write time, TTL, primary key), as the row batches the source hands the builder.
 fn cassbulk_decode(root: &Path) -> usize {
-    let input = ParquetInput::open(root.to_str().unwrap()).unwrap();
+    let input = ParquetInput::open(root.to_str().unwrap(), false).unwrap();
     let plan = input.plan(table(), &options()).unwrap();
     input
         .events(plan)
@@ -208,7 +210,7 @@ fn cassbulk_decode(root: &Path) -> usize {
 /// The decode stage plus the builder's intake: every row of every batch made into a partition
 /// of cells, batches in parallel on `pool` as the partition builder does.
 fn cassbulk_partitions(root: &Path, pool: &rayon::ThreadPool) -> usize {
-    let input = ParquetInput::open(root.to_str().unwrap()).unwrap();
+    let input = ParquetInput::open(root.to_str().unwrap(), false).unwrap();
     let plan = input.plan(table(), &options()).unwrap();
     let mut batches = Vec::new();
     let mut rows = 0;

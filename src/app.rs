@@ -50,6 +50,7 @@ fn load(args: LoadArgs) -> Result<ExitCode> {
         open: OpenOptions {
             source_table: args.source.source_table.clone(),
             connection: Some(args.connection.options()),
+            allow_incomplete: args.source.allow_incomplete,
             cql_without_times: false,
             cql_concurrency: 0,
             cql_token_range: None,
@@ -142,6 +143,8 @@ fn mapping(source: &SourceArgs) -> Result<MappingOptions> {
         ttl: source.ttl,
         ttl_column: source.ttl_column.clone(),
         nulls: source.nulls,
+        ignore_columns: source.ignore_columns.clone(),
+        strict: source.strict,
     })
 }
 
@@ -208,6 +211,7 @@ fn verify(args: VerifyArgs) -> Result<ExitCode> {
         open: OpenOptions {
             source_table: args.source.source_table.clone(),
             connection: Some(args.connection.options()),
+            allow_incomplete: args.source.allow_incomplete,
             ..OpenOptions::default()
         },
         mapping: mapping(&args.source)?,
@@ -270,6 +274,7 @@ fn dump(args: DumpArgs) -> Result<ExitCode> {
         open: OpenOptions {
             source_table: None,
             connection: Some(args.connection.options()),
+            allow_incomplete: false,
             // One live table, nothing to merge, no times written: read the values alone.
             cql_without_times: url.is_some()
                 && args.inputs.len() == 1

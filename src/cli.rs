@@ -176,6 +176,22 @@ pub struct SourceArgs {
     #[arg(long, value_delimiter = ',', value_name = "CQL=SRC")]
     pub map: Vec<String>,
 
+    /// Source columns meant to be left out. A source column that fills no table column (by
+    /// name, CQL's case folding of unquoted names, or --map) and gives no write time or TTL is
+    /// otherwise refused, so nothing is dropped without a word.
+    #[arg(long, value_delimiter = ',', value_name = "COL,...")]
+    pub ignore_columns: Vec<String>,
+
+    /// Refuse table columns that no source column fills (by default they are listed before
+    /// the first write and in the summary, and keep what the table holds).
+    #[arg(long)]
+    pub strict: bool,
+
+    /// Read a Spark or Hadoop export that looks unfinished: a folder of Parquet files without
+    /// `_SUCCESS` where the export has one elsewhere, or a `_temporary/` folder a job left.
+    #[arg(long)]
+    pub allow_incomplete: bool,
+
     /// What SQL NULL does: leave the column as it is in Cassandra, or delete it (a tombstone at
     /// the row's write time).
     #[arg(long, value_enum, default_value_t = NullMode::Unset)]

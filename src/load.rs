@@ -185,6 +185,7 @@ pub fn run(job: LoadJob) -> Result<LoadReport, LoadError> {
         .into_iter()
         .map(|source| source.plan(schema.clone(), &job.mapping))
         .collect::<Result<Vec<_>, _>>()?;
+    let (inputs, not_filled) = state_plans(&planned);
     let rejects = Arc::new(Rejects::new(job.rejects.as_deref(), job.max_errors)?);
     let counters = Arc::new(Counters::default());
     let mut spec = job.sink.clone();
@@ -269,7 +270,9 @@ pub fn run(job: LoadJob) -> Result<LoadReport, LoadError> {
     written?;
     rejects.finish()?;
     let sink_report = sink.finish()?;
-    let summary = progress.finish();
+    let mut summary = progress.finish();
+    summary.inputs = inputs;
+    summary.columns_not_filled = not_filled;
     if let Some(path) = &job.checkpoint {
         // The load completed: a rerun starts from the beginning again.
         let _ = std::fs::remove_file(path);
@@ -281,6 +284,36 @@ pub fn run(job: LoadJob) -> Result<LoadReport, LoadError> {
         sink: sink_report,
         purged: gc_grace.map(|g| (purged, g)),
     })
+}
+
+/// States, before anything is written, what the planned inputs are (files and partition
+/// folders read, calendars rebased) and which source columns fill which table columns (on
+/// stderr, whatever the progress display); returns the input lines and the table columns no
+/// input fills, for the summary.
+pub(crate) fn state_plans(planned: &[Box<dyn Planned>]) -> (Vec<String>, Vec<String>) {
+    let mut inputs = Vec::new();
+    let mut not_filled: Option<Vec<String>> = None;
+    for input in planned {
+        let notes = input.notes();
+        for line in &notes {
+            eprintln!("plan: {line}");
+        }
+        inputs.extend(notes);
+        if let Some(columns) = input.columns() {
+            for line in columns.lines() {
+                eprintln!("plan: {line}");
+            }
+            // A column is left alone only if no input fills it.
+            not_filled = Some(match not_filled {
+                None => columns.unfilled.clone(),
+                Some(before) => before
+                    .into_iter()
+                    .filter(|c| columns.unfilled.contains(c))
+                    .collect(),
+            });
+        }
+    }
+    (inputs, not_filled.unwrap_or_default())
 }
 
 /// Starts every planned input: their events, how to measure their reading, and whether they

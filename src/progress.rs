@@ -76,11 +76,25 @@ pub struct Summary {
     pub rows_per_second: f64,
     pub cpu_seconds: f64,
     pub peak_rss_bytes: u64,
+    /// Table columns no source column filled (they keep what the table holds).
+    pub columns_not_filled: Vec<String>,
+    /// What the run stated about its inputs before writing: files and partition folders read,
+    /// calendars rebased, exports read though unfinished.
+    pub inputs: Vec<String>,
 }
 
 impl Summary {
     pub fn print(&self, what: &str) {
         eprintln!("{what}: {}", self.line());
+        for line in &self.inputs {
+            eprintln!("{what}: {line}");
+        }
+        if !self.columns_not_filled.is_empty() {
+            eprintln!(
+                "{what}: table columns not filled, left as the table holds them: {}",
+                self.columns_not_filled.join(", ")
+            );
+        }
         if self.lists_already_present + self.lists_newer_in_table > 0 {
             eprintln!(
                 "{what}: list writes skipped: {} already in the table (same elements, same write time), {} newer in the table (left alone)",
@@ -241,6 +255,8 @@ impl Progress {
             },
             cpu_seconds,
             peak_rss_bytes,
+            columns_not_filled: Vec::new(),
+            inputs: Vec::new(),
         }
     }
 }
@@ -468,6 +484,8 @@ mod tests {
             rows_per_second: 163.9,
             cpu_seconds: 9.5,
             peak_rss_bytes: 450 << 20,
+            columns_not_filled: Vec::new(),
+            inputs: Vec::new(),
         };
         assert_eq!(
             summary.line(),

@@ -112,7 +112,7 @@ fn expected_rows() -> HashMap<(String, String), Expected> {
 }
 
 fn load(schema: &Arc<TableSchema>) -> (Vec<Partition>, Vec<Reject>) {
-    let input = ParquetInput::open(fixture("").to_str().unwrap()).unwrap();
+    let input = ParquetInput::open(fixture("").to_str().unwrap(), false).unwrap();
     let plan = input.plan(schema.clone(), &options()).unwrap();
     let mut partitions = Vec::new();
     let mut rejects = Vec::new();
@@ -156,7 +156,7 @@ fn day_of(schema: &TableSchema, p: &Partition) -> String {
 
 #[test]
 fn the_fixture_opens_as_three_files_skipping_markers_checksums_and_the_temporary_leftover() {
-    let input = ParquetInput::open(fixture("").to_str().unwrap()).unwrap();
+    let input = ParquetInput::open(fixture("").to_str().unwrap(), false).unwrap();
     assert_eq!(input.describe(), "3 files, 5 row groups, 187 rows");
     assert_eq!(
         input.column_names(),
@@ -297,7 +297,7 @@ fn a_truncated_copy_of_a_fixture_file_is_refused_naming_it() {
     let cut = dir.path().join("dt=2026-11-18").join("part-00000.parquet");
     std::fs::create_dir_all(cut.parent().unwrap()).unwrap();
     std::fs::write(&cut, &bytes[..bytes.len() - 100]).unwrap();
-    let err = ParquetInput::open(dir.path().to_str().unwrap()).unwrap_err();
+    let err = ParquetInput::open(dir.path().to_str().unwrap(), false).unwrap_err();
     assert!(matches!(err, ParquetError::Corrupt { .. }), "{err}");
     assert!(
         err.to_string().contains(&cut.display().to_string()),
@@ -307,13 +307,13 @@ fn a_truncated_copy_of_a_fixture_file_is_refused_naming_it() {
     let leftover = fixture(
         "dt=2026-11-20/_temporary/0/_temporary/attempt_202611200312_0001_m_000001_1/part-00001.parquet",
     );
-    let err = ParquetInput::open(leftover.to_str().unwrap()).unwrap_err();
+    let err = ParquetInput::open(leftover.to_str().unwrap(), false).unwrap_err();
     assert!(err.to_string().contains("part-00001.parquet"), "{err}");
 }
 
 #[test]
 fn a_list_column_mapped_into_an_int_column_is_refused_before_any_row_is_read() {
-    let input = ParquetInput::open(fixture("").to_str().unwrap()).unwrap();
+    let input = ParquetInput::open(fixture("").to_str().unwrap(), false).unwrap();
     let err = input.plan(profile_features("int"), &options()).unwrap_err();
     let message = err.to_string();
     assert!(

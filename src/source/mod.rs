@@ -46,6 +46,9 @@ pub struct OpenOptions {
     /// How a `cql://` source connects (credentials, consistency, data center); the URL gives
     /// the contact points.
     pub connection: Option<crate::cluster::ConnectOptions>,
+    /// `--allow-incomplete`: read an export that looks unfinished (Spark's `_SUCCESS` missing
+    /// from a folder, or a `_temporary/` folder left by a job).
+    pub allow_incomplete: bool,
     /// A `cql://` source reads values only, no `writetime()` or `ttl()` (a dump that writes
     /// neither and merges nothing): cells get the scan's time.
     pub cql_without_times: bool,
@@ -103,6 +106,18 @@ pub trait Input: Send {
 pub trait Planned: Send {
     /// Starts reading: the events, and how far along the reading is.
     fn start(self: Box<Self>) -> Result<Started, SourceError>;
+
+    /// Which source columns fill which table columns, for sources that match columns by name
+    /// (`None`: the input's columns are the table's own, as in SSTables and live tables).
+    fn columns(&self) -> Option<&crate::plan::ColumnPlan> {
+        None
+    }
+
+    /// What else the run should state before its first write (files and partitions read,
+    /// calendars rebased, ...).
+    fn notes(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// A source that has started reading.
@@ -208,6 +223,14 @@ struct Guarded {
 }
 
 impl Planned for Guarded {
+    fn columns(&self) -> Option<&crate::plan::ColumnPlan> {
+        self.inner.columns()
+    }
+
+    fn notes(&self) -> Vec<String> {
+        self.inner.notes()
+    }
+
     fn start(self: Box<Self>) -> Result<Started, SourceError> {
         let Guarded { name, inner } = *self;
         let started = guard::catch(|| inner.start())

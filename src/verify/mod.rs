@@ -137,6 +137,7 @@ pub fn run(job: VerifyJob) -> Result<VerifyReport, VerifyError> {
         .into_iter()
         .map(|source| source.plan(schema.clone(), &job.mapping))
         .collect::<Result<Vec<_>, _>>()?;
+    crate::load::state_plans(&planned);
     let table = job.table.to_string();
 
     // Which token ranges: the whole ring, a sample of it, less what a resumed run compared.

@@ -44,23 +44,120 @@ fn starts_with_magic(path: &Path) -> io::Result<bool> {
     }
 }
 
+/// The folders holding Hadoop's commit markers, under an input and just above it (the export
+/// folder a partition folder given as the input sits in), as `/`-separated paths like the
+/// files'. A job's committer writes `_SUCCESS` once every file is in place; `_temporary/` is
+/// where its tasks write until then.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct Markers {
+    pub success: Vec<String>,
+    pub temporary: Vec<String>,
+}
+
+impl Markers {
+    /// Records `name` in `folder` if it is a marker.
+    pub(crate) fn note(&mut self, folder: &str, name: &str, is_dir: bool) {
+        let folder = folder.trim_end_matches('/').to_owned();
+        match (name, is_dir) {
+            ("_SUCCESS", false) => self.success.push(folder),
+            ("_temporary", true) => self.temporary.push(folder),
+            _ => {}
+        }
+    }
+
+    /// Whether a `_SUCCESS` sits in `folder` or a folder above it.
+    fn covers(&self, folder: &str) -> bool {
+        self.success.iter().any(|s| {
+            folder == s || (folder.starts_with(s.as_str()) && folder[s.len()..].starts_with('/'))
+        })
+    }
+
+    /// Why the export looks unfinished, if it does: Parquet files in a folder with no
+    /// `_SUCCESS` in it or above it while the export has one elsewhere, or a `_temporary/`
+    /// folder that no `_SUCCESS` covers (a job still writing, or one that failed).
+    pub(crate) fn unfinished(&self, files: &[&str]) -> Option<String> {
+        let folder = |f: &str| {
+            f.rsplit_once('/')
+                .map_or(String::new(), |(d, _)| d.to_owned())
+        };
+        if !self.success.is_empty() {
+            let mut bare: Vec<String> = files
+                .iter()
+                .map(|f| folder(f))
+                .filter(|d| !self.covers(d))
+                .collect();
+            bare.dedup();
+            if let Some(first) = bare.first() {
+                let others = match bare.len() {
+                    1 => String::new(),
+                    n => format!(" (and {} other folders)", n - 1),
+                };
+                return Some(format!(
+                    "{first}{others} holds Parquet files but no _SUCCESS, while {} has one",
+                    self.success[0]
+                ));
+            }
+        }
+        self.temporary.iter().find(|t| !self.covers(t)).map(|t| {
+            format!(
+                "{t}/_temporary/ is there (a job still writing, or one that failed) and no _SUCCESS"
+            )
+        })
+    }
+}
+
+/// Markers in the folders above `folder` that are partition folders (`key=value`), and in the
+/// first folder above them: an export's `_SUCCESS` when the input is one of its partitions.
+fn markers_above(mut folder: &Path, markers: &mut Markers) {
+    while folder
+        .file_name()
+        .is_some_and(|n| n.to_string_lossy().contains('='))
+    {
+        let Some(parent) = folder.parent() else {
+            return;
+        };
+        folder = parent;
+        let name = folder.to_string_lossy();
+        for marker in ["_SUCCESS", "_temporary"] {
+            if let Ok(meta) = std::fs::metadata(folder.join(marker)) {
+                markers.note(&name, marker, meta.is_dir());
+            }
+        }
+    }
+}
+
 /// The files of a local input: the file itself, or every kept Parquet file under the folder
 /// (recursively, following symbolic links), in path order; with the files passed over as not
-/// Parquet.
-pub(crate) fn local_files(root: &Path) -> io::Result<(Vec<PathBuf>, Vec<PathBuf>)> {
+/// Parquet, and the commit markers found.
+pub(crate) fn local_files(root: &Path) -> io::Result<(Vec<PathBuf>, Vec<PathBuf>, Markers)> {
+    let mut markers = Markers::default();
     if !std::fs::metadata(root)?.is_dir() {
-        return Ok((vec![root.to_owned()], Vec::new()));
+        if let Some(folder) = root.parent().filter(|p| !p.as_os_str().is_empty()) {
+            let name = folder.to_string_lossy();
+            for marker in ["_SUCCESS", "_temporary"] {
+                if let Ok(meta) = std::fs::metadata(folder.join(marker)) {
+                    markers.note(&name, marker, meta.is_dir());
+                }
+            }
+            markers_above(folder, &mut markers);
+        }
+        return Ok((vec![root.to_owned()], Vec::new(), markers));
     }
+    markers_above(root, &mut markers);
     let mut files = Vec::new();
     let mut folders = vec![root.to_owned()];
     while let Some(folder) = folders.pop() {
         for entry in std::fs::read_dir(&folder)? {
             let entry = entry?;
-            if skipped(&entry.file_name().to_string_lossy()) {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            let path = entry.path();
+            let is_dir = std::fs::metadata(&path)?.is_dir();
+            if skipped(&name) {
+                markers.note(&folder.to_string_lossy(), &name, is_dir);
                 continue;
             }
-            let path = entry.path();
-            if std::fs::metadata(&path)?.is_dir() {
+            if is_dir {
                 folders.push(path);
             } else {
                 files.push(path);
@@ -80,7 +177,7 @@ pub(crate) fn local_files(root: &Path) -> io::Result<(Vec<PathBuf>, Vec<PathBuf>
             other.push(file);
         }
     }
-    Ok((parquet, other))
+    Ok((parquet, other, markers))
 }
 
 /// The `key=value` folder names in a `/`-separated path (the last component, the file name, is
@@ -177,7 +274,10 @@ mod tests {
                 .map(|p| p.strip_prefix(root).unwrap().to_string_lossy().into_owned())
                 .collect()
         };
-        let (parquet, other) = local_files(root).unwrap();
+        let (parquet, other, markers) = local_files(root).unwrap();
+        let root_name = root.to_string_lossy();
+        assert_eq!(markers.success, [format!("{root_name}/dt=1")]);
+        assert_eq!(markers.temporary, [format!("{root_name}/dt=2")]);
         assert_eq!(
             relative(parquet),
             [
@@ -197,7 +297,59 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("_odd.parquet");
         std::fs::write(&path, b"x").unwrap();
-        assert_eq!(local_files(&path).unwrap(), (vec![path], vec![]));
+        let (files, other, markers) = local_files(&path).unwrap();
+        assert_eq!((files, other), (vec![path], vec![]));
+        assert_eq!(markers, Markers::default());
+    }
+
+    #[test]
+    fn an_export_is_unfinished_where_files_have_no_success_marker_while_others_do() {
+        let markers = |success: &[&str], temporary: &[&str]| Markers {
+            success: success.iter().map(|s| s.to_string()).collect(),
+            temporary: temporary.iter().map(|s| s.to_string()).collect(),
+        };
+        let files = [
+            "/x/day1/dt=1/a.parquet",
+            "/x/day2/dt=1/b.parquet",
+            "/x/day2/dt=2/c.parquet",
+        ];
+        // No marker anywhere: a pyarrow export, nothing to say.
+        assert_eq!(markers(&[], &[]).unfinished(&files), None);
+        // Each day an export of its own: day2 has not finished.
+        assert_eq!(
+            markers(&["/x/day1"], &[]).unfinished(&files).unwrap(),
+            "/x/day2/dt=1 (and 1 other folders) holds Parquet files but no _SUCCESS, while /x/day1 has one"
+        );
+        assert_eq!(
+            markers(&["/x/day1", "/x/day2"], &[]).unfinished(&files),
+            None
+        );
+        // The marker must be the folder's or an ancestor's, not a name's prefix.
+        assert!(markers(&["/x/day"], &[]).unfinished(&files).is_some());
+        // A _temporary/ beside a _SUCCESS is a committed job's leftover; alone it is not.
+        assert_eq!(markers(&["/x"], &["/x/day1"]).unfinished(&files), None);
+        assert_eq!(
+            markers(&[], &["/x/day2/dt=2"]).unfinished(&files).unwrap(),
+            "/x/day2/dt=2/_temporary/ is there (a job still writing, or one that failed) and no _SUCCESS"
+        );
+    }
+
+    #[test]
+    fn a_partition_folder_given_as_the_input_finds_its_export_s_success_above_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for file in ["export/dt=1/part-0.parquet", "export/_SUCCESS"] {
+            let path = root.join(file);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, b"x").unwrap();
+        }
+        let (_, _, markers) = local_files(&root.join("export/dt=1")).unwrap();
+        assert_eq!(
+            markers.success,
+            [root.join("export").to_string_lossy().into_owned()]
+        );
+        let (_, _, markers) = local_files(&root.join("export/dt=1/part-0.parquet")).unwrap();
+        assert_eq!(markers.success.len(), 1);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use hdfs_native::HdfsError;
 use hdfs_native::sync::{Client, ClientBuilder, FileReader};
 use parquet::file::reader::{ChunkReader, Length};
 
-use super::discover::{MAGIC, kept, parquet_name};
+use super::discover::{MAGIC, Markers, kept, parquet_name};
 
 /// How much a sequential reader fetches at a time.
 const READ_AHEAD: usize = 1 << 20;
@@ -57,19 +57,37 @@ impl Hdfs {
 
     /// The file at `path`, or every kept Parquet file below the folder at `path`, in path
     /// order; with the files passed over as not Parquet.
-    pub(crate) fn list(&self, path: &str) -> Result<(Vec<Listed>, Vec<Listed>), HdfsError> {
+    pub(crate) fn list(
+        &self,
+        path: &str,
+    ) -> Result<(Vec<Listed>, Vec<Listed>, Markers), HdfsError> {
         let status = self.client.get_file_info(path)?;
+        let mut markers = Markers::default();
         if !status.isdir {
+            let folder = status
+                .path
+                .rsplit_once('/')
+                .map_or("/", |(d, _)| d)
+                .to_owned();
+            self.markers_in(&folder, &mut markers);
+            self.markers_above(&folder, &mut markers);
             let file = Listed {
                 path: status.path,
                 length: status.length as u64,
             };
-            return Ok((vec![file], Vec::new()));
+            return Ok((vec![file], Vec::new(), markers));
         }
         let root = status.path.trim_end_matches('/').to_owned();
-        let mut files: Vec<Listed> = self
-            .client
-            .list_status(path, true)?
+        self.markers_above(&root, &mut markers);
+        let listed = self.client.list_status(path, true)?;
+        for s in &listed {
+            if let Some((folder, name)) = s.path.rsplit_once('/')
+                && kept(folder.strip_prefix(&root).unwrap_or(folder))
+            {
+                markers.note(folder, name, s.isdir);
+            }
+        }
+        let mut files: Vec<Listed> = listed
             .into_iter()
             .filter(|s| !s.isdir)
             .filter(|s| kept(s.path.strip_prefix(&root).unwrap_or(&s.path)))
@@ -89,7 +107,28 @@ impl Hdfs {
                 other.push(file);
             }
         }
-        Ok((parquet, other))
+        Ok((parquet, other, markers))
+    }
+
+    /// Records the markers in `folder` itself.
+    fn markers_in(&self, folder: &str, markers: &mut Markers) {
+        for marker in ["_SUCCESS", "_temporary"] {
+            if let Ok(status) = self.client.get_file_info(&format!("{folder}/{marker}")) {
+                markers.note(folder, marker, status.isdir);
+            }
+        }
+    }
+
+    /// Records the markers above `folder` while it is a partition folder (`key=value`).
+    fn markers_above(&self, folder: &str, markers: &mut Markers) {
+        let mut folder = folder.trim_end_matches('/');
+        while let Some((parent, name)) = folder.rsplit_once('/') {
+            if !name.contains('=') || parent.is_empty() {
+                return;
+            }
+            self.markers_in(parent, markers);
+            folder = parent;
+        }
     }
 
     fn starts_with_magic(&self, file: &Listed) -> Result<bool, HdfsError> {

@@ -17,12 +17,13 @@ mod discover;
 mod hdfs;
 mod read;
 mod seam;
+mod spark;
 
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use arrow::datatypes::{DataType, SchemaRef};
+use arrow::datatypes::{DataType, FieldRef, Fields, Schema, SchemaRef, TimeUnit};
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
 use thiserror::Error;
 
@@ -82,6 +83,10 @@ pub enum ParquetError {
         group: usize,
         reason: String,
     },
+    #[error(
+        "{input} looks unfinished: {why}; a Spark or Hadoop job writes _SUCCESS once all its files are in place, so these may be partial or still being written: wait for the job to finish, or load with --allow-incomplete"
+    )]
+    Unfinished { input: String, why: String },
     #[error("cannot decode {path}: {reason}")]
     Decode { path: String, reason: String },
     #[error("{first} and {second} have different schemas ({difference}); load them separately")]
@@ -119,6 +124,19 @@ pub enum ParquetError {
         what: &'static str,
         expected: &'static str,
     },
+    #[error(
+        "{path} holds INT96 and INT64 timestamps, and Spark's footer keys give them different calendars (one LEGACY, one CORRECTED); cassbulk cannot tell which values Spark would rebase: export it again with one timestamp type"
+    )]
+    MixedTimestamps { path: String },
+    #[error(
+        "{path} was written by Spark {version} in its LEGACY calendar mode in the time zone {zone}, so its timestamps before 1582-10-15 need that zone's historical offsets to be read as Spark reads them, and cassbulk knows only UTC and fixed offsets (+05:30): export it again with spark.sql.session.timeZone=UTC, or with spark.sql.parquet.datetimeRebaseModeInWrite and int96RebaseModeInWrite set to CORRECTED (column {column})"
+    )]
+    RebaseZone {
+        path: String,
+        version: String,
+        zone: String,
+        column: String,
+    },
     #[error("--ttl {0}: Cassandra's largest TTL is {MAX_TTL} seconds (20 years)")]
     Ttl(u32),
     #[error("the Parquet decoding threads stopped: {0}")]
@@ -143,6 +161,8 @@ struct SourceFile {
     /// One value per folder name key of the input (`None`: Hive's NULL partition).
     folder_values: Vec<Option<String>>,
     metadata: ArrowReaderMetadata,
+    /// How Spark's calendar conventions apply to its dates and timestamps.
+    calendar: spark::Calendar,
 }
 
 /// The Parquet files of one input, with their common Arrow schema and folder name keys.
@@ -151,6 +171,8 @@ pub struct ParquetInput {
     files: Vec<SourceFile>,
     schema: SchemaRef,
     folder_keys: Vec<String>,
+    /// Why the export looks unfinished, when `--allow-incomplete` read it anyway.
+    unfinished: Option<String>,
 }
 
 impl fmt::Debug for ParquetInput {
@@ -171,12 +193,12 @@ impl ParquetInput {
     /// are passed over, with a log line). `key=value` folder names anywhere in the path become
     /// columns. Reads every footer: a truncated or corrupt file, or one whose schema or folder
     /// keys differ from the first file's, is refused naming it.
-    pub fn open(input: &str) -> Result<ParquetInput, ParquetError> {
-        let found = match discover::split_hdfs_url(input) {
+    pub fn open(input: &str, allow_incomplete: bool) -> Result<ParquetInput, ParquetError> {
+        let (found, unfinished) = match discover::split_hdfs_url(input) {
             Some((file_system, path)) => {
-                hdfs::outside_runtime(|| open_hdfs(input, &file_system, &path))?
+                hdfs::outside_runtime(|| open_hdfs(input, &file_system, &path, allow_incomplete))?
             }
-            None => open_local(input)?,
+            None => open_local(input, allow_incomplete)?,
         };
         if found.is_empty() {
             return Err(ParquetError::NoFiles {
@@ -203,6 +225,12 @@ impl ParquetInput {
                 source,
             })?;
             check_row_counts(&name, &metadata)?;
+            let metadata = int96_as_micros(metadata).map_err(|reason| ParquetError::Decode {
+                path: name.clone(),
+                reason,
+            })?;
+            let calendar = spark::calendar(metadata.metadata())
+                .map_err(|_| ParquetError::MixedTimestamps { path: name.clone() })?;
             let keys: Vec<String> = folders.iter().map(|(k, _)| k.clone()).collect();
             match &folder_keys {
                 None => folder_keys = Some((keys, name.clone())),
@@ -244,6 +272,7 @@ impl ParquetInput {
                 location,
                 folder_values: folders.into_iter().map(|(_, v)| v).collect(),
                 metadata,
+                calendar,
             });
         }
         Ok(ParquetInput {
@@ -251,6 +280,7 @@ impl ParquetInput {
             schema: files[0].metadata.schema().clone(),
             files,
             folder_keys: folder_keys.map(|(k, _)| k).unwrap_or_default(),
+            unfinished,
         })
     }
 
@@ -268,6 +298,63 @@ impl ParquetInput {
             plural(groups, "row group"),
             plural(self.row_count() as usize, "row")
         )
+    }
+
+    /// What a run states about this input before its first write: the files and partition
+    /// folders it reads, and the files whose dates and timestamps are rebased from Spark's
+    /// legacy calendar.
+    pub fn notes(&self) -> Vec<String> {
+        let mut notes = Vec::new();
+        let mut partitions: Vec<&[Option<String>]> = self
+            .files
+            .iter()
+            .map(|f| f.folder_values.as_slice())
+            .collect();
+        partitions.sort();
+        partitions.dedup();
+        notes.push(if self.folder_keys.is_empty() {
+            format!("{}: {}", self.input, self.describe())
+        } else {
+            format!(
+                "{}: {} in {} partition folder(s) ({})",
+                self.input,
+                self.describe(),
+                partitions.len(),
+                self.folder_keys.join(", ")
+            )
+        });
+        notes.extend(self.unfinished.clone());
+        let legacy: Vec<&SourceFile> = self
+            .files
+            .iter()
+            .filter(|f| !f.calendar.rebase.is_none())
+            .collect();
+        if let Some(first) = legacy.first() {
+            let what = match (
+                first.calendar.rebase.dates,
+                first.calendar.rebase.timestamps,
+            ) {
+                (true, Some(_)) => "dates and timestamps",
+                (true, None) => "dates",
+                _ => "timestamps",
+            };
+            let zone = match first.calendar.rebase.timestamps {
+                Some(_) if first.calendar.zone_assumed => {
+                    " (the files name no time zone: UTC is taken, as a Spark session in UTC reads them)"
+                        .to_owned()
+                }
+                Some(offset) => format!(" (time zone offset {offset} s, from the files)"),
+                None => String::new(),
+            };
+            notes.push(format!(
+                "{}: {} of {} file(s) were written by Spark {} in its LEGACY calendar mode: {what} before 1582-10-15 are rebased from the Julian calendar, as Spark reads them{zone}",
+                self.input,
+                legacy.len(),
+                self.files.len(),
+                first.calendar.spark_version.as_deref().unwrap_or("?"),
+            ));
+        }
+        notes
     }
 
     /// The number of rows in all files, from their footers.
@@ -306,7 +393,10 @@ impl ParquetInput {
     ) -> Result<ParquetPlan, ParquetError> {
         let names = self.column_names();
         let file_columns = self.schema.fields().len();
-        let sources = plan::map_columns(&schema, &self.input, &names, &options.map)?;
+        let plan::ColumnMap {
+            sources,
+            plan: column_plan,
+        } = plan::map_columns(&schema, &self.input, &names, options)?;
         let mut columns = Vec::with_capacity(schema.columns.len());
         for (column, source) in schema.columns.iter().zip(&sources) {
             let refused = |arrow_type: String, refusal: Refusal| ParquetError::Mapping {
@@ -440,6 +530,24 @@ impl ParquetInput {
             .collect();
         projection.sort_unstable();
         projection.dedup();
+        for file in &self.files {
+            let (Some(zone), Some(version)) =
+                (&file.calendar.refused_zone, &file.calendar.spark_version)
+            else {
+                continue;
+            };
+            let timestamps = projection
+                .iter()
+                .find(|&&f| f < file_columns && has_timestamp(self.schema.field(f).data_type()));
+            if let Some(&field) = timestamps {
+                return Err(ParquetError::RebaseZone {
+                    path: file.name.clone(),
+                    version: version.clone(),
+                    zone: zone.clone(),
+                    column: names[field].clone(),
+                });
+            }
+        }
         Ok(ParquetPlan {
             table: schema.name.to_string(),
             shape: Arc::new(BatchShape {
@@ -452,6 +560,7 @@ impl ParquetInput {
             writetime,
             ttl,
             projection,
+            column_plan,
         })
     }
 
@@ -548,6 +657,89 @@ fn same_type(a: &DataType, b: &DataType) -> bool {
     }
 }
 
+/// `field` with each leaf for which `map(leaf index, leaf type)` gives a new type read as that
+/// type; `leaf` counts the Parquet leaf columns passed. `None` for a type whose leaves are not
+/// walked here.
+fn map_leaves(
+    field: &FieldRef,
+    leaf: &mut usize,
+    map: &mut dyn FnMut(usize, &DataType) -> Option<DataType>,
+) -> Option<FieldRef> {
+    let with =
+        |data_type: DataType| Some(Arc::new(field.as_ref().clone().with_data_type(data_type)));
+    match field.data_type() {
+        DataType::List(elem) => with(DataType::List(map_leaves(elem, leaf, map)?)),
+        DataType::LargeList(elem) => with(DataType::LargeList(map_leaves(elem, leaf, map)?)),
+        DataType::FixedSizeList(elem, n) => {
+            with(DataType::FixedSizeList(map_leaves(elem, leaf, map)?, *n))
+        }
+        DataType::Map(entries, sorted) => {
+            with(DataType::Map(map_leaves(entries, leaf, map)?, *sorted))
+        }
+        DataType::Struct(children) => with(DataType::Struct(
+            children
+                .iter()
+                .map(|c| map_leaves(c, leaf, map))
+                .collect::<Option<Fields>>()?,
+        )),
+        // Leaves this walk does not know how to count.
+        t if t.is_nested() || matches!(t, DataType::RunEndEncoded(..)) => None,
+        t => {
+            *leaf += 1;
+            match map(*leaf - 1, t) {
+                Some(new) => with(new),
+                None => Some(field.clone()),
+            }
+        }
+    }
+}
+
+/// The file's metadata with its INT96 timestamps (top-level and nested) read as microseconds:
+/// arrow-rs reads them as nanoseconds by default, which wrap outside 1677-09-21..2262-04-11
+/// (Spark's "valid to" marker 9999-12-31 among them). Spark reads them as microseconds too.
+fn int96_as_micros(metadata: ArrowReaderMetadata) -> Result<ArrowReaderMetadata, String> {
+    let descr = metadata.metadata().file_metadata().schema_descr_ptr();
+    let int96 = |leaf: usize| {
+        leaf < descr.num_columns()
+            && descr.column(leaf).physical_type() == parquet::basic::Type::INT96
+    };
+    if !(0..descr.num_columns()).any(int96) {
+        return Ok(metadata);
+    }
+    let mut leaf = 0;
+    let mut map = |at: usize, data_type: &DataType| {
+        (int96(at) && *data_type == DataType::Timestamp(TimeUnit::Nanosecond, None))
+            .then_some(DataType::Timestamp(TimeUnit::Microsecond, None))
+    };
+    let fields = metadata
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| map_leaves(f, &mut leaf, &mut map))
+        .collect::<Option<Vec<_>>>()
+        .filter(|_| leaf == descr.num_columns())
+        .ok_or("its INT96 timestamps sit in a nesting cassbulk cannot walk")?;
+    let options = ArrowReaderOptions::new().with_schema(Arc::new(Schema::new_with_metadata(
+        fields,
+        metadata.schema().metadata().clone(),
+    )));
+    ArrowReaderMetadata::try_new(metadata.metadata().clone(), options).map_err(|e| e.to_string())
+}
+
+/// Whether a column holds timestamps, at the top or nested.
+fn has_timestamp(data_type: &DataType) -> bool {
+    match data_type {
+        DataType::Timestamp(..) => true,
+        DataType::List(f)
+        | DataType::LargeList(f)
+        | DataType::FixedSizeList(f, _)
+        | DataType::Map(f, _) => has_timestamp(f.data_type()),
+        DataType::Struct(fields) => fields.iter().any(|f| has_timestamp(f.data_type())),
+        DataType::Dictionary(_, v) => has_timestamp(v),
+        _ => false,
+    }
+}
+
 /// Says which files of a folder were not read because they are not Parquet.
 fn log_passed_over(input: &str, names: impl Iterator<Item = String>) {
     let names: Vec<String> = names.collect();
@@ -562,24 +754,60 @@ fn log_passed_over(input: &str, names: impl Iterator<Item = String>) {
 
 type Found = Vec<(String, Location, Vec<(String, Option<String>)>)>;
 
-fn open_local(input: &str) -> Result<Found, ParquetError> {
+/// Refuses an export that looks unfinished (see [`discover::Markers::unfinished`]) unless
+/// `--allow-incomplete`; then it is a note for the run's statement.
+fn check_finished(
+    input: &str,
+    markers: &discover::Markers,
+    paths: &[&str],
+    allow_incomplete: bool,
+) -> Result<Option<String>, ParquetError> {
+    match markers.unfinished(paths) {
+        None => Ok(None),
+        Some(why) if allow_incomplete => Ok(Some(format!(
+            "{input} looks unfinished ({why}); read anyway (--allow-incomplete)"
+        ))),
+        Some(why) => Err(ParquetError::Unfinished {
+            input: input.to_owned(),
+            why,
+        }),
+    }
+}
+
+fn open_local(
+    input: &str,
+    allow_incomplete: bool,
+) -> Result<(Found, Option<String>), ParquetError> {
     let root = PathBuf::from(input);
-    let (files, other) = discover::local_files(&root).map_err(|source| ParquetError::Io {
-        path: input.to_owned(),
-        source,
-    })?;
+    let (files, other, markers) =
+        discover::local_files(&root).map_err(|source| ParquetError::Io {
+            path: input.to_owned(),
+            source,
+        })?;
+    let paths: Vec<String> = files
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    let paths: Vec<&str> = paths.iter().map(String::as_str).collect();
+    let note = check_finished(input, &markers, &paths, allow_incomplete)?;
     log_passed_over(input, other.iter().map(|p| p.display().to_string()));
-    Ok(files
+    let found = files
         .into_iter()
         .map(|path| {
             let name = path.display().to_string();
             let folders = discover::hive_segments(&path.to_string_lossy());
             (name, Location::Local(path), folders)
         })
-        .collect())
+        .collect();
+    Ok((found, note))
 }
 
-fn open_hdfs(input: &str, file_system: &str, path: &str) -> Result<Found, ParquetError> {
+fn open_hdfs(
+    input: &str,
+    file_system: &str,
+    path: &str,
+    allow_incomplete: bool,
+) -> Result<(Found, Option<String>), ParquetError> {
     let failed = |path: String| {
         move |source: hdfs_native::HdfsError| ParquetError::Hdfs {
             path,
@@ -587,9 +815,11 @@ fn open_hdfs(input: &str, file_system: &str, path: &str) -> Result<Found, Parque
         }
     };
     let client = hdfs::Hdfs::connect(file_system).map_err(failed(input.to_owned()))?;
-    let (listed, other) = client.list(path).map_err(failed(input.to_owned()))?;
+    let (listed, other, markers) = client.list(path).map_err(failed(input.to_owned()))?;
+    let paths: Vec<&str> = listed.iter().map(|l| l.path.as_str()).collect();
+    let note = check_finished(input, &markers, &paths, allow_incomplete)?;
     log_passed_over(input, other.iter().map(|l| client.url(&l.path)));
-    listed
+    let found = listed
         .into_iter()
         .map(|l| {
             let name = client.url(&l.path);
@@ -597,7 +827,8 @@ fn open_hdfs(input: &str, file_system: &str, path: &str) -> Result<Found, Parque
             let folders = discover::hive_segments(&l.path);
             Ok((name, Location::Hdfs(file), folders))
         })
-        .collect()
+        .collect::<Result<Found, ParquetError>>()?;
+    Ok((found, note))
 }
 
 /// Where one CQL column's values come from.
@@ -637,6 +868,8 @@ pub struct ParquetPlan {
     ttl: Ttl,
     /// The Arrow schema indices of the columns read, ascending (batch column order).
     projection: Vec<usize>,
+    /// Which columns fill which table columns, for the run's statement.
+    column_plan: plan::ColumnPlan,
 }
 
 impl ParquetPlan {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use arrow::array::{Array, RecordBatch};
-use arrow::datatypes::{DataType, FieldRef, Fields, Schema};
+use arrow::datatypes::{DataType, Schema};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use crossbeam_channel::Sender;
 use parquet::arrow::ProjectionMask;
@@ -22,7 +22,7 @@ use rayon::prelude::*;
 use super::convert::{int_getter, timestamp_getter};
 use super::{
     ColumnSource, Location, MAX_TTL, ParquetError, ParquetInput, ParquetPlan, SourceEvent, Ttl,
-    WriteTime,
+    WriteTime, map_leaves, spark,
 };
 use crate::intake::{BatchColumn, ColumnValues, RowBatch, RowError, check_primary_key};
 use crate::rejects::{Reject, clip_raw};
@@ -182,6 +182,7 @@ fn decode_with<R: ChunkReader + 'static>(
     let mut line = first_row as u64 + 1;
     for batch in batches {
         let batch = batch.map_err(|e| corrupt(&e))?;
+        let batch = spark::rebase_batch(batch, file.calendar.rebase).map_err(|e| corrupt(&e))?;
         let events = batch_events(input, plan, f, &batch, line)?;
         line += batch.num_rows() as u64;
         if tx.send(events).is_err() {
@@ -267,12 +268,12 @@ pub(super) fn dictionary_hints(
     let mut fields = Vec::with_capacity(metadata.schema().fields().len());
     for (i, field) in metadata.schema().fields().iter().enumerate() {
         let read = plan.projection.binary_search(&i).is_ok() && !special(i);
-        let mut hint = |at: usize| {
-            let yes = read && all_dictionary(at);
+        let mut hint = |at: usize, data_type: &DataType| {
+            let yes = read && *data_type == DataType::Utf8 && all_dictionary(at);
             hinted |= yes;
-            yes
+            yes.then(|| DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)))
         };
-        fields.push(hint_field(field, &mut leaf, &mut hint)?);
+        fields.push(map_leaves(field, &mut leaf, &mut hint)?);
     }
     if !hinted || leaf != chunks.len() {
         return None;
@@ -282,51 +283,6 @@ pub(super) fn dictionary_hints(
         metadata.schema().metadata().clone(),
     )));
     ArrowReaderMetadata::try_new(metadata.metadata().clone(), options).ok()
-}
-
-/// `field` with its text leaves for which `hint(leaf index)` holds read as dictionaries;
-/// `leaf` counts the Parquet leaf columns passed. `None` for a type whose leaves are not
-/// walked here.
-fn hint_field(
-    field: &FieldRef,
-    leaf: &mut usize,
-    hint: &mut dyn FnMut(usize) -> bool,
-) -> Option<FieldRef> {
-    let with =
-        |data_type: DataType| Some(Arc::new(field.as_ref().clone().with_data_type(data_type)));
-    match field.data_type() {
-        DataType::Utf8 => {
-            *leaf += 1;
-            if hint(*leaf - 1) {
-                with(DataType::Dictionary(
-                    Box::new(DataType::Int32),
-                    Box::new(DataType::Utf8),
-                ))
-            } else {
-                Some(field.clone())
-            }
-        }
-        DataType::List(elem) => with(DataType::List(hint_field(elem, leaf, hint)?)),
-        DataType::LargeList(elem) => with(DataType::LargeList(hint_field(elem, leaf, hint)?)),
-        DataType::FixedSizeList(elem, n) => {
-            with(DataType::FixedSizeList(hint_field(elem, leaf, hint)?, *n))
-        }
-        DataType::Map(entries, sorted) => {
-            with(DataType::Map(hint_field(entries, leaf, hint)?, *sorted))
-        }
-        DataType::Struct(children) => with(DataType::Struct(
-            children
-                .iter()
-                .map(|c| hint_field(c, leaf, hint))
-                .collect::<Option<Fields>>()?,
-        )),
-        // Leaves this walk does not know how to count.
-        t if t.is_nested() || matches!(t, DataType::RunEndEncoded(..)) => None,
-        _ => {
-            *leaf += 1;
-            Some(field.clone())
-        }
-    }
 }
 
 type Nullable<'a> = Box<dyn Fn(usize) -> Option<i128> + 'a>;

@@ -44,8 +44,11 @@ fn claims(input: &str) -> Claim {
     }
 }
 
-fn open(input: &str, _options: &OpenOptions) -> Result<Box<dyn Input>, SourceError> {
-    Ok(Box::new(ParquetInput::open(input)?))
+fn open(input: &str, options: &OpenOptions) -> Result<Box<dyn Input>, SourceError> {
+    Ok(Box::new(ParquetInput::open(
+        input,
+        options.allow_incomplete,
+    )?))
 }
 
 impl Input for ParquetInput {
@@ -69,6 +72,14 @@ struct ParquetPlanned {
 }
 
 impl Planned for ParquetPlanned {
+    fn columns(&self) -> Option<&crate::plan::ColumnPlan> {
+        Some(&self.plan.column_plan)
+    }
+
+    fn notes(&self) -> Vec<String> {
+        self.input.notes()
+    }
+
     /// Decoded batches and rejects; the footers count the rows in advance.
     fn start(self: Box<Self>) -> Result<Started, SourceError> {
         let rows = self.input.row_count();
@@ -95,6 +106,9 @@ impl Classify for ParquetError {
                 | ParquetError::Ttl(_)
                 | ParquetError::KeyIsColumn { .. }
                 | ParquetError::NoFiles { .. }
+                | ParquetError::MixedTimestamps { .. }
+                | ParquetError::Unfinished { .. }
+                | ParquetError::RebaseZone { .. }
         )
     }
 }

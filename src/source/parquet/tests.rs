@@ -86,6 +86,14 @@ fn options() -> MappingOptions {
     }
 }
 
+/// `options` with the source columns `columns` left out on purpose (`--ignore-columns`).
+fn ignoring(columns: &[&str], options: MappingOptions) -> MappingOptions {
+    MappingOptions {
+        ignore_columns: columns.iter().map(|c| c.to_string()).collect(),
+        ..options
+    }
+}
+
 fn collect(input: ParquetInput, plan: ParquetPlan) -> (Vec<Partition>, Vec<Reject>) {
     let mut partitions = Vec::new();
     let mut rejects = Vec::new();
@@ -104,7 +112,7 @@ fn rows_of_every_row_group_become_partitions_and_rejects_carry_the_row_number_in
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("data.parquet");
     write(&path, &batch(2500), 700);
-    let input = ParquetInput::open(path.to_str().unwrap()).unwrap();
+    let input = ParquetInput::open(path.to_str().unwrap(), false).unwrap();
     assert_eq!(input.describe(), "1 file, 4 row groups, 2500 rows");
     let schema = table(&[
         ("id", "partition_key", "text"),
@@ -150,9 +158,11 @@ fn incompatible_columns_are_refused_before_any_row_is_read_naming_both_types() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("data.parquet");
     write(&path, &batch(3), 10);
-    let input = ParquetInput::open(path.to_str().unwrap()).unwrap();
+    let input = ParquetInput::open(path.to_str().unwrap(), false).unwrap();
     let schema = table(&[("id", "partition_key", "text"), ("tags", "regular", "int")]);
-    let err = input.plan(schema, &options()).unwrap_err();
+    let err = input
+        .plan(schema, &ignoring(&["n"], options()))
+        .unwrap_err();
     assert!(
         matches!(&err, ParquetError::Mapping { column, cql_type, .. } if column == "tags" && cql_type == "int"),
         "{err}"
@@ -167,10 +177,11 @@ fn write_times_and_ttls_come_only_from_suitable_columns_or_flags() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("data.parquet");
     write(&path, &batch(3), 10);
-    let input = ParquetInput::open(path.to_str().unwrap()).unwrap();
+    let input = ParquetInput::open(path.to_str().unwrap(), false).unwrap();
     let schema = table(&[("id", "partition_key", "text")]);
+    let all = ["n", "tags", "ts", "ttl"];
     let err = input
-        .plan(schema.clone(), &MappingOptions::default())
+        .plan(schema.clone(), &ignoring(&all, MappingOptions::default()))
         .unwrap_err();
     assert!(
         matches!(err, ParquetError::Plan(PlanError::NoWriteTime { .. })),
@@ -178,21 +189,21 @@ fn write_times_and_ttls_come_only_from_suitable_columns_or_flags() {
     );
     let bad_writetime = MappingOptions {
         writetime_column: Some("tags".into()),
-        ..MappingOptions::default()
+        ..ignoring(&["n", "ts", "ttl"], MappingOptions::default())
     };
     let err = input.plan(schema.clone(), &bad_writetime).unwrap_err();
     assert!(err.to_string().contains("--writetime-column tags"), "{err}");
     let bad_ttl = MappingOptions {
         writetime: Some(5),
         ttl_column: Some("id".into()),
-        ..MappingOptions::default()
+        ..ignoring(&all, MappingOptions::default())
     };
     let err = input.plan(schema.clone(), &bad_ttl).unwrap_err();
     assert!(err.to_string().contains("--ttl-column id"), "{err}");
     let fixed = MappingOptions {
         writetime: Some(42),
         ttl: Some(60),
-        ..MappingOptions::default()
+        ..ignoring(&all, MappingOptions::default())
     };
     let plan = input.plan(schema, &fixed).unwrap();
     assert_eq!(plan.read_columns(), ["id"]);
@@ -217,7 +228,7 @@ fn a_ttl_beyond_twenty_years_or_below_zero_rejects_the_row() {
         &RecordBatch::try_from_iter([("id", ids), ("ttl", ttl)]).unwrap(),
         10,
     );
-    let input = ParquetInput::open(path.to_str().unwrap()).unwrap();
+    let input = ParquetInput::open(path.to_str().unwrap(), false).unwrap();
     let options = MappingOptions {
         writetime: Some(1),
         ttl_column: Some("ttl".into()),
@@ -237,9 +248,9 @@ fn a_ttl_beyond_twenty_years_or_below_zero_rejects_the_row() {
     let too_long = MappingOptions {
         writetime: Some(1),
         ttl: Some(MAX_TTL + 1),
-        ..MappingOptions::default()
+        ..ignoring(&["ttl"], MappingOptions::default())
     };
-    let input = ParquetInput::open(path.to_str().unwrap()).unwrap();
+    let input = ParquetInput::open(path.to_str().unwrap(), false).unwrap();
     assert!(matches!(
         input.plan(table(&[("id", "partition_key", "text")]), &too_long),
         Err(ParquetError::Ttl(_))
@@ -257,14 +268,15 @@ fn folder_names_fill_columns_of_their_target_type_and_bad_values_stop_the_plan()
         );
     }
     std::fs::write(dir.path().join("dt=2026-11-18/_SUCCESS"), b"").unwrap();
+    std::fs::write(dir.path().join("dt=2026-11-19/_SUCCESS"), b"").unwrap();
     let root = dir.path().to_str().unwrap();
-    let input = ParquetInput::open(root).unwrap();
+    let input = ParquetInput::open(root, false).unwrap();
     assert_eq!(input.column_names(), ["id", "n", "tags", "ts", "ttl", "dt"]);
     let schema = table(&[("id", "partition_key", "text"), ("day", "regular", "date")]);
     let options = MappingOptions {
         map: vec![("day".into(), "dt".into())],
         writetime: Some(1),
-        ..MappingOptions::default()
+        ..ignoring(&["n", "tags", "ts", "ttl"], MappingOptions::default())
     };
     let plan = input.plan(schema.clone(), &options).unwrap();
     let (partitions, rejects) = collect(input, plan);
@@ -284,7 +296,8 @@ fn folder_names_fill_columns_of_their_target_type_and_bad_values_stop_the_plan()
     );
 
     write(&dir.path().join("dt=someday/part-0.parquet"), &batch(1), 10);
-    let input = ParquetInput::open(root).unwrap();
+    std::fs::write(dir.path().join("dt=someday/_SUCCESS"), b"").unwrap();
+    let input = ParquetInput::open(root, false).unwrap();
     let err = input.plan(schema, &options).unwrap_err();
     assert!(
         err.to_string()
@@ -301,7 +314,7 @@ fn files_with_different_schemas_are_refused_naming_both() {
         RecordBatch::try_from_iter([("id", Arc::new(Int32Array::from(vec![1])) as ArrayRef)])
             .unwrap();
     write(&dir.path().join("b.parquet"), &other, 10);
-    let err = ParquetInput::open(dir.path().to_str().unwrap()).unwrap_err();
+    let err = ParquetInput::open(dir.path().to_str().unwrap(), false).unwrap_err();
     let message = err.to_string();
     assert!(
         message.contains("a.parquet") && message.contains("b.parquet"),
@@ -326,7 +339,7 @@ fn files_differing_only_in_nullability_share_one_plan() {
             10,
         );
     }
-    let input = ParquetInput::open(dir.path().to_str().unwrap()).unwrap();
+    let input = ParquetInput::open(dir.path().to_str().unwrap(), false).unwrap();
     assert_eq!(input.describe(), "2 files, 2 row groups, 2 rows");
 }
 
@@ -338,14 +351,14 @@ fn a_truncated_file_and_an_empty_folder_are_refused_naming_them() {
     let bytes = std::fs::read(&good).unwrap();
     let cut = dir.path().join("cut.parquet");
     std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
-    let err = ParquetInput::open(cut.to_str().unwrap()).unwrap_err();
+    let err = ParquetInput::open(cut.to_str().unwrap(), false).unwrap_err();
     assert!(matches!(err, ParquetError::Corrupt { .. }), "{err}");
     assert!(err.to_string().contains("cut.parquet"), "{err}");
 
     let empty = dir.path().join("empty");
     std::fs::create_dir_all(empty.join("_temporary")).unwrap();
     std::fs::write(empty.join("_SUCCESS"), b"").unwrap();
-    let err = ParquetInput::open(empty.to_str().unwrap()).unwrap_err();
+    let err = ParquetInput::open(empty.to_str().unwrap(), false).unwrap_err();
     assert!(matches!(err, ParquetError::NoFiles { .. }), "{err}");
 }
 
@@ -354,9 +367,12 @@ fn dropping_the_events_early_stops_the_decoding_threads() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("data.parquet");
     write(&path, &batch(20_000), 1000);
-    let input = ParquetInput::open(path.to_str().unwrap()).unwrap();
+    let input = ParquetInput::open(path.to_str().unwrap(), false).unwrap();
     let plan = input
-        .plan(table(&[("id", "partition_key", "text")]), &options())
+        .plan(
+            table(&[("id", "partition_key", "text")]),
+            &ignoring(&["n", "tags"], options()),
+        )
         .unwrap();
     let mut events = input.events(plan);
     assert!(events.next().unwrap().is_ok());
@@ -369,9 +385,12 @@ fn events_can_move_to_another_thread() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("data.parquet");
     write(&path, &batch(10), 10);
-    let input = ParquetInput::open(path.to_str().unwrap()).unwrap();
+    let input = ParquetInput::open(path.to_str().unwrap(), false).unwrap();
     let plan = input
-        .plan(table(&[("id", "partition_key", "text")]), &options())
+        .plan(
+            table(&[("id", "partition_key", "text")]),
+            &ignoring(&["n", "tags"], options()),
+        )
         .unwrap();
     let events = input.events(plan);
     assert_send(&events);
@@ -396,10 +415,10 @@ fn integer_write_times_are_microseconds_and_a_null_key_rejects_the_row() {
         &RecordBatch::try_from_iter([("id", ids), ("wt", wt)]).unwrap(),
         10,
     );
-    let input = ParquetInput::open(path.to_str().unwrap()).unwrap();
+    let input = ParquetInput::open(path.to_str().unwrap(), false).unwrap();
     let options = MappingOptions {
         writetime_column: Some("wt".into()),
-        ..MappingOptions::default()
+        ..ignoring(&["dt"], MappingOptions::default())
     };
     let plan = input
         .plan(table(&[("id", "partition_key", "text")]), &options)
@@ -417,10 +436,10 @@ fn integer_write_times_are_microseconds_and_a_null_key_rejects_the_row() {
 fn a_table_filled_only_from_folder_names_still_gets_one_event_per_row() {
     let dir = tempfile::tempdir().unwrap();
     write(&dir.path().join("day=2026-11-18/a.parquet"), &batch(3), 2);
-    let input = ParquetInput::open(dir.path().to_str().unwrap()).unwrap();
+    let input = ParquetInput::open(dir.path().to_str().unwrap(), false).unwrap();
     let options = MappingOptions {
         writetime: Some(7),
-        ..MappingOptions::default()
+        ..ignoring(&["id", "n", "tags", "ts", "ttl"], MappingOptions::default())
     };
     let plan = input
         .plan(table(&[("day", "partition_key", "date")]), &options)
@@ -467,7 +486,7 @@ fn text_read_as_dictionaries_gives_the_same_partitions_and_rejects_as_text_read_
         writer.write(&data).unwrap();
         writer.close().unwrap();
 
-        let input = ParquetInput::open(path.to_str().unwrap()).unwrap();
+        let input = ParquetInput::open(path.to_str().unwrap(), false).unwrap();
         let plan = input.plan(schema.clone(), &options()).unwrap();
         let hinted = read::dictionary_hints(&input.files[0].metadata, &plan, 0).map(|m| {
             let fields = m.schema().fields().clone();
@@ -505,7 +524,7 @@ fn a_file_whose_footer_and_row_groups_disagree_on_its_row_count_is_refused_not_r
         env!("CARGO_MANIFEST_DIR"),
         "/fixtures/parquet-testing/data/repeated_no_annotation.parquet"
     );
-    let Err(err) = ParquetInput::open(path) else {
+    let Err(err) = ParquetInput::open(path, false) else {
         panic!("opened");
     };
     assert!(matches!(

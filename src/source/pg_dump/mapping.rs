@@ -74,6 +74,8 @@ pub struct PgRowMapper {
     writetime: WriteTime,
     ttl: Ttl,
     nulls: NullMode,
+    /// Which dump columns fill which table columns, for the run's statement.
+    column_plan: plan::ColumnPlan,
 }
 
 /// The PostgreSQL type we assume for a column when the dump has no `CREATE TABLE` for it
@@ -122,7 +124,10 @@ impl PgRowMapper {
                 .find(|c| &c.name == name)
                 .map(|c| PgType::parse(&c.type_name))
         };
-        let sources = plan::map_columns(&schema, source_name, fields, &options.map)?;
+        let plan::ColumnMap {
+            sources,
+            plan: column_plan,
+        } = plan::map_columns(&schema, source_name, fields, options)?;
         let mut columns = Vec::with_capacity(schema.columns.len());
         for (column, source) in schema.columns.iter().zip(&sources) {
             columns.push(match source {
@@ -188,7 +193,13 @@ impl PgRowMapper {
             writetime,
             ttl,
             nulls: options.nulls,
+            column_plan,
         })
+    }
+
+    /// Which dump columns fill which table columns.
+    pub fn column_plan(&self) -> &plan::ColumnPlan {
+        &self.column_plan
     }
 
     /// Converts one dump row (text fields, `None` for NULL) into a partition.

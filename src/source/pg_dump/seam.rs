@@ -144,6 +144,10 @@ struct PgPlanned {
 }
 
 impl Planned for PgPlanned {
+    fn columns(&self) -> Option<&crate::plan::ColumnPlan> {
+        Some(self.mapper.column_plan())
+    }
+
     /// The table's rows as partitions; rows the dump or the mapping refuses as rejects.
     fn start(self: Box<Self>) -> Result<Started, SourceError> {
         let PgPlanned {
