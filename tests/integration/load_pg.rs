@@ -694,12 +694,41 @@ async fn ttls_come_from_a_flag_or_a_column_and_nulls_delete_only_when_asked() {
         )
         .await;
     }
-    assert_success(&load(
+    // ttl_s fills no column of the table: the dump's column would be dropped, so it is refused
+    // before anything is written until --ignore-columns says that is meant.
+    let refused = load(
         &dump,
         &pg,
         &format!("{ks}.flag"),
         &["--writetime", &at, "--ttl", "3600"],
-    ));
+    );
+    assert_eq!(refused.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("source column(s) ttl_s fill no column of")
+            && stderr.contains("--ignore-columns ttl_s"),
+        "{stderr}"
+    );
+    let out = load(
+        &dump,
+        &pg,
+        &format!("{ks}.flag"),
+        &[
+            "--writetime",
+            &at,
+            "--ttl",
+            "3600",
+            "--ignore-columns",
+            "ttl_s",
+        ],
+    );
+    assert_success(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("2 of 2 table columns filled: username, email")
+            && stderr.contains("source columns left out (--ignore-columns): ttl_s"),
+        "{stderr}"
+    );
     assert_success(&load(
         &dump,
         &pg,
@@ -710,13 +739,20 @@ async fn ttls_come_from_a_flag_or_a_column_and_nulls_delete_only_when_asked() {
         &dump,
         &pg,
         &format!("{ks}.deleting"),
-        &["--writetime", &at, "--nulls", "delete"],
+        &[
+            "--writetime",
+            &at,
+            "--nulls",
+            "delete",
+            "--ignore-columns",
+            "ttl_s",
+        ],
     ));
     assert_success(&load(
         &dump,
         &pg,
         &format!("{ks}.keeping"),
-        &["--writetime", &at],
+        &["--writetime", &at, "--ignore-columns", "ttl_s"],
     ));
 
     let ttl = |rows: &[Vec<Option<Vec<u8>>>], user: &str| -> Option<i32> {

@@ -10,6 +10,7 @@ mod inspect_cli;
 mod lists;
 mod load_parquet;
 mod load_pg;
+mod load_spark;
 mod load_sstables;
 mod order;
 mod parquet_corpus;
