@@ -556,3 +556,155 @@ fn a_decoder_error_is_shown_without_the_wrappers_arrow_rs_adds() {
         "EOF: Invalid page header"
     );
 }
+
+/// A file as Spark would leave it: `id`, a date `d` and a microsecond timestamp `at` (INT64),
+/// with Spark's footer keys `metadata`.
+fn write_spark(path: &Path, days: &[i32], micros: &[i64], metadata: &[(&str, &str)]) {
+    use arrow::array::{Date32Array, TimestampMicrosecondArray};
+    use parquet::file::metadata::KeyValue;
+    let ids: ArrayRef = Arc::new(StringArray::from_iter_values(
+        (0..days.len()).map(|i| format!("r{i}")),
+    ));
+    let d: ArrayRef = Arc::new(Date32Array::from(days.to_vec()));
+    let at: ArrayRef =
+        Arc::new(TimestampMicrosecondArray::from(micros.to_vec()).with_timezone("UTC"));
+    let batch = RecordBatch::try_from_iter([("id", ids), ("d", d), ("at", at)]).unwrap();
+    let props = WriterProperties::builder()
+        .set_key_value_metadata(Some(
+            metadata
+                .iter()
+                .map(|(k, v)| KeyValue::new((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        ))
+        .build();
+    let file = std::fs::File::create(path).unwrap();
+    let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(props)).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+}
+
+/// The loaded (date days, timestamp ms) of each row, by id.
+fn dates_and_times(path: &Path) -> Result<Vec<(i32, i64)>, ParquetError> {
+    let input = ParquetInput::open(path.to_str().unwrap(), false)?;
+    let schema = table(&[
+        ("id", "partition_key", "text"),
+        ("d", "regular", "date"),
+        ("at", "regular", "timestamp"),
+    ]);
+    let options = MappingOptions {
+        writetime: Some(1),
+        ..MappingOptions::default()
+    };
+    let plan = input.plan(schema.clone(), &options)?;
+    let (mut partitions, rejects) = collect(input, plan);
+    assert!(rejects.is_empty());
+    partitions.sort_by(|a, b| a.key.cmp(&b.key));
+    let cell = |p: &Partition, name: &str| {
+        let index = schema.column(name).unwrap().0;
+        p.rows[0]
+            .columns
+            .iter()
+            .find(|c| c.column == index)
+            .unwrap()
+            .cells[0]
+            .value
+            .to_vec()
+    };
+    Ok(partitions
+        .iter()
+        .map(|p| {
+            let d = u32::from_be_bytes(cell(p, "d").try_into().unwrap());
+            let at = i64::from_be_bytes(cell(p, "at").try_into().unwrap());
+            ((i64::from(d) - (1 << 31)) as i32, at)
+        })
+        .collect())
+}
+
+#[test]
+fn spark_legacy_files_are_rebased_by_version_or_footer_key_in_their_zone_and_others_are_not() {
+    let dir = tempfile::tempdir().unwrap();
+    // 1582-10-04 and 1000-01-01 as the hybrid calendar counts them, and the proleptic days.
+    let hybrid = [-141_428, -354_280, 20_000];
+    let proleptic = [-141_438, -354_285, 20_000];
+    let noon = 43_200_000_000i64;
+    let micros: Vec<i64> = hybrid
+        .iter()
+        .map(|&d| i64::from(d) * 86_400_000_000 + noon)
+        .collect();
+    let ms = |days: &[i32], shift_us: i64| -> Vec<(i32, i64)> {
+        days.iter()
+            .map(|&d| {
+                (
+                    d,
+                    (i64::from(d) * 86_400_000_000 + noon + shift_us).div_euclid(1000),
+                )
+            })
+            .collect()
+    };
+    let cases: [(&str, &[(&str, &str)], Option<i64>); 6] = [
+        // Written by Spark 2.4: hybrid calendar, no key; no zone: UTC.
+        ("spark24", &[("org.apache.spark.version", "2.4.8")], Some(0)),
+        // Spark 3+ in LEGACY mode, in UTC and in a fixed offset.
+        (
+            "legacy_utc",
+            &[
+                ("org.apache.spark.version", "3.5.1"),
+                ("org.apache.spark.legacyDateTime", ""),
+                ("org.apache.spark.timeZone", "UTC"),
+            ],
+            Some(0),
+        ),
+        (
+            "legacy_plus2",
+            &[
+                ("org.apache.spark.version", "4.3.0"),
+                ("org.apache.spark.legacyDateTime", ""),
+                ("org.apache.spark.timeZone", "+02:00"),
+            ],
+            Some(7_200_000_000),
+        ),
+        // Spark 3+ CORRECTED, and a file no Spark wrote: as they are.
+        ("corrected", &[("org.apache.spark.version", "3.5.1")], None),
+        ("pyarrow", &[], None),
+        // Only legacyINT96, on a file whose timestamps are INT64: dates and times as they are.
+        (
+            "int96_key",
+            &[
+                ("org.apache.spark.version", "3.5.1"),
+                ("org.apache.spark.legacyINT96", ""),
+            ],
+            None,
+        ),
+    ];
+    for (name, metadata, rebased) in cases {
+        let path = dir.path().join(format!("{name}.parquet"));
+        // In +02:00 the local noon Spark saw is 10:00 UTC.
+        let shift = rebased.unwrap_or(0);
+        let micros: Vec<i64> = micros.iter().map(|m| m - shift).collect();
+        write_spark(&path, &hybrid, &micros, metadata);
+        let got = dates_and_times(&path).unwrap();
+        let want = match rebased {
+            Some(shift) => ms(&proleptic, -shift),
+            None => ms(&hybrid, 0),
+        };
+        assert_eq!(got, want, "{name}");
+    }
+    // A named zone's historical offsets are not known here: refused, naming file and column.
+    let path = dir.path().join("la.parquet");
+    write_spark(
+        &path,
+        &hybrid,
+        &micros,
+        &[
+            ("org.apache.spark.version", "3.5.1"),
+            ("org.apache.spark.legacyDateTime", ""),
+            ("org.apache.spark.timeZone", "America/Los_Angeles"),
+        ],
+    );
+    let err = dates_and_times(&path).unwrap_err();
+    assert!(
+        matches!(&err, ParquetError::RebaseZone { zone, column, .. } if zone == "America/Los_Angeles" && column == "at"),
+        "{err}"
+    );
+    assert!(crate::exit::Classify::is_usage(&err));
+}
