@@ -641,7 +641,9 @@ fn spark_legacy_files_are_rebased_by_version_or_footer_key_in_their_zone_and_oth
             })
             .collect()
     };
-    let cases: [(&str, &[(&str, &str)], Option<i64>); 6] = [
+    // (file, footer keys, the zone's offset in µs when the file is rebased).
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], Option<i64>);
+    let cases: [Case; 6] = [
         // Written by Spark 2.4: hybrid calendar, no key; no zone: UTC.
         ("spark24", &[("org.apache.spark.version", "2.4.8")], Some(0)),
         // Spark 3+ in LEGACY mode, in UTC and in a fixed offset.
