@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use scylla::statement::Consistency;
 
 use crate::cluster::ConnectOptions;
+use crate::tls::TlsOptions;
 
 use crate::intake::NullMode;
 
@@ -100,6 +101,44 @@ pub struct ConnectionArgs {
     /// Seconds to wait for the first connection.
     #[arg(long, default_value_t = 10, value_name = "SECONDS")]
     pub connect_timeout: u64,
+
+    /// Connect with TLS (clusters with client_encryption_options enabled). Implied by the
+    /// other --tls-* flags.
+    #[arg(long, env = "CASSBULK_TLS")]
+    pub tls: bool,
+
+    /// PEM file of the CA certificates to trust (default: the system's store).
+    #[arg(long, env = "CASSBULK_TLS_CA", value_name = "FILE")]
+    pub tls_ca: Option<PathBuf>,
+
+    /// PEM client certificate (with its chain), for clusters that require client certificates
+    /// (require_client_auth); goes with --tls-key.
+    #[arg(
+        long,
+        env = "CASSBULK_TLS_CERT",
+        value_name = "FILE",
+        requires = "tls_key"
+    )]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key of --tls-cert.
+    #[arg(
+        long,
+        env = "CASSBULK_TLS_KEY",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    pub tls_key: Option<PathBuf>,
+
+    /// The name the nodes' certificates carry, when it is not the address each node is reached
+    /// at (by default a certificate must name the node's IP address).
+    #[arg(long, env = "CASSBULK_TLS_SERVER_NAME", value_name = "NAME")]
+    pub tls_server_name: Option<String>,
+
+    /// Accept any server certificate: encrypted, but the nodes are not authenticated, so
+    /// anyone in between can read the data and the password. For tests only.
+    #[arg(long, env = "CASSBULK_TLS_INSECURE")]
+    pub tls_insecure: bool,
 }
 
 impl ConnectionArgs {
@@ -113,7 +152,29 @@ impl ConnectionArgs {
             dc: self.dc.clone(),
             consistency: self.consistency.into(),
             connect_timeout: Duration::from_secs(self.connect_timeout),
+            tls: self.tls_options(),
         }
+    }
+
+    /// TLS settings, when any --tls flag asks for TLS.
+    fn tls_options(&self) -> Option<TlsOptions> {
+        let wanted = self.tls
+            || self.tls_insecure
+            || self.tls_ca.is_some()
+            || self.tls_cert.is_some()
+            || self.tls_server_name.is_some();
+        if self.tls_insecure {
+            tracing::warn!(
+                "--tls-insecure: the nodes' certificates are not checked; anyone between here and the cluster can read the data and the password"
+            );
+        }
+        wanted.then(|| TlsOptions {
+            ca: self.tls_ca.clone(),
+            cert: self.tls_cert.clone(),
+            key: self.tls_key.clone(),
+            server_name: self.tls_server_name.clone(),
+            insecure: self.tls_insecure,
+        })
     }
 }
 

@@ -22,6 +22,7 @@ use thiserror::Error;
 use crate::exit::Classify;
 use crate::model::TableName;
 use crate::model::schema::{ColumnRow, SchemaError, TableSchema, TypeRow, build_table_schema};
+use crate::tls::{TlsError, TlsOptions};
 
 /// The environment variable that holds the password.
 pub const PASSWORD_ENV: &str = "CASSBULK_PASSWORD";
@@ -36,21 +37,26 @@ pub enum ClusterError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error(
-        "cannot connect to {hosts}: {reason} (is Cassandra running there? check --hosts and --port)"
-    )]
-    Connect { hosts: String, reason: String },
+    #[error("cannot connect to {hosts}: {reason} ({hint})")]
+    Connect {
+        hosts: String,
+        reason: String,
+        hint: &'static str,
+    },
     #[error("query failed: {statement}: {reason}")]
     Query { statement: String, reason: String },
     #[error(transparent)]
     Schema(#[from] SchemaError),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
 }
 
 impl Classify for ClusterError {
     /// A missing password or an unreadable password file is reported as a failure, as before;
     /// so is everything the cluster answers.
     fn is_usage(&self) -> bool {
-        false
+        // A TLS flag naming a file that is not a certificate or key is the command's to fix.
+        matches!(self, ClusterError::Tls(_))
     }
 }
 
@@ -70,6 +76,8 @@ pub struct ConnectOptions {
     pub consistency: Consistency,
     /// How long to wait for the first connection.
     pub connect_timeout: Duration,
+    /// TLS, when the cluster's native port requires it (`client_encryption_options`).
+    pub tls: Option<TlsOptions>,
 }
 
 impl Default for ConnectOptions {
@@ -83,6 +91,7 @@ impl Default for ConnectOptions {
             dc: None,
             consistency: Consistency::LocalQuorum,
             connect_timeout: Duration::from_secs(10),
+            tls: None,
         }
     }
 }
@@ -150,10 +159,42 @@ pub async fn connect(args: &ConnectOptions) -> Result<Session, ClusterError> {
     if let Some(user) = &args.username {
         builder = builder.user(user.clone(), password(args, user)?);
     }
-    builder.build().await.map_err(|e| ClusterError::Connect {
-        hosts: hosts.join(","),
-        reason: e.to_string(),
+    if let Some(tls) = &args.tls {
+        builder = builder.tls_context(Some(crate::tls::client_config(tls)?));
+    }
+    builder.build().await.map_err(|e| {
+        let reason = e.to_string();
+        ClusterError::Connect {
+            hosts: hosts.join(","),
+            hint: connect_hint(&reason, args.tls.is_some()),
+            reason,
+        }
     })
+}
+
+/// What to check, from why a connection failed.
+fn connect_hint(reason: &str, tls: bool) -> &'static str {
+    if reason.contains("Authentication") || reason.contains("bad credentials") {
+        "check --username and the password (CASSBULK_PASSWORD or --password-file)"
+    } else if reason.contains("CertificateRequired") {
+        "the cluster requires a client certificate: give --tls-cert and --tls-key"
+    } else if tls
+        && (reason.contains("Connection reset by peer") || reason.contains("already broken"))
+    {
+        "the node closed the TLS connection: if it requires a client certificate, give --tls-cert and --tls-key"
+    } else if reason.contains("peer certificate") {
+        "the node's certificate is not trusted: check --tls-ca, and --tls-server-name when the certificate names a host rather than the node's address"
+    } else if !tls
+        && (reason.contains("Connection reset by peer") || reason.contains("already broken"))
+    {
+        "a node that requires TLS drops plaintext connections: try --tls with --tls-ca"
+    } else if tls && (reason.contains("corrupt message") || reason.contains("InvalidContentType")) {
+        "the node does not speak TLS on this port: leave out the --tls flags"
+    } else if reason.contains("requires authentication") || reason.contains("Authenticator") {
+        "the cluster requires a password: give --username (password in CASSBULK_PASSWORD or --password-file)"
+    } else {
+        "is Cassandra running there? check --hosts and --port"
+    }
 }
 
 fn query_error(statement: &str) -> impl Fn(&dyn std::fmt::Display) -> ClusterError + '_ {

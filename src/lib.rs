@@ -22,4 +22,5 @@ pub mod schema_copy;
 pub mod sink;
 pub mod sort;
 pub mod source;
+pub mod tls;
 pub mod verify;
