@@ -17,6 +17,7 @@ mod parquet_corpus;
 mod partition_builder;
 mod ring;
 mod schema;
+mod secure;
 mod sink_contract;
 mod terminal;
 mod tokens;
