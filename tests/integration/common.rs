@@ -97,6 +97,17 @@ pub fn cassbulk() -> assert_cmd::Command {
     cmd
 }
 
+/// The stderr of a run that must have succeeded; fails the test with it otherwise.
+pub fn succeeded(out: &std::process::Output) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        out.status.success(),
+        "cassbulk failed ({:?}):\n{stderr}",
+        out.status.code()
+    );
+    stderr
+}
+
 /// Every row of a table as raw column bytes (in the SELECT's column order).
 pub async fn rows(session: &Session, select: &str) -> Vec<Vec<Option<Vec<u8>>>> {
     use scylla::deserialize::row::ColumnIterator;

@@ -131,17 +131,26 @@ async fn a_dump_of_sstable_folders_equals_the_dump_of_the_same_table_over_cql() 
         common::cassandra(&["nodetool", command, &ks, "src"], None);
     }
     let folder = common::table_dir(1, &ks, "src");
-    let data_files = std::fs::read_dir(&folder)
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .file_name()
-                .to_string_lossy()
-                .ends_with("-Data.db")
-        })
-        .count();
-    assert_eq!(data_files, 1, "{}", folder.display());
+    let data_files = || {
+        std::fs::read_dir(&folder)
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .ends_with("-Data.db")
+            })
+            .count()
+    };
+    // The node removes the compacted SSTables a moment after `compact` returns.
+    for _ in 0..100 {
+        if data_files() == 1 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(data_files(), 1, "{}", folder.display());
     let node = out.path().join("node");
     ok(cassbulk()
         .args(["dump", "--table", &format!("{ks}.src"), "--format", "csv"])

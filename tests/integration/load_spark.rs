@@ -41,16 +41,6 @@ fn load(input: &Path, table: &str, extra: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
-fn ok(out: &std::process::Output) -> String {
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(
-        out.status.success(),
-        "cassbulk failed ({:?}):\n{stderr}",
-        out.status.code()
-    );
-    stderr
-}
-
 /// Every row of `table` as (shape of [`spark_rows::expected`], writetime(updated_at)), keyed.
 async fn table_rows(
     session: &scylla::client::session::Session,
@@ -85,7 +75,7 @@ async fn every_spark_export_reads_back_from_cassandra_as_spark_reads_the_files()
     let ks = common::keyspace(&session, "spark").await;
     for export in EXPORTS {
         create(&session, &ks, export).await;
-        let stderr = ok(&load(&fixture(export), &format!("{ks}.{export}"), &[]));
+        let stderr = common::succeeded(&load(&fixture(export), &format!("{ks}.{export}"), &[]));
         // The statement before the first write: the camel-case column folds to its CQL name.
         assert!(
             stderr.contains("eventcount <- eventCount (case folded)"),
@@ -126,7 +116,7 @@ async fn a_struct_fills_a_non_frozen_udt_as_cql_would_on_both_routes_and_a_reloa
         create(&session, &ks, table).await;
     }
     let export = fixture("default");
-    ok(&load(&export, &format!("{ks}.via_cql"), &[]));
+    common::succeeded(&load(&export, &format!("{ks}.via_cql"), &[]));
     let staging = tempfile::tempdir().unwrap();
     let nodetool = format!("{}/scripts/cassandra nodetool", env!("CARGO_MANIFEST_DIR"));
     let bulk = [
@@ -139,10 +129,10 @@ async fn a_struct_fills_a_non_frozen_udt_as_cql_would_on_both_routes_and_a_reloa
         "--sstable-dir",
         staging.path().to_str().unwrap(),
     ];
-    ok(&load(&export, &format!("{ks}.via_sstable"), &bulk));
+    common::succeeded(&load(&export, &format!("{ks}.via_sstable"), &bulk));
     let select = |table: &str| {
         format!(
-            "SELECT user_id, seq, prefs, writetime(prefs), ttl(prefs), frozen_prefs, tags, labels, counts, history FROM {ks}.{table}"
+            "SELECT user_id, seq, prefs, writetime(prefs), ttl(prefs), frozen_prefs, tags, labels, counts, history, pair FROM {ks}.{table}"
         )
     };
     let sorted = |mut rows: Vec<Vec<Option<Vec<u8>>>>| {
@@ -198,8 +188,8 @@ async fn a_struct_fills_a_non_frozen_udt_as_cql_would_on_both_routes_and_a_reloa
     );
 
     // Reloading through either route changes nothing.
-    ok(&load(&export, &format!("{ks}.via_cql"), &[]));
-    ok(&load(&export, &format!("{ks}.via_sstable"), &bulk));
+    common::succeeded(&load(&export, &format!("{ks}.via_cql"), &[]));
+    common::succeeded(&load(&export, &format!("{ks}.via_sstable"), &bulk));
     assert_eq!(
         sorted(common::rows(&session, &select("via_cql")).await),
         via_cql
@@ -279,7 +269,7 @@ async fn columns_that_would_be_dropped_are_refused_and_unfilled_ones_are_stated_
             summary.1.to_str().unwrap(),
         ],
     );
-    let stderr = ok(&out);
+    let stderr = common::succeeded(&out);
     assert!(
         stderr.contains("3 of 4 table columns filled")
             || stderr.contains("of 5 table columns filled"),
@@ -353,7 +343,7 @@ async fn an_unfinished_export_is_refused_until_allowed_and_then_stated() {
             .await
             .is_empty()
     );
-    let stderr = ok(&load(&exports, &table, &["--allow-incomplete"]));
+    let stderr = common::succeeded(&load(&exports, &table, &["--allow-incomplete"]));
     assert!(
         stderr.contains("read anyway (--allow-incomplete)"),
         "{stderr}"

@@ -64,16 +64,6 @@ fn cassbulk() -> assert_cmd::Command {
     cmd
 }
 
-fn ok(out: std::process::Output) -> String {
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(
-        out.status.success(),
-        "cassbulk failed ({:?}):\n{stderr}",
-        out.status.code()
-    );
-    stderr
-}
-
 fn accounts() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/accounts")
 }
@@ -103,34 +93,38 @@ async fn every_cql_verb_works_against_a_tls_client_certificate_and_password_node
         .await;
     }
     // A pg_dump load over CQL.
-    ok(cassbulk()
-        .arg("load")
-        .arg(accounts().join("accounts.dump"))
-        .args(["--table", &format!("{ks}.accounts"), "--no-progress"])
-        .args(["--writetime-column", "last_updated"])
-        .output()
-        .unwrap());
+    common::succeeded(
+        &cassbulk()
+            .arg("load")
+            .arg(accounts().join("accounts.dump"))
+            .args(["--table", &format!("{ks}.accounts"), "--no-progress"])
+            .args(["--writetime-column", "last_updated"])
+            .output()
+            .unwrap(),
+    );
     let loaded = common::rows(&session, &format!("SELECT username FROM {ks}.accounts")).await;
     assert_eq!(loaded.len(), 200);
     // The bulk route: the ring and schema over TLS, the SSTables through nodetool import
     // (JMX, which client_encryption_options does not cover).
     let staging = tempfile::tempdir().unwrap();
     let nodetool = format!("{}/scripts/cassandra nodetool", env!("CARGO_MANIFEST_DIR"));
-    ok(cassbulk()
-        .arg("load")
-        .arg(accounts().join("accounts.dump"))
-        .args(["--table", &format!("{ks}.bulk"), "--no-progress"])
-        .args(["--writetime-column", "last_updated", "--via", "sstable"])
-        .args([
-            "--stream",
-            "import",
-            "--nodetool",
-            &nodetool,
-            "--sstable-dir",
-        ])
-        .arg(staging.path())
-        .output()
-        .unwrap());
+    common::succeeded(
+        &cassbulk()
+            .arg("load")
+            .arg(accounts().join("accounts.dump"))
+            .args(["--table", &format!("{ks}.bulk"), "--no-progress"])
+            .args(["--writetime-column", "last_updated", "--via", "sstable"])
+            .args([
+                "--stream",
+                "import",
+                "--nodetool",
+                &nodetool,
+                "--sstable-dir",
+            ])
+            .arg(staging.path())
+            .output()
+            .unwrap(),
+    );
     let select = |table: &str| {
         format!(
             "SELECT username, email, bio, accepted_licences, writetime(email) FROM {ks}.{table}"
@@ -143,11 +137,13 @@ async fn every_cql_verb_works_against_a_tls_client_certificate_and_password_node
     assert_eq!(via_cql, via_sstable, "both routes write the same cells");
     // A live-table copy (both sides TLS), then verify: the copy equals its source, write
     // times included.
-    ok(cassbulk()
-        .args(["load", &format!("cql://{}/{ks}.accounts", common::hosts())])
-        .args(["--table", &format!("{ks}.copied"), "--no-progress"])
-        .output()
-        .unwrap());
+    common::succeeded(
+        &cassbulk()
+            .args(["load", &format!("cql://{}/{ks}.accounts", common::hosts())])
+            .args(["--table", &format!("{ks}.copied"), "--no-progress"])
+            .output()
+            .unwrap(),
+    );
     // verify exits 0 only when the table holds every source cell, write times included.
     let out = cassbulk()
         .args([
@@ -166,12 +162,14 @@ async fn every_cql_verb_works_against_a_tls_client_certificate_and_password_node
     );
     // A dump of the table to CSV.
     let out = dir.path().join("dump");
-    let dumped = ok(cassbulk()
-        .args(["dump", &format!("cql://{}/{ks}.accounts", common::hosts())])
-        .args(["--format", "csv", "--no-progress", "--to"])
-        .arg(&out)
-        .output()
-        .unwrap());
+    let dumped = common::succeeded(
+        &cassbulk()
+            .args(["dump", &format!("cql://{}/{ks}.accounts", common::hosts())])
+            .args(["--format", "csv", "--no-progress", "--to"])
+            .arg(&out)
+            .output()
+            .unwrap(),
+    );
     assert!(dumped.contains("200 rows read, 200 written"), "{dumped}");
     // copy-schema and inspect read the schema through the same connection.
     let stdout = cassbulk()
