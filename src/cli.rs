@@ -163,10 +163,13 @@ impl ConnectionArgs {
             || self.tls_ca.is_some()
             || self.tls_cert.is_some()
             || self.tls_server_name.is_some();
+        static WARNED: std::sync::Once = std::sync::Once::new();
         if self.tls_insecure {
-            tracing::warn!(
+            WARNED.call_once(|| {
+                tracing::warn!(
                 "--tls-insecure: the nodes' certificates are not checked; anyone between here and the cluster can read the data and the password"
             );
+            });
         }
         wanted.then(|| TlsOptions {
             ca: self.tls_ca.clone(),

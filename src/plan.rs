@@ -55,12 +55,9 @@ pub enum PlanError {
     )]
     AmbiguousColumn { column: String, candidates: String },
     #[error(
-        "--ignore-columns {source_column}: that source column fills the CQL column {column} (by name or --map); leave it out of one of the two"
+        "--ignore-columns {source_column}: that source column is used {used}; leave it out of one of the two"
     )]
-    IgnoredButMapped {
-        source_column: String,
-        column: String,
-    },
+    IgnoredButMapped { source_column: String, used: String },
     #[error(
         "--writetime {0}: give RFC 3339 (2026-11-18T10:30:00.123456Z) or microseconds since the epoch"
     )]
@@ -88,6 +85,26 @@ pub struct MappingOptions {
     pub ignore_columns: Vec<String>,
     /// `--strict`: refuse table columns that nothing fills.
     pub strict: bool,
+}
+
+impl MappingOptions {
+    /// The first flag set that only sources of rows without their own times and with columns
+    /// of their own names can use (pg_dump, Parquet): inputs that carry every cell's write
+    /// time and the table's own columns (SSTables, a live table) refuse it rather than pass
+    /// over it.
+    pub fn row_source_flag(&self) -> Option<&'static str> {
+        [
+            ("--writetime", self.writetime.is_some()),
+            ("--writetime-column", self.writetime_column.is_some()),
+            ("--ttl", self.ttl.is_some()),
+            ("--ttl-column", self.ttl_column.is_some()),
+            ("--map", !self.map.is_empty()),
+            ("--ignore-columns", !self.ignore_columns.is_empty()),
+            ("--strict", self.strict),
+        ]
+        .into_iter()
+        .find_map(|(flag, set)| set.then_some(flag))
+    }
 }
 
 /// Parses a size such as `1GiB`, `48MiB`, `512MB`, `64k` or plain bytes.
@@ -309,7 +326,7 @@ pub fn map_columns(
             if ignored(i) {
                 return Err(PlanError::IgnoredButMapped {
                     source_column: source_columns[i].clone(),
-                    column: c.name.clone(),
+                    used: format!("to fill the CQL column {} (by name or --map)", c.name),
                 });
             }
             plan.filled.push(Filled {
@@ -337,6 +354,12 @@ pub fn map_columns(
     ] {
         if let Some(name) = name {
             let i = find_source(flag, name)?;
+            if ignored(i) {
+                return Err(PlanError::IgnoredButMapped {
+                    source_column: name.clone(),
+                    used: format!("as the {what} ({flag})"),
+                });
+            }
             plan.times.push((source_columns[i].clone(), what));
         }
     }
@@ -481,6 +504,13 @@ mod tests {
         assert!(matches!(
             sources(&["username", "score"], &o),
             Err(PlanError::NoSuchSourceColumn { .. })
+        ));
+        let mut o = options(&[]);
+        o.writetime_column = Some("score".into());
+        o.ignore_columns = names(&["score"]);
+        assert!(matches!(
+            sources(&["username", "score"], &o),
+            Err(PlanError::IgnoredButMapped { .. })
         ));
         let mut o = options(&["email=mail"]);
         o.ignore_columns = names(&["mail"]);

@@ -257,7 +257,7 @@ impl<'t> ElementCells<'t> {
         self.cells.push(Cell {
             timestamp: self.timestamp,
             liveness: self.liveness,
-            path: SmallBytes::from_slice(&(index as u16).to_be_bytes()),
+            path: SmallBytes::from_slice(&udt_field_path(index)),
             value: SmallBytes::from_slice(value),
         });
     }
@@ -292,6 +292,30 @@ impl<'t> ElementCells<'t> {
 /// The serialized collection value of the live element cells given (in path order).
 pub fn assemble(cql_type: &CqlType, cells: &[&Cell]) -> Result<Vec<u8>, CollectionError> {
     let mut out = Vec::new();
+    if let CqlType::Udt { def, .. } = cql_type {
+        // No count: every field in order, the ones without a cell null.
+        let mut next = 0usize;
+        for cell in cells {
+            let index = udt_field_index(&cell.path)
+                .filter(|&i| i >= next && i < def.fields.len())
+                .ok_or_else(|| {
+                    CollectionError::Malformed(
+                        cql_type.to_string(),
+                        "a cell path that is not a field".to_owned(),
+                    )
+                })?;
+            for _ in next..index {
+                out.extend_from_slice(&(-1i32).to_be_bytes());
+            }
+            out.extend_from_slice(&(cell.value.len() as i32).to_be_bytes());
+            out.extend_from_slice(&cell.value);
+            next = index + 1;
+        }
+        for _ in next..def.fields.len() {
+            out.extend_from_slice(&(-1i32).to_be_bytes());
+        }
+        return Ok(out);
+    }
     out.extend_from_slice(&(cells.len() as i32).to_be_bytes());
     let mut frame = |bytes: &[u8]| {
         out.extend_from_slice(&(bytes.len() as i32).to_be_bytes());
@@ -304,35 +328,22 @@ pub fn assemble(cql_type: &CqlType, cells: &[&Cell]) -> Result<Vec<u8>, Collecti
             frame(&c.value);
         }),
         CqlType::List { .. } => cells.iter().for_each(|c| frame(&c.value)),
-        CqlType::Udt { def, .. } => {
-            // No count: every field in order, the ones without a cell null.
-            out.clear();
-            let mut next = 0usize;
-            for cell in cells {
-                let index = match cell.path.as_ref() {
-                    [a, b] => usize::from(u16::from_be_bytes([*a, *b])),
-                    _ => usize::MAX,
-                };
-                if index < next || index >= def.fields.len() {
-                    return Err(CollectionError::Malformed(
-                        cql_type.to_string(),
-                        "a cell path that is not a field".to_owned(),
-                    ));
-                }
-                for _ in next..index {
-                    out.extend_from_slice(&(-1i32).to_be_bytes());
-                }
-                out.extend_from_slice(&(cell.value.len() as i32).to_be_bytes());
-                out.extend_from_slice(&cell.value);
-                next = index + 1;
-            }
-            for _ in next..def.fields.len() {
-                out.extend_from_slice(&(-1i32).to_be_bytes());
-            }
-        }
         other => return Err(CollectionError::NotMultiCell(other.to_string())),
     }
     Ok(out)
+}
+
+/// The cell path of field `index` of a non-frozen UDT: the index as a big-endian short.
+pub fn udt_field_path(index: usize) -> [u8; 2] {
+    (index as u16).to_be_bytes()
+}
+
+/// The field index a non-frozen UDT's cell path names, if it is one (two bytes).
+pub fn udt_field_index(path: &[u8]) -> Option<usize> {
+    match path {
+        [a, b] => Some(usize::from(u16::from_be_bytes([*a, *b]))),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

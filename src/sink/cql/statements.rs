@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use crate::cluster::Bind;
 use crate::model::cell::ColumnData;
-use crate::model::collection::assemble;
+use crate::model::collection::{assemble, udt_field_index};
 use crate::model::schema::ClusteringOrder;
 use crate::model::token::split_key;
 use crate::model::types::quote_identifier;
@@ -449,10 +449,7 @@ fn element_statements(
     }
     if let CqlType::Udt { def, .. } = &column.cql_type {
         for cell in &data.cells {
-            let field = match cell.path.as_ref() {
-                [a, b] => u16::from_be_bytes([*a, *b]) as usize,
-                _ => usize::MAX,
-            };
+            let field = udt_field_index(&cell.path).unwrap_or(usize::MAX);
             if field >= def.fields.len() {
                 return Err(unsupported(
                     schema,

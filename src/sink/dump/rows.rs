@@ -13,7 +13,7 @@ use std::sync::Arc;
 use super::format::{DumpColumn, DumpError};
 use crate::merge::shadows;
 use crate::model::cell::Liveness;
-use crate::model::collection::assemble;
+use crate::model::collection::{assemble, udt_field_index};
 use crate::model::order::ClusteringComparator;
 use crate::model::token::split_key;
 use crate::model::types::NativeType;
@@ -337,10 +337,7 @@ impl<'p> Visible<'p> {
         if let CqlType::Udt { def, .. } = cql_type {
             let mut fields = vec![None; def.fields.len()];
             for cell in self.iter() {
-                let index = match cell.path.as_ref() {
-                    [a, b] => usize::from(u16::from_be_bytes([*a, *b])),
-                    _ => usize::MAX,
-                };
+                let index = udt_field_index(&cell.path).unwrap_or(usize::MAX);
                 let Some((_, field_type)) = def.fields.get(index) else {
                     return Err(DumpError::Value {
                         column: name.to_owned(),

@@ -64,6 +64,10 @@ pub enum CqlSourceError {
         #[source]
         source: ClusterError,
     },
+    #[error(
+        "{input}: {flag} does not apply to a live table: its cells carry their own write times and TTLs, and its columns match the target's by name"
+    )]
+    Flag { input: String, flag: &'static str },
     #[error("{input}: the table {table} has no columns there (does it exist?)")]
     NoTable { input: String, table: String },
     #[error(
@@ -117,6 +121,7 @@ impl Classify for CqlSourceError {
                 | CqlSourceError::Key { .. }
                 | CqlSourceError::Type { .. }
                 | CqlSourceError::Counter { .. }
+                | CqlSourceError::Flag { .. }
         )
     }
 }
@@ -304,9 +309,12 @@ impl Input for CqlInput {
     fn plan(
         self: Box<Self>,
         schema: Arc<TableSchema>,
-        _mapping: &MappingOptions,
+        mapping: &MappingOptions,
     ) -> Result<Box<dyn Planned>, SourceError> {
         let input = self.input.clone();
+        if let Some(flag) = mapping.row_source_flag() {
+            return Err(CqlSourceError::Flag { input, flag }.into());
+        }
         let keys = schema.partition_key_len + schema.clustering_len;
         let mut columns = Vec::new();
         for (index, target) in schema.columns.iter().enumerate() {

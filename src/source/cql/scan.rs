@@ -9,7 +9,7 @@
 
 use crate::model::bytes::SmallBytes;
 use crate::model::cell::{ColumnData, RowLiveness};
-use crate::model::collection::list_path;
+use crate::model::collection::{list_path, udt_field_path};
 use crate::model::token::composite_key;
 use crate::model::types::quote_identifier;
 use crate::model::{Cell, ColumnKind, CqlType, Liveness, Partition, Row, TableSchema, Token};
@@ -280,7 +280,7 @@ impl<'s> Assembler<'s> {
                         present
                     })?;
                     present += 1;
-                    cells.push(simple(ts, ttl, &(index as u16).to_be_bytes(), field));
+                    cells.push(simple(ts, ttl, &udt_field_path(index), field));
                 }
             }
             CqlType::List { .. } => {

@@ -324,34 +324,37 @@ impl ParquetInput {
             )
         });
         notes.extend(self.unfinished.clone());
-        let legacy: Vec<&SourceFile> = self
-            .files
-            .iter()
-            .filter(|f| !f.calendar.rebase.is_none())
-            .collect();
-        if let Some(first) = legacy.first() {
-            let what = match (
-                first.calendar.rebase.dates,
-                first.calendar.rebase.timestamps,
-            ) {
+        // One line per distinct (Spark version, what is rebased, zone) among the files.
+        let mut legacy: Vec<(String, usize)> = Vec::new();
+        for file in self.files.iter().filter(|f| !f.calendar.rebase.is_none()) {
+            let calendar = &file.calendar;
+            let what = match (calendar.rebase.dates, calendar.rebase.timestamps) {
                 (true, Some(_)) => "dates and timestamps",
                 (true, None) => "dates",
                 _ => "timestamps",
             };
-            let zone = match first.calendar.rebase.timestamps {
-                Some(_) if first.calendar.zone_assumed => {
+            let zone = match calendar.rebase.timestamps {
+                Some(_) if calendar.zone_assumed => {
                     " (the files name no time zone: UTC is taken, as a Spark session in UTC reads them)"
                         .to_owned()
                 }
                 Some(offset) => format!(" (time zone offset {offset} s, from the files)"),
                 None => String::new(),
             };
+            let line = format!(
+                "were written by Spark {} in its LEGACY calendar mode: {what} before 1582-10-15 are rebased from the Julian calendar, as Spark reads them{zone}",
+                calendar.spark_version.as_deref().unwrap_or("?"),
+            );
+            match legacy.iter_mut().find(|(l, _)| *l == line) {
+                Some((_, n)) => *n += 1,
+                None => legacy.push((line, 1)),
+            }
+        }
+        for (line, n) in legacy {
             notes.push(format!(
-                "{}: {} of {} file(s) were written by Spark {} in its LEGACY calendar mode: {what} before 1582-10-15 are rebased from the Julian calendar, as Spark reads them{zone}",
+                "{}: {n} of {} file(s) {line}",
                 self.input,
-                legacy.len(),
-                self.files.len(),
-                first.calendar.spark_version.as_deref().unwrap_or("?"),
+                self.files.len()
             ));
         }
         notes

@@ -73,7 +73,9 @@ pub enum SstableError {
     },
     #[error("{path}: {reason}")]
     Schema { path: String, reason: String },
-    #[error("{flag} does not apply to SSTables: they carry every cell's own write time and TTL")]
+    #[error(
+        "{flag} does not apply to SSTables: they carry every cell's own write time and TTL, and the table's own column names"
+    )]
     Flag { flag: &'static str },
     #[error(
         "{table} is a counter table: counters cannot be migrated by writes (a counter only adds); use nodetool import or sstableloader for counter tables"
@@ -236,14 +238,7 @@ impl SstableInput {
         mapping: &MappingOptions,
         now: i64,
     ) -> Result<Vec<Arc<RowPlan>>, SstableError> {
-        let flags: [(&'static str, bool); 5] = [
-            ("--writetime", mapping.writetime.is_some()),
-            ("--writetime-column", mapping.writetime_column.is_some()),
-            ("--ttl", mapping.ttl.is_some()),
-            ("--ttl-column", mapping.ttl_column.is_some()),
-            ("--map", !mapping.map.is_empty()),
-        ];
-        if let Some((flag, _)) = flags.iter().find(|(_, set)| *set) {
+        if let Some(flag) = mapping.row_source_flag() {
             return Err(SstableError::Flag { flag });
         }
         if schema
