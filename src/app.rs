@@ -21,6 +21,7 @@ use crate::plan::{MappingOptions, PlanError, parse_map, parse_size, parse_writet
 use crate::sink::SinkSpec;
 use crate::sink::cql::CqlSinkOptions;
 use crate::sink::dump::{self, DumpSinkOptions};
+use crate::sink::sstable::tools::{JmxLogin, LoaderTls, ToolError};
 use crate::sink::sstable::{Format, SstableSinkOptions, Stream};
 use crate::source::OpenOptions;
 use crate::verify::{self, VerifyJob};
@@ -80,16 +81,27 @@ fn load(args: LoadArgs) -> Result<ExitCode> {
                     StreamMode::Import => Stream::Import {
                         nodetool: args.nodetool.clone(),
                         extended_verify: args.import_verify == ImportVerify::Extended,
+                        jmx: args
+                            .jmx_username
+                            .as_deref()
+                            .map(|user| JmxLogin::resolve(user, args.jmx_password_file.as_deref()))
+                            .transpose()
+                            .map_err(classified)?,
                     },
                     StreamMode::Sstableloader => {
                         if args.connection.username.is_some() {
-                            return Err(UsageError(
-                                "--stream sstableloader: sstableloader takes a password only on its command line, where other users could read it; with authentication use --stream import or none".into(),
-                            )
-                            .into());
+                            return Err(classified(ToolError::LoaderPassword));
                         }
                         let port = args.connection.port;
                         Stream::Loader {
+                            tls: args
+                                .connection
+                                .options()
+                                .tls
+                                .as_ref()
+                                .map(LoaderTls::from_options)
+                                .transpose()
+                                .map_err(classified)?,
                             sstableloader: args.sstableloader.clone(),
                             // Host names without ports: sstableloader takes one -p.
                             hosts: args
@@ -361,6 +373,15 @@ fn parse_token_range(text: &str) -> Result<(i64, i64), UsageError> {
         return Err(bad());
     }
     Ok((start, end))
+}
+
+/// An error as the exit code wants it: a [`UsageError`] when the user fixes it.
+fn classified<E: Classify + std::error::Error + Send + Sync + 'static>(e: E) -> anyhow::Error {
+    if e.is_usage() {
+        anyhow::Error::new(UsageError(e.to_string()))
+    } else {
+        anyhow::Error::new(e)
+    }
 }
 
 /// Runs a load (or a dump, which is a load into files) and prints its summary.

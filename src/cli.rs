@@ -343,8 +343,21 @@ pub struct LoadArgs {
     #[arg(long, value_enum, value_name = "quick|extended", default_value_t = ImportVerify::Quick)]
     pub import_verify: ImportVerify,
 
+    /// With --stream import, for nodes whose JMX requires a login: the JMX user. The password
+    /// comes from CASSBULK_JMX_PASSWORD or --jmx-password-file; nodetool reads it from a
+    /// private temporary file (-pwf), never from its command line.
+    #[arg(long, env = "CASSBULK_JMX_USERNAME", value_name = "NAME")]
+    pub jmx_username: Option<String>,
+
+    /// A file whose first line is the JMX password (with --jmx-username).
+    #[arg(long, value_name = "FILE", requires = "jmx_username")]
+    pub jmx_password_file: Option<PathBuf>,
+
     /// With --stream sstableloader: the command that runs it (e.g.
-    /// /opt/cassandra/bin/sstableloader); split on spaces.
+    /// /opt/cassandra/bin/sstableloader); split on spaces. With --tls it gets the CA and
+    /// client certificate through a configuration file (-f; PKCS#8 keys, --tls-ca needed).
+    /// It is refused with --username: sstableloader takes a password only on its command
+    /// line; use --stream import or --via cql there.
     #[arg(long, value_name = "COMMAND", default_value = "sstableloader")]
     pub sstableloader: String,
 

@@ -158,3 +158,28 @@ fn verify_help_names_the_categories_the_report_and_the_repair() {
         assert!(stdout.contains(word), "{word} missing from:\n{stdout}");
     }
 }
+
+#[test]
+fn sstableloader_with_a_password_or_without_a_ca_is_refused_before_anything_is_read() {
+    let dump = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/accounts/accounts.dump"
+    );
+    let load = |extra: &[&str]| {
+        let out = cassbulk()
+            .args(["load", dump, "--table", "ks.t", "--via", "sstable"])
+            .args(["--stream", "sstableloader", "--hosts", "192.0.2.1"])
+            .args(extra)
+            .env("CASSBULK_PASSWORD", "secret-7")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        String::from_utf8(out.stderr).unwrap()
+    };
+    let stderr = load(&["--username", "ops"]);
+    assert!(stderr.contains("-pw"), "{stderr}");
+    assert!(stderr.contains("use --stream import"), "{stderr}");
+    assert!(!stderr.contains("secret-7"), "{stderr}");
+    let stderr = load(&["--tls"]);
+    assert!(stderr.contains("needs --tls-ca"), "{stderr}");
+}

@@ -1,11 +1,16 @@
 //! A node that requires TLS, client certificates and a password (`scripts/cassandra start
 //! --tls --auth`; scripts/test runs these with `CASSBULK_TEST_TLS=1`): every verb that talks
 //! CQL connects through the TLS flags (here from the environment, as a nightly job would give
-//! them, the password too, so none is on a command line) and does what it does on an open node,
-//! and each way a connection can be wrong fails clearly, exit 3, naming what to check and never
-//! the password. On an open node these tests say so and pass without checking anything.
+//! them, the password too, so none is on a command line) and does what it does on an open node;
+//! the bulk route logs nodetool in to JMX, and no process it starts ever has a password in its
+//! command line; each way a connection can be wrong fails clearly, exit 3, naming what to check
+//! and never the password. A node with TLS and client certificates but no password
+//! (`--tls` alone, `CASSBULK_TEST_TLS=cert`) takes SSTables from sstableloader over TLS.
+//! On an open node these tests say so and pass without checking anything.
 
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
 
 use cassbulk::cluster::{self, ConnectOptions};
 use cassbulk::tls::TlsOptions;
@@ -13,11 +18,22 @@ use cassbulk::tls::TlsOptions;
 use crate::common;
 
 const PASSWORD: &str = "cassandra";
+/// The JMX password `scripts/cassandra start --auth` sets.
+const JMX_PASSWORD: &str = "jmx-secret-4711";
 
 fn secure() -> bool {
     let on = std::env::var("CASSBULK_TEST_TLS").is_ok_and(|v| v == "1");
     if !on {
         eprintln!("skipped: needs the TLS node (CASSBULK_TEST_TLS=1, see scripts/test)");
+    }
+    on
+}
+
+/// The node with TLS and client certificates but no password.
+fn certificates_only() -> bool {
+    let on = std::env::var("CASSBULK_TEST_TLS").is_ok_and(|v| v == "cert");
+    if !on {
+        eprintln!("skipped: needs the TLS node without a password (CASSBULK_TEST_TLS=cert)");
     }
     on
 }
@@ -42,14 +58,117 @@ fn tls_options() -> TlsOptions {
 async fn session(dir: &Path) -> scylla::client::session::Session {
     let password = dir.join("password");
     std::fs::write(&password, format!("{PASSWORD}\n")).unwrap();
+    let login = !certificates_only();
     cluster::connect(&ConnectOptions {
-        username: Some("cassandra".into()),
-        password_file: Some(password),
+        username: login.then(|| "cassandra".into()),
+        password_file: login.then_some(password),
         tls: Some(tls_options()),
         ..common::connect_options()
     })
     .await
     .unwrap()
+}
+
+/// `cassbulk` with TLS from its environment, no login.
+fn cassbulk_tls_only() -> assert_cmd::Command {
+    let mut cmd = common::cassbulk();
+    let dir = tls_dir();
+    cmd.env("CASSBULK_TLS_CA", dir.join("ca.pem"))
+        .env("CASSBULK_TLS_CERT", dir.join("client.pem"))
+        .env("CASSBULK_TLS_KEY", dir.join("client.key"));
+    cmd
+}
+
+/// The `accounts` fixture's table as `{ks}.{table}`.
+async fn accounts_table(session: &scylla::client::session::Session, ks: &str, table: &str) {
+    let cql = std::fs::read_to_string(accounts().join("accounts.cql"))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("--"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    common::run(
+        session,
+        cql.replace("{{keyspace}}", ks)
+            .replace(".accounts (", &format!(".{table} ("))
+            .trim()
+            .trim_end_matches(';'),
+    )
+    .await;
+}
+
+/// Runs `cmd` to its end while reading, every millisecond or two, the command line of it and
+/// of every process under it: what each process showed the machine (`ps`, /proc).
+fn watch_command_lines(cmd: &mut Command) -> (Output, BTreeSet<String>) {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let root = child.id();
+    let drain = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as _));
+    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as _));
+    let mut seen = BTreeSet::new();
+    let status = loop {
+        for pid in descendants(root) {
+            if let Ok(line) = std::fs::read(format!("/proc/{pid}/cmdline"))
+                && !line.is_empty()
+            {
+                seen.insert(String::from_utf8_lossy(&line).replace('\0', " "));
+            }
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    };
+    let output = Output {
+        status,
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+    };
+    (output, seen)
+}
+
+/// `root` and every live process under it, from each process's parent in /proc/<pid>/stat.
+fn descendants(root: u32) -> Vec<u32> {
+    let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|p| p.parse::<u32>().ok());
+        if let Some(ppid) = ppid {
+            children.entry(ppid).or_default().push(pid);
+        }
+    }
+    let mut all = vec![root];
+    let mut i = 0;
+    while i < all.len() {
+        all.extend(children.get(&all[i]).into_iter().flatten());
+        i += 1;
+    }
+    all
 }
 
 /// `cassbulk` with TLS and the credentials in its environment only.
@@ -119,9 +238,12 @@ async fn every_cql_verb_works_against_a_tls_client_certificate_and_password_node
                 "import",
                 "--nodetool",
                 &nodetool,
+                "--jmx-username",
+                "cassandra",
                 "--sstable-dir",
             ])
             .arg(staging.path())
+            .env("CASSBULK_JMX_PASSWORD", JMX_PASSWORD)
             .output()
             .unwrap(),
     );
@@ -263,4 +385,182 @@ async fn a_wrong_connection_fails_with_exit_3_saying_what_to_check_and_never_the
             .output()
             .unwrap(),
     );
+}
+
+#[tokio::test]
+async fn no_process_of_a_bulk_load_with_logins_shows_a_password_in_its_command_line() {
+    if !secure() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let session = session(dir.path()).await;
+    let ks = common::keyspace(&session, "argv").await;
+    accounts_table(&session, &ks, "accounts").await;
+    // A login of its own, so its password is like no other word on a command line.
+    let cql_password = "cql-secret-8152";
+    common::run(
+        &session,
+        &format!(
+            "CREATE ROLE IF NOT EXISTS bulk_loader WITH PASSWORD = '{cql_password}' AND LOGIN = true AND SUPERUSER = true"
+        ),
+    )
+    .await;
+    let staging = tempfile::tempdir().unwrap();
+    let tls = tls_dir();
+    let mut load = Command::new(assert_cmd::cargo::cargo_bin("cassbulk"));
+    load.arg("load")
+        .arg(accounts().join("accounts.dump"))
+        .args(["--table", &format!("{ks}.accounts"), "--no-progress"])
+        .args(["--writetime-column", "last_updated", "--via", "sstable"])
+        .args(["--stream", "import", "--sstable-dir"])
+        .arg(staging.path())
+        .arg("--nodetool")
+        .arg(format!(
+            "{}/scripts/cassandra nodetool",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .env("CASSBULK_HOSTS", common::hosts())
+        .env("CASSBULK_TLS_CA", tls.join("ca.pem"))
+        .env("CASSBULK_TLS_CERT", tls.join("client.pem"))
+        .env("CASSBULK_TLS_KEY", tls.join("client.key"))
+        .env("CASSBULK_USERNAME", "bulk_loader")
+        .env("CASSBULK_PASSWORD", cql_password)
+        .env("CASSBULK_JMX_USERNAME", "cassandra")
+        .env("CASSBULK_JMX_PASSWORD", JMX_PASSWORD);
+    let (out, lines) = watch_command_lines(&mut load);
+    common::succeeded(&out);
+    // The watch saw cassbulk and the JVM nodetool runs in, which logged in to JMX.
+    assert!(
+        lines.iter().any(|l| l.contains("cassbulk load")),
+        "{lines:#?}"
+    );
+    let nodetool: Vec<&String> = lines.iter().filter(|l| l.contains("NodeTool")).collect();
+    assert!(!nodetool.is_empty(), "{lines:#?}");
+    assert!(
+        nodetool.iter().any(|l| l.contains("-u cassandra -pwf ")),
+        "{nodetool:#?}"
+    );
+    for line in &lines {
+        assert!(
+            !line.contains(cql_password) && !line.contains(JMX_PASSWORD),
+            "a password in a command line: {line}"
+        );
+    }
+    let loaded = common::rows(&session, &format!("SELECT username FROM {ks}.accounts")).await;
+    assert_eq!(loaded.len(), 200);
+}
+
+#[tokio::test]
+async fn a_wrong_jmx_password_fails_the_import_keeps_the_sstables_and_is_not_printed() {
+    if !secure() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let session = session(dir.path()).await;
+    let ks = common::keyspace(&session, "jmx").await;
+    accounts_table(&session, &ks, "accounts").await;
+    let staging = tempfile::tempdir().unwrap();
+    let wrong = "not-the-jmx-password-0815";
+    let out = cassbulk()
+        .arg("load")
+        .arg(accounts().join("accounts.dump"))
+        .args(["--table", &format!("{ks}.accounts"), "--no-progress"])
+        .args(["--via", "sstable", "--stream", "import", "--nodetool"])
+        .arg(format!(
+            "{}/scripts/cassandra nodetool",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .args(["--jmx-username", "cassandra", "--sstable-dir"])
+        .arg(staging.path())
+        .env("CASSBULK_JMX_PASSWORD", wrong)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("Invalid username or password"), "{stderr}");
+    assert!(
+        stderr.contains("the SSTables not loaded are kept in"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(wrong), "{stderr}");
+    // No JMX password at all is refused before anything is read or written.
+    let out = cassbulk()
+        .arg("load")
+        .arg(accounts().join("accounts.dump"))
+        .args(["--table", &format!("{ks}.accounts"), "--no-progress"])
+        .args(["--via", "sstable", "--stream", "import"])
+        .args(["--jmx-username", "cassandra", "--sstable-dir"])
+        .arg(dir.path().join("never"))
+        .env_remove("CASSBULK_JMX_PASSWORD")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("CASSBULK_JMX_PASSWORD"), "{stderr}");
+    assert!(!dir.path().join("never").exists());
+}
+
+#[tokio::test]
+async fn sstableloader_streams_over_tls_with_a_client_certificate_and_no_secret_on_its_command_line()
+ {
+    if !certificates_only() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let session = session(dir.path()).await;
+    let ks = common::keyspace(&session, "loader_tls").await;
+    accounts_table(&session, &ks, "accounts").await;
+    accounts_table(&session, &ks, "streamed").await;
+    common::succeeded(
+        &cassbulk_tls_only()
+            .arg("load")
+            .arg(accounts().join("accounts.dump"))
+            .args(["--table", &format!("{ks}.accounts"), "--no-progress"])
+            .args(["--writetime-column", "last_updated"])
+            .output()
+            .unwrap(),
+    );
+    let staging = tempfile::tempdir().unwrap();
+    let loader = format!(
+        "{}/scripts/cassandra tool sstableloader",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let stderr = common::succeeded(
+        &cassbulk_tls_only()
+            .arg("load")
+            .arg(accounts().join("accounts.dump"))
+            .args(["--table", &format!("{ks}.streamed"), "--no-progress"])
+            .args(["--writetime-column", "last_updated", "--via", "sstable"])
+            .args(["--stream", "sstableloader", "--sstableloader", &loader])
+            .arg("--sstable-dir")
+            .arg(staging.path())
+            .output()
+            .unwrap(),
+    );
+    assert!(
+        stderr.contains("streamed to every replica with sstableloader"),
+        "{stderr}"
+    );
+    let select = |table: &str| {
+        format!(
+            "SELECT username, email, bio, accepted_licences, writetime(email) FROM {ks}.{table}"
+        )
+    };
+    let mut via_cql = common::rows(&session, &select("accounts")).await;
+    let mut streamed = common::rows(&session, &select("streamed")).await;
+    via_cql.sort();
+    streamed.sort();
+    assert_eq!(via_cql.len(), 200);
+    assert_eq!(via_cql, streamed, "both routes write the same cells");
+    // Nothing of the settings it was given is left behind.
+    let left: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("cassbulk-tools-")
+        })
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
 }

@@ -521,6 +521,7 @@ async fn the_sstable_sink_keeps_the_sink_contract() {
         stream: cassbulk::sink::sstable::Stream::Import {
             nodetool: format!("{}/scripts/cassandra nodetool", env!("CARGO_MANIFEST_DIR")),
             extended_verify: true,
+            jmx: None,
         },
         format: None,
         job: "the sink contract".into(),

@@ -3,7 +3,8 @@
 //! byte for byte a node's (`data.rs`; range deletions split so the newest wins where they
 //! overlap), Index, Summary, Filter, CompressionInfo with LZ4 chunks, Digest, TOC
 //! (`components.rs`), Statistics (`statistics.rs`); cut along the ring (`ring.rs`); then
-//! `nodetool import`, `sstableloader` or nothing (`seam.rs`).
+//! `nodetool import`, `sstableloader` or nothing (`seam.rs`), given logins and TLS through
+//! files, never their command lines (`tools.rs`).
 
 pub mod components;
 pub mod data;
@@ -11,6 +12,7 @@ pub mod ring;
 mod seam;
 pub mod sketch;
 pub mod statistics;
+pub mod tools;
 pub mod writer;
 
 #[cfg(test)]

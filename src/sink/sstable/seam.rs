@@ -20,6 +20,7 @@ use thiserror::Error;
 
 use super::data::Format;
 use super::ring::Ring;
+use super::tools::{JmxLogin, LoaderTls, ToolError, ToolFiles};
 use super::writer::{SstableWriteError, SstableWriter};
 use crate::checkpoint::Marks;
 use crate::cleanup::Registered;
@@ -39,6 +40,8 @@ pub enum Stream {
     Import {
         nodetool: String,
         extended_verify: bool,
+        /// For nodes whose JMX requires a login (`-u NAME -pwf FILE`).
+        jmx: Option<JmxLogin>,
     },
     /// Cassandra's `sstableloader -d HOSTS [-p PORT]` of the folder: every replica gets its
     /// part. The command, split on spaces.
@@ -46,6 +49,8 @@ pub enum Stream {
         sstableloader: String,
         hosts: Vec<String>,
         port: u16,
+        /// TLS to the native port (`-f` a configuration naming the PEM files).
+        tls: Option<LoaderTls>,
     },
 }
 
@@ -110,6 +115,8 @@ pub enum SstableSinkError {
     OtherLoad { path: String, reason: String },
     #[error("cannot read or write {path}: {reason}")]
     Manifest { path: String, reason: String },
+    #[error(transparent)]
+    Tool(#[from] ToolError),
     #[error(
         "`{command}` failed for the SSTables of replicas {nodes} (token ranges {ranges}): {reason}; the SSTables not loaded are kept in {kept}: once the cause is fixed, run the same cassbulk command again: it loads them without reading the input again (--nodetool or --sstableloader names the command)"
     )]
@@ -129,7 +136,7 @@ impl Classify for SstableSinkError {
             SstableSinkError::Folder { .. }
                 | SstableSinkError::NotEmpty { .. }
                 | SstableSinkError::OtherLoad { .. }
-        )
+        ) || matches!(self, SstableSinkError::Tool(e) if e.is_usage())
     }
 }
 
@@ -304,15 +311,25 @@ impl SstableSink {
 
     /// Runs the command that takes one replica set's SSTables into the cluster; `kept` are
     /// the folders still to load, this one first.
-    fn load(&self, pending: &Pending, kept: &[Pending]) -> Result<(), SstableSinkError> {
+    fn load(
+        &self,
+        pending: &Pending,
+        kept: &[Pending],
+        files: &ToolFiles,
+    ) -> Result<(), SstableSinkError> {
         let folder = &pending.folder;
+        // Options that name files holding secrets: shown as they are (paths, no secrets).
+        let mut settings = Vec::new();
         let (tool, args): (&String, Vec<String>) = match &self.options.stream {
             Stream::None => return Ok(()),
             Stream::Import {
                 nodetool,
                 extended_verify,
-            } => (
-                nodetool,
+                jmx,
+            } => (nodetool, {
+                if let Some(login) = jmx {
+                    settings = files.nodetool_login(login)?;
+                }
                 ["import"]
                     .into_iter()
                     .chain(extended_verify.then_some("--extended-verify"))
@@ -322,28 +339,39 @@ impl SstableSink {
                         self.schema.name.table.clone(),
                         folder.display().to_string(),
                     ])
-                    .collect(),
-            ),
+                    .collect()
+            }),
             Stream::Loader {
                 sstableloader,
                 hosts,
                 port,
-            } => (
-                sstableloader,
+                tls,
+            } => (sstableloader, {
+                if let Some(tls) = tls {
+                    settings = files.loader_tls(tls)?;
+                }
                 vec![
                     "-d".into(),
                     hosts.join(","),
                     "-p".into(),
                     port.to_string(),
                     folder.display().to_string(),
-                ],
-            ),
+                ]
+            }),
         };
         let mut words = tool.split_whitespace();
         let program = words.next().unwrap_or("nodetool");
         let mut command = Command::new(program);
-        command.args(words).args(&args);
-        let shown = format!("{tool} {}", args.join(" "));
+        command.args(words).args(&settings).args(&args);
+        let shown = format!(
+            "{tool} {}",
+            settings
+                .iter()
+                .chain(&args)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
         let failed = |reason: String| SstableSinkError::Import {
             command: shown.clone(),
             nodes: pending.nodes.join(", "),
@@ -668,9 +696,10 @@ impl Sink for SstableSink {
             Stream::Import { .. } | Stream::Loader { .. } => {
                 let counters = &self.counters;
                 Counters::add(&counters.folders_to_load, pending.len() as u64);
+                let files = ToolFiles::new().map_err(SstableSinkError::from)?;
                 for (i, p) in pending.iter().enumerate() {
                     let loading = Instant::now();
-                    let loaded = self.load(p, &pending[i..]);
+                    let loaded = self.load(p, &pending[i..], &files);
                     let micros = loading.elapsed().as_micros() as u64;
                     Counters::add(&counters.loading_micros, micros);
                     loaded?;
