@@ -92,7 +92,7 @@ fn load(args: LoadArgs) -> Result<ExitCode> {
                         if args.connection.username.is_some() {
                             return Err(classified(ToolError::LoaderPassword));
                         }
-                        let port = args.connection.port;
+                        let (hosts, port) = loader_hosts(&args.connection.options())?;
                         Stream::Loader {
                             tls: args
                                 .connection
@@ -103,20 +103,7 @@ fn load(args: LoadArgs) -> Result<ExitCode> {
                                 .transpose()
                                 .map_err(classified)?,
                             sstableloader: args.sstableloader.clone(),
-                            // Host names without ports: sstableloader takes one -p.
-                            hosts: args
-                                .connection
-                                .hosts
-                                .iter()
-                                .flat_map(|h| h.split(','))
-                                .map(|h| match h.strip_prefix('[') {
-                                    Some(v6) => v6.split(']').next().unwrap_or(v6).to_owned(),
-                                    None if h.matches(':').count() == 1 => {
-                                        h.split(':').next().unwrap_or(h).to_owned()
-                                    }
-                                    None => h.to_owned(),
-                                })
-                                .collect(),
+                            hosts,
                             port,
                         }
                     }
@@ -436,6 +423,40 @@ fn block_on<F: Future<Output = Result<ExitCode>>>(f: F) -> Result<ExitCode> {
         .block_on(f)
 }
 
+/// sstableloader's `-d` hosts (without ports: it takes one `-p`) and port: `--hosts`, or
+/// every target of an SRV name, best priority first, with the first record's port.
+fn loader_hosts(options: &ConnectOptions) -> Result<(Vec<String>, u16)> {
+    let points: Vec<String> = if crate::srv::srv_name(&options.hosts)
+        .map_err(classified)?
+        .is_some()
+    {
+        let groups = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("cannot start the async runtime")?
+            .block_on(cluster::contact_groups(options))
+            .map_err(classified)?;
+        groups.into_iter().flat_map(|(_, hosts)| hosts).collect()
+    } else {
+        cluster::contact_points(&options.hosts, options.port)
+    };
+    let port = points
+        .first()
+        .and_then(|p| p.rsplit_once(':'))
+        .and_then(|(_, port)| port.parse().ok())
+        .unwrap_or(options.port);
+    let hosts = points
+        .iter()
+        .map(|p| {
+            let host = p.rsplit_once(':').map_or(p.as_str(), |(host, _)| host);
+            host.trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_owned()
+        })
+        .collect();
+    Ok((hosts, port))
+}
+
 fn table_name(s: &str) -> Result<TableName, UsageError> {
     TableName::parse(s).map_err(|e| UsageError(format!("--table: {e}")))
 }
@@ -456,7 +477,7 @@ fn check_inputs(inputs: &[String]) -> Result<(), UsageError> {
 }
 
 async fn connect(args: &ConnectOptions) -> Result<scylla::client::session::Session> {
-    Ok(cluster::connect(args).await?)
+    cluster::connect(args).await.map_err(classified)
 }
 
 async fn copy_schema(args: CopySchemaArgs) -> Result<ExitCode> {

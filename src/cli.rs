@@ -68,7 +68,10 @@ pub enum Command {
 /// How to reach a cluster. Shared by every subcommand that talks to one.
 #[derive(Debug, Clone, Args)]
 pub struct ConnectionArgs {
-    /// Contact points: host[:port],... (the port defaults to --port).
+    /// Contact points: host[:port],... (the port defaults to --port), or srv:NAME for those
+    /// of DNS SRV records (best priority first, by weight, each record's port; the next
+    /// priority only when no host answers; name servers from /etc/resolv.conf or the file
+    /// CASSBULK_RESOLV_CONF names).
     #[arg(
         long,
         env = "CASSBULK_HOSTS",

@@ -22,6 +22,7 @@ use thiserror::Error;
 use crate::exit::Classify;
 use crate::model::TableName;
 use crate::model::schema::{ColumnRow, SchemaError, TableSchema, TypeRow, build_table_schema};
+use crate::srv::{self, SrvError};
 use crate::tls::{TlsError, TlsOptions};
 
 /// The environment variable that holds the password.
@@ -49,6 +50,8 @@ pub enum ClusterError {
     Schema(#[from] SchemaError),
     #[error(transparent)]
     Tls(#[from] TlsError),
+    #[error(transparent)]
+    Srv(#[from] SrvError),
 }
 
 impl Classify for ClusterError {
@@ -56,7 +59,11 @@ impl Classify for ClusterError {
     /// so is everything the cluster answers.
     fn is_usage(&self) -> bool {
         // A TLS flag naming a file that is not a certificate or key is the command's to fix.
-        matches!(self, ClusterError::Tls(_))
+        match self {
+            ClusterError::Tls(_) => true,
+            ClusterError::Srv(e) => e.is_usage(),
+            _ => false,
+        }
     }
 }
 
@@ -131,9 +138,58 @@ fn password(args: &ConnectOptions, username: &str) -> Result<String, ClusterErro
     std::env::var(PASSWORD_ENV).map_err(|_| ClusterError::NoPassword(username.to_owned()))
 }
 
-/// Opens a session: token-aware, preferring `--dc`, at `--consistency`.
+/// The groups of contact points to try in turn: `--hosts` as one group, or an SRV name's
+/// groups, best priority first (each with its priority).
+pub async fn contact_groups(
+    args: &ConnectOptions,
+) -> Result<Vec<(Option<u16>, Vec<String>)>, ClusterError> {
+    Ok(match srv::srv_name(&args.hosts)? {
+        None => vec![(None, contact_points(&args.hosts, args.port))],
+        Some(name) => srv::resolve(&name)
+            .await?
+            .into_iter()
+            .map(|(priority, hosts)| (Some(priority), hosts))
+            .collect(),
+    })
+}
+
+/// Opens a session: token-aware, preferring `--dc`, at `--consistency`. With an SRV name,
+/// the best-priority group's hosts are the contact points; the next group is tried only when
+/// none of them answers.
 pub async fn connect(args: &ConnectOptions) -> Result<Session, ClusterError> {
-    let hosts = contact_points(&args.hosts, args.port);
+    let groups = contact_groups(args).await?;
+    let mut groups = groups.iter().peekable();
+    while let Some((priority, hosts)) = groups.next() {
+        match connect_to(args, hosts).await {
+            Err(ClusterError::Connect { hosts, reason, .. })
+                if is_unreachable(&reason) && groups.peek().is_some() =>
+            {
+                let next = groups.peek().and_then(|(p, _)| *p).unwrap_or_default();
+                tracing::warn!(
+                    "SRV priority {} ({hosts}) unreachable: {reason}; trying priority {next}",
+                    priority.unwrap_or_default()
+                );
+            }
+            done => return done,
+        }
+    }
+    Err(ClusterError::Connect {
+        hosts: args.hosts.join(","),
+        reason: "no contact points".into(),
+        hint: "check --hosts",
+    })
+}
+
+/// Whether a connection failed because nothing answered (rather than a refused login or
+/// certificate, which the next group of hosts would refuse too).
+fn is_unreachable(reason: &str) -> bool {
+    connect_hint(reason, false) == UNREACHABLE
+}
+
+/// The hint for a connection nothing answered.
+const UNREACHABLE: &str = "is Cassandra running there? check --hosts and --port";
+
+async fn connect_to(args: &ConnectOptions, hosts: &[String]) -> Result<Session, ClusterError> {
     let mut policy = DefaultPolicy::builder().token_aware(true);
     if let Some(dc) = &args.dc {
         policy = policy.prefer_datacenter(dc.clone());
@@ -144,7 +200,7 @@ pub async fn connect(args: &ConnectOptions) -> Result<Session, ClusterError> {
         .request_timeout(Some(Duration::from_secs(30)))
         .build();
     let mut builder = SessionBuilder::new()
-        .known_nodes(&hosts)
+        .known_nodes(hosts)
         // Keyspaces and the ring only: routing stays token-aware, and the driver's own column
         // type parser, which refuses quoted UDT names such as "Address" (failing every schema
         // change on such a cluster), is not involved. cassbulk reads tables itself.
@@ -193,7 +249,7 @@ fn connect_hint(reason: &str, tls: bool) -> &'static str {
     } else if reason.contains("requires authentication") || reason.contains("Authenticator") {
         "the cluster requires a password: give --username (password in CASSBULK_PASSWORD or --password-file)"
     } else {
-        "is Cassandra running there? check --hosts and --port"
+        UNREACHABLE
     }
 }
 

@@ -22,5 +22,6 @@ pub mod schema_copy;
 pub mod sink;
 pub mod sort;
 pub mod source;
+pub mod srv;
 pub mod tls;
 pub mod verify;

@@ -19,6 +19,7 @@ mod ring;
 mod schema;
 mod secure;
 mod sink_contract;
+mod srv;
 mod terminal;
 mod tokens;
 mod verify;
