@@ -44,6 +44,13 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
 
 fn load(args: LoadArgs) -> Result<ExitCode> {
     check_inputs(&args.inputs)?;
+    if args.local_dc_only && !(args.via == Via::Sstable && args.stream == StreamMode::Sstableloader)
+    {
+        return Err(UsageError(
+            "--local-dc-only goes with --via sstable --stream sstableloader (the CQL route writes through the local datacenter at LOCAL_* consistency already; nodetool import loads one node)".into(),
+        )
+        .into());
+    }
     check_schemes(&args.inputs)?;
     let job = LoadJob {
         inputs: args.inputs.clone(),
@@ -76,6 +83,8 @@ fn load(args: LoadArgs) -> Result<ExitCode> {
                 sstable_size: args.sstable_size.max(1) << 20,
                 // The load job fills it in from its inputs and options.
                 job: String::new(),
+                local_dc_only: args.local_dc_only,
+                local_dc: None,
                 stream: match args.stream {
                     StreamMode::None => Stream::None,
                     StreamMode::Import => Stream::Import {

@@ -352,6 +352,12 @@ pub struct LoadArgs {
     #[arg(long, env = "CASSBULK_JMX_USERNAME", value_name = "NAME")]
     pub jmx_username: Option<String>,
 
+    /// With --stream sstableloader on a cluster of several datacenters: stream to the local
+    /// datacenter's replicas only (--dc, or the contact points'), as Cassandra Analytics'
+    /// writeToLocalDcOnly does; the summary names the other replicas and the repair to run.
+    #[arg(long)]
+    pub local_dc_only: bool,
+
     /// A file whose first line is the JMX password (with --jmx-username).
     #[arg(long, value_name = "FILE", requires = "jmx_username")]
     pub jmx_password_file: Option<PathBuf>,

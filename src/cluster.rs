@@ -52,6 +52,14 @@ pub enum ClusterError {
     Tls(#[from] TlsError),
     #[error(transparent)]
     Srv(#[from] SrvError),
+    #[error(
+        "--dc {dc}: the cluster has no such datacenter (it has {dcs}); check the name, which is case-sensitive"
+    )]
+    UnknownDc { dc: String, dcs: String },
+    #[error(
+        "the cluster spans datacenters {dcs} and the contact points are in more than one: give --dc (the local datacenter: coordinators there, LOCAL_* consistency counted there)"
+    )]
+    NoLocalDc { dcs: String },
 }
 
 impl Classify for ClusterError {
@@ -60,7 +68,7 @@ impl Classify for ClusterError {
     fn is_usage(&self) -> bool {
         // A TLS flag naming a file that is not a certificate or key is the command's to fix.
         match self {
-            ClusterError::Tls(_) => true,
+            ClusterError::Tls(_) | ClusterError::NoLocalDc { .. } => true,
             ClusterError::Srv(e) => e.is_usage(),
             _ => false,
         }
@@ -155,8 +163,69 @@ pub async fn contact_groups(
 
 /// Opens a session: token-aware, preferring `--dc`, at `--consistency`. With an SRV name,
 /// the best-priority group's hosts are the contact points; the next group is tried only when
-/// none of them answers.
+/// none of them answers. See [`connect_local`] for the data center.
 pub async fn connect(args: &ConnectOptions) -> Result<Session, ClusterError> {
+    Ok(connect_local(args).await?.0)
+}
+
+/// [`connect`], and the local data center: `--dc` (which the cluster must have), or on a
+/// cluster of more than one, the one the contact points are in (said on stderr); `None` on a
+/// one-DC cluster without `--dc`. Every route reads and writes through it: coordinators
+/// there, `LOCAL_*` consistency counted there.
+pub async fn connect_local(
+    args: &ConnectOptions,
+) -> Result<(Session, Option<String>), ClusterError> {
+    let (session, contact) = connect_groups(args).await?;
+    let nodes = session.get_cluster_state().get_nodes_info().to_vec();
+    let mut dcs: Vec<String> = nodes.iter().filter_map(|n| n.datacenter.clone()).collect();
+    dcs.sort();
+    dcs.dedup();
+    if let Some(dc) = &args.dc {
+        if !dcs.contains(dc) {
+            return Err(ClusterError::UnknownDc {
+                dc: dc.clone(),
+                dcs: dcs.join(", "),
+            });
+        }
+        return Ok((session, Some(dc.clone())));
+    }
+    if dcs.len() < 2 {
+        return Ok((session, None));
+    }
+    // The contact points as addresses (a host name may stand for several).
+    let mut addresses = Vec::new();
+    for point in &contact {
+        if let Ok(found) = tokio::net::lookup_host(point.as_str()).await {
+            addresses.extend(found.map(|a| a.to_string()));
+        }
+    }
+    let mut contact_dcs: Vec<String> = nodes
+        .iter()
+        .filter(|n| addresses.contains(&n.address.to_string()))
+        .filter_map(|n| n.datacenter.clone())
+        .collect();
+    contact_dcs.sort();
+    contact_dcs.dedup();
+    let [dc] = contact_dcs.as_slice() else {
+        return Err(ClusterError::NoLocalDc {
+            dcs: dcs.join(", "),
+        });
+    };
+    eprintln!(
+        "connect: local datacenter {dc} (the contact points'; the cluster has {}): give --dc to choose another",
+        dcs.join(", ")
+    );
+    let local = ConnectOptions {
+        dc: Some(dc.clone()),
+        ..args.clone()
+    };
+    drop(session);
+    let (session, _) = connect_groups(&local).await?;
+    Ok((session, Some(dc.clone())))
+}
+
+/// A session through the first group of contact points that answers, and that group.
+async fn connect_groups(args: &ConnectOptions) -> Result<(Session, Vec<String>), ClusterError> {
     let groups = contact_groups(args).await?;
     let mut groups = groups.iter().peekable();
     while let Some((priority, hosts)) = groups.next() {
@@ -170,7 +239,7 @@ pub async fn connect(args: &ConnectOptions) -> Result<Session, ClusterError> {
                     priority.unwrap_or_default()
                 );
             }
-            done => return done,
+            done => return done.map(|session| (session, hosts.clone())),
         }
     }
     Err(ClusterError::Connect {

@@ -148,6 +148,7 @@ pub fn run(job: LoadJob) -> Result<LoadReport, LoadError> {
         .enable_all()
         .build()
         .map_err(LoadError::Runtime)?;
+    let mut local_dc = None;
     let (session, schema) = match &job.schema_file {
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|source| LoadError::SchemaFile {
@@ -161,7 +162,9 @@ pub fn run(job: LoadJob) -> Result<LoadReport, LoadError> {
             (None, Arc::new(schema))
         }
         None => {
-            let session = Arc::new(runtime.block_on(cluster::connect(&job.connection))?);
+            let (session, dc) = runtime.block_on(cluster::connect_local(&job.connection))?;
+            local_dc = dc;
+            let session = Arc::new(session);
             let schema = runtime.block_on(cluster::read_table_schema(&session, &job.table))?;
             (Some(session), Arc::new(schema))
         }
@@ -191,6 +194,7 @@ pub fn run(job: LoadJob) -> Result<LoadReport, LoadError> {
     let mut spec = job.sink.clone();
     if let SinkSpec::Sstable(options) = &mut spec {
         options.job = fingerprint(&job);
+        options.local_dc = local_dc;
     }
     let mut sink = sink::open(
         &spec,

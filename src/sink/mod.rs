@@ -69,13 +69,26 @@ pub fn open(spec: &SinkSpec, target: &Target) -> Result<Box<dyn Sink>, SinkError
                 None => target.runtime.block_on(sstable::pick_format(&session)),
             };
             let ring = sstable::ring_of(&session, &target.schema);
-            Box::new(sstable::SstableSink::new(
+            let remote = match (&options.local_dc_only, &options.local_dc) {
+                (false, _) => Vec::new(),
+                (true, None) => return Err(SinkError::from(OneDatacenter)),
+                (true, Some(dc)) => session
+                    .get_cluster_state()
+                    .get_nodes_info()
+                    .iter()
+                    .filter(|n| n.datacenter.as_deref() != Some(dc.as_str()))
+                    .map(|n| n.address.ip().to_string())
+                    .collect(),
+            };
+            let mut sink = Box::new(sstable::SstableSink::new(
                 target.schema.clone(),
                 options.clone(),
                 target.counters.clone(),
                 format,
                 ring,
-            ))
+            ));
+            sink.leave_out(remote);
+            sink
         }
         SinkSpec::Dump(options) => Box::new(dump::DumpSink::new(
             target.schema.clone(),
@@ -93,6 +106,19 @@ pub fn open(spec: &SinkSpec, target: &Target) -> Result<Box<dyn Sink>, SinkError
 pub struct NoCluster;
 
 impl crate::exit::Classify for NoCluster {
+    fn is_usage(&self) -> bool {
+        true
+    }
+}
+
+/// `--local-dc-only` on a cluster of one data center.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "--local-dc-only: the cluster has one datacenter, so every replica is local; leave the flag out"
+)]
+pub struct OneDatacenter;
+
+impl crate::exit::Classify for OneDatacenter {
     fn is_usage(&self) -> bool {
         true
     }

@@ -4,6 +4,7 @@
 
 mod common;
 mod copy_schema;
+mod dcs;
 mod deletions;
 mod dump;
 mod inspect_cli;

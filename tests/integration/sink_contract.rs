@@ -525,6 +525,8 @@ async fn the_sstable_sink_keeps_the_sink_contract() {
         },
         format: None,
         job: "the sink contract".into(),
+        local_dc_only: false,
+        local_dc: None,
     };
     assert_sink_keeps_the_contract(SinkSpec::Sstable(options), "contract_sstable").await;
 }

@@ -66,6 +66,11 @@ pub struct SstableSinkOptions {
     /// What identifies the load (its table, inputs and options; the job computes it): a rerun
     /// with the same value loads the SSTables a failed load left, without writing them again.
     pub job: String,
+    /// sstableloader streams to the local data center's replicas only (`--local-dc-only`);
+    /// the others are named in the summary with what to run.
+    pub local_dc_only: bool,
+    /// The local data center (the job fills it in from its connection).
+    pub local_dc: Option<String>,
 }
 
 /// The file in `--sstable-dir` that says which folders a load wrote and has not loaded yet.
@@ -161,6 +166,8 @@ pub struct SstableSink {
     resumed: Option<Vec<Pending>>,
     /// The folders being written, removed on Ctrl-C until every SSTable is finished.
     interrupt: Vec<Registered>,
+    /// Nodes of other data centers sstableloader leaves out (`--local-dc-only`).
+    remote: Vec<String>,
 }
 
 /// A folder name for a replica set: its addresses joined by `+` (`:` of IPv6 as `.`).
@@ -200,7 +207,13 @@ impl SstableSink {
             bytes: 0,
             resumed: None,
             interrupt: Vec::new(),
+            remote: Vec::new(),
         }
+    }
+
+    /// Leaves out these nodes (other data centers') when streaming.
+    pub fn leave_out(&mut self, remote: Vec<String>) {
+        self.remote = remote;
     }
 
     fn manifest_path(&self) -> PathBuf {
@@ -349,6 +362,9 @@ impl SstableSink {
             } => (sstableloader, {
                 if let Some(tls) = tls {
                     settings = files.loader_tls(tls)?;
+                }
+                if !self.remote.is_empty() {
+                    settings.extend(["-i".to_owned(), self.remote.join(",")]);
                 }
                 vec![
                     "-d".into(),
@@ -715,10 +731,22 @@ impl Sink for SstableSink {
                         ..
                     } => "imported with nodetool import --extended-verify",
                     Stream::Import { .. } => "imported with nodetool import",
+                    _ if !self.remote.is_empty() => {
+                        "streamed to the local datacenter's replicas with sstableloader"
+                    }
                     _ => "streamed to every replica with sstableloader",
                 };
                 let seconds = Counters::get(&counters.loading_micros) as f64 / 1e6;
                 notes.push(format!("{how} in {seconds:.1}s"));
+                if !self.remote.is_empty() {
+                    notes.push(format!(
+                        "--local-dc-only: the replicas in other datacenters ({}) did not get these rows; run `nodetool repair --full {} {}` on one of them (or `nodetool rebuild` from {} on each) before reading there",
+                        self.remote.join(", "),
+                        self.schema.name.keyspace,
+                        self.schema.name.table,
+                        self.options.local_dc.as_deref().unwrap_or("the local datacenter"),
+                    ));
+                }
             }
         }
         Ok(SinkReport { notes })
@@ -812,6 +840,8 @@ mod tests {
             stream: Stream::None,
             format: None,
             job: String::new(),
+            local_dc_only: false,
+            local_dc: None,
         };
         let mut sink =
             SstableSink::new(schema.clone(), options, counters.clone(), Format::Nb, ring);

@@ -179,8 +179,8 @@ fn open(input: &str, options: &OpenOptions) -> Result<Box<dyn Input>, SourceErro
         input: input.to_owned(),
         source,
     };
-    let session = runtime
-        .block_on(cluster::connect(&connection))
+    let (session, dc) = runtime
+        .block_on(cluster::connect_local(&connection))
         .map_err(cluster_error)?;
     let schema = runtime
         .block_on(cluster::read_table_schema(&session, &url.table))
@@ -214,7 +214,7 @@ fn open(input: &str, options: &OpenOptions) -> Result<Box<dyn Input>, SourceErro
         token_range,
         ranges,
         rate: options.cql_rate,
-        dc: connection.dc.clone(),
+        dc,
         concurrency: match options.cql_concurrency {
             0 => CONCURRENCY,
             n => n,
@@ -234,7 +234,7 @@ struct CqlInput {
     ranges: Option<Arc<[(i64, i64)]>>,
     /// Rows per second handed on at most (0: no limit).
     rate: u64,
-    /// The data center whose replicas scan first.
+    /// The local data center: only its replicas scan (all replicas on a one-DC cluster).
     dc: Option<String>,
     /// Ranges scanned at once.
     concurrency: usize,

@@ -53,7 +53,7 @@ pub fn profile_for(
     dc: Option<&str>,
 ) -> ExecutionProfileHandle {
     let state = session.get_cluster_state();
-    let (local, remote): (Vec<Arc<Node>>, Vec<Arc<Node>>) = state
+    let (local, _remote): (Vec<Arc<Node>>, Vec<Arc<Node>>) = state
         .get_token_endpoints(keyspace, table, Token::new(end))
         .into_iter()
         .map(|(node, _)| node)
@@ -63,7 +63,7 @@ pub fn profile_for(
         .pointee_to_builder()
         .load_balancing_policy(Arc::new(ReplicasFirst {
             local,
-            remote,
+            dc: dc.map(str::to_owned),
             turn: AtomicUsize::new(0),
         }))
         .build()
@@ -71,11 +71,13 @@ pub fn profile_for(
 }
 
 /// Sends a range's statements to its replicas: those of the local data center in turn, then
-/// the others, then any node.
+/// any other node of that data center. With a local data center, the other data centers'
+/// replicas (`remote`) are never asked: a dump or a copy reads where the operator said.
 #[derive(Debug)]
 struct ReplicasFirst {
     local: Vec<Arc<Node>>,
-    remote: Vec<Arc<Node>>,
+    /// The local data center, when there is one.
+    dc: Option<String>,
     turn: AtomicUsize,
 }
 
@@ -98,13 +100,11 @@ impl LoadBalancingPolicy for ReplicasFirst {
         _request: &'a RoutingInfo,
         cluster: &'a ClusterState,
     ) -> FallbackPlan<'a> {
-        let replicas = self.local.iter().chain(&self.remote);
+        let dc = self.dc.as_deref();
+        let replicas = self.local.iter();
         let others = cluster.get_nodes_info().iter().filter(move |node| {
-            !self
-                .local
-                .iter()
-                .chain(&self.remote)
-                .any(|r| Arc::ptr_eq(r, node))
+            dc.is_none_or(|dc| node.datacenter.as_deref() == Some(dc))
+                && !self.local.iter().any(|r| Arc::ptr_eq(r, node))
         });
         Box::new(
             replicas
