@@ -87,7 +87,17 @@ pub fn open(spec: &SinkSpec, target: &Target) -> Result<Box<dyn Sink>, SinkError
                 format,
                 ring,
             ));
-            sink.leave_out(remote);
+            // Replicas down as the load begins: sstableloader leaves them out (it would fail
+            // the whole stream on them) and the summary says what they missed.
+            let down = session
+                .get_cluster_state()
+                .get_nodes_info()
+                .iter()
+                .filter(|n| !n.is_connected())
+                .map(|n| n.address.ip().to_string())
+                .filter(|ip| !remote.contains(ip))
+                .collect();
+            sink.leave_out(remote, down);
             sink
         }
         SinkSpec::Dump(options) => Box::new(dump::DumpSink::new(

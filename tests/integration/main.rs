@@ -13,6 +13,7 @@ mod load_parquet;
 mod load_pg;
 mod load_spark;
 mod load_sstables;
+mod nodes_down;
 mod order;
 mod parquet_corpus;
 mod partition_builder;

@@ -29,7 +29,7 @@ use crate::checkpoint::{Marks, Tracker};
 use crate::cluster::Bind;
 use crate::model::token::split_key;
 use crate::model::types::quote_identifier;
-use crate::model::{ColumnKind, CqlType, Partition, TableSchema};
+use crate::model::{ColumnKind, CqlType, Partition, TableSchema, Token};
 use crate::progress::Counters;
 use crate::sink::{PartitionStream, Sink, SinkError};
 
@@ -686,9 +686,52 @@ impl Inner {
                     );
                     tokio::time::sleep(backoff(attempt)).await;
                 }
-                Err(e) => return Err(self.write_error(attempt, e.to_string())),
+                Err(e) => {
+                    let reason = match failure(&e) {
+                        Some(_) => format!("{e}; {}", self.replicas_of(key)),
+                        None => e.to_string(),
+                    };
+                    return Err(self.write_error(attempt, reason));
+                }
             }
         }
+    }
+
+    /// The replicas of partition `key` as the driver sees them (each up or down) and the ring
+    /// range holding its token, for a write that could not reach enough of them.
+    fn replicas_of(&self, key: &[Vec<u8>]) -> String {
+        let token = Token::of_components(key).0;
+        let state = self.session.get_cluster_state();
+        let (ks, table) = (&self.schema.name.keyspace, &self.schema.name.table);
+        let replicas: Vec<String> = state
+            .get_token_endpoints(ks, table, scylla::routing::Token::new(token))
+            .into_iter()
+            .map(|(node, _)| {
+                let state = if node.is_connected() { "up" } else { "down" };
+                format!("{} ({state})", node.address.ip())
+            })
+            .collect();
+        let ring: Vec<i64> = state
+            .replica_locator()
+            .ring()
+            .iter()
+            .map(|(t, _)| t.value())
+            .collect();
+        // The range (previous ring token, next ring token] holding `token`, wrapping around.
+        let end = ring.iter().copied().find(|&t| t >= token);
+        let start = match end {
+            Some(e) => ring.iter().copied().rfind(|&t| t < e),
+            None => None,
+        }
+        .or_else(|| ring.last().copied());
+        let range = match (start, end.or_else(|| ring.first().copied())) {
+            (Some(s), Some(e)) => format!("token range ({s}, {e}]"),
+            _ => "the whole ring".to_owned(),
+        };
+        format!(
+            "token {token} in {range} has replicas {}; once enough of them are up, run the same command again (with --checkpoint FILE it resumes where it stopped)",
+            replicas.join(", ")
+        )
     }
 }
 

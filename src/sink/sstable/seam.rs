@@ -168,6 +168,8 @@ pub struct SstableSink {
     interrupt: Vec<Registered>,
     /// Nodes of other data centers sstableloader leaves out (`--local-dc-only`).
     remote: Vec<String>,
+    /// Nodes down when the load began, which sstableloader leaves out too.
+    down: Vec<String>,
 }
 
 /// A folder name for a replica set: its addresses joined by `+` (`:` of IPv6 as `.`).
@@ -208,12 +210,15 @@ impl SstableSink {
             resumed: None,
             interrupt: Vec::new(),
             remote: Vec::new(),
+            down: Vec::new(),
         }
     }
 
-    /// Leaves out these nodes (other data centers') when streaming.
-    pub fn leave_out(&mut self, remote: Vec<String>) {
+    /// Leaves out these nodes when streaming: other data centers' (`--local-dc-only`) and
+    /// those down.
+    pub fn leave_out(&mut self, remote: Vec<String>, down: Vec<String>) {
         self.remote = remote;
+        self.down = down;
     }
 
     fn manifest_path(&self) -> PathBuf {
@@ -363,8 +368,10 @@ impl SstableSink {
                 if let Some(tls) = tls {
                     settings = files.loader_tls(tls)?;
                 }
-                if !self.remote.is_empty() {
-                    settings.extend(["-i".to_owned(), self.remote.join(",")]);
+                let ignored: Vec<&String> = self.remote.iter().chain(&self.down).collect();
+                if !ignored.is_empty() {
+                    let ignored: Vec<&str> = ignored.iter().map(|s| s.as_str()).collect();
+                    settings.extend(["-i".to_owned(), ignored.join(",")]);
                 }
                 vec![
                     "-d".into(),
@@ -738,6 +745,20 @@ impl Sink for SstableSink {
                 };
                 let seconds = Counters::get(&counters.loading_micros) as f64 / 1e6;
                 notes.push(format!("{how} in {seconds:.1}s"));
+                let missed: Vec<&Pending> = pending
+                    .iter()
+                    .filter(|p| p.nodes.iter().any(|n| self.down.contains(n)))
+                    .collect();
+                if matches!(self.options.stream, Stream::Loader { .. }) && !missed.is_empty() {
+                    let ranges: Vec<&str> = missed.iter().map(|p| p.ranges.as_str()).collect();
+                    notes.push(format!(
+                        "replicas down when the load began ({}) did not get the SSTables of token ranges {}; once they are back, run `nodetool repair --full {} {}` on each of them",
+                        self.down.join(", "),
+                        ranges.join(", "),
+                        self.schema.name.keyspace,
+                        self.schema.name.table,
+                    ));
+                }
                 if !self.remote.is_empty() {
                     notes.push(format!(
                         "--local-dc-only: the replicas in other datacenters ({}) did not get these rows; run `nodetool repair --full {} {}` on one of them (or `nodetool rebuild` from {} on each) before reading there",
