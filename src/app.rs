@@ -57,7 +57,7 @@ fn load(args: LoadArgs) -> Result<ExitCode> {
         table: table_name(&args.table)?,
         open: OpenOptions {
             source_table: args.source.source_table.clone(),
-            connection: Some(args.connection.options()),
+            connection: Some(args.source.cluster.options(&args.connection.options())),
             allow_incomplete: args.source.allow_incomplete,
             cql_without_times: false,
             cql_concurrency: 0,
@@ -218,7 +218,7 @@ fn verify(args: VerifyArgs) -> Result<ExitCode> {
         table: table_name(&args.table)?,
         open: OpenOptions {
             source_table: args.source.source_table.clone(),
-            connection: Some(args.connection.options()),
+            connection: Some(args.source.cluster.options(&args.connection.options())),
             allow_incomplete: args.source.allow_incomplete,
             ..OpenOptions::default()
         },
@@ -492,10 +492,10 @@ async fn connect(args: &ConnectOptions) -> Result<scylla::client::session::Sessi
 async fn copy_schema(args: CopySchemaArgs) -> Result<ExitCode> {
     let target = args.connection.options();
     let from = if args.from_schema.is_empty() {
-        crate::schema_copy::From::Cluster(ConnectOptions {
+        crate::schema_copy::From::Cluster(Box::new(ConnectOptions {
             hosts: args.from_hosts.clone(),
             ..target.clone()
-        })
+        }))
     } else {
         check_inputs(&args.from_schema)?;
         crate::schema_copy::From::Files(args.from_schema.clone())

@@ -9,7 +9,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use scylla::statement::Consistency;
 
-use crate::cluster::ConnectOptions;
+use crate::cluster::{ConnectOptions, SOURCE_PASSWORD_ENV};
 use crate::tls::TlsOptions;
 
 use crate::intake::NullMode;
@@ -152,6 +152,7 @@ impl ConnectionArgs {
             port: self.port,
             username: self.username.clone(),
             password_file: self.password_file.clone(),
+            password_env: crate::cluster::PASSWORD_ENV,
             dc: self.dc.clone(),
             consistency: self.consistency.into(),
             connect_timeout: Duration::from_secs(self.connect_timeout),
@@ -271,6 +272,92 @@ pub struct SourceArgs {
     /// Stop (exit 3) after this many rejected rows.
     #[arg(long, default_value_t = 100)]
     pub max_errors: u64,
+
+    #[command(flatten)]
+    pub cluster: SourceClusterArgs,
+}
+
+/// How to reach the cluster of a `cql://` source when it is not the target's: its own
+/// login, TLS and local datacenter. When none is given the source shares the target's; when
+/// any is, the source's login and TLS come from these alone.
+#[derive(Debug, Clone, Args)]
+pub struct SourceClusterArgs {
+    /// The cql:// source cluster's user; the password comes from CASSBULK_SOURCE_PASSWORD or
+    /// --source-password-file.
+    #[arg(long, env = "CASSBULK_SOURCE_USERNAME", value_name = "NAME")]
+    pub source_username: Option<String>,
+
+    /// A file whose first line is the source cluster's password.
+    #[arg(long, value_name = "FILE")]
+    pub source_password_file: Option<PathBuf>,
+
+    /// TLS to the source cluster (implied by the other --source-tls-* flags).
+    #[arg(long, env = "CASSBULK_SOURCE_TLS")]
+    pub source_tls: bool,
+
+    /// PEM CAs the source cluster's certificates are checked against.
+    #[arg(long, env = "CASSBULK_SOURCE_TLS_CA", value_name = "FILE")]
+    pub source_tls_ca: Option<PathBuf>,
+
+    /// PEM client certificate for the source cluster; goes with --source-tls-key.
+    #[arg(
+        long,
+        env = "CASSBULK_SOURCE_TLS_CERT",
+        value_name = "FILE",
+        requires = "source_tls_key"
+    )]
+    pub source_tls_cert: Option<PathBuf>,
+
+    /// PEM private key of --source-tls-cert.
+    #[arg(
+        long,
+        env = "CASSBULK_SOURCE_TLS_KEY",
+        value_name = "FILE",
+        requires = "source_tls_cert"
+    )]
+    pub source_tls_key: Option<PathBuf>,
+
+    /// The name the source nodes' certificates carry, when not their addresses.
+    #[arg(long, env = "CASSBULK_SOURCE_TLS_SERVER_NAME", value_name = "NAME")]
+    pub source_tls_server_name: Option<String>,
+
+    /// The source cluster's local datacenter (by default the source's contact points').
+    #[arg(long, value_name = "NAME")]
+    pub source_dc: Option<String>,
+}
+
+impl SourceClusterArgs {
+    /// The connection of a `cql://` source: the target's `target`, with this login, TLS and
+    /// datacenter when any is given.
+    pub fn options(&self, target: &ConnectOptions) -> ConnectOptions {
+        let own_security = self.source_username.is_some()
+            || self.source_password_file.is_some()
+            || self.source_tls
+            || self.source_tls_ca.is_some()
+            || self.source_tls_cert.is_some()
+            || self.source_tls_server_name.is_some();
+        let mut options = target.clone();
+        if own_security {
+            options.username = self.source_username.clone();
+            options.password_file = self.source_password_file.clone();
+            options.password_env = SOURCE_PASSWORD_ENV;
+            let tls = self.source_tls
+                || self.source_tls_ca.is_some()
+                || self.source_tls_cert.is_some()
+                || self.source_tls_server_name.is_some();
+            options.tls = tls.then(|| TlsOptions {
+                ca: self.source_tls_ca.clone(),
+                cert: self.source_tls_cert.clone(),
+                key: self.source_tls_key.clone(),
+                server_name: self.source_tls_server_name.clone(),
+                insecure: false,
+            });
+        }
+        // The target's datacenter may name nothing in the source's cluster: the source's is
+        // --source-dc, or its contact points'.
+        options.dc = self.source_dc.clone();
+        options
+    }
 }
 
 #[derive(Debug, Args)]

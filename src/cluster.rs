@@ -27,12 +27,18 @@ use crate::tls::{TlsError, TlsOptions};
 
 /// The environment variable that holds the password.
 pub const PASSWORD_ENV: &str = "CASSBULK_PASSWORD";
+/// The one that holds a `cql://` source cluster's password, when it has its own login.
+pub const SOURCE_PASSWORD_ENV: &str = "CASSBULK_SOURCE_PASSWORD";
 
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum ClusterError {
-    #[error("--username {0} needs a password: set {PASSWORD_ENV} or pass --password-file FILE")]
-    NoPassword(String),
+    #[error("user {user} needs a password: set {env} or pass {flag} FILE")]
+    NoPassword {
+        user: String,
+        env: &'static str,
+        flag: &'static str,
+    },
     #[error("cannot read the password file {path}: {source}")]
     PasswordFile {
         path: PathBuf,
@@ -42,7 +48,7 @@ pub enum ClusterError {
     Connect {
         hosts: String,
         reason: String,
-        hint: &'static str,
+        hint: String,
     },
     #[error("query failed: {statement}: {reason}")]
     Query { statement: String, reason: String },
@@ -85,6 +91,9 @@ pub struct ConnectOptions {
     pub username: Option<String>,
     /// A file whose first line is the password.
     pub password_file: Option<PathBuf>,
+    /// The environment variable the password is read from ([`PASSWORD_ENV`], or
+    /// [`SOURCE_PASSWORD_ENV`] for a source cluster's own login).
+    pub password_env: &'static str,
     /// Prefer replicas in this data center (the local DC for LOCAL_* consistency levels).
     pub dc: Option<String>,
     /// For reads and writes.
@@ -103,6 +112,7 @@ impl Default for ConnectOptions {
             port: 9042,
             username: None,
             password_file: None,
+            password_env: PASSWORD_ENV,
             dc: None,
             consistency: Consistency::LocalQuorum,
             connect_timeout: Duration::from_secs(10),
@@ -143,7 +153,15 @@ fn password(args: &ConnectOptions, username: &str) -> Result<String, ClusterErro
         })?;
         return Ok(text.lines().next().unwrap_or_default().to_owned());
     }
-    std::env::var(PASSWORD_ENV).map_err(|_| ClusterError::NoPassword(username.to_owned()))
+    std::env::var(args.password_env).map_err(|_| ClusterError::NoPassword {
+        user: username.to_owned(),
+        env: args.password_env,
+        flag: if args.password_env == SOURCE_PASSWORD_ENV {
+            "--source-password-file"
+        } else {
+            "--password-file"
+        },
+    })
 }
 
 /// The groups of contact points to try in turn: `--hosts` as one group, or an SRV name's
@@ -245,7 +263,7 @@ async fn connect_groups(args: &ConnectOptions) -> Result<(Session, Vec<String>),
     Err(ClusterError::Connect {
         hosts: args.hosts.join(","),
         reason: "no contact points".into(),
-        hint: "check --hosts",
+        hint: "check --hosts".into(),
     })
 }
 
@@ -291,7 +309,18 @@ async fn connect_to(args: &ConnectOptions, hosts: &[String]) -> Result<Session, 
         let reason = e.to_string();
         ClusterError::Connect {
             hosts: hosts.join(","),
-            hint: connect_hint(&reason, args.tls.is_some()),
+            hint: {
+                let hint = connect_hint(&reason, args.tls.is_some());
+                // A source cluster with its own login and TLS: its flags are --source-*.
+                if args.password_env == SOURCE_PASSWORD_ENV {
+                    hint.replace("--tls", "--source-tls")
+                        .replace("--username", "--source-username")
+                        .replace("--password-file", "--source-password-file")
+                        .replace(PASSWORD_ENV, SOURCE_PASSWORD_ENV)
+                } else {
+                    hint.to_owned()
+                }
+            },
             reason,
         }
     })

@@ -47,7 +47,7 @@ impl Classify for SchemaCopyError {
 
 /// Where the schema comes from.
 pub enum From {
-    Cluster(ConnectOptions),
+    Cluster(Box<ConnectOptions>),
     /// `schema.cql` files (a snapshot's).
     Files(Vec<String>),
 }

@@ -73,7 +73,9 @@ fn a_username_without_a_password_says_where_the_password_comes_from() {
         .args(["inspect", "--table", "ks.t", "--username", "loader"])
         .assert()
         .code(3)
-        .stderr(contains("set CASSBULK_PASSWORD or pass --password-file"));
+        .stderr(contains(
+            "set CASSBULK_PASSWORD or pass --password-file FILE",
+        ));
 }
 
 #[test]

@@ -201,7 +201,7 @@ async fn every_cql_verb_works_against_a_tls_client_certificate_and_password_node
         .filter(|l| !l.starts_with("--"))
         .collect::<Vec<_>>()
         .join("\n");
-    for table in ["accounts", "copied", "bulk"] {
+    for table in ["accounts", "copied", "bulk", "from_parquet", "mended"] {
         common::run(
             &session,
             cql.replace("{{keyspace}}", &ks)
@@ -282,17 +282,69 @@ async fn every_cql_verb_works_against_a_tls_client_certificate_and_password_node
         "{report}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    // A dump of the table to CSV.
-    let out = dir.path().join("dump");
-    let dumped = common::succeeded(
+    // verify --repair fills a table that lacks every row; a second verify finds nothing.
+    let repaired = cassbulk()
+        .args([
+            "verify",
+            &format!("cql://{}/{ks}.accounts", common::hosts()),
+        ])
+        .args([
+            "--table",
+            &format!("{ks}.mended"),
+            "--no-progress",
+            "--repair",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        repaired.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&repaired.stderr)
+    );
+    let again = cassbulk()
+        .args([
+            "verify",
+            &format!("cql://{}/{ks}.accounts", common::hosts()),
+        ])
+        .args(["--table", &format!("{ks}.mended"), "--no-progress"])
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(0));
+    // Dumps of the table in every format.
+    for format in ["csv", "parquet", "pgcopy"] {
+        let out = dir.path().join(format!("dump-{format}"));
+        let dumped = common::succeeded(
+            &cassbulk()
+                .args(["dump", &format!("cql://{}/{ks}.accounts", common::hosts())])
+                .args(["--format", format, "--no-progress", "--to"])
+                .arg(&out)
+                .output()
+                .unwrap(),
+        );
+        assert!(
+            dumped.contains("200 rows read, 200 written"),
+            "{format}: {dumped}"
+        );
+    }
+    // The Parquet dump loads back over TLS: the same cells as the CQL route wrote.
+    common::succeeded(
         &cassbulk()
-            .args(["dump", &format!("cql://{}/{ks}.accounts", common::hosts())])
-            .args(["--format", "csv", "--no-progress", "--to"])
-            .arg(&out)
+            .arg("load")
+            .arg(dir.path().join("dump-parquet"))
+            .args(["--table", &format!("{ks}.from_parquet"), "--no-progress"])
+            .args(["--writetime", "2026-01-01T00:00:00Z"])
             .output()
             .unwrap(),
     );
-    assert!(dumped.contains("200 rows read, 200 written"), "{dumped}");
+    let values = |table: &str| {
+        format!("SELECT username, email, bio, accepted_licences, login_count FROM {ks}.{table}")
+    };
+    let mut from_parquet = common::rows(&session, &values("from_parquet")).await;
+    let mut original = common::rows(&session, &values("accounts")).await;
+    from_parquet.sort();
+    original.sort();
+    assert_eq!(from_parquet, original, "a Parquet dump loads back equal");
     // copy-schema and inspect read the schema through the same connection.
     let stdout = cassbulk()
         .args([
@@ -563,4 +615,87 @@ async fn sstableloader_streams_over_tls_with_a_client_certificate_and_no_secret_
         })
         .collect();
     assert!(left.is_empty(), "{left:?}");
+}
+
+#[tokio::test]
+async fn a_cql_source_connects_with_its_own_login_and_ca() {
+    if !secure() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let session = session(dir.path()).await;
+    let ks = common::keyspace(&session, "source_tls").await;
+    accounts_table(&session, &ks, "accounts").await;
+    accounts_table(&session, &ks, "copied").await;
+    common::succeeded(
+        &cassbulk()
+            .arg("load")
+            .arg(accounts().join("accounts.dump"))
+            .args(["--table", &format!("{ks}.accounts"), "--no-progress"])
+            .args(["--writetime-column", "last_updated"])
+            .output()
+            .unwrap(),
+    );
+    // The "old cluster": a login of its own, its CA in a file of its own.
+    let source_password = "old-secret-3141";
+    common::run(
+        &session,
+        &format!(
+            "CREATE ROLE IF NOT EXISTS old_reader WITH PASSWORD = '{source_password}' AND LOGIN = true AND SUPERUSER = true"
+        ),
+    )
+    .await;
+    let source_ca = dir.path().join("old-cluster-ca.pem");
+    std::fs::copy(tls_dir().join("ca.pem"), &source_ca).unwrap();
+    let source = format!("cql://{}/{ks}.accounts", common::hosts());
+    let with_source = |cmd: &mut assert_cmd::Command, ca: &Path| {
+        cmd.env("CASSBULK_SOURCE_USERNAME", "old_reader")
+            .env("CASSBULK_SOURCE_PASSWORD", source_password)
+            .env("CASSBULK_SOURCE_TLS_CA", ca)
+            .env("CASSBULK_SOURCE_TLS_CERT", tls_dir().join("client.pem"))
+            .env("CASSBULK_SOURCE_TLS_KEY", tls_dir().join("client.key"));
+    };
+    let mut copy = cassbulk();
+    with_source(&mut copy, &source_ca);
+    common::succeeded(
+        &copy
+            .args(["load", &source])
+            .args(["--table", &format!("{ks}.copied"), "--no-progress"])
+            .output()
+            .unwrap(),
+    );
+    let mut check = cassbulk();
+    with_source(&mut check, &source_ca);
+    let verify = check
+        .args([
+            "verify",
+            &source,
+            "--table",
+            &format!("{ks}.copied"),
+            "--no-progress",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        verify.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+    // The source's CA is the source's alone: a wrong one fails the source, naming it.
+    let mut wrong = cassbulk();
+    with_source(&mut wrong, &tls_dir().join("client.pem"));
+    let out = wrong
+        .args(["load", &source])
+        .args(["--table", &format!("{ks}.copied"), "--no-progress"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.contains(&source) && last.contains("--source-tls-ca"),
+        "{last}"
+    );
+    assert!(!stderr.contains(source_password), "{stderr}");
 }
