@@ -336,6 +336,8 @@ fn connect_hint(reason: &str, tls: bool) -> &'static str {
         && (reason.contains("Connection reset by peer") || reason.contains("already broken"))
     {
         "the node closed the TLS connection: if it requires a client certificate, give --tls-cert and --tls-key"
+    } else if reason.contains("certificate expired") || reason.contains("not valid before") {
+        "the node's certificate is outside its validity dates: renew it on the node, or check this machine's clock"
     } else if reason.contains("peer certificate") {
         "the node's certificate is not trusted: check --tls-ca, and --tls-server-name when the certificate names a host rather than the node's address"
     } else if !tls

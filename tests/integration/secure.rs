@@ -345,25 +345,28 @@ async fn every_cql_verb_works_against_a_tls_client_certificate_and_password_node
     from_parquet.sort();
     original.sort();
     assert_eq!(from_parquet, original, "a Parquet dump loads back equal");
-    // copy-schema and inspect read the schema through the same connection.
-    let stdout = cassbulk()
-        .args([
-            "copy-schema",
-            "--from-hosts",
-            &common::hosts(),
-            "--keyspace",
-            &ks,
-        ])
-        .args(["--to-keyspace", "elsewhere", "--dry-run"])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&stdout.stdout);
-    assert!(
-        stdout.status.success(),
-        "{}",
-        String::from_utf8_lossy(&stdout.stderr)
+    // copy-schema and inspect read the schema through the same connection; the copy is
+    // made, and the node describes the new table.
+    let copy = format!("{ks}_copy");
+    common::succeeded(
+        &cassbulk()
+            .args([
+                "copy-schema",
+                "--from-hosts",
+                &common::hosts(),
+                "--keyspace",
+                &ks,
+            ])
+            .args(["--to-keyspace", &copy])
+            .output()
+            .unwrap(),
     );
-    assert!(text.contains("elsewhere.accounts"), "{text}");
+    let copied_tables = common::rows(
+        &session,
+        &format!("SELECT table_name FROM system_schema.tables WHERE keyspace_name = '{copy}'"),
+    )
+    .await;
+    assert_eq!(copied_tables.len(), 5, "{copied_tables:?}");
     let inspect = cassbulk()
         .args(["inspect", "--table", &format!("{ks}.accounts")])
         .output()
@@ -698,4 +701,54 @@ async fn a_cql_source_connects_with_its_own_login_and_ca() {
         "{last}"
     );
     assert!(!stderr.contains(source_password), "{stderr}");
+}
+
+#[test]
+fn an_expired_server_certificate_fails_with_exit_3_naming_the_host_and_the_dates() {
+    if !secure() {
+        return;
+    }
+    // A real TLS server (openssl s_server) with the node's key and a certificate the test
+    // CA signed, valid for one day that ended two days ago.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let mut server = Command::new("openssl")
+        .args(["s_server", "-quiet", "-accept"])
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("-cert")
+        .arg(tls_dir().join("expired.pem"))
+        .arg("-key")
+        .arg(tls_dir().join("node.key"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "openssl s_server did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = cassbulk()
+        .env("CASSBULK_HOSTS", format!("127.0.0.1:{port}"))
+        .args([
+            "inspect",
+            "--table",
+            "system.local",
+            "--connect-timeout",
+            "5",
+        ])
+        .output()
+        .unwrap();
+    let _ = server.kill();
+    let _ = server.wait();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(last.contains(&format!("127.0.0.1:{port}")), "{last}");
+    assert!(last.contains("certificate expired"), "{last}");
+    assert!(last.contains("renew it on the node"), "{last}");
 }
