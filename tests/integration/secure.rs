@@ -201,7 +201,15 @@ async fn every_cql_verb_works_against_a_tls_client_certificate_and_password_node
         .filter(|l| !l.starts_with("--"))
         .collect::<Vec<_>>()
         .join("\n");
-    for table in ["accounts", "copied", "bulk", "from_parquet", "mended"] {
+    for table in [
+        "accounts",
+        "copied",
+        "bulk",
+        "from_parquet",
+        "mended",
+        "ttl_cql",
+        "ttl_bulk",
+    ] {
         common::run(
             &session,
             cql.replace("{{keyspace}}", &ks)
@@ -257,6 +265,42 @@ async fn every_cql_verb_works_against_a_tls_client_certificate_and_password_node
     via_cql.sort();
     via_sstable.sort();
     assert_eq!(via_cql, via_sstable, "both routes write the same cells");
+    // TTLs over TLS, both routes: every cell written now expires a day later. (The write
+    // time is now: the routes part ways for old write times, see the session 20 note.)
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros()
+        .to_string();
+    for (table, route) in [("ttl_cql", "cql"), ("ttl_bulk", "sstable")] {
+        let staging = tempfile::tempdir().unwrap();
+        common::succeeded(
+            &cassbulk()
+                .arg("load")
+                .arg(accounts().join("accounts.dump"))
+                .args(["--table", &format!("{ks}.{table}"), "--no-progress"])
+                .args(["--ttl", "86400", "--writetime", &now])
+                .args(["--via", route, "--stream", "import"])
+                .args(["--nodetool", &nodetool, "--jmx-username", "cassandra"])
+                .arg("--sstable-dir")
+                .arg(staging.path())
+                .env("CASSBULK_JMX_PASSWORD", JMX_PASSWORD)
+                .output()
+                .unwrap(),
+        );
+        let ttls = common::rows(&session, &format!("SELECT ttl(email) FROM {ks}.{table}")).await;
+        assert_eq!(ttls.len(), 200, "{table}");
+        // Rows without an email have no cell to carry a TTL.
+        let left: Vec<i32> = ttls
+            .iter()
+            .filter_map(|row| row[0].clone())
+            .map(|b| i32::from_be_bytes(b.try_into().unwrap()))
+            .collect();
+        assert!(left.len() > 100, "{table}: {} emails", left.len());
+        for ttl in left {
+            assert!((86_400 - 300..=86_400).contains(&ttl), "{table}: ttl {ttl}");
+        }
+    }
     // A live-table copy (both sides TLS), then verify: the copy equals its source, write
     // times included.
     common::succeeded(
@@ -366,7 +410,7 @@ async fn every_cql_verb_works_against_a_tls_client_certificate_and_password_node
         &format!("SELECT table_name FROM system_schema.tables WHERE keyspace_name = '{copy}'"),
     )
     .await;
-    assert_eq!(copied_tables.len(), 5, "{copied_tables:?}");
+    assert_eq!(copied_tables.len(), 7, "{copied_tables:?}");
     let inspect = cassbulk()
         .args(["inspect", "--table", &format!("{ks}.accounts")])
         .output()
