@@ -168,3 +168,26 @@ pub fn table_dir(n: usize, ks: &str, table: &str) -> std::path::PathBuf {
         })
         .unwrap()
 }
+
+/// The `accounts` fixture folder: a pg_dump of 200 accounts and their CQL table.
+pub fn accounts() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/accounts")
+}
+
+/// Creates the `accounts` fixture's table (`accounts.cql`) as `{ks}.{table}`.
+pub async fn accounts_table(session: &Session, ks: &str, table: &str) {
+    let cql = std::fs::read_to_string(accounts().join("accounts.cql"))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("--"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    run(
+        session,
+        cql.replace("{{keyspace}}", ks)
+            .replace(".accounts (", &format!(".{table} ("))
+            .trim()
+            .trim_end_matches(';'),
+    )
+    .await;
+}

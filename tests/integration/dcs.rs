@@ -5,12 +5,10 @@
 //! node's own `system_views` latency tables are the referee: they count what it coordinated
 //! and what it read for the table. Elsewhere these tests say so and pass.
 
-use std::path::PathBuf;
-
 use scylla::statement::Consistency;
 use scylla::statement::unprepared::Statement;
 
-use crate::common;
+use crate::common::{self, accounts, accounts_table};
 
 fn two_dcs() -> bool {
     let on = std::env::var("CASSBULK_TEST_DCS").is_ok_and(|v| v == "1");
@@ -18,10 +16,6 @@ fn two_dcs() -> bool {
         eprintln!("skipped: needs two datacenters (CASSBULK_TEST_DCS=1, see scripts/test)");
     }
     on
-}
-
-fn accounts() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/accounts")
 }
 
 /// A keyspace replicated to both datacenters, with an `accounts`-shaped table per name.
@@ -34,21 +28,8 @@ async fn keyspace(session: &scylla::client::session::Session, tables: &[&str]) -
         ),
     )
     .await;
-    let cql = std::fs::read_to_string(accounts().join("accounts.cql"))
-        .unwrap()
-        .lines()
-        .filter(|l| !l.starts_with("--"))
-        .collect::<Vec<_>>()
-        .join("\n");
     for table in tables {
-        common::run(
-            session,
-            cql.replace("{{keyspace}}", &ks)
-                .replace(".accounts (", &format!(".{table} ("))
-                .trim()
-                .trim_end_matches(';'),
-        )
-        .await;
+        accounts_table(session, &ks, table).await;
     }
     ks
 }

@@ -6,12 +6,10 @@
 //! leaves a down replica out and says what it missed and what to run. Elsewhere these tests
 //! say so and pass.
 
-use std::path::PathBuf;
-
 use scylla::statement::Consistency;
 use scylla::statement::unprepared::Statement;
 
-use crate::common;
+use crate::common::{self, accounts, accounts_table};
 
 fn ring() -> bool {
     let on = std::env::var("CASSBULK_TEST_RING").is_ok_and(|v| v == "1");
@@ -19,10 +17,6 @@ fn ring() -> bool {
         eprintln!("skipped: needs the three-node ring (CASSBULK_TEST_RING=1, see scripts/test)");
     }
     on
-}
-
-fn accounts() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/accounts")
 }
 
 /// Brings node N back when dropped, so a failing test does not leave the ring short.
@@ -59,19 +53,7 @@ async fn table(session: &scylla::client::session::Session) -> String {
         ),
     )
     .await;
-    let cql = std::fs::read_to_string(accounts().join("accounts.cql"))
-        .unwrap()
-        .lines()
-        .filter(|l| !l.starts_with("--"))
-        .collect::<Vec<_>>()
-        .join("\n");
-    common::run(
-        session,
-        cql.replace("{{keyspace}}", &ks)
-            .trim()
-            .trim_end_matches(';'),
-    )
-    .await;
+    accounts_table(session, &ks, "accounts").await;
     ks
 }
 

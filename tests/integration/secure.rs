@@ -15,7 +15,7 @@ use std::process::{Command, Output, Stdio};
 use cassbulk::cluster::{self, ConnectOptions};
 use cassbulk::tls::TlsOptions;
 
-use crate::common;
+use crate::common::{self, accounts, accounts_table};
 
 const PASSWORD: &str = "cassandra";
 /// The JMX password `scripts/cassandra start --auth` sets.
@@ -77,24 +77,6 @@ fn cassbulk_tls_only() -> assert_cmd::Command {
         .env("CASSBULK_TLS_CERT", dir.join("client.pem"))
         .env("CASSBULK_TLS_KEY", dir.join("client.key"));
     cmd
-}
-
-/// The `accounts` fixture's table as `{ks}.{table}`.
-async fn accounts_table(session: &scylla::client::session::Session, ks: &str, table: &str) {
-    let cql = std::fs::read_to_string(accounts().join("accounts.cql"))
-        .unwrap()
-        .lines()
-        .filter(|l| !l.starts_with("--"))
-        .collect::<Vec<_>>()
-        .join("\n");
-    common::run(
-        session,
-        cql.replace("{{keyspace}}", ks)
-            .replace(".accounts (", &format!(".{table} ("))
-            .trim()
-            .trim_end_matches(';'),
-    )
-    .await;
 }
 
 /// Runs `cmd` to its end while reading, every millisecond or two, the command line of it and
@@ -183,10 +165,6 @@ fn cassbulk() -> assert_cmd::Command {
     cmd
 }
 
-fn accounts() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/accounts")
-}
-
 #[tokio::test]
 async fn every_cql_verb_works_against_a_tls_client_certificate_and_password_node() {
     if !secure() {
@@ -195,12 +173,6 @@ async fn every_cql_verb_works_against_a_tls_client_certificate_and_password_node
     let dir = tempfile::tempdir().unwrap();
     let session = session(dir.path()).await;
     let ks = common::keyspace(&session, "tls").await;
-    let cql = std::fs::read_to_string(accounts().join("accounts.cql"))
-        .unwrap()
-        .lines()
-        .filter(|l| !l.starts_with("--"))
-        .collect::<Vec<_>>()
-        .join("\n");
     for table in [
         "accounts",
         "copied",
@@ -210,14 +182,7 @@ async fn every_cql_verb_works_against_a_tls_client_certificate_and_password_node
         "ttl_cql",
         "ttl_bulk",
     ] {
-        common::run(
-            &session,
-            cql.replace("{{keyspace}}", &ks)
-                .replace(".accounts (", &format!(".{table} ("))
-                .trim()
-                .trim_end_matches(';'),
-        )
-        .await;
+        accounts_table(&session, &ks, table).await;
     }
     // A pg_dump load over CQL.
     common::succeeded(

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use crate::common;
+use crate::common::{self, accounts, accounts_table};
 
 fn resolv_conf() -> Option<PathBuf> {
     let conf = std::env::var_os("CASSBULK_TEST_RESOLV_CONF").map(PathBuf::from);
@@ -23,25 +23,10 @@ fn cassbulk(conf: &PathBuf, name: &str) -> assert_cmd::Command {
     cmd
 }
 
-fn accounts() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/accounts")
-}
-
-async fn accounts_table(session: &scylla::client::session::Session, name: &str) -> String {
+/// A keyspace of the test's own with the `accounts` table.
+async fn keyspace(session: &scylla::client::session::Session, name: &str) -> String {
     let ks = common::keyspace(session, name).await;
-    let cql = std::fs::read_to_string(accounts().join("accounts.cql"))
-        .unwrap()
-        .lines()
-        .filter(|l| !l.starts_with("--"))
-        .collect::<Vec<_>>()
-        .join("\n");
-    common::run(
-        session,
-        cql.replace("{{keyspace}}", &ks)
-            .trim()
-            .trim_end_matches(';'),
-    )
-    .await;
+    accounts_table(session, &ks, "accounts").await;
     ks
 }
 
@@ -51,7 +36,7 @@ async fn a_load_finds_its_contact_points_in_srv_records() {
         return;
     };
     let session = common::session().await;
-    let ks = accounts_table(&session, "srv_one").await;
+    let ks = keyspace(&session, "srv_one").await;
     let mut load = cassbulk(&conf, "one");
     common::succeeded(
         &load
@@ -71,7 +56,7 @@ async fn with_the_best_priority_hosts_down_the_next_group_is_used() {
         return;
     };
     let session = common::session().await;
-    let ks = accounts_table(&session, "srv_failover").await;
+    let ks = keyspace(&session, "srv_failover").await;
     // Priority 10 is node1's port 9999 (nothing listens) and 127.0.0.9 (no node): the port
     // comes from each record, and only priority 20's node1:9042 answers.
     let stderr = common::succeeded(
