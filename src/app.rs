@@ -44,6 +44,15 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
 
 fn load(args: LoadArgs) -> Result<ExitCode> {
     check_inputs(&args.inputs)?;
+    check_source_cluster(&args.source, &args.inputs)?;
+    if args.jmx_username.is_some()
+        && !(args.via == Via::Sstable && args.stream == StreamMode::Import)
+    {
+        return Err(UsageError(
+            "--jmx-username (or CASSBULK_JMX_USERNAME) is nodetool's JMX login and goes with --via sstable --stream import; leave it out here".into(),
+        )
+        .into());
+    }
     if args.local_dc_only && !(args.via == Via::Sstable && args.stream == StreamMode::Sstableloader)
     {
         return Err(UsageError(
@@ -180,6 +189,17 @@ fn parse_decimal(text: &str) -> Result<(u8, i8)> {
 }
 
 /// Refuses URLs of schemes no source reads.
+/// The --source-* flags are for a cql:// input's cluster; without one they would do nothing.
+fn check_source_cluster(source: &SourceArgs, inputs: &[String]) -> Result<()> {
+    match source.cluster.first_given() {
+        Some(flag) if !inputs.iter().any(|i| i.starts_with("cql://")) => Err(UsageError(format!(
+            "{flag} (or its CASSBULK_SOURCE_* variable) is for the cluster of a cql:// input, and this run reads none; leave it out"
+        ))
+        .into()),
+        _ => Ok(()),
+    }
+}
+
 fn check_schemes(inputs: &[String]) -> Result<()> {
     if let Some(url) = inputs
         .iter()
@@ -195,6 +215,7 @@ fn check_schemes(inputs: &[String]) -> Result<()> {
 
 fn verify(args: VerifyArgs) -> Result<ExitCode> {
     check_inputs(&args.inputs)?;
+    check_source_cluster(&args.source, &args.inputs)?;
     check_schemes(&args.inputs)?;
     let sample = match args.sample {
         None => None,
@@ -449,11 +470,18 @@ fn loader_hosts(options: &ConnectOptions) -> Result<(Vec<String>, u16)> {
     } else {
         cluster::contact_points(&options.hosts, options.port)
     };
-    let port = points
-        .first()
-        .and_then(|p| p.rsplit_once(':'))
-        .and_then(|(_, port)| port.parse().ok())
-        .unwrap_or(options.port);
+    let ports: Vec<u16> = points
+        .iter()
+        .filter_map(|p| p.rsplit_once(':'))
+        .filter_map(|(_, port)| port.parse().ok())
+        .collect();
+    let port = ports.first().copied().unwrap_or(options.port);
+    if let Some(other) = ports.iter().find(|&&p| p != port) {
+        return Err(UsageError(format!(
+            "--stream sstableloader takes one native port (-p), and the contact points use {port} and {other}; give --hosts with one port, or use --stream import"
+        ))
+        .into());
+    }
     let hosts = points
         .iter()
         .map(|p| {

@@ -162,11 +162,13 @@ impl ConnectionArgs {
 
     /// TLS settings, when any --tls flag asks for TLS.
     fn tls_options(&self) -> Option<TlsOptions> {
-        let wanted = self.tls
-            || self.tls_insecure
-            || self.tls_ca.is_some()
-            || self.tls_cert.is_some()
-            || self.tls_server_name.is_some();
+        let settings = tls_settings(
+            self.tls || self.tls_insecure,
+            &self.tls_ca,
+            &self.tls_cert,
+            &self.tls_key,
+            &self.tls_server_name,
+        );
         static WARNED: std::sync::Once = std::sync::Once::new();
         if self.tls_insecure {
             WARNED.call_once(|| {
@@ -175,14 +177,29 @@ impl ConnectionArgs {
             );
             });
         }
-        wanted.then(|| TlsOptions {
-            ca: self.tls_ca.clone(),
-            cert: self.tls_cert.clone(),
-            key: self.tls_key.clone(),
-            server_name: self.tls_server_name.clone(),
+        settings.map(|tls| TlsOptions {
             insecure: self.tls_insecure,
+            ..tls
         })
     }
+}
+
+/// TLS settings when `on` or any of the files or the name is given (each implies TLS).
+fn tls_settings(
+    on: bool,
+    ca: &Option<PathBuf>,
+    cert: &Option<PathBuf>,
+    key: &Option<PathBuf>,
+    server_name: &Option<String>,
+) -> Option<TlsOptions> {
+    let wanted = on || ca.is_some() || cert.is_some() || server_name.is_some();
+    wanted.then(|| TlsOptions {
+        ca: ca.clone(),
+        cert: cert.clone(),
+        key: key.clone(),
+        server_name: server_name.clone(),
+        insecure: false,
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -327,31 +344,43 @@ pub struct SourceClusterArgs {
 }
 
 impl SourceClusterArgs {
+    /// The first --source-* flag given (from the command line or the environment), if any.
+    pub fn first_given(&self) -> Option<&'static str> {
+        [
+            (self.source_username.is_some(), "--source-username"),
+            (
+                self.source_password_file.is_some(),
+                "--source-password-file",
+            ),
+            (self.source_tls, "--source-tls"),
+            (self.source_tls_ca.is_some(), "--source-tls-ca"),
+            (self.source_tls_cert.is_some(), "--source-tls-cert"),
+            (
+                self.source_tls_server_name.is_some(),
+                "--source-tls-server-name",
+            ),
+            (self.source_dc.is_some(), "--source-dc"),
+        ]
+        .into_iter()
+        .find_map(|(given, flag)| given.then_some(flag))
+    }
+
     /// The connection of a `cql://` source: the target's `target`, with this login, TLS and
     /// datacenter when any is given.
     pub fn options(&self, target: &ConnectOptions) -> ConnectOptions {
-        let own_security = self.source_username.is_some()
-            || self.source_password_file.is_some()
-            || self.source_tls
-            || self.source_tls_ca.is_some()
-            || self.source_tls_cert.is_some()
-            || self.source_tls_server_name.is_some();
+        let tls = tls_settings(
+            self.source_tls,
+            &self.source_tls_ca,
+            &self.source_tls_cert,
+            &self.source_tls_key,
+            &self.source_tls_server_name,
+        );
         let mut options = target.clone();
-        if own_security {
+        if tls.is_some() || self.source_username.is_some() || self.source_password_file.is_some() {
             options.username = self.source_username.clone();
             options.password_file = self.source_password_file.clone();
             options.password_env = SOURCE_PASSWORD_ENV;
-            let tls = self.source_tls
-                || self.source_tls_ca.is_some()
-                || self.source_tls_cert.is_some()
-                || self.source_tls_server_name.is_some();
-            options.tls = tls.then(|| TlsOptions {
-                ca: self.source_tls_ca.clone(),
-                cert: self.source_tls_cert.clone(),
-                key: self.source_tls_key.clone(),
-                server_name: self.source_tls_server_name.clone(),
-                insecure: false,
-            });
+            options.tls = tls;
         }
         // The target's datacenter may name nothing in the source's cluster: the source's is
         // --source-dc, or its contact points'.

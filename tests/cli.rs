@@ -185,3 +185,31 @@ fn sstableloader_with_a_password_or_without_a_ca_is_refused_before_anything_is_r
     let stderr = load(&["--tls"]);
     assert!(stderr.contains("needs --tls-ca"), "{stderr}");
 }
+
+#[test]
+fn flags_for_another_route_or_a_missing_cql_input_are_refused_not_ignored() {
+    let dump = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/accounts/accounts.dump"
+    );
+    let load = |extra: &[&str]| {
+        let out = cassbulk()
+            .args(["load", dump, "--table", "ks.t", "--hosts", "192.0.2.1"])
+            .args(extra)
+            .env_remove("CASSBULK_JMX_USERNAME")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        String::from_utf8(out.stderr).unwrap()
+    };
+    // A JMX login on the CQL route, where no nodetool runs.
+    let stderr = load(&["--jmx-username", "ops"]);
+    assert!(
+        stderr.contains("goes with --via sstable --stream import"),
+        "{stderr}"
+    );
+    // A source cluster's settings without a cql:// input.
+    let stderr = load(&["--source-dc", "dc1"]);
+    assert!(stderr.contains("--source-dc"), "{stderr}");
+    assert!(stderr.contains("reads none"), "{stderr}");
+}

@@ -237,18 +237,28 @@ async fn every_cql_verb_works_against_a_tls_client_certificate_and_password_node
         .unwrap()
         .as_micros()
         .to_string();
-    for (table, route) in [("ttl_cql", "cql"), ("ttl_bulk", "sstable")] {
-        let staging = tempfile::tempdir().unwrap();
+    let staging = tempfile::tempdir().unwrap();
+    let staging_dir = staging.path().to_str().unwrap();
+    let bulk = [
+        "--via",
+        "sstable",
+        "--stream",
+        "import",
+        "--nodetool",
+        &nodetool,
+        "--jmx-username",
+        "cassandra",
+        "--sstable-dir",
+        staging_dir,
+    ];
+    for (table, route) in [("ttl_cql", &[][..]), ("ttl_bulk", &bulk[..])] {
         common::succeeded(
             &cassbulk()
                 .arg("load")
                 .arg(accounts().join("accounts.dump"))
                 .args(["--table", &format!("{ks}.{table}"), "--no-progress"])
                 .args(["--ttl", "86400", "--writetime", &now])
-                .args(["--via", route, "--stream", "import"])
-                .args(["--nodetool", &nodetool, "--jmx-username", "cassandra"])
-                .arg("--sstable-dir")
-                .arg(staging.path())
+                .args(route)
                 .env("CASSBULK_JMX_PASSWORD", JMX_PASSWORD)
                 .output()
                 .unwrap(),

@@ -368,9 +368,13 @@ impl SstableSink {
                 if let Some(tls) = tls {
                     settings = files.loader_tls(tls)?;
                 }
-                let ignored: Vec<&String> = self.remote.iter().chain(&self.down).collect();
+                let ignored: Vec<&str> = self
+                    .remote
+                    .iter()
+                    .chain(&self.down)
+                    .map(String::as_str)
+                    .collect();
                 if !ignored.is_empty() {
-                    let ignored: Vec<&str> = ignored.iter().map(|s| s.as_str()).collect();
                     settings.extend(["-i".to_owned(), ignored.join(",")]);
                 }
                 vec![

@@ -43,7 +43,7 @@ pub fn ring_tokens(session: &Session) -> Vec<i64> {
     tokens
 }
 
-/// Where the scan of `(_, end]` of `keyspace.table` goes: its replicas (those in `dc` first)
+/// Where the scan of `(_, end]` of `keyspace.table` goes: its replicas (only those in `dc`)
 /// as an execution profile built on the session's own (consistency, timeouts).
 pub fn profile_for(
     session: &Session,
@@ -53,11 +53,12 @@ pub fn profile_for(
     dc: Option<&str>,
 ) -> ExecutionProfileHandle {
     let state = session.get_cluster_state();
-    let (local, _remote): (Vec<Arc<Node>>, Vec<Arc<Node>>) = state
+    let local: Vec<Arc<Node>> = state
         .get_token_endpoints(keyspace, table, Token::new(end))
         .into_iter()
         .map(|(node, _)| node)
-        .partition(|node| dc.is_none_or(|dc| node.datacenter.as_deref() == Some(dc)));
+        .filter(|node| dc.is_none_or(|dc| node.datacenter.as_deref() == Some(dc)))
+        .collect();
     session
         .get_default_execution_profile_handle()
         .pointee_to_builder()
@@ -72,7 +73,7 @@ pub fn profile_for(
 
 /// Sends a range's statements to its replicas: those of the local data center in turn, then
 /// any other node of that data center. With a local data center, the other data centers'
-/// replicas (`remote`) are never asked: a dump or a copy reads where the operator said.
+/// nodes are never asked: a dump or a copy reads where the operator said.
 #[derive(Debug)]
 struct ReplicasFirst {
     local: Vec<Arc<Node>>,
