@@ -189,6 +189,7 @@ fn options() -> MappingOptions {
         nulls: NullMode::Unset,
         ignore_columns: Vec::new(),
         strict: false,
+        ..MappingOptions::default()
     }
 }
 

@@ -14,6 +14,7 @@ use crate::cli::{
 };
 use crate::cluster::{self, ConnectOptions};
 use crate::exit::Classify;
+use crate::intake::TtlOrigin;
 use crate::load::{self, LoadJob, Purge};
 use crate::model::literal::{parse_date, parse_literal};
 use crate::model::{TableName, TableSchema, Token};
@@ -162,6 +163,8 @@ fn mapping(source: &SourceArgs) -> Result<MappingOptions> {
         nulls: source.nulls,
         ignore_columns: source.ignore_columns.clone(),
         strict: source.strict,
+        // `load` counts TTLs from its start (see `load::run`).
+        ttl_origin: TtlOrigin::WriteTime,
     })
 }
 

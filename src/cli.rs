@@ -249,11 +249,12 @@ pub struct SourceArgs {
     #[arg(long, value_name = "TIME")]
     pub writetime: Option<String>,
 
-    /// TTL in seconds for every cell.
+    /// TTL in seconds for every cell, counted from the load as Cassandra counts `USING TTL`
+    /// (not from the write time), on every route.
     #[arg(long, value_name = "SECONDS", conflicts_with = "ttl_column")]
     pub ttl: Option<u32>,
 
-    /// Source column holding each row's TTL in seconds.
+    /// Source column holding each row's TTL in seconds (NULL or 0: none), counted like --ttl.
     #[arg(long, value_name = "COL")]
     pub ttl_column: Option<String>,
 

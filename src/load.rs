@@ -15,7 +15,7 @@ use crate::checkpoint::{self, CheckpointError, Marks};
 use crate::cleanup::install_interrupt_cleanup;
 use crate::cluster::{self, ClusterError, ConnectOptions};
 use crate::exit::{Classified, Classify};
-use crate::intake::RowBatch;
+use crate::intake::{RowBatch, TtlOrigin};
 use crate::merge::purge_tombstones;
 use crate::model::schema_cql::table_from_cql;
 use crate::model::{Partition, TableName, TableSchema};
@@ -184,9 +184,15 @@ pub fn run(job: LoadJob) -> Result<LoadReport, LoadError> {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
     let gc_before = gc_grace.map(|g| now - g);
+    // TTLs count from the load, as the node counts `USING TTL` on the CQL route, so both routes
+    // leave the same `ttl()` whatever the write times.
+    let mapping = MappingOptions {
+        ttl_origin: TtlOrigin::At(now),
+        ..job.mapping.clone()
+    };
     let planned = opened
         .into_iter()
-        .map(|source| source.plan(schema.clone(), &job.mapping))
+        .map(|source| source.plan(schema.clone(), &mapping))
         .collect::<Result<Vec<_>, _>>()?;
     let (inputs, not_filled) = state_plans(&planned);
     let rejects = Arc::new(Rejects::new(job.rejects.as_deref(), job.max_errors)?);

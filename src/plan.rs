@@ -4,7 +4,7 @@
 
 use thiserror::Error;
 
-use crate::intake::NullMode;
+use crate::intake::{NullMode, TtlOrigin};
 use crate::model::literal::parse_timestamp_micros;
 use crate::model::{ColumnKind, TableSchema};
 
@@ -80,6 +80,9 @@ pub struct MappingOptions {
     pub ttl: Option<u32>,
     pub ttl_column: Option<String>,
     pub nulls: NullMode,
+    /// What `--ttl`/`--ttl-column` count from: the load's start for `load`, the write time for
+    /// `verify` (see [`TtlOrigin`]).
+    pub ttl_origin: TtlOrigin,
     /// Source columns meant to be left out (`--ignore-columns`); any other source column that
     /// fills nothing is refused.
     pub ignore_columns: Vec<String>,

@@ -16,7 +16,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::intake::row::{
-    ColumnRef, ElementColumn, NullMode, RowAccess, RowError, build_partition,
+    ColumnRef, ElementColumn, NullMode, RowAccess, RowError, TtlOrigin, build_partition,
 };
 use crate::model::{Partition, TableSchema};
 
@@ -36,6 +36,8 @@ pub struct BatchShape {
     /// Per CQL column: whether the input maps it (only mapped NULLs may delete).
     pub mapped: Vec<bool>,
     pub nulls: NullMode,
+    /// What the rows' TTLs count from.
+    pub ttl_origin: TtlOrigin,
 }
 
 /// One column's values for every row of a batch.
@@ -237,7 +239,9 @@ impl RowBatch {
             &self.row(row),
             &self.shape.mapped,
             self.timestamps[row],
-            (ttl > 0).then_some(ttl),
+            self.shape
+                .ttl_origin
+                .liveness(self.timestamps[row], Some(ttl)),
             self.shape.nulls,
         )
     }
@@ -270,6 +274,7 @@ mod tests {
             schema: Arc::new(schema),
             mapped: vec![true, true, true],
             nulls: NullMode::Unset,
+            ttl_origin: TtlOrigin::WriteTime,
         })
     }
 
@@ -396,6 +401,7 @@ mod tests {
                 schema: Arc::new(schema.clone()),
                 mapped: vec![true, true],
                 nulls,
+                ttl_origin: TtlOrigin::WriteTime,
             });
             let mut ids = ColumnValues::default();
             for id in 0..3 {

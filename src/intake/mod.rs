@@ -9,6 +9,6 @@ pub mod row;
 
 pub use batch::{BatchColumn, BatchShape, ColumnValues, RowBatch, SharedValues};
 pub use row::{
-    ColumnRef, ElementColumn, NullMode, RowAccess, RowError, RowValues, build_partition,
+    ColumnRef, ElementColumn, NullMode, RowAccess, RowError, RowValues, TtlOrigin, build_partition,
     check_primary_key, row_partition,
 };

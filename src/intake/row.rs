@@ -23,6 +23,34 @@ pub enum NullMode {
     Delete,
 }
 
+/// What a row's TTL counts from.
+///
+/// A load counts it from the load ([`TtlOrigin::At`] its start), as Cassandra counts `USING TTL`
+/// from when a node applies the write, whatever `USING TIMESTAMP` says: both routes then give the
+/// same `ttl()`. `verify` counts it from the row's write time, the earliest expiry a correct load
+/// can have left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TtlOrigin {
+    #[default]
+    WriteTime,
+    /// Seconds since the epoch.
+    At(i64),
+}
+
+impl TtlOrigin {
+    /// The liveness of a row written at `timestamp` (µs) with `ttl` seconds (`None` or 0: live).
+    pub fn liveness(self, timestamp: i64, ttl: Option<u32>) -> Liveness {
+        match (ttl, self) {
+            (Some(ttl), TtlOrigin::WriteTime) if ttl > 0 => Liveness::expiring_from(timestamp, ttl),
+            (Some(ttl), TtlOrigin::At(now)) if ttl > 0 => Liveness::Expiring {
+                ttl,
+                local_deletion_time: now + i64::from(ttl),
+            },
+            _ => Liveness::Live,
+        }
+    }
+}
+
 /// Where a row's values are: one serialized value (or NULL) per CQL column, in schema order.
 pub trait RowAccess {
     /// The serialized value of CQL column `column`, `None` for NULL or not mapped. A column held
@@ -204,22 +232,20 @@ pub fn row_partition(
             None => row.push_null(),
         }
     }
-    build_partition(schema, &row, mapped, timestamp, ttl, nulls)
+    let liveness = TtlOrigin::WriteTime.liveness(timestamp, ttl);
+    build_partition(schema, &row, mapped, timestamp, liveness, nulls)
 }
 
-/// [`row_partition`] for values already serialized: the sources' hot path.
+/// [`row_partition`] for values already serialized, every cell written at `timestamp` with
+/// `liveness` (live or expiring: see [`TtlOrigin::liveness`]): the sources' hot path.
 pub fn build_partition(
     schema: &TableSchema,
     values: &impl RowAccess,
     mapped: &[bool],
     timestamp: i64,
-    ttl: Option<u32>,
+    liveness: Liveness,
     nulls: NullMode,
 ) -> Result<Partition, RowError> {
-    let liveness = match ttl {
-        Some(ttl) if ttl > 0 => Liveness::expiring_from(timestamp, ttl),
-        _ => Liveness::Live,
-    };
     let key_len = schema.partition_key_len;
     let clustering_len = schema.clustering_len;
     let mut clustering = Vec::with_capacity(clustering_len);
@@ -494,13 +520,38 @@ pub(crate) mod tests {
                 values.push_bytes(v.map(str::as_bytes));
             }
             let mapped = vec![true; schema.columns.len()];
-            let built = build_partition(schema, &values, &mapped, 1, None, NullMode::Unset);
+            let built =
+                build_partition(schema, &values, &mapped, 1, Liveness::Live, NullMode::Unset);
             assert_eq!(
                 check_primary_key(schema, &values),
                 built.map(|_| ()),
                 "{} {row:?}",
                 schema.name
             );
+        }
+    }
+
+    #[test]
+    fn a_load_counts_ttls_from_its_start_and_verify_from_the_write_time() {
+        let written = 1_000_000_000_000_000; // µs: 2001-09-09
+        let load = TtlOrigin::At(1_800_000_000);
+        assert_eq!(
+            load.liveness(written, Some(60)),
+            Liveness::Expiring {
+                ttl: 60,
+                local_deletion_time: 1_800_000_060
+            }
+        );
+        assert_eq!(
+            TtlOrigin::WriteTime.liveness(written, Some(60)),
+            Liveness::Expiring {
+                ttl: 60,
+                local_deletion_time: 1_000_000_060
+            }
+        );
+        for origin in [load, TtlOrigin::WriteTime] {
+            assert_eq!(origin.liveness(written, None), Liveness::Live);
+            assert_eq!(origin.liveness(written, Some(0)), Liveness::Live);
         }
     }
 }

@@ -642,6 +642,7 @@ mod tests {
             schema: Arc::new(schema()),
             mapped: vec![true; 3],
             nulls: crate::intake::NullMode::Unset,
+            ttl_origin: crate::intake::TtlOrigin::WriteTime,
         });
         let rows: Vec<usize> = (0..300).collect();
         rows.chunks(per_batch)

@@ -676,7 +676,14 @@ async fn ttls_come_from_a_flag_or_a_column_and_nulls_delete_only_when_asked() {
     let dump = dir.path().join("ttl.pgdump");
     common::postgres(&["dump", "-Fc", "-t", &pg, "-f", dump.to_str().unwrap()]);
     let at = written.to_string();
-    for t in ["flag", "column", "deleting", "keeping"] {
+    for t in [
+        "flag",
+        "column",
+        "deleting",
+        "keeping",
+        "bulk_flag",
+        "bulk_column",
+    ] {
         common::run(
             &session,
             &format!("CREATE TABLE {ks}.{t} (username text PRIMARY KEY, email text)"),
@@ -735,6 +742,41 @@ async fn ttls_come_from_a_flag_or_a_column_and_nulls_delete_only_when_asked() {
         &format!("{ks}.column"),
         &["--writetime", &at, "--ttl-column", "ttl_s"],
     ));
+    // The write time is weeks old and the TTLs an hour or less: counted from the write time the
+    // cells would be long expired. Both routes count them from the load, as `USING TTL` does.
+    let staging = tempfile::tempdir().unwrap();
+    let nodetool = format!("{}/scripts/cassandra nodetool", env!("CARGO_MANIFEST_DIR"));
+    let bulk = [
+        "--via",
+        "sstable",
+        "--stream",
+        "import",
+        "--nodetool",
+        &nodetool,
+        "--sstable-dir",
+        staging.path().to_str().unwrap(),
+    ];
+    let flagged = [
+        "--writetime",
+        &at,
+        "--ttl",
+        "3600",
+        "--ignore-columns",
+        "ttl_s",
+    ];
+    assert_success(&load(
+        &dump,
+        &pg,
+        &format!("{ks}.bulk_flag"),
+        &[&flagged[..], &bulk[..]].concat(),
+    ));
+    let from_column = ["--writetime", &at, "--ttl-column", "ttl_s"];
+    assert_success(&load(
+        &dump,
+        &pg,
+        &format!("{ks}.bulk_column"),
+        &[&from_column[..], &bulk[..]].concat(),
+    ));
     assert_success(&load(
         &dump,
         &pg,
@@ -783,6 +825,38 @@ async fn ttls_come_from_a_flag_or_a_column_and_nulls_delete_only_when_asked() {
         ttl(&column, "a")
     );
     assert_eq!(ttl(&column, "c"), None, "a TTL of 0 means none");
+    for (table, full) in [("bulk_flag", 3600), ("bulk_column", 600)] {
+        let rows = common::rows(
+            &session,
+            &format!("SELECT username, ttl(email), writetime(email) FROM {ks}.{table}"),
+        )
+        .await;
+        assert!(
+            ttl(&rows, "a").is_some_and(|t| t > full - 100 && t <= full),
+            "{table} through SSTables: {:?}",
+            ttl(&rows, "a")
+        );
+        let a = rows
+            .iter()
+            .find(|r| r[0].as_deref() == Some(&b"a"[..]))
+            .unwrap();
+        let writetime = i64::from_be_bytes(a[2].as_deref().unwrap().try_into().unwrap());
+        assert_eq!(
+            writetime, written,
+            "{table}: the write time stays the dump's"
+        );
+    }
+    assert_eq!(
+        ttl(
+            &common::rows(
+                &session,
+                &format!("SELECT username, ttl(email) FROM {ks}.bulk_column")
+            )
+            .await,
+            "c"
+        ),
+        None
+    );
 
     let email = |rows: &[Vec<Option<Vec<u8>>>]| {
         rows.iter()

@@ -557,6 +557,7 @@ impl ParquetInput {
                 schema,
                 mapped: sources.iter().map(Option::is_some).collect(),
                 nulls: options.nulls,
+                ttl_origin: options.ttl_origin,
             }),
             columns,
             names,

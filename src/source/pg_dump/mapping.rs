@@ -12,7 +12,7 @@ use crate::exit::Classify;
 use super::pg_types::{Converter, MappingError, PgType, pg_timestamp_micros};
 use super::{DumpTable, Fields};
 use crate::intake::{
-    BatchColumn, BatchShape, ColumnValues, NullMode, RowAccess, RowBatch, RowError,
+    BatchColumn, BatchShape, ColumnValues, NullMode, RowAccess, RowBatch, RowError, TtlOrigin,
     check_primary_key,
 };
 use crate::model::{CqlType, NativeType, TableSchema};
@@ -74,6 +74,7 @@ pub struct PgRowMapper {
     writetime: WriteTime,
     ttl: Ttl,
     nulls: NullMode,
+    ttl_origin: TtlOrigin,
     /// Which dump columns fill which table columns, for the run's statement.
     column_plan: plan::ColumnPlan,
 }
@@ -193,6 +194,7 @@ impl PgRowMapper {
             writetime,
             ttl,
             nulls: options.nulls,
+            ttl_origin: options.ttl_origin,
             column_plan,
         })
     }
@@ -270,7 +272,15 @@ impl PgRowMapper {
                 None => row.push_null(),
             }
         }
-        crate::intake::build_partition(&self.schema, &row, &self.mapped, timestamp, ttl, self.nulls)
+        let liveness = self.ttl_origin.liveness(timestamp, ttl);
+        crate::intake::build_partition(
+            &self.schema,
+            &row,
+            &self.mapped,
+            timestamp,
+            liveness,
+            self.nulls,
+        )
     }
 }
 
@@ -307,6 +317,7 @@ impl PgBatcher {
             schema: mapper.schema.clone(),
             mapped: mapper.mapped.clone(),
             nulls: mapper.nulls,
+            ttl_origin: mapper.ttl_origin,
         });
         let mut batcher = PgBatcher {
             mapper,
