@@ -264,18 +264,20 @@ impl Parser<'_> {
             frozen: false,
         };
         self.expect('(')?;
+        // What a collection holds is frozen whether or not the name says so: CQL allows no
+        // other, and Cassandra 3.0 wrote a UDT inside one without `FrozenType(...)`.
         let cql = match class {
             "ReversedType" => self.cql()?,
             "FrozenType" => self.cql()?.frozen(),
-            "ListType" => list(self.cql()?),
+            "ListType" => list(self.cql()?.frozen()),
             "SetType" => CqlType::Set {
-                elem: Box::new(self.cql()?),
+                elem: Box::new(self.cql()?.frozen()),
                 frozen: false,
             },
             "MapType" => {
-                let key = self.cql()?;
+                let key = self.cql()?.frozen();
                 self.expect(',')?;
-                let value = self.cql()?;
+                let value = self.cql()?.frozen();
                 CqlType::Map {
                     key: Box::new(key),
                     value: Box::new(value),
@@ -347,7 +349,8 @@ fn native(class: &str) -> Option<NativeType> {
     Some(match class {
         "AsciiType" => N::Ascii,
         "LongType" => N::Bigint,
-        "BytesType" => N::Blob,
+        // A compact table's hidden `value` column, always empty: read as an empty blob.
+        "BytesType" | "EmptyType" => N::Blob,
         "BooleanType" => N::Boolean,
         "CounterColumnType" => N::Counter,
         "SimpleDateType" => N::Date,

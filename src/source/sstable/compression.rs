@@ -1,7 +1,8 @@
 //! Compressed Data.db files: `CompressionInfo.db` (the compressor's class name, its options, the
-//! chunk length, the largest compressed chunk, the uncompressed length and every chunk's offset)
-//! and the chunks themselves, each followed by a big-endian CRC32 of its bytes on disk. A chunk
-//! whose compressed form would not be smaller than `maxCompressedLength` is stored as it is.
+//! chunk length, the largest compressed chunk (from `na` on), the uncompressed length and every
+//! chunk's offset) and the chunks themselves, each followed by a big-endian CRC32 of its bytes on
+//! disk. From `na` on, a chunk whose compressed form would not be smaller than
+//! `maxCompressedLength` is stored as it is; Cassandra 3.x compressed every chunk.
 //! LZ4 chunks are a 4-byte little-endian length and an LZ4 block; Zstd chunks a Zstd frame;
 //! Snappy chunks raw Snappy; Deflate chunks a zlib stream.
 
@@ -83,8 +84,13 @@ impl<'a> Bytes<'a> {
 }
 
 impl CompressionInfo {
-    /// Reads `CompressionInfo.db`; `file_length` is the compressed Data.db's size.
-    pub fn parse(bytes: &[u8], file_length: u64) -> Result<CompressionInfo, String> {
+    /// Reads `CompressionInfo.db`; `file_length` is the compressed Data.db's size;
+    /// `has_max_compressed_length` for versions `na` and later.
+    pub fn parse(
+        bytes: &[u8],
+        file_length: u64,
+        has_max_compressed_length: bool,
+    ) -> Result<CompressionInfo, String> {
         let mut b = Bytes::new(bytes);
         let class = b.utf("the compressor's class name")?;
         let algorithm = match class.rsplit('.').next().unwrap_or(&class) {
@@ -105,7 +111,11 @@ impl CompressionInfo {
             b.utf("an option value")?;
         }
         let chunk_length = b.i32("the chunk length")?;
-        let max_compressed_length = b.i32("the largest compressed chunk")?;
+        // Cassandra reads a file without it as if every chunk were compressed.
+        let max_compressed_length = match has_max_compressed_length {
+            true => b.i32("the largest compressed chunk")?,
+            false => i32::MAX,
+        };
         let data_length = b.i64("the uncompressed length")?;
         let count = b.i32("the chunk count")?;
         if chunk_length <= 0 || !(chunk_length as u32).is_power_of_two() || count < 0 {
@@ -268,7 +278,7 @@ mod tests {
         let second = data.len() as i64;
         data.extend(lz4_chunk(&b));
         let bytes = info("LZ4Compressor", 16, 16, 21, &[0, second]);
-        let info = CompressionInfo::parse(&bytes, data.len() as u64).unwrap();
+        let info = CompressionInfo::parse(&bytes, data.len() as u64, true).unwrap();
         assert_eq!(info.algorithm, Algorithm::Lz4);
         let mut out = Vec::new();
         info.chunk(&data, 0, &mut out).unwrap();
@@ -288,26 +298,42 @@ mod tests {
         let second = data.len() as i64;
         data.extend(lz4_chunk(&[]));
         let bytes = info("LZ4Compressor", 16, i32::MAX, 16, &[0, second]);
-        let info = CompressionInfo::parse(&bytes, data.len() as u64).unwrap();
+        let info = CompressionInfo::parse(&bytes, data.len() as u64, true).unwrap();
         let mut out = Vec::new();
         info.chunk(&data, 1, &mut out).unwrap();
         assert!(out.is_empty());
     }
 
     #[test]
+    fn a_3x_compression_info_has_no_largest_chunk_and_every_chunk_is_compressed() {
+        // 16 incompressible bytes grow under LZ4: 4.0 would store them raw, 3.x did not.
+        let raw: Vec<u8> = (0..16u8).map(|i| i.wrapping_mul(97)).collect();
+        let data = lz4_chunk(&raw);
+        let mut bytes = info("LZ4Compressor", 16, 0, 16, &[0]);
+        // Without the i32 after the chunk length.
+        let at = 2 + "LZ4Compressor".len() + 4 + 4;
+        bytes.drain(at..at + 4);
+        let info = CompressionInfo::parse(&bytes, data.len() as u64, false).unwrap();
+        assert_eq!(info.max_compressed_length, i32::MAX as usize);
+        let mut out = Vec::new();
+        info.chunk(&data, 0, &mut out).unwrap();
+        assert_eq!(out, raw);
+    }
+
+    #[test]
     fn impossible_compression_info_is_refused() {
         let bytes = info("LZ4Compressor", 16, 15, 100, &[0]);
-        let e = CompressionInfo::parse(&bytes, 50).unwrap_err();
+        let e = CompressionInfo::parse(&bytes, 50, true).unwrap_err();
         assert!(e.contains("cannot hold"), "{e}");
         let bytes = info("BrotliCompressor", 16, 15, 10, &[0]);
         assert!(
-            CompressionInfo::parse(&bytes, 50)
+            CompressionInfo::parse(&bytes, 50, true)
                 .unwrap_err()
                 .contains("Brotli")
         );
         let cut = &info("LZ4Compressor", 16, 15, 10, &[0])[..20];
         assert!(
-            CompressionInfo::parse(cut, 50)
+            CompressionInfo::parse(cut, 50, true)
                 .unwrap_err()
                 .contains("past the end")
         );

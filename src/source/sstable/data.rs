@@ -36,6 +36,9 @@ pub struct ColumnPlan {
     pub complex: bool,
     pub fixed: Option<usize>,
     pub dropped: Option<i64>,
+    /// A dense compact table's hidden empty `value` column, not in the target: its live cell
+    /// is what makes the row exist, so it becomes the row's liveness.
+    pub marks_row: bool,
 }
 
 impl ColumnPlan {
@@ -45,6 +48,7 @@ impl ColumnPlan {
             complex: cql.is_multi_cell(),
             fixed: cql.fixed_len(),
             dropped,
+            marks_row: false,
         }
     }
 }
@@ -64,6 +68,9 @@ pub struct RowPlan {
     pub now: i64,
     /// Expiring cells as written: their own TTL, never expired (golden tests of the writer).
     pub as_written: bool,
+    /// A static compact table read into a table without clustering columns (as CQL showed it
+    /// before `DROP COMPACT STORAGE`): each partition's static row is its one row.
+    pub static_as_row: bool,
 }
 
 impl RowPlan {
@@ -88,6 +95,7 @@ impl RowPlan {
             regulars,
             now,
             as_written: false,
+            static_as_row: false,
         }
     }
 }
@@ -112,6 +120,8 @@ impl DataFile {
 pub struct Damage {
     pub offset: u64,
     pub reason: String,
+    /// Not damage: data the target table has no place for.
+    pub unfit: bool,
 }
 
 type Result<T> = std::result::Result<T, Damage>;
@@ -147,6 +157,7 @@ impl Cursor {
         Damage {
             offset: self.offset(),
             reason: reason.into(),
+            unfit: false,
         }
     }
 
@@ -159,7 +170,11 @@ impl Cursor {
                     return Ok(false);
                 }
                 info.chunk(&self.file.map[..], self.next_chunk, &mut self.scratch)
-                    .map_err(|reason| Damage { offset: at, reason })?;
+                    .map_err(|reason| Damage {
+                        offset: at,
+                        reason,
+                        unfit: false,
+                    })?;
                 self.buf.extend_from_slice(&self.scratch);
             }
             None => {
@@ -343,7 +358,11 @@ impl Partitions {
                 )));
             }
             let row = read_row_body(c, p, flags, true, Vec::new())?;
-            partition.static_row = row;
+            if p.static_as_row {
+                partition.rows.extend(row);
+            } else {
+                partition.static_row = row;
+            }
         }
         let mut open: Option<(SliceBound, Deletion)> = None;
         loop {
@@ -409,6 +428,13 @@ impl Partitions {
             }
             if ext & IS_STATIC != 0 {
                 return Err(c.damage("a second static row"));
+            }
+            if p.static_as_row {
+                let mut unfit = c.damage(
+                    "this static compact table holds a row with a clustering value (a Thrift dynamic column), which a table without clustering columns cannot hold; create the target as DROP COMPACT STORAGE presents it (column1 clustering, value, the other columns static)",
+                );
+                unfit.unfit = true;
+                return Err(unfit);
             }
             let key = clustering(c, &p.clustering)?;
             let key = key.into_iter().map(Option::unwrap_or_default).collect();
@@ -514,7 +540,12 @@ fn read_row_body(
             let t = ttl(c, p, "a row's TTL")?;
             let ldt = decode_ldt(p, local_deletion_time(c, p, "a row's expiry")?);
             row_ttl = Some((t, ldt));
-            expiring(p, ldt, t)
+            // A materialized view's dead primary key (`EXPIRED_LIVENESS_TTL`), not a long TTL.
+            if t == i64::from(i32::MAX) {
+                None
+            } else {
+                expiring(p, ldt, t)
+            }
         } else {
             Some(Liveness::Live)
         };
@@ -562,6 +593,16 @@ fn read_row_body(
         if let Some(dropped) = column.dropped {
             data.cells.retain(|cell| cell.timestamp > dropped);
             data.complex_deletion = data.complex_deletion.filter(|d| d.timestamp > dropped);
+        }
+        if column.marks_row && row.liveness.is_none() {
+            row.liveness = data
+                .cells
+                .iter()
+                .find(|cell| !cell.liveness.is_tombstone())
+                .map(|cell| RowLiveness {
+                    timestamp: cell.timestamp,
+                    liveness: cell.liveness,
+                });
         }
         if column.target.is_some() && (!data.cells.is_empty() || data.complex_deletion.is_some()) {
             row.columns.push(data);

@@ -261,11 +261,7 @@ fn scan_one(
             Ok(Some(p)) => counts.add(&p),
             Ok(None) => return Ok((counts, described)),
             Err(damage) => {
-                return Err(SstableError::Damaged {
-                    path: name,
-                    offset: damage.offset,
-                    reason: damage.reason,
-                });
+                return Err(SstableError::at(name, damage));
             }
         }
     }
@@ -285,49 +281,50 @@ pub fn scan(input: &str) -> Result<Counts, SstableError> {
 
 /// The report `cassbulk inspect DIR` prints.
 pub fn inspect(input: &str) -> Result<String, SstableError> {
+    // One table's SSTables (refused otherwise), named by their folder or schema.cql.
     let sstables = SstableInput::open(input)?;
-    // The table's name from its folder (`<table>-<32 hex>`) and the keyspace's above it.
-    let dir = sstables.sstables[0].descriptor.dir.clone();
-    let table_dir = dir
-        .ancestors()
-        .find(|d| {
-            d.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.len() > 33 && n.as_bytes()[n.len() - 33] == b'-')
-        })
-        .map(|d| d.to_path_buf());
-    let name = table_dir
-        .as_ref()
-        .and_then(|d| {
-            let table = d.file_name()?.to_str()?;
-            let keyspace = d.parent()?.file_name()?.to_str()?;
-            Some(TableName {
-                keyspace: keyspace.to_owned(),
-                table: table[..table.len() - 33].to_owned(),
-            })
-        })
-        .or_else(|| snapshot_table_name(&dir))
-        .unwrap_or(TableName {
-            keyspace: "?".into(),
-            table: "?".into(),
-        });
+    let named = super::table_of(&sstables.sstables[0].descriptor.dir);
+    let name = named.clone().unwrap_or(TableName {
+        keyspace: "?".into(),
+        table: "?".into(),
+    });
     let schema = header_table(&sstables, name)?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
     let mut out = format!("{input}: {}\n", sstables.describe());
+    if named.is_none() {
+        out.push_str("(no <table>-<id> folder or schema.cql names the table)\n");
+    }
+    let partitioners: Vec<&str> = sstables
+        .partitioners()
+        .into_iter()
+        .map(super::short_name)
+        .collect();
+    let _ = writeln!(
+        out,
+        "partitioner: {}{}",
+        partitioners.join(", "),
+        if partitioners
+            .iter()
+            .any(|p| *p != super::short_name(super::MURMUR3))
+        {
+            " (a load computes every token again with Murmur3Partitioner, the target's)"
+        } else {
+            ""
+        }
+    );
     out.push_str(&schema.describe());
     let mut total = Counts::default();
     for s in &sstables.sstables {
         let (counts, described) = scan_one(s, &schema, now)?;
         let _ = writeln!(
             out,
-            "{}-{}-{} ({} {}): {described}",
+            "{} ({} {}, {}): {described}",
+            s.descriptor.component("Data.db").display(),
+            s.descriptor.format,
             s.descriptor.version,
-            s.descriptor.id,
-            s.descriptor.format,
-            s.descriptor.format,
-            s.descriptor.version
+            super::short_name(&s.partitioner),
         );
         counts_lines(&mut out, "  ", &counts);
         merge_counts(&mut total, &counts);
@@ -344,7 +341,7 @@ pub fn inspect(input: &str) -> Result<String, SstableError> {
 }
 
 /// The table a snapshot's `schema.cql` creates (`CREATE TABLE [IF NOT EXISTS] ks.table (`).
-fn snapshot_table_name(dir: &std::path::Path) -> Option<TableName> {
+pub(super) fn snapshot_table_name(dir: &std::path::Path) -> Option<TableName> {
     let cql = std::fs::read_to_string(dir.join("schema.cql")).ok()?;
     let rest = &cql[cql.find("CREATE TABLE ")? + "CREATE TABLE ".len()..];
     let rest = rest.strip_prefix("IF NOT EXISTS ").unwrap_or(rest);

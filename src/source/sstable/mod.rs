@@ -41,7 +41,7 @@ pub(crate) fn parse_compression_info(
     bytes: &[u8],
     file_length: u64,
 ) -> Result<compression::CompressionInfo, String> {
-    compression::CompressionInfo::parse(bytes, file_length)
+    compression::CompressionInfo::parse(bytes, file_length, true)
 }
 pub use seam::KIND;
 
@@ -73,22 +73,100 @@ pub enum SstableError {
     },
     #[error("{path}: {reason}")]
     Schema { path: String, reason: String },
+    #[error("{path}, at byte {offset} of its data: {reason}; nothing was loaded")]
+    Unfit {
+        path: String,
+        offset: u64,
+        reason: String,
+    },
     #[error(
         "{flag} does not apply to SSTables: they carry every cell's own write time and TTL, and the table's own column names"
     )]
     Flag { flag: &'static str },
+    #[error(
+        "{input} holds SSTables of more than one table: {first} and {other}; give each table's folders as the input of its own load"
+    )]
+    MixedTables {
+        input: String,
+        first: String,
+        other: String,
+    },
     #[error(
         "{table} is a counter table: counters cannot be migrated by writes (a counter only adds); use nodetool import or sstableloader for counter tables"
     )]
     Counter { table: String },
 }
 
+impl SstableError {
+    /// Reading `path` stopped at `damage`.
+    fn at(path: String, damage: data::Damage) -> SstableError {
+        let data::Damage {
+            offset,
+            reason,
+            unfit,
+        } = damage;
+        if unfit {
+            SstableError::Unfit {
+                path,
+                offset,
+                reason,
+            }
+        } else {
+            SstableError::Damaged {
+                path,
+                offset,
+                reason,
+            }
+        }
+    }
+}
+
 /// One SSTable, found and its header read, with the drops its snapshot's `schema.cql` records.
 struct Sstable {
     descriptor: Descriptor,
     layout: Layout,
+    /// The partitioner's class name, from Statistics.db.
+    partitioner: String,
     header: Header,
     dropped: Arc<dropped::Dropped>,
+}
+
+/// Cassandra's default partitioner, the one cassbulk computes tokens with for the target.
+pub(crate) const MURMUR3: &str = "org.apache.cassandra.dht.Murmur3Partitioner";
+
+/// A partitioner's class name without its package: `RandomPartitioner`.
+fn short_name(class: &str) -> &str {
+    class.rsplit('.').next().unwrap_or(class)
+}
+
+/// Why SSTables written under `partitioner` cannot be loaded; `None` when they can. Every token
+/// is computed again from the partition key for the target, so a table's partitioner does not
+/// matter; a `LocalPartitioner` marks a secondary index's or a system table's SSTables.
+fn partitioner_refusal(partitioner: &str) -> Option<String> {
+    (short_name(partitioner) == "LocalPartitioner").then(|| {
+        "written under LocalPartitioner: these are a secondary index's or a system table's SSTables, not a table's; load the base table's folder (its index is rebuilt by the target)".to_owned()
+    })
+}
+
+/// The table an SSTable's folder belongs to, from the data folder's layout
+/// (`<keyspace>/<table>-<32 hex id>/`, or a snapshot or backups folder inside it), else from a
+/// snapshot's `schema.cql`.
+fn table_of(dir: &Path) -> Option<crate::model::TableName> {
+    let table_dir = dir.ancestors().find(|d| {
+        d.file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.len() > 33 && n.as_bytes()[n.len() - 33] == b'-')
+    });
+    table_dir
+        .and_then(|d| {
+            let table = d.file_name()?.to_str()?;
+            let keyspace = d.parent()?.file_name()?.to_str()?;
+            Some(crate::model::TableName {
+                keyspace: keyspace.to_owned(),
+                table: table[..table.len() - 33].to_owned(),
+            })
+        })
+        .or_else(|| inspect::snapshot_table_name(dir))
 }
 
 /// The drops recorded in `dir/schema.cql` (none when there is no such file).
@@ -139,6 +217,35 @@ fn find(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> std::io::Result<()>
     Ok(())
 }
 
+/// Refuses SSTables of more than one table in one input, naming two of them: their partitions
+/// would be summed or loaded into one table. Tables are told apart by their folders' names
+/// (replicas' folders of one table differ only in the table id) and, where a folder does not
+/// say, by the partition key and clustering types.
+fn refuse_mixed_tables(input: &str, sstables: &[Sstable]) -> Result<(), SstableError> {
+    let shape = |s: &Sstable| (s.header.key_type.clone(), s.header.clustering.clone());
+    let first = &sstables[0];
+    let first_table = table_of(&first.descriptor.dir);
+    for s in &sstables[1..] {
+        let table = table_of(&s.descriptor.dir);
+        let differs = match (&first_table, &table) {
+            (Some(a), Some(b)) => a != b,
+            _ => shape(first) != shape(s),
+        };
+        if differs {
+            let name = |t: &Option<crate::model::TableName>, s: &Sstable| match t {
+                Some(t) => format!("{t} ({})", s.descriptor.dir.display()),
+                None => s.descriptor.dir.display().to_string(),
+            };
+            return Err(SstableError::MixedTables {
+                input: input.to_owned(),
+                first: name(&first_table, first),
+                other: name(&table, s),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Whether `input` is an SSTable's Data.db or a folder with SSTables in it.
 pub(crate) fn looks_like_sstables(input: &str) -> bool {
     let path = Path::new(input);
@@ -181,9 +288,14 @@ impl SstableInput {
                 path: stats.display().to_string(),
                 source,
             })?;
-            let header = statistics::header(&bytes).map_err(|reason| SstableError::Component {
-                path: stats.display().to_string(),
-                reason,
+            let statistics::Statistics {
+                partitioner,
+                header,
+            } = statistics::read(&bytes, descriptor.has_metadata_checksum()).map_err(|reason| {
+                SstableError::Component {
+                    path: stats.display().to_string(),
+                    reason,
+                }
             })?;
             let dropped = match drops.get(&descriptor.dir) {
                 Some(d) => d.clone(),
@@ -196,6 +308,7 @@ impl SstableInput {
             sstables.push(Sstable {
                 descriptor,
                 layout,
+                partitioner,
                 header,
                 dropped,
             });
@@ -205,7 +318,28 @@ impl SstableInput {
                 input: input.to_owned(),
             });
         }
+        for s in &sstables {
+            if let Some(reason) = partitioner_refusal(&s.partitioner) {
+                return Err(SstableError::Unsupported {
+                    path: s.descriptor.component("Data.db").display().to_string(),
+                    reason,
+                });
+            }
+        }
+        refuse_mixed_tables(input, &sstables)?;
         Ok(SstableInput { sstables })
+    }
+
+    /// The partitioners the SSTables were written under (class names, each once).
+    pub fn partitioners(&self) -> Vec<&str> {
+        let mut all: Vec<&str> = self
+            .sstables
+            .iter()
+            .map(|s| s.partitioner.as_str())
+            .collect();
+        all.sort();
+        all.dedup();
+        all
     }
 
     pub fn describe(&self) -> String {
@@ -287,7 +421,14 @@ fn plan_sstable(s: &Sstable, schema: &TableSchema, now: i64) -> Result<RowPlan, 
         )));
     }
     let clustering = schema.clustering();
-    if header.clustering.len() != clustering.len()
+    // A static compact table (its CQL columns stored as statics, behind a hidden `column1`
+    // clustering column) read into a table with neither clustering nor static columns: the
+    // shape CQL gave it before DROP COMPACT STORAGE. Its static rows become the table's rows.
+    let static_as_row = header.clustering.len() == 1
+        && clustering.is_empty()
+        && !header.statics.is_empty()
+        && !schema.columns.iter().any(|c| c.kind == ColumnKind::Static);
+    if !static_as_row && header.clustering.len() != clustering.len()
         || header
             .clustering
             .iter()
@@ -302,8 +443,13 @@ fn plan_sstable(s: &Sstable, schema: &TableSchema, now: i64) -> Result<RowPlan, 
         )));
     }
     let columns = |list: &[(String, marshal::HeaderType)], kind: ColumnKind| {
-        column_plans(list, &s.dropped, |name, ty| match schema.column(name) {
-            Some((i, c)) if c.kind == kind => {
+        let list = as_the_schema_has_them(list, schema);
+        let target_kind = match kind {
+            ColumnKind::Static if static_as_row => ColumnKind::Regular,
+            k => k,
+        };
+        column_plans(&list, &s.dropped, |name, ty| match schema.column(name) {
+            Some((i, c)) if c.kind == target_kind => {
                 if compatible(&ty.cql, &c.cql_type) {
                     Ok(Some(i))
                 } else {
@@ -322,8 +468,49 @@ fn plan_sstable(s: &Sstable, schema: &TableSchema, now: i64) -> Result<RowPlan, 
         })
     };
     let statics = columns(&header.statics, ColumnKind::Static)?;
-    let regulars = columns(&header.regulars, ColumnKind::Regular)?;
-    Ok(RowPlan::new(header, s.layout, statics, regulars, now))
+    let mut regulars = columns(&header.regulars, ColumnKind::Regular)?;
+    // A dense compact table without a value column keeps a hidden, always empty `value`: where
+    // the target has no such column, its cell is what says the row exists.
+    let regular_list = as_the_schema_has_them(&header.regulars, schema);
+    for (plan, (_, ty)) in regulars.iter_mut().zip(sorted_columns(&regular_list)) {
+        plan.marks_row = plan.target.is_none() && ty.name.ends_with("EmptyType");
+    }
+    let mut plan = RowPlan::new(header, s.layout, statics, regulars, now);
+    plan.static_as_row = static_as_row;
+    Ok(plan)
+}
+
+/// Header columns with the frozenness the schema gives them. Cassandra 3.0 wrote a frozen UDT
+/// as a bare `UserType(...)`, which from 3.6 on names a non-frozen one; Cassandra itself takes
+/// simple or complex from the schema, and so does this reader.
+fn as_the_schema_has_them(
+    list: &[(String, marshal::HeaderType)],
+    schema: &TableSchema,
+) -> Vec<(String, marshal::HeaderType)> {
+    list.iter()
+        .map(|(name, ty)| {
+            let mut ty = ty.clone();
+            if let (CqlType::Udt { def, frozen: false }, Some((_, column))) =
+                (&ty.cql, schema.column(name))
+                && let CqlType::Udt { frozen: true, .. } = &column.cql_type
+            {
+                ty.cql = CqlType::Udt {
+                    def: def.clone(),
+                    frozen: true,
+                };
+            }
+            (name.clone(), ty)
+        })
+        .collect()
+}
+
+/// Header columns in Cassandra's serialization order (see [`column_plans`]).
+fn sorted_columns(list: &[(String, marshal::HeaderType)]) -> Vec<&(String, marshal::HeaderType)> {
+    let mut sorted: Vec<_> = list.iter().collect();
+    sorted.sort_by(|a, b| {
+        (a.1.cql.is_multi_cell(), a.0.as_bytes()).cmp(&(b.1.cql.is_multi_cell(), b.0.as_bytes()))
+    });
+    sorted
 }
 
 /// Whether values written as type `a` read correctly as type `b`: the same type, except that
@@ -376,11 +563,14 @@ fn open_data(descriptor: &Descriptor) -> Result<(String, DataFile), SstableError
     let info_path = descriptor.component("CompressionInfo.db");
     let compression = match std::fs::read(&info_path) {
         Ok(bytes) => Some(
-            compression::CompressionInfo::parse(&bytes, map.len() as u64).map_err(|reason| {
-                SstableError::Component {
-                    path: info_path.display().to_string(),
-                    reason,
-                }
+            compression::CompressionInfo::parse(
+                &bytes,
+                map.len() as u64,
+                descriptor.has_max_compressed_length(),
+            )
+            .map_err(|reason| SstableError::Component {
+                path: info_path.display().to_string(),
+                reason,
             })?,
         ),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
@@ -472,11 +662,7 @@ impl Iterator for Reader {
                     }
                     Err(damage) => {
                         self.failed = true;
-                        return Some(Err(SstableError::Damaged {
-                            path: name.clone(),
-                            offset: damage.offset,
-                            reason: damage.reason,
-                        }));
+                        return Some(Err(SstableError::at(name.clone(), damage)));
                     }
                 }
             }

@@ -52,19 +52,33 @@ impl Input for SstableInput {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
         let plans = SstableInput::plan(&self, &schema, mapping, now)?;
+        let partitioners = self.partitioners().into_iter().map(str::to_owned).collect();
         let sstables = self
             .sstables
             .into_iter()
             .map(|s| s.descriptor)
             .zip(plans)
             .collect();
-        Ok(Box::new(SstablePlanned { sstables, schema }))
+        Ok(Box::new(SstablePlanned {
+            sstables,
+            schema,
+            partitioners,
+        }))
     }
 }
 
 struct SstablePlanned {
     sstables: Vec<(Descriptor, Arc<RowPlan>)>,
     schema: Arc<TableSchema>,
+    /// The partitioners' class names, each once.
+    partitioners: Vec<String>,
+}
+
+impl SstablePlanned {
+    /// Whether the partitions are in the order of the target's tokens (Murmur3's).
+    fn in_target_order(&self) -> bool {
+        self.partitioners.iter().all(|p| p == super::MURMUR3)
+    }
 }
 
 /// Whether an SSTable's Data.db has the CRC32 its Digest.crc32 records (read whole once, so
@@ -99,17 +113,38 @@ fn data_length(d: &Descriptor) -> u64 {
     let data = std::fs::metadata(d.component("Data.db")).map_or(0, |m| m.len());
     std::fs::read(d.component("CompressionInfo.db"))
         .ok()
-        .and_then(|b| compression::CompressionInfo::parse(&b, data).ok())
+        .and_then(|b| {
+            compression::CompressionInfo::parse(&b, data, d.has_max_compressed_length()).ok()
+        })
         .map_or(data, |c| c.data_length)
 }
 
 impl Planned for SstablePlanned {
+    /// The partitioner the SSTables were written under, and what becomes of their tokens.
+    fn notes(&self) -> Vec<String> {
+        let names: Vec<&str> = self
+            .partitioners
+            .iter()
+            .map(|p| super::short_name(p))
+            .collect();
+        let mut line = format!("SSTables written under {}", names.join(" and "));
+        if !self.in_target_order() {
+            line.push_str(
+                ": every token is computed again with Murmur3Partitioner for the target, and the partitions sorted into its order",
+            );
+        }
+        vec![line]
+    }
+
     /// Partitions of every SSTable, read on every core when there are several; progress in
-    /// bytes of uncompressed data. One SSTable whose Data.db matches its digest is already
-    /// whole partitions in token order, each once: it is handed on as read (settled as the
-    /// partition builder would emit it), with no sort and in little memory.
+    /// bytes of uncompressed data. One SSTable whose Data.db matches its digest, written under
+    /// Murmur3Partitioner, is already whole partitions in the target's token order, each once:
+    /// it is handed on as read (settled as the partition builder would emit it), with no sort
+    /// and in little memory.
     fn start(self: Box<Self>) -> Result<Started, SourceError> {
-        let ordered = self.sstables.len() == 1 && digest_matches(&self.sstables[0].0);
+        let ordered = self.sstables.len() == 1
+            && self.in_target_order()
+            && digest_matches(&self.sstables[0].0);
         let sizes: Vec<u64> = self.sstables.iter().map(|(d, _)| data_length(d)).collect();
         let total = sizes.iter().sum();
         let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -156,6 +191,8 @@ impl Classify for SstableError {
                 | SstableError::Schema { .. }
                 | SstableError::Counter { .. }
                 | SstableError::Unsupported { .. }
+                | SstableError::MixedTables { .. }
+                | SstableError::Unfit { .. }
         )
     }
 }

@@ -1,14 +1,17 @@
-//! `Statistics.db` (version `na` and later): a table of contents (component count, then
-//! `(type ordinal, file offset)` pairs), each part followed by a CRC32; this reader needs the
-//! serialization header (ordinal 3): the minimum timestamp, local deletion time and TTL that
-//! every delta-encoded value in Data.db is relative to, the partition key and clustering types,
-//! and the static and regular columns with their types.
+//! `Statistics.db`: a table of contents (component count, then `(type ordinal, file offset)`
+//! pairs) and the components it lists. From version `na` on, the count, the table and each
+//! component are each followed by a CRC32 (`hasMetadataChecksum`); Cassandra 3.x's `ma` to `me`
+//! have none. This reader needs the validation metadata (ordinal 0: the partitioner's class
+//! name) and the serialization header (ordinal 3): the minimum timestamp, local deletion time
+//! and TTL that every delta-encoded value in Data.db is relative to, the partition key and
+//! clustering types, and the static and regular columns with their types.
 
 use super::compression::Bytes;
 use crate::model::marshal::{self, HeaderType};
 
 use crate::model::sstable_format::{DELETION_TIME_EPOCH, TIMESTAMP_EPOCH};
 
+const VALIDATION: i32 = 0;
 const HEADER: i32 = 3;
 
 /// The serialization header.
@@ -23,6 +26,15 @@ pub struct Header {
     pub regulars: Vec<(String, HeaderType)>,
 }
 
+/// What this reader takes from `Statistics.db`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Statistics {
+    /// The partitioner's class name, as the validation metadata gives it
+    /// (`org.apache.cassandra.dht.Murmur3Partitioner`).
+    pub partitioner: String,
+    pub header: Header,
+}
+
 fn crc_of(parts: &[&[u8]]) -> u32 {
     let mut h = crc32fast::Hasher::new();
     for p in parts {
@@ -31,17 +43,42 @@ fn crc_of(parts: &[&[u8]]) -> u32 {
     h.finalize()
 }
 
-/// Reads the serialization header out of a whole `Statistics.db`, checking every CRC on the way.
-pub fn header(bytes: &[u8]) -> Result<Header, String> {
+/// Reads a whole `Statistics.db`; `checksummed` for versions `na` and later, whose every part
+/// is followed by a CRC32 that is checked on the way.
+pub fn read(bytes: &[u8], checksummed: bool) -> Result<Statistics, String> {
+    let components = components(bytes, checksummed)?;
+    let component = |ordinal: i32, what: &str| {
+        components
+            .iter()
+            .find(|c| c.0 == ordinal)
+            .map(|&(_, start, body)| (start, body))
+            .ok_or_else(|| format!("there is no {what}"))
+    };
+    let (_, validation) = component(VALIDATION, "validation metadata")?;
+    let partitioner = Bytes::new(validation).utf("the partitioner's class name")?;
+    let (start, body) = component(HEADER, "serialization header")?;
+    Ok(Statistics {
+        partitioner,
+        header: header(body, start)?,
+    })
+}
+
+/// A component the table of contents lists: its ordinal, where it starts and its bytes
+/// (without the CRC32 that follows it in checksummed files).
+type Component<'a> = (i32, usize, &'a [u8]);
+
+/// Every component the table of contents lists.
+fn components(bytes: &[u8], checksummed: bool) -> Result<Vec<Component<'_>>, String> {
     let mut b = Bytes::new(bytes);
     let count = b.i32("the component count")?;
     if !(1..=16).contains(&count) {
         return Err(format!("{count} components is impossible"));
     }
-    let toc_start = 0;
-    let count_crc = b.i32("the component count's CRC32")? as u32;
-    if crc_of(&[&bytes[toc_start..4]]) != count_crc {
-        return Err("the component count fails its CRC32 check".into());
+    if checksummed {
+        let count_crc = b.i32("the component count's CRC32")? as u32;
+        if crc_of(&[&bytes[..4]]) != count_crc {
+            return Err("the component count fails its CRC32 check".into());
+        }
     }
     let entries_start = b.at;
     let mut entries = Vec::new();
@@ -50,32 +87,47 @@ pub fn header(bytes: &[u8]) -> Result<Header, String> {
         let offset = b.i32("a component offset")?;
         entries.push((ordinal, offset));
     }
-    // The CRC runs on from the count over the entries.
-    let toc_crc = b.i32("the table of contents' CRC32")? as u32;
-    if crc_of(&[&bytes[..4], &bytes[entries_start..b.at - 4]]) != toc_crc {
-        return Err("the table of contents fails its CRC32 check".into());
+    if checksummed {
+        // The CRC runs on from the count over the entries.
+        let toc_crc = b.i32("the table of contents' CRC32")? as u32;
+        if crc_of(&[&bytes[..4], &bytes[entries_start..b.at - 4]]) != toc_crc {
+            return Err("the table of contents fails its CRC32 check".into());
+        }
     }
-    let at = entries
-        .iter()
-        .position(|&(ordinal, _)| ordinal == HEADER)
-        .ok_or("there is no serialization header")?;
-    let start = entries[at].1 as usize;
-    let end = entries
-        .get(at + 1)
-        .map_or(bytes.len(), |&(_, offset)| offset as usize);
-    if start > end || end > bytes.len() || end - start < 4 {
-        return Err(format!(
-            "the serialization header (bytes {start}..{end}) lies outside the file ({} bytes)",
-            bytes.len()
-        ));
+    let crc_len = if checksummed { 4 } else { 0 };
+    let mut out = Vec::with_capacity(entries.len());
+    for (i, &(ordinal, offset)) in entries.iter().enumerate() {
+        let start = offset.max(0) as usize;
+        let end = entries
+            .get(i + 1)
+            .map_or(bytes.len(), |&(_, next)| next.max(0) as usize);
+        if offset < 0 || start < b.at || start > end || end > bytes.len() || end - start < crc_len {
+            return Err(format!(
+                "component {ordinal} (bytes {start}..{end}) lies outside the file ({} bytes) or overlaps another",
+                bytes.len()
+            ));
+        }
+        let body = &bytes[start..end - crc_len];
+        if checksummed {
+            let crc = u32::from_be_bytes(bytes[end - 4..end].try_into().unwrap());
+            if crc32fast::hash(body) != crc {
+                let what = match ordinal {
+                    VALIDATION => "the validation metadata".to_owned(),
+                    HEADER => "the serialization header".to_owned(),
+                    n => format!("component {n}"),
+                };
+                return Err(format!(
+                    "{what} (bytes {start}..{end}) fails its CRC32 check"
+                ));
+            }
+        }
+        out.push((ordinal, start, body));
     }
-    let body = &bytes[start..end - 4];
-    let crc = u32::from_be_bytes(bytes[end - 4..end].try_into().unwrap());
-    if crc32fast::hash(body) != crc {
-        return Err(format!(
-            "the serialization header (bytes {start}..{end}) fails its CRC32 check"
-        ));
-    }
+    Ok(out)
+}
+
+/// The serialization header, `body` at byte `start` of the file.
+fn header(body: &[u8], start: usize) -> Result<Header, String> {
     let mut b = Bytes::new(body);
     let min_timestamp = b.uvint("the minimum timestamp")? as i64 + TIMESTAMP_EPOCH;
     let min_local_deletion_time =
@@ -114,4 +166,59 @@ pub fn header(bytes: &[u8]) -> Result<Header, String> {
         statics,
         regulars,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A Statistics.db as Cassandra 3.x lays it out: the count, the table of contents and the
+    /// components back to back, with no CRC anywhere. Only validation and header matter here.
+    fn statistics_3x(partitioner: &str, header: &[u8]) -> Vec<u8> {
+        let mut validation = (partitioner.len() as u16).to_be_bytes().to_vec();
+        validation.extend(partitioner.as_bytes());
+        validation.extend(0.01f64.to_be_bytes());
+        let components: [(i32, &[u8]); 4] = [
+            (0, &validation),
+            (1, &[0, 0, 0, 0]),
+            (2, &[0; 8]),
+            (3, header),
+        ];
+        let mut out = (components.len() as i32).to_be_bytes().to_vec();
+        let mut offset = 4 + 8 * components.len() as i32;
+        for (ordinal, bytes) in &components {
+            out.extend(ordinal.to_be_bytes());
+            out.extend(offset.to_be_bytes());
+            offset += bytes.len() as i32;
+        }
+        for (_, bytes) in components {
+            out.extend(bytes);
+        }
+        out
+    }
+
+    #[test]
+    fn a_3x_statistics_file_without_checksums_gives_its_partitioner_and_header() {
+        let utf8 = "org.apache.cassandra.db.marshal.UTF8Type";
+        let mut header = vec![0, 0, 0]; // minimum timestamp, deletion time and TTL deltas
+        header.push(utf8.len() as u8);
+        header.extend(utf8.as_bytes());
+        header.extend([0, 0]); // no clustering, no statics
+        header.push(1);
+        header.push(1);
+        header.push(b'v');
+        header.push(utf8.len() as u8);
+        header.extend(utf8.as_bytes());
+        let random = "org.apache.cassandra.dht.RandomPartitioner";
+        let bytes = statistics_3x(random, &header);
+        let stats = read(&bytes, false).unwrap();
+        assert_eq!(stats.partitioner, random);
+        assert_eq!(stats.header.regulars.len(), 1);
+        assert_eq!(stats.header.regulars[0].0, "v");
+        // The same bytes read as 4.0's checksummed layout fail rather than misread.
+        assert!(read(&bytes, true).is_err());
+        // Cut inside the header: refused, naming what ran out.
+        let cut = &bytes[..bytes.len() - 5];
+        assert!(read(cut, false).unwrap_err().contains("past the end"));
+    }
 }

@@ -99,7 +99,12 @@ fn read_all(format: &str) -> Vec<Partition> {
 #[test]
 fn the_header_of_a_real_nb_sstable_names_every_column_with_its_type() {
     let bytes = std::fs::read(format!("{}/nb-1-big-Statistics.db", fixture("nb"))).unwrap();
-    let h = statistics::header(&bytes).unwrap();
+    let stats = statistics::read(&bytes, true).unwrap();
+    assert_eq!(
+        stats.partitioner,
+        "org.apache.cassandra.dht.Murmur3Partitioner"
+    );
+    let h = stats.header;
     let t = |s: &str| parse_type(s, &NoUdts).unwrap();
     assert_eq!(h.clustering.len(), 2);
     assert_eq!(h.clustering[0].cql, t("int"));
