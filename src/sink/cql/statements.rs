@@ -62,6 +62,13 @@ pub enum Kind {
     Insert,
     /// `INSERT` of the partition key and the static columns.
     InsertStatic,
+    /// `UPDATE` of every column outside the primary key: cells written without the row's
+    /// primary-key liveness (an `UPDATE` in the source, a compact table's row), which an
+    /// `INSERT` would add. Its values are laid out as `Insert`'s; the writer binds them in the
+    /// statement's order ([`update_order`]).
+    Update,
+    /// `UPDATE` of the static columns.
+    UpdateStatic,
     /// `DELETE FROM ... USING TIMESTAMP ? WHERE <partition key>`.
     DeletePartition,
     /// `DELETE FROM ... USING TIMESTAMP ? WHERE <primary key>`.
@@ -163,7 +170,7 @@ pub fn fence(
     };
     let values = &statement.values;
     let (ttl, value, key) = match kind {
-        Kind::Insert | Kind::InsertStatic => {
+        Kind::Insert | Kind::InsertStatic | Kind::Update | Kind::UpdateStatic => {
             let [.., _, ttl] = values.as_slice() else {
                 return None;
             };
@@ -318,22 +325,29 @@ pub fn partition_statements(
         }
     };
     if let Some(row) = &partition.static_row {
-        let (statements, element) = row_statements(schema, &key, row, true)?;
+        let (inserts, updates, element) = row_statements(schema, &key, row, true)?;
         add_elements(element);
         out.extend(
-            batches(statements, batch_bytes)
+            batches(inserts, batch_bytes)
                 .into_iter()
                 .map(|b| (Kind::InsertStatic, b)),
+        );
+        out.extend(
+            batches(updates, batch_bytes)
+                .into_iter()
+                .map(|b| (Kind::UpdateStatic, b)),
         );
     }
     let mut deletions = Vec::new();
     let mut statements = Vec::new();
+    let mut updates = Vec::new();
     for row in &partition.rows {
         if let Some(deletion) = row.deletion {
             deletions.push(delete_statement(deletion.timestamp, &key, &row.clustering));
         }
-        let (inserts, element) = row_statements(schema, &key, row, false)?;
+        let (inserts, row_updates, element) = row_statements(schema, &key, row, false)?;
         statements.extend(inserts);
+        updates.extend(row_updates);
         add_elements(element);
     }
     for (ElementKey(op), list) in elements {
@@ -353,7 +367,64 @@ pub fn partition_statements(
             .into_iter()
             .map(|b| (Kind::Insert, b)),
     );
+    out.extend(
+        batches(updates, batch_bytes)
+            .into_iter()
+            .map(|b| (Kind::Update, b)),
+    );
     Ok(out)
+}
+
+/// Where each value of an `Insert`-laid-out statement (the columns in table order, then the
+/// timestamp and TTL) goes in the `UPDATE ... USING TIMESTAMP ? AND TTL ? SET <columns outside
+/// the key> WHERE <key>` that [`update_text`] prepares: `order[i]` is the index of the value
+/// bound `i`th.
+pub fn update_order(schema: &TableSchema, is_static: bool) -> Vec<usize> {
+    let layout = insert_layout(schema, is_static);
+    let keys = if is_static {
+        schema.partition_key_len
+    } else {
+        schema.partition_key_len + schema.clustering_len
+    };
+    let n = layout.len();
+    let mut order = vec![n, n + 1];
+    order.extend(keys..n);
+    order.extend(0..keys);
+    order
+}
+
+/// The `UPDATE` of [`Kind::Update`] (or `UpdateStatic`), bound in [`update_order`].
+pub fn update_text(schema: &TableSchema, is_static: bool) -> String {
+    let layout = insert_layout(schema, is_static);
+    let keys = if is_static {
+        schema.partition_key_len
+    } else {
+        schema.partition_key_len + schema.clustering_len
+    };
+    let name = |i: usize| quote_identifier(&schema.columns[layout[i]].name);
+    let set: Vec<String> = (keys..layout.len())
+        .map(|i| format!("{} = ?", name(i)))
+        .collect();
+    let conditions: Vec<String> = (0..keys).map(|i| format!("{} = ?", name(i))).collect();
+    format!(
+        "UPDATE {} USING TIMESTAMP ? AND TTL ? SET {} WHERE {}",
+        schema.name,
+        set.join(", "),
+        conditions.join(" AND ")
+    )
+}
+
+/// The columns an `Insert` (or, static, an `InsertStatic`) statement binds, in order.
+fn insert_layout(schema: &TableSchema, is_static: bool) -> Vec<usize> {
+    (0..schema.columns.len())
+        .filter(|&i| {
+            !is_static
+                || matches!(
+                    schema.columns[i].kind,
+                    ColumnKind::PartitionKey | ColumnKind::Static
+                )
+        })
+        .collect()
 }
 
 /// `DELETE ... USING TIMESTAMP ? WHERE` the key (and clustering) columns.
@@ -528,25 +599,18 @@ fn element_statements(
     Ok(out)
 }
 
-/// One statement per distinct (timestamp, TTL) among the row's cells and liveness, and the
-/// element statements of multi-cell columns not written whole.
+/// One statement per distinct (timestamp, TTL) among the row's cells and liveness: an `INSERT`
+/// for the row's own liveness (primary-key liveness is what an `INSERT` writes), `UPDATE`s for
+/// the rest; and the element statements of multi-cell columns not written whole.
 #[allow(clippy::type_complexity)]
 fn row_statements(
     schema: &TableSchema,
     key: &[&[u8]],
     row: &Row,
     is_static: bool,
-) -> Result<(Vec<Statement>, Vec<(ElementOp, Statement)>), CqlError> {
+) -> Result<(Vec<Statement>, Vec<Statement>, Vec<(ElementOp, Statement)>), CqlError> {
     // Statement layout: the prepared statement's columns, then timestamp, then TTL.
-    let layout: Vec<usize> = (0..schema.columns.len())
-        .filter(|&i| {
-            !is_static
-                || matches!(
-                    schema.columns[i].kind,
-                    ColumnKind::PartitionKey | ColumnKind::Static
-                )
-        })
-        .collect();
+    let layout = insert_layout(schema, is_static);
     let mut template = vec![Bind::Unset; layout.len()];
     for (i, k) in key.iter().enumerate() {
         template[i] = Bind::Value(k.to_vec());
@@ -637,27 +701,33 @@ fn row_statements(
     // A row whose cells carry several (timestamp, TTL) pairs takes several statements; it
     // counts as one row written, with its first statement.
     let rows = |i: usize| u64::from(!is_static && i == 0);
-    let inserts: Vec<Statement> = groups
-        .into_iter()
-        .enumerate()
-        .map(|(i, ((ts, ttl), (mut values, lists)))| {
-            values.push(Bind::Value(ts.to_be_bytes().to_vec()));
-            values.push(Bind::Value((ttl as i32).to_be_bytes().to_vec()));
-            let bytes = values.iter().map(Bind::len).sum();
-            Statement {
-                values,
-                bytes,
-                rows: rows(i),
-                lists,
-            }
-        })
-        .collect();
+    let marker = row
+        .liveness
+        .map(|l| (l.timestamp, l.liveness.ttl().unwrap_or(0)));
+    let (mut inserts, mut updates) = (Vec::new(), Vec::new());
+    for (i, ((ts, ttl), (mut values, lists))) in groups.into_iter().enumerate() {
+        values.push(Bind::Value(ts.to_be_bytes().to_vec()));
+        values.push(Bind::Value((ttl as i32).to_be_bytes().to_vec()));
+        let bytes = values.iter().map(Bind::len).sum();
+        let statement = Statement {
+            values,
+            bytes,
+            rows: rows(i),
+            lists,
+        };
+        if marker == Some((ts, ttl)) {
+            inserts.push(statement);
+        } else {
+            updates.push(statement);
+        }
+    }
     if inserts.is_empty()
+        && updates.is_empty()
         && let Some((_, first)) = elements.first_mut()
     {
         first.rows = u64::from(!is_static);
     }
-    Ok((inserts, elements))
+    Ok((inserts, updates, elements))
 }
 
 /// Groups one partition's statements into batches of at most `batch_bytes` and 100 statements.
@@ -776,29 +846,21 @@ mod tests {
             1,
             vec![simple(2, Cell::tombstone(10, 0)), simple(3, expiring)],
         )]);
-        let batch = &partition_statements(&schema, &p, DEFAULT_BATCH_BYTES).unwrap()[0].1;
+        let planned = partition_statements(&schema, &p, DEFAULT_BATCH_BYTES).unwrap();
+        let kinds: Vec<Kind> = planned.iter().map(|(k, _)| *k).collect();
+        // The row's liveness (at 10) is an INSERT's; the cells at 20 are not the row's own.
+        assert_eq!(kinds, [Kind::Insert, Kind::Update]);
+        let (insert, update) = (&planned[0].1[0], &planned[1].1[0]);
+        assert_eq!(insert.values[2], Bind::Null, "a tombstone binds NULL");
+        assert_eq!(insert.values[3], Bind::Unset);
+        assert_eq!(insert.values[6..], [v(Value::Bigint(10)), v(Value::Int(0))]);
+        assert_eq!(update.values[2], Bind::Unset);
+        assert_eq!(update.values[3], v(Value::Int(5)));
         assert_eq!(
-            batch.len(),
-            2,
-            "one batch of two statements in the same partition"
-        );
-        assert_eq!(batch[0].values[2], Bind::Null, "a tombstone binds NULL");
-        assert_eq!(batch[0].values[3], Bind::Unset);
-        assert_eq!(
-            batch[0].values[6..],
-            [v(Value::Bigint(10)), v(Value::Int(0))]
-        );
-        assert_eq!(batch[1].values[2], Bind::Unset);
-        assert_eq!(batch[1].values[3], v(Value::Int(5)));
-        assert_eq!(
-            batch[1].values[6..],
+            update.values[6..],
             [v(Value::Bigint(20)), v(Value::Int(60))]
         );
-        assert_eq!(
-            batch.iter().map(|s| s.rows).sum::<u64>(),
-            1,
-            "the row counts once"
-        );
+        assert_eq!(insert.rows + update.rows, 1, "the row counts once");
     }
 
     #[test]
@@ -823,7 +885,12 @@ mod tests {
         let kinds: Vec<Kind> = planned.iter().map(|(k, _)| *k).collect();
         assert_eq!(
             kinds,
-            [Kind::DeletePartition, Kind::DeleteRow, Kind::Insert]
+            [
+                Kind::DeletePartition,
+                Kind::DeleteRow,
+                Kind::Insert,
+                Kind::Update
+            ]
         );
         assert_eq!(
             planned[0].1[0].values,
@@ -840,9 +907,9 @@ mod tests {
             "timestamp, then the primary key"
         );
         assert_eq!(
-            planned[2].1.len(),
-            2,
-            "row 2's liveness at 10 and its cell at 40; nothing for the deleted row"
+            (planned[2].1.len(), planned[3].1.len()),
+            (1, 1),
+            "row 2's liveness at 10 (an insert) and its cell at 40 (an update); nothing for the deleted row"
         );
         assert_eq!(
             planned
@@ -1163,8 +1230,35 @@ mod tests {
         });
         let planned = partition_statements(&schema, &p, DEFAULT_BATCH_BYTES).unwrap();
         let (kind, batch) = &planned[0];
-        assert_eq!(*kind, Kind::InsertStatic);
+        assert_eq!(*kind, Kind::UpdateStatic, "a static row without liveness");
         assert_eq!(batch[0].values.len(), 4, "k, s, timestamp, ttl");
         assert_eq!(batch[0].rows, 0);
+    }
+
+    #[test]
+    fn a_row_without_liveness_is_an_update_so_no_primary_key_liveness_is_added() {
+        // An UPDATE in the source (or a compact table's row): once its cells are gone, the row
+        // is gone; an INSERT would keep it alive with NULLs.
+        let schema = schema();
+        let p = partition(vec![Row {
+            liveness: None,
+            ..row(1, vec![simple(2, Cell::live(40, b"x".to_vec()))])
+        }]);
+        let planned = partition_statements(&schema, &p, DEFAULT_BATCH_BYTES).unwrap();
+        assert_eq!(planned.len(), 1);
+        let (kind, batch) = &planned[0];
+        assert_eq!(*kind, Kind::Update);
+        assert_eq!(batch[0].rows, 1);
+        assert_eq!(
+            update_text(&schema, false),
+            "UPDATE ks.t USING TIMESTAMP ? AND TTL ? SET a = ?, b = ?, s = ?, tags = ? WHERE k = ? AND c = ?"
+        );
+        // Bound in that order: timestamp, TTL, the columns outside the key, then the key.
+        assert_eq!(update_order(&schema, false), [6, 7, 2, 3, 4, 5, 0, 1]);
+        assert_eq!(update_order(&schema, true), [2, 3, 1, 0]);
+        assert_eq!(
+            update_text(&schema, true),
+            "UPDATE ks.t USING TIMESTAMP ? AND TTL ? SET s = ? WHERE k = ?"
+        );
     }
 }

@@ -39,7 +39,7 @@ use super::lists::{
 };
 use super::statements::{
     DEFAULT_BATCH_BYTES, ElementOp, Kind, Op, Statement, element_text, fence, partition_statements,
-    range_delete_text,
+    range_delete_text, update_order, update_text,
 };
 
 #[derive(Debug, Clone)]
@@ -365,6 +365,8 @@ impl Inner {
         let text = match kind {
             Kind::DeleteRange(shape) => range_delete_text(&self.schema, shape),
             Kind::Element(op) => element_text(&self.schema, op),
+            Kind::Update => update_text(&self.schema, false),
+            Kind::UpdateStatic => update_text(&self.schema, true),
             _ => unreachable!("prepared up front"),
         };
         let mut statement = prepare(&self.session, &self.schema, text).await?;
@@ -611,6 +613,10 @@ impl Inner {
                 .insert_static
                 .as_ref()
                 .ok_or_else(|| unsupported(&self.schema, "static columns"))?,
+            Kind::Update | Kind::UpdateStatic => {
+                range = self.lazy_statement(kind).await?;
+                &range
+            }
             Kind::DeletePartition => &self.delete_partition,
             Kind::DeleteRow => &self.delete_row,
             Kind::DeleteRange(_) | Kind::Element(_) => {
@@ -645,9 +651,26 @@ impl Inner {
                     self.fence_lists(kind, &mut batch, &mut fenced);
                 }
             }
-            let result = if let [single] = batch.as_slice() {
+            // An UPDATE binds the same values as an INSERT, in its own order.
+            let reordered: Option<Vec<Vec<Bind>>> = match kind {
+                Kind::Update | Kind::UpdateStatic => {
+                    let order = update_order(&self.schema, kind == Kind::UpdateStatic);
+                    Some(
+                        batch
+                            .iter()
+                            .map(|s| order.iter().map(|&i| s.values[i].clone()).collect())
+                            .collect(),
+                    )
+                }
+                _ => None,
+            };
+            let values: Vec<&Vec<Bind>> = match &reordered {
+                Some(values) => values.iter().collect(),
+                None => batch.iter().map(|s| &s.values).collect(),
+            };
+            let result = if let [single] = values.as_slice() {
                 self.session
-                    .execute_unpaged(prepared, &single.values)
+                    .execute_unpaged(prepared, single)
                     .await
                     .map(drop)
             } else {
@@ -656,7 +679,6 @@ impl Inner {
                     b.append_statement(prepared.clone());
                 }
                 b.set_is_idempotent(!writes_lists && prepared.get_is_idempotent());
-                let values: Vec<&Vec<Bind>> = batch.iter().map(|s| &s.values).collect();
                 self.session.batch(&b, values).await.map(drop)
             };
             match result {
