@@ -260,6 +260,13 @@ pub enum SchemaError {
 }
 
 /// Builds a table's schema from its `system_schema` rows (`types` are the keyspace's UDTs).
+/// Whether a column's type is Cassandra's `empty` (`EmptyType`), as `system_schema` or a
+/// `CREATE TABLE` names it.
+pub fn is_empty_type(type_name: &str) -> bool {
+    let t = type_name.trim().trim_matches('\'').to_ascii_lowercase();
+    t == "empty" || t == "org.apache.cassandra.db.marshal.emptytype"
+}
+
 pub fn build_table_schema(
     name: &TableName,
     columns: &[ColumnRow],
@@ -271,6 +278,12 @@ pub fn build_table_schema(
     let udts = KeyspaceUdts::new(&name.keyspace, types);
     let mut built = Vec::with_capacity(columns.len());
     for row in columns {
+        // A compact table's hidden value column after DROP COMPACT STORAGE, type `empty`: it
+        // holds no value, only says that a row exists, which cassbulk writes as the row's
+        // liveness (the driver cannot bind the type). Left out of the table as cassbulk sees it.
+        if row.kind == "regular" && is_empty_type(&row.type_name) {
+            continue;
+        }
         let cql_type = parse_type(&row.type_name, &udts).map_err(|source| SchemaError::Type {
             table: name.clone(),
             column: row.column_name.clone(),
