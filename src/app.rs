@@ -561,7 +561,10 @@ async fn copy_schema(args: CopySchemaArgs) -> Result<ExitCode> {
 async fn inspect(args: InspectArgs) -> Result<ExitCode> {
     if let Some(dir) = &args.sstables {
         check_inputs(std::slice::from_ref(dir))?;
-        print!("{}", crate::source::sstable::inspect(dir)?);
+        print!(
+            "{}",
+            crate::source::sstable::inspect(dir).map_err(classified)?
+        );
         return Ok(ExitCode::SUCCESS);
     }
     let name = table_name(args.table.as_deref().unwrap_or_default())?;

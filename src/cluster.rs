@@ -397,6 +397,26 @@ pub async fn keyspace_exists(session: &Session, keyspace: &str) -> Result<bool, 
     Ok(result.rows_num() > 0)
 }
 
+/// The cluster's partitioner class name, from `system.local`.
+pub async fn partitioner(session: &Session) -> Result<String, ClusterError> {
+    const QUERY: &str = "SELECT partitioner FROM system.local";
+    let err = query_error(QUERY);
+    let rows: Vec<(Option<String>,)> = session
+        .query_unpaged(QUERY, ())
+        .await
+        .map_err(|e| err(&e))?
+        .into_rows_result()
+        .map_err(|e| err(&e))?
+        .rows::<(Option<String>,)>()
+        .map_err(|e| err(&e))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| err(&e))?;
+    Ok(rows
+        .into_iter()
+        .find_map(|r| r.0)
+        .unwrap_or_else(|| "org.apache.cassandra.dht.Murmur3Partitioner".to_owned()))
+}
+
 /// A table's `gc_grace_seconds`, from `system_schema.tables`.
 pub async fn gc_grace_seconds(session: &Session, name: &TableName) -> Result<i64, ClusterError> {
     const QUERY: &str = "SELECT gc_grace_seconds FROM system_schema.tables \

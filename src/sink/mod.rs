@@ -18,6 +18,7 @@ use scylla::client::session::Session;
 use tokio::sync::mpsc;
 
 use crate::checkpoint::Marks;
+use crate::cluster;
 use crate::exit::Classified;
 use crate::model::{Partition, TableSchema};
 use crate::progress::Counters;
@@ -64,6 +65,14 @@ pub fn open(spec: &SinkSpec, target: &Target) -> Result<Box<dyn Sink>, SinkError
         ))?),
         SinkSpec::Sstable(options) => {
             let session = session()?;
+            let partitioner = target
+                .runtime
+                .block_on(cluster::partitioner(&session))
+                .map_err(SinkError::from)?;
+            if !partitioner.ends_with(".Murmur3Partitioner") {
+                let short = partitioner.rsplit('.').next().unwrap_or(&partitioner);
+                return Err(SinkError::from(NotMurmur3(short.to_owned())));
+            }
             let format = match options.format {
                 Some(f) => f,
                 None => target.runtime.block_on(sstable::pick_format(&session)),
@@ -129,6 +138,20 @@ impl crate::exit::Classify for NoCluster {
 pub struct OneDatacenter;
 
 impl crate::exit::Classify for OneDatacenter {
+    fn is_usage(&self) -> bool {
+        true
+    }
+}
+
+/// `--via sstable` into a cluster whose partitioner is not Murmur3's: the SSTables cassbulk
+/// writes are cut and ordered by Murmur3 tokens.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "--via sstable: the target cluster uses {0}, and cassbulk writes SSTables for Murmur3Partitioner only; load with --via cql (each node computes its own tokens)"
+)]
+pub struct NotMurmur3(pub String);
+
+impl crate::exit::Classify for NotMurmur3 {
     fn is_usage(&self) -> bool {
         true
     }
