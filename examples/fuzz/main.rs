@@ -10,7 +10,8 @@
 //! ```sh
 //! cargo run --release --example fuzz -- READER [--minutes N] [--seed N] [--out DIR]
 //! ```
-//! READER: pg-custom, pg-directory, pg-plain or parquet. `--replay PATH` reads one saved input
+//! READER: pg-custom, pg-directory, pg-plain, parquet, sstable-3x (Cassandra 3.x's `ma` to `me`)
+//! or sstable-5 (`nb`, `oa`, BTI `da`). `--replay PATH` reads one saved input
 //! once and prints the outcome and the time it took. Saved inputs go to
 //! `DIR/READER/` (default `fuzz-out/`); check the interesting ones into `fixtures/fuzz/READER/`,
 //! where `tests/fuzz_regressions.rs` reads every one.
@@ -63,7 +64,7 @@ fn write_input(reader: Reader, input: &Input, dir: &Path) -> PathBuf {
     let path = dir.join(reader.file_name());
     let _ = std::fs::remove_dir_all(&path);
     let _ = std::fs::remove_file(&path);
-    if reader == Reader::PgDirectory {
+    if reader.is_folder() {
         std::fs::create_dir_all(&path).unwrap();
         for (name, bytes) in input {
             std::fs::write(path.join(name), bytes).unwrap();
@@ -130,7 +131,7 @@ fn save(out: &Path, kind: &str, n: usize, reader: Reader, input: &Input) -> Path
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: fuzz READER [--minutes N] [--seed N] [--out DIR]   (READER: pg-custom, pg-directory, pg-plain, parquet)";
+    let usage = "usage: fuzz READER [--minutes N] [--seed N] [--out DIR]   (READER: pg-custom, pg-directory, pg-plain, parquet, sstable-3x, sstable-5)";
     let reader = args
         .first()
         .and_then(|r| Reader::parse(r))

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use cassbulk::model::schema::{ColumnRow, TypeRow, build_table_schema};
+use cassbulk::model::schema_cql::table_from_cql;
 use cassbulk::model::{TableName, TableSchema};
 use cassbulk::plan::MappingOptions;
 use cassbulk::source::{OpenOptions, Source, SourceError};
@@ -19,13 +20,19 @@ pub enum Reader {
     PgDirectory,
     PgPlain,
     Parquet,
+    /// Cassandra 3.0 and 3.11's big SSTables, `ma` to `me`.
+    Sstable3x,
+    /// Cassandra 4.0 and 5.0's: big `nb` and `oa`, BTI `da`.
+    Sstable5,
 }
 
-pub const READERS: [Reader; 4] = [
+pub const READERS: [Reader; 6] = [
     Reader::PgCustom,
     Reader::PgDirectory,
     Reader::PgPlain,
     Reader::Parquet,
+    Reader::Sstable3x,
+    Reader::Sstable5,
 ];
 
 impl Reader {
@@ -34,6 +41,8 @@ impl Reader {
             Reader::PgCustom => "pg-custom",
             Reader::PgDirectory => "pg-directory",
             Reader::PgPlain => "pg-plain",
+            Reader::Sstable3x => "sstable-3x",
+            Reader::Sstable5 => "sstable-5",
             Reader::Parquet => "parquet",
         }
     }
@@ -47,9 +56,18 @@ impl Reader {
         match self {
             Reader::PgCustom => "input.dump",
             Reader::PgDirectory => "input.dir",
+            Reader::Sstable3x | Reader::Sstable5 => "sstables",
             Reader::PgPlain => "input.sql",
             Reader::Parquet => "input.parquet",
         }
+    }
+
+    /// Whether an input is a folder of files (a directory archive, an SSTable's components).
+    pub fn is_folder(self) -> bool {
+        matches!(
+            self,
+            Reader::PgDirectory | Reader::Sstable3x | Reader::Sstable5
+        )
     }
 
     /// The fixtures a run starts from.
@@ -70,10 +88,55 @@ impl Reader {
                     ))
                 })
                 .collect(),
+            Reader::Sstable3x => {
+                let mut seeds = Vec::new();
+                for letter in ["ma", "mb", "mc", "md", "me"] {
+                    let dir = fixtures.join("sstables-3x").join(letter);
+                    let Ok(entries) = std::fs::read_dir(&dir) else {
+                        continue;
+                    };
+                    let mut found: Vec<PathBuf> = entries
+                        .map(|e| e.unwrap().path())
+                        .filter(|p| {
+                            p.is_dir()
+                                && p.file_name()
+                                    .and_then(|n| n.to_str())
+                                    .is_some_and(|n| n.starts_with("every_type"))
+                        })
+                        .collect();
+                    found.sort();
+                    seeds.extend(found);
+                }
+                seeds
+            }
+            Reader::Sstable5 => ["nb", "oa", "da"]
+                .iter()
+                .map(|f| fixtures.join("sstables").join(f).join("everything"))
+                .collect(),
         }
     }
 
     fn schema(self) -> Arc<TableSchema> {
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+        let from_cql = |file: PathBuf, table: &str| {
+            let script = std::fs::read_to_string(file)
+                .unwrap()
+                .replace("{{keyspace}}", "fx");
+            let name = TableName::parse(table).unwrap();
+            Arc::new(table_from_cql(&script, &name).unwrap())
+        };
+        match self {
+            Reader::Sstable3x => {
+                return from_cql(
+                    fixtures.join("sstables-3x/me/schema-every_type.cql"),
+                    "legacy.every_type",
+                );
+            }
+            Reader::Sstable5 => {
+                return from_cql(fixtures.join("sstables/schema.cql"), "fx.everything");
+            }
+            _ => {}
+        }
         let col = |name: &str, kind: &str, ty: &str| ColumnRow {
             column_name: name.into(),
             clustering_order: "none".into(),
@@ -129,6 +192,8 @@ impl Reader {
                 ttl_column: Some("ttl_seconds".into()),
                 ..MappingOptions::default()
             },
+            // SSTables carry their own write times and TTLs.
+            Reader::Sstable3x | Reader::Sstable5 => MappingOptions::default(),
             _ => MappingOptions {
                 writetime_column: Some("last_updated".into()),
                 ..MappingOptions::default()
