@@ -13,6 +13,7 @@ mod load_parquet;
 mod load_pg;
 mod load_spark;
 mod load_sstables;
+mod load_sstables_3x;
 mod nodes_down;
 mod order;
 mod parquet_corpus;
