@@ -3,9 +3,9 @@
 //! returns turned into partitions of timestamped cells.
 //!
 //! What CQL cannot show is not invented: a column's tombstone reads as a null and is left out,
-//! and a collection's tombstone is unknown, so its elements are written as elements. A row whose
-//! only content is its primary key gets a primary-key liveness at the scan's time (CQL does not
-//! give the key's own write time).
+//! and a collection's tombstone is unknown, so its elements are written as elements. CQL does
+//! not give a row's primary-key liveness either: a row gets its newest live cell's, or, when its
+//! only content is its primary key, the scan's time.
 
 use crate::model::bytes::SmallBytes;
 use crate::model::cell::{ColumnData, RowLiveness};
@@ -188,12 +188,26 @@ impl<'s> Assembler<'s> {
             partition.static_row = Some(statics);
         }
         if has_row {
-            if row.columns.is_empty() {
-                row.liveness = Some(RowLiveness {
+            // CQL does not show a row's primary-key liveness. Rows are nearly always INSERTed,
+            // which writes it with the cells: take the newest live cell's time and TTL for it,
+            // so a row whose cells are deleted later in the target still shows, as in the
+            // source.
+            let newest = row
+                .columns
+                .iter()
+                .flat_map(|c| &c.cells)
+                .filter(|c| !c.liveness.is_tombstone())
+                .max_by_key(|c| c.timestamp);
+            row.liveness = Some(match newest {
+                Some(cell) => RowLiveness {
+                    timestamp: cell.timestamp,
+                    liveness: cell.liveness,
+                },
+                None => RowLiveness {
                     timestamp: scan_time,
                     liveness: Liveness::Live,
-                });
-            }
+                },
+            });
             partition.rows.push(row);
         }
         Ok(done)
@@ -508,7 +522,9 @@ mod tests {
             3
         );
         let r1 = &p.rows[0];
-        assert_eq!(r1.liveness, None);
+        // The newest live cell's time and TTL stand for the liveness CQL does not show.
+        assert_eq!(r1.liveness.unwrap().timestamp, 8);
+        assert_eq!(r1.liveness.unwrap().liveness.ttl(), Some(50));
         let list_cells = &r1.columns[0].cells;
         assert_eq!(list_cells[0].path.to_vec(), list_path(5, 0));
         assert_eq!(
