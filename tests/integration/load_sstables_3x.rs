@@ -484,3 +484,104 @@ async fn a_3x_folder_and_a_5_0_folder_of_one_table_merge_in_one_run_and_dump_as_
         "the offline dump of ma files and the dump of the node's table"
     );
 }
+
+/// On a node started with RandomPartitioner (`CASSBULK_TEST_RANDOM=1`, scripts/test's step):
+/// the node imports the RandomPartitioner files (the referee the Murmur3 test lacks); a load
+/// `--via cql` equals it; `--via sstable`, whose files are cut by Murmur3 tokens, is refused.
+#[tokio::test]
+async fn on_a_random_partitioner_node_the_cql_route_equals_the_import_and_sstables_are_refused() {
+    if !std::env::var("CASSBULK_TEST_RANDOM").is_ok_and(|v| v == "1") {
+        eprintln!("skipped: needs a node on RandomPartitioner (CASSBULK_TEST_RANDOM=1)");
+        return;
+    }
+    let session = common::session().await;
+    let ks = common::keyspace(&session, "sst3x_random").await;
+    for letter in ["ma", "me"] {
+        let (table, dir) = folders(letter, "random_partitioner").remove(0);
+        let (referee, loaded) = (format!("{table}_{letter}_ref"), format!("{table}_{letter}"));
+        for name in [&referee, &loaded] {
+            for statement in schema_cql(letter, &table, &ks, name) {
+                common::run(&session, &statement).await;
+            }
+        }
+        referee_import(&dir, &ks, &referee);
+        common::succeeded(
+            &cassbulk()
+                .args([
+                    "load",
+                    "--table",
+                    &format!("{ks}.{loaded}"),
+                    "--no-progress",
+                ])
+                .arg(&dir)
+                .output()
+                .unwrap(),
+        );
+        let schema = schema_of(letter, &table);
+        let want = state(&session, &ks, &referee, &schema).await;
+        assert_eq!(want.0.len(), 200, "{letter}: the node imported every row");
+        let got = state(&session, &ks, &loaded, &schema).await;
+        assert_same(
+            &format!("{letter} {table} on RandomPartitioner"),
+            false,
+            &got,
+            &want,
+        );
+    }
+    let staging = tempfile::tempdir().unwrap();
+    let (table, dir) = folders("me", "random_partitioner").remove(0);
+    let out = cassbulk()
+        .args([
+            "load",
+            "--table",
+            &format!("{ks}.{table}_me"),
+            "--no-progress",
+        ])
+        .args(["--via", "sstable", "--stream", "none", "--sstable-dir"])
+        .arg(staging.path())
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("the target cluster uses RandomPartitioner")
+            && stderr.contains("--via cql"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn three_replicas_of_a_3x_table_that_disagree_merge_in_one_run_as_the_node_merges_them() {
+    let session = common::session().await;
+    let ks = common::keyspace(&session, "sst3x_replicas").await;
+    for letter in ["ma", "me"] {
+        let (table, dir) = folders(letter, "replicas").remove(0);
+        let (referee, loaded) = (format!("{table}_{letter}_ref"), format!("{table}_{letter}"));
+        for name in [&referee, &loaded] {
+            for statement in schema_cql(letter, &table, &ks, name) {
+                common::run(&session, &statement).await;
+            }
+        }
+        // One node holding all three replicas' SSTables reads what a read at ALL would.
+        for node in ["node1", "node2", "node3"] {
+            referee_import(&dir.join(node), &ks, &referee);
+        }
+        let out = cassbulk()
+            .args([
+                "load",
+                "--table",
+                &format!("{ks}.{loaded}"),
+                "--no-progress",
+            ])
+            .arg(&dir)
+            .output()
+            .unwrap();
+        common::succeeded(&out);
+        let schema = schema_of(letter, &table);
+        let want = state(&session, &ks, &referee, &schema).await;
+        assert!(want.0.len() >= 30, "{letter}: {} rows", want.0.len());
+        let got = state(&session, &ks, &loaded, &schema).await;
+        assert_same(&format!("{letter} replicas"), false, &got, &want);
+    }
+}
