@@ -583,5 +583,42 @@ async fn three_replicas_of_a_3x_table_that_disagree_merge_in_one_run_as_the_node
         assert!(want.0.len() >= 30, "{letter}: {} rows", want.0.len());
         let got = state(&session, &ks, &loaded, &schema).await;
         assert_same(&format!("{letter} replicas"), false, &got, &want);
+        // verify reads the same three folders against both tables: nothing differs.
+        for table in [&loaded, &referee] {
+            let report = tempfile::tempdir().unwrap();
+            let json = report.path().join("report.json");
+            let out = cassbulk()
+                .arg("verify")
+                .arg(&dir)
+                .args([
+                    "--table",
+                    &format!("{ks}.{table}"),
+                    "--no-progress",
+                    "--report",
+                ])
+                .arg(&json)
+                .output()
+                .unwrap();
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "{letter} verify {table}: {text}"
+            );
+            let report: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+            for count in ["missing", "stale", "differs", "newer", "extra"] {
+                assert_eq!(report["counts"][count].as_u64(), Some(0), "{count}: {text}");
+            }
+            // Rows as verify counts them: every CQL row, and each partition's static row.
+            assert!(
+                report["rows"]["source"].as_u64() >= Some(want.0.len() as u64),
+                "{text}"
+            );
+        }
     }
 }
