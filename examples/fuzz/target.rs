@@ -4,8 +4,9 @@
 
 #![allow(dead_code)]
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use cassbulk::model::schema::{ColumnRow, TypeRow, build_table_schema};
 use cassbulk::model::schema_cql::table_from_cql;
@@ -116,7 +117,19 @@ impl Reader {
         }
     }
 
+    /// The fixture's table, built once per run: the files it comes from are read only then.
     fn schema(self) -> Arc<TableSchema> {
+        static BUILT: OnceLock<Mutex<HashMap<&'static str, Arc<TableSchema>>>> = OnceLock::new();
+        let built = BUILT.get_or_init(Default::default);
+        if let Some(schema) = built.lock().unwrap().get(self.name()) {
+            return schema.clone();
+        }
+        let schema = self.build_schema();
+        built.lock().unwrap().insert(self.name(), schema.clone());
+        schema
+    }
+
+    fn build_schema(self) -> Arc<TableSchema> {
         let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
         let from_cql = |file: PathBuf, table: &str| {
             let script = std::fs::read_to_string(file)
