@@ -73,7 +73,9 @@ pub enum SstableError {
     },
     #[error("{path}: {reason}")]
     Schema { path: String, reason: String },
-    #[error("{path}, at byte {offset} of its data: {reason}; nothing was loaded")]
+    #[error(
+        "{path}, at byte {offset} of its data: {reason}; the load stopped there (what came before it in token order may be written: the same command loads it again, unchanged)"
+    )]
     Unfit {
         path: String,
         offset: u64,
