@@ -215,47 +215,63 @@ fn flags_for_another_route_or_a_missing_cql_input_are_refused_not_ignored() {
 }
 
 /// A Cassandra 3.x SSTable (`ma`) with a flipped bit, or cut short, is refused naming the file
-/// and the byte, before a dump writes anything: no panic, no part file.
+/// and the byte, before a dump writes anything: no panic, no part file. Compressed or not: an
+/// uncompressed SSTable's values carry no checksum, so its Digest.crc32 is checked first.
 #[test]
 fn a_damaged_or_cut_3x_sstable_is_refused_naming_the_file_and_byte_before_a_dump_writes() {
     let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/sstables-3x/ma");
-    let source = fixtures.join("every_type-3.0.5");
-    let schema = fixtures.join("schema-every_type.cql");
-    for damage in ["flipped", "cut"] {
-        let dir = tempfile::tempdir().unwrap();
-        let input = dir.path().join("sstables");
-        std::fs::create_dir(&input).unwrap();
-        for entry in std::fs::read_dir(&source).unwrap() {
-            let path = entry.unwrap().path();
-            std::fs::copy(&path, input.join(path.file_name().unwrap())).unwrap();
+    for folder in ["every_type-3.0.5", "every_type_uncompressed-3.0.5"] {
+        let source = fixtures.join(folder);
+        let table = folder.split('-').next().unwrap();
+        let schema = fixtures.join(format!("schema-{table}.cql"));
+        for damage in ["flipped", "cut"] {
+            let what = format!("{folder} {damage}");
+            let dir = tempfile::tempdir().unwrap();
+            let input = dir.path().join("sstables");
+            std::fs::create_dir(&input).unwrap();
+            for entry in std::fs::read_dir(&source).unwrap() {
+                let path = entry.unwrap().path();
+                std::fs::copy(&path, input.join(path.file_name().unwrap())).unwrap();
+            }
+            let data = input.join("ma-1-big-Data.db");
+            let mut bytes = std::fs::read(&data).unwrap();
+            let len = bytes.len();
+            let compressed = input.join("ma-1-big-CompressionInfo.db").exists();
+            match damage {
+                "flipped" if compressed => bytes[len / 2] ^= 0x40,
+                // One value changed into another well-formed one: "text 5" read as "text 4".
+                "flipped" => {
+                    let at = bytes.windows(6).position(|w| w == b"text 5").unwrap();
+                    bytes[at + 5] ^= 0x01;
+                }
+                _ => bytes.truncate(len * 2 / 3),
+            }
+            std::fs::write(&data, &bytes).unwrap();
+            let out_dir = dir.path().join("out");
+            let out = cassbulk()
+                .args(["dump", "--table", &format!("legacy.{table}"), "--schema"])
+                .arg(&schema)
+                .args(["--format", "csv", "--no-progress", "--to"])
+                .arg(&out_dir)
+                .arg(&input)
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(3), "{what}: {stderr}");
+            // A flipped bit fails a chunk's CRC32; a cut file fails before: its chunks reach
+            // past the end (CompressionInfo.db names Data.db's length). Uncompressed, both fail
+            // the digest.
+            assert!(
+                stderr.contains("ma-1-big-Data.db is damaged") && stderr.contains("byte"),
+                "{what}: {stderr}"
+            );
+            assert!(
+                compressed || stderr.contains("Digest.crc32"),
+                "{what}: {stderr}"
+            );
+            assert!(!stderr.contains("panicked"), "{what}: {stderr}");
+            let written = std::fs::read_dir(&out_dir).map(|d| d.count()).unwrap_or(0);
+            assert_eq!(written, 0, "{what}: the dump wrote files");
         }
-        let data = input.join("ma-1-big-Data.db");
-        let mut bytes = std::fs::read(&data).unwrap();
-        let len = bytes.len();
-        match damage {
-            "flipped" => bytes[len / 2] ^= 0x40,
-            _ => bytes.truncate(len * 2 / 3),
-        }
-        std::fs::write(&data, &bytes).unwrap();
-        let out_dir = dir.path().join("out");
-        let out = cassbulk()
-            .args(["dump", "--table", "legacy.every_type", "--schema"])
-            .arg(&schema)
-            .args(["--format", "csv", "--no-progress", "--to"])
-            .arg(&out_dir)
-            .arg(&input)
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(3), "{damage}: {stderr}");
-        // A flipped bit fails a chunk's CRC32; a cut file fails before: its chunks reach past
-        // the end (CompressionInfo.db names Data.db's length).
-        assert!(
-            stderr.contains("ma-1-big-") && stderr.contains("byte"),
-            "{damage}: {stderr}"
-        );
-        assert!(!stderr.contains("panicked"), "{damage}: {stderr}");
-        let written = std::fs::read_dir(&out_dir).map(|d| d.count()).unwrap_or(0);
-        assert_eq!(written, 0, "{damage}: the dump wrote files");
     }
 }

@@ -239,7 +239,7 @@ impl Parser<'_> {
 
     fn top(&mut self) -> Result<(CqlType, bool), String> {
         let name = self.word()?.to_owned();
-        if short(&name) == "ReversedType" {
+        if crate::model::token::class_short_name(&name) == "ReversedType" {
             self.expect('(')?;
             let inner = self.cql()?;
             self.expect(')')?;
@@ -255,7 +255,7 @@ impl Parser<'_> {
 
     /// The type whose class name was just read: its arguments, if it takes any.
     fn rest_of(&mut self, name: &str) -> Result<CqlType, String> {
-        let class = short(name);
+        let class = crate::model::token::class_short_name(name);
         if let Some(native) = native(class) {
             return Ok(CqlType::Native(native));
         }
@@ -337,11 +337,6 @@ impl Parser<'_> {
         self.expect(')')?;
         Ok(cql)
     }
-}
-
-/// The class name without its package.
-fn short(name: &str) -> &str {
-    name.rsplit('.').next().unwrap_or(name)
 }
 
 fn native(class: &str) -> Option<NativeType> {

@@ -7,6 +7,14 @@ use std::fmt;
 
 use scylla::routing::partitioner::{Murmur3Partitioner, Partitioner, PartitionerHasher};
 
+/// Cassandra's default partitioner, the one whose tokens cassbulk computes for every target.
+pub const MURMUR3_PARTITIONER: &str = "org.apache.cassandra.dht.Murmur3Partitioner";
+
+/// A Java class name without its package: `RandomPartitioner`, `UTF8Type`.
+pub fn class_short_name(class: &str) -> &str {
+    class.rsplit('.').next().unwrap_or(class)
+}
+
 /// A Murmur3 token. Ordered as a signed 64-bit integer, which is the ring's order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Token(pub i64);

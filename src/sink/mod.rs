@@ -69,8 +69,8 @@ pub fn open(spec: &SinkSpec, target: &Target) -> Result<Box<dyn Sink>, SinkError
                 .runtime
                 .block_on(cluster::partitioner(&session))
                 .map_err(SinkError::from)?;
-            if !partitioner.ends_with(".Murmur3Partitioner") {
-                let short = partitioner.rsplit('.').next().unwrap_or(&partitioner);
+            if partitioner != crate::model::token::MURMUR3_PARTITIONER {
+                let short = crate::model::token::class_short_name(&partitioner);
                 return Err(SinkError::from(NotMurmur3(short.to_owned())));
             }
             let format = match options.format {

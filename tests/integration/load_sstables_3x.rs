@@ -10,6 +10,7 @@ use cassbulk::model::TableName;
 use cassbulk::model::schema_cql::table_from_cql;
 
 use crate::common::{self, cassbulk};
+use crate::load_sstables::load;
 
 const LETTERS: [&str; 5] = ["ma", "mb", "mc", "md", "me"];
 
@@ -154,8 +155,50 @@ fn schema_of(letter: &str, table: &str) -> cassbulk::model::TableSchema {
     .unwrap()
 }
 
+/// `dump --format csv` of `letter`'s fixture folder `dir` (table `table`), offline with the
+/// fixture's schema, equals the dump of `ks.referee` over CQL, write times included.
+fn assert_dumps_alike(letter: &str, table: &str, dir: &Path, ks: &str, referee: &str) {
+    let dumps = tempfile::tempdir().unwrap();
+    let offline = dumps.path().join("offline");
+    let online = dumps.path().join("online");
+    let dump = |to: &Path| {
+        let mut command = cassbulk();
+        command.args([
+            "dump",
+            "--format",
+            "csv",
+            "--with-writetime",
+            "--no-progress",
+            "--to",
+        ]);
+        command.arg(to);
+        command
+    };
+    common::succeeded(
+        &dump(&offline)
+            .args(["--table", &format!("legacy.{table}"), "--schema"])
+            .arg(fixtures().join(letter).join(format!("schema-{table}.cql")))
+            .arg(dir)
+            .output()
+            .unwrap(),
+    );
+    common::succeeded(
+        &dump(&online)
+            .arg(format!("cql://{}/{ks}.{referee}", common::hosts()))
+            .output()
+            .unwrap(),
+    );
+    let csv = |dir: &Path| std::fs::read_to_string(dir.join("part-00000.csv")).unwrap();
+    let (a, b) = (csv(&offline), csv(&online));
+    assert!(a.lines().count() > 50, "{letter} {table}: {a}");
+    assert_eq!(
+        a, b,
+        "{letter} {table}: the offline dump of the files and the dump of the node's table"
+    );
+}
+
 #[tokio::test]
-async fn every_type_loads_from_ma_to_me_as_the_node_reads_the_same_files() {
+async fn every_type_loads_and_dumps_from_ma_to_me_as_the_node_reads_the_same_files() {
     let session = common::session().await;
     let ks = common::keyspace(&session, "sst3x").await;
     let mut checked = 0;
@@ -170,16 +213,7 @@ async fn every_type_loads_from_ma_to_me_as_the_node_reads_the_same_files() {
                 }
             }
             referee_import(&dir, &ks, &referee);
-            let out = cassbulk()
-                .args([
-                    "load",
-                    "--table",
-                    &format!("{ks}.{loaded}"),
-                    "--no-progress",
-                ])
-                .arg(&dir)
-                .output()
-                .unwrap();
+            let out = load(&format!("{ks}.{loaded}"), &dir, &[]);
             let stderr = common::succeeded(&out);
             assert!(
                 stderr.contains("SSTables written under Murmur3Partitioner"),
@@ -193,6 +227,9 @@ async fn every_type_loads_from_ma_to_me_as_the_node_reads_the_same_files() {
             );
             let got = state(&session, &ks, &loaded, &schema).await;
             assert_same(&format!("{letter} {table}"), false, &got, &want);
+            if table == "every_type" {
+                assert_dumps_alike(letter, &table, &dir, &ks, &referee);
+            }
             checked += 1;
         }
     }
@@ -230,16 +267,7 @@ async fn a_random_partitioner_table_migrates_into_murmur3_with_every_row_readabl
                 .replace(&format!("legacy.{table} "), &format!("{ks}.{reference} "));
             common::run(&session, &statement).await;
         }
-        let out = cassbulk()
-            .args([
-                "load",
-                "--table",
-                &format!("{ks}.{loaded}"),
-                "--no-progress",
-            ])
-            .arg(&dir)
-            .output()
-            .unwrap();
+        let out = load(&format!("{ks}.{loaded}"), &dir, &[]);
         let stderr = common::succeeded(&out);
         assert!(
             stderr.contains("written under RandomPartitioner: every token is computed again"),
@@ -334,18 +362,7 @@ async fn compact_tables_load_before_and_after_drop_compact_storage_as_the_node_r
                 common::run(&session, &post_drop(&table, &ks, name)).await;
             }
             referee_import(&dir, &ks, &referee);
-            common::succeeded(
-                &cassbulk()
-                    .args([
-                        "load",
-                        "--table",
-                        &format!("{ks}.{loaded}"),
-                        "--no-progress",
-                    ])
-                    .arg(&dir)
-                    .output()
-                    .unwrap(),
-            );
+            common::succeeded(&load(&format!("{ks}.{loaded}"), &dir, &[]));
             let script = post_drop(&table, "legacy", &table);
             let schema = table_from_cql(
                 &script,
@@ -356,6 +373,9 @@ async fn compact_tables_load_before_and_after_drop_compact_storage_as_the_node_r
             assert!(!want.0.is_empty(), "{letter} {table}: nothing imported");
             let got = state(&session, &ks, &loaded, &schema).await;
             assert_same(&format!("{letter} {table}"), false, &got, &want);
+            if table == "every_type" {
+                assert_dumps_alike(letter, &table, &dir, &ks, &referee);
+            }
             checked += 1;
 
             // The shape CQL showed before the drop: a static compact table's rows without the
@@ -369,11 +389,7 @@ async fn compact_tables_load_before_and_after_drop_compact_storage_as_the_node_r
                     &format!("CREATE TABLE {ks}.{flat} (k text PRIMARY KEY, a int, b text)"),
                 )
                 .await;
-                let out = cassbulk()
-                    .args(["load", "--table", &format!("{ks}.{flat}"), "--no-progress"])
-                    .arg(&dir)
-                    .output()
-                    .unwrap();
+                let out = load(&format!("{ks}.{flat}"), &dir, &[]);
                 let stderr = String::from_utf8_lossy(&out.stderr);
                 assert_eq!(out.status.code(), Some(2), "{letter}: {stderr}");
                 assert!(
@@ -394,13 +410,7 @@ async fn compact_tables_load_before_and_after_drop_compact_storage_as_the_node_r
             };
             let flat = format!("{table}_{letter}_cql");
             common::run(&session, &format!("CREATE TABLE {ks}.{flat} ({shape})")).await;
-            common::succeeded(
-                &cassbulk()
-                    .args(["load", "--table", &format!("{ks}.{flat}"), "--no-progress"])
-                    .arg(&dir)
-                    .output()
-                    .unwrap(),
-            );
+            common::succeeded(&load(&format!("{ks}.{flat}"), &dir, &[]));
             let mut got =
                 common::rows(&session, &format!("SELECT {select} FROM {ks}.{flat}")).await;
             // The referee's partitions with a static value (a static compact table's rows).
@@ -465,47 +475,7 @@ async fn a_3x_folder_and_a_5_0_folder_of_one_table_merge_in_one_run_and_dump_as_
     assert_same("ma and the node's own", false, &got, &want);
 
     // A dump of the 3.x folder, offline, is the dump of the table the node read it into.
-    let dumps = tempfile::tempdir().unwrap();
-    let offline = dumps.path().join("offline");
-    let online = dumps.path().join("online");
-    common::succeeded(
-        &cassbulk()
-            .args(["dump", "--table", &format!("legacy.{table}"), "--schema"])
-            .arg(fixtures().join("ma").join(format!("schema-{table}.cql")))
-            .args([
-                "--format",
-                "csv",
-                "--with-writetime",
-                "--no-progress",
-                "--to",
-            ])
-            .arg(&offline)
-            .arg(&dir)
-            .output()
-            .unwrap(),
-    );
-    common::succeeded(
-        &cassbulk()
-            .args([
-                "dump",
-                "--format",
-                "csv",
-                "--with-writetime",
-                "--no-progress",
-                "--to",
-            ])
-            .arg(&online)
-            .arg(format!("cql://{}/{ks}.upgraded", common::hosts()))
-            .output()
-            .unwrap(),
-    );
-    let csv = |dir: &Path| std::fs::read_to_string(dir.join("part-00000.csv")).unwrap();
-    let (a, b) = (csv(&offline), csv(&online));
-    assert!(a.lines().count() > 50, "{a}");
-    assert_eq!(
-        a, b,
-        "the offline dump of ma files and the dump of the node's table"
-    );
+    assert_dumps_alike("ma", &table, &dir, &ks, "upgraded");
 }
 
 /// On a node started with RandomPartitioner (`CASSBULK_TEST_RANDOM=1`, scripts/test's step):
@@ -528,18 +498,7 @@ async fn on_a_random_partitioner_node_the_cql_route_equals_the_import_and_sstabl
             }
         }
         referee_import(&dir, &ks, &referee);
-        common::succeeded(
-            &cassbulk()
-                .args([
-                    "load",
-                    "--table",
-                    &format!("{ks}.{loaded}"),
-                    "--no-progress",
-                ])
-                .arg(&dir)
-                .output()
-                .unwrap(),
-        );
+        common::succeeded(&load(&format!("{ks}.{loaded}"), &dir, &[]));
         let schema = schema_of(letter, &table);
         let want = state(&session, &ks, &referee, &schema).await;
         assert_eq!(want.0.len(), 200, "{letter}: the node imported every row");
@@ -553,18 +512,18 @@ async fn on_a_random_partitioner_node_the_cql_route_equals_the_import_and_sstabl
     }
     let staging = tempfile::tempdir().unwrap();
     let (table, dir) = folders("me", "random_partitioner").remove(0);
-    let out = cassbulk()
-        .args([
-            "load",
-            "--table",
-            &format!("{ks}.{table}_me"),
-            "--no-progress",
-        ])
-        .args(["--via", "sstable", "--stream", "none", "--sstable-dir"])
-        .arg(staging.path())
-        .arg(&dir)
-        .output()
-        .unwrap();
+    let out = load(
+        &format!("{ks}.{table}_me"),
+        &dir,
+        &[
+            "--via",
+            "sstable",
+            "--stream",
+            "none",
+            "--sstable-dir",
+            staging.path().to_str().unwrap(),
+        ],
+    );
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -590,16 +549,7 @@ async fn three_replicas_of_a_3x_table_that_disagree_merge_in_one_run_as_the_node
         for node in ["node1", "node2", "node3"] {
             referee_import(&dir.join(node), &ks, &referee);
         }
-        let out = cassbulk()
-            .args([
-                "load",
-                "--table",
-                &format!("{ks}.{loaded}"),
-                "--no-progress",
-            ])
-            .arg(&dir)
-            .output()
-            .unwrap();
+        let out = load(&format!("{ks}.{loaded}"), &dir, &[]);
         common::succeeded(&out);
         let schema = schema_of(letter, &table);
         let want = state(&session, &ks, &referee, &schema).await;

@@ -7,6 +7,7 @@ use std::fmt::Write;
 use std::sync::Arc;
 
 use crate::model::schema::ClusteringOrder;
+use crate::model::token::{MURMUR3_PARTITIONER, class_short_name};
 use crate::model::{ColumnKind, ColumnSchema, CqlType, Partition, TableName, TableSchema};
 
 use super::data::{Partitions, RowPlan};
@@ -299,7 +300,7 @@ pub fn inspect(input: &str) -> Result<String, SstableError> {
     let partitioners: Vec<&str> = sstables
         .partitioners()
         .into_iter()
-        .map(super::short_name)
+        .map(class_short_name)
         .collect();
     let _ = writeln!(
         out,
@@ -307,7 +308,7 @@ pub fn inspect(input: &str) -> Result<String, SstableError> {
         partitioners.join(", "),
         if partitioners
             .iter()
-            .any(|p| *p != super::short_name(super::MURMUR3))
+            .any(|p| *p != class_short_name(MURMUR3_PARTITIONER))
         {
             " (a load computes every token again with Murmur3Partitioner, the target's)"
         } else {
@@ -324,7 +325,7 @@ pub fn inspect(input: &str) -> Result<String, SstableError> {
             s.descriptor.component("Data.db").display(),
             s.descriptor.format,
             s.descriptor.version,
-            super::short_name(&s.partitioner),
+            class_short_name(&s.partitioner),
         );
         counts_lines(&mut out, "  ", &counts);
         merge_counts(&mut total, &counts);

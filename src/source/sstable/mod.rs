@@ -29,6 +29,7 @@ use crate::model::marshal;
 use crate::model::{ColumnKind, CqlType, TableSchema};
 use crate::plan::MappingOptions;
 
+use crate::model::token::class_short_name;
 use data::{ColumnPlan, DataFile, Partitions, RowPlan};
 use descriptor::{Descriptor, Layout};
 use statistics::Header;
@@ -133,19 +134,11 @@ struct Sstable {
     dropped: Arc<dropped::Dropped>,
 }
 
-/// Cassandra's default partitioner, the one cassbulk computes tokens with for the target.
-pub(crate) const MURMUR3: &str = "org.apache.cassandra.dht.Murmur3Partitioner";
-
-/// A partitioner's class name without its package: `RandomPartitioner`.
-fn short_name(class: &str) -> &str {
-    class.rsplit('.').next().unwrap_or(class)
-}
-
 /// Why SSTables written under `partitioner` cannot be loaded; `None` when they can. Every token
 /// is computed again from the partition key for the target, so a table's partitioner does not
 /// matter; a `LocalPartitioner` marks a secondary index's or a system table's SSTables.
 fn partitioner_refusal(partitioner: &str) -> Option<String> {
-    (short_name(partitioner) == "LocalPartitioner").then(|| {
+    (class_short_name(partitioner) == "LocalPartitioner").then(|| {
         "written under LocalPartitioner: these are a secondary index's or a system table's SSTables, not a table's; load the base table's folder (its index is rebuilt by the target)".to_owned()
     })
 }

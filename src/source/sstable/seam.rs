@@ -9,6 +9,7 @@ use crate::exit::Classify;
 use crate::merge::settle;
 use crate::model::TableSchema;
 use crate::model::order::ClusteringComparator;
+use crate::model::token::{MURMUR3_PARTITIONER, class_short_name};
 use crate::plan::MappingOptions;
 use crate::source::{
     Claim, Input, InputSize, Kind, OpenOptions, Planned, SourceError, SourceEvent, Started,
@@ -77,21 +78,19 @@ struct SstablePlanned {
 impl SstablePlanned {
     /// Whether the partitions are in the order of the target's tokens (Murmur3's).
     fn in_target_order(&self) -> bool {
-        self.partitioners.iter().all(|p| p == super::MURMUR3)
+        self.partitioners.iter().all(|p| p == MURMUR3_PARTITIONER)
     }
 }
 
 /// Whether an SSTable's Data.db has the CRC32 its Digest.crc32 records (read whole once, so
-/// a damaged or truncated file is found before anything is written). False without a digest.
-fn digest_matches(d: &Descriptor) -> bool {
+/// a damaged or truncated file is found before anything is written). None without a digest;
+/// false when the data cannot be read.
+fn digest_matches(d: &Descriptor) -> Option<bool> {
     let expected = std::fs::read_to_string(d.component("Digest.crc32"))
         .ok()
-        .and_then(|text| text.trim().parse::<u32>().ok());
-    let Some(expected) = expected else {
-        return false;
-    };
+        .and_then(|text| text.trim().parse::<u32>().ok())?;
     let Ok(data) = std::fs::File::open(d.component("Data.db")) else {
-        return false;
+        return Some(false);
     };
     let mut hasher = crc32fast::Hasher::new();
     let mut reader = std::io::BufReader::with_capacity(1 << 20, data);
@@ -99,13 +98,29 @@ fn digest_matches(d: &Descriptor) -> bool {
         let buf = match std::io::BufRead::fill_buf(&mut reader) {
             Ok([]) => break,
             Ok(buf) => buf,
-            Err(_) => return false,
+            Err(_) => return Some(false),
         };
         hasher.update(buf);
         let n = buf.len();
         std::io::BufRead::consume(&mut reader, n);
     }
-    hasher.finalize() == expected
+    Some(hasher.finalize() == expected)
+}
+
+/// Refuses an uncompressed SSTable whose Data.db does not match its Digest.crc32. Its values
+/// carry no checksum of their own (compressed chunks do), so a flipped bit in one would load
+/// as a different value without a word.
+fn refuse_undigested(sstables: &[(Descriptor, Arc<RowPlan>)]) -> Result<(), SstableError> {
+    for (d, _) in sstables {
+        if !d.component("CompressionInfo.db").exists() && digest_matches(d) == Some(false) {
+            return Err(SstableError::Damaged {
+                path: d.component("Data.db").display().to_string(),
+                offset: 0,
+                reason: "its CRC32 is not the one its Digest.crc32 records (an uncompressed SSTable has no other checksum, so the damage cannot be placed more exactly)".into(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The uncompressed length of an SSTable's data (what reading counts), best effort.
@@ -125,7 +140,7 @@ impl Planned for SstablePlanned {
         let names: Vec<&str> = self
             .partitioners
             .iter()
-            .map(|p| super::short_name(p))
+            .map(|p| class_short_name(p))
             .collect();
         let mut line = format!("SSTables written under {}", names.join(" and "));
         if !self.in_target_order() {
@@ -142,9 +157,10 @@ impl Planned for SstablePlanned {
     /// it is handed on as read (settled as the partition builder would emit it), with no sort
     /// and in little memory.
     fn start(self: Box<Self>) -> Result<Started, SourceError> {
+        refuse_undigested(&self.sstables)?;
         let ordered = self.sstables.len() == 1
             && self.in_target_order()
-            && digest_matches(&self.sstables[0].0);
+            && digest_matches(&self.sstables[0].0) == Some(true);
         let sizes: Vec<u64> = self.sstables.iter().map(|(d, _)| data_length(d)).collect();
         let total = sizes.iter().sum();
         let workers = std::thread::available_parallelism().map_or(1, |n| n.get());

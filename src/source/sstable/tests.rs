@@ -558,23 +558,58 @@ fn several_sstables_or_a_digest_that_does_not_match_go_through_the_partition_bui
     let (ordered, _) = started(&fixture("nb"), &everything());
     assert!(!ordered, "two generations in one folder");
 
+    // A copy of a one-SSTable folder whose Digest.crc32 does not match its Data.db.
+    let mismatched = |table: &str| {
+        let copy = tempfile::tempdir().unwrap();
+        for entry in std::fs::read_dir(more(table)).unwrap() {
+            let path = entry.unwrap().path();
+            std::fs::copy(&path, copy.path().join(path.file_name().unwrap())).unwrap();
+        }
+        let digest = copy.path().join("nb-3-big-Digest.crc32");
+        let value: u32 = std::fs::read_to_string(&digest)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        std::fs::write(&digest, (value ^ 1).to_string()).unwrap();
+        (copy, digest)
+    };
+    // Compressed, every chunk still has its own CRC32: the builder's path reads it.
+    let (copy, digest) = mismatched("snappy");
+    let (ordered, partitions) = started(&copy.path().display().to_string(), &plain_table());
+    assert!(!ordered, "a Data.db that is not what its digest says");
+    assert_eq!(partitions, started(&more("snappy"), &plain_table()).1);
+
+    std::fs::remove_file(&digest).unwrap();
+    let (ordered, _) = started(&copy.path().display().to_string(), &plain_table());
+    assert!(!ordered, "no digest");
+}
+
+#[test]
+fn an_uncompressed_sstable_that_does_not_match_its_digest_is_refused_before_a_partition() {
+    use crate::source::Input;
     let copy = tempfile::tempdir().unwrap();
     for entry in std::fs::read_dir(more("plain")).unwrap() {
         let path = entry.unwrap().path();
         std::fs::copy(&path, copy.path().join(path.file_name().unwrap())).unwrap();
     }
-    let digest = copy.path().join("nb-3-big-Digest.crc32");
-    let value: u32 = std::fs::read_to_string(&digest)
-        .unwrap()
-        .trim()
-        .parse()
+    let data = copy.path().join("nb-3-big-Data.db");
+    let mut bytes = std::fs::read(&data).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x01;
+    std::fs::write(&data, &bytes).unwrap();
+    let input: Box<dyn Input> =
+        Box::new(SstableInput::open(&copy.path().display().to_string()).unwrap());
+    let planned = input
+        .plan(
+            std::sync::Arc::new(plain_table()),
+            &MappingOptions::default(),
+        )
         .unwrap();
-    std::fs::write(&digest, (value ^ 1).to_string()).unwrap();
-    let (ordered, partitions) = started(&copy.path().display().to_string(), &plain_table());
-    assert!(!ordered, "a Data.db that is not what its digest says");
-    assert_eq!(partitions, started(&more("plain"), &plain_table()).1);
-
-    std::fs::remove_file(&digest).unwrap();
-    let (ordered, _) = started(&copy.path().display().to_string(), &plain_table());
-    assert!(!ordered, "no digest");
+    let refusal = planned.start().err().unwrap().to_string();
+    assert!(
+        refusal.contains("nb-3-big-Data.db is damaged at byte 0"),
+        "{refusal}"
+    );
+    assert!(refusal.contains("Digest.crc32"), "{refusal}");
 }
