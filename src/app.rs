@@ -10,7 +10,7 @@ use thiserror::Error;
 
 use crate::cli::{
     Cli, Command, CopySchemaArgs, DumpArgs, DumpFormat, ImportVerify, InspectArgs, LoadArgs,
-    SourceArgs, SstableFormat, StreamMode, VerifyArgs, Via,
+    MergeMode, SourceArgs, SstableFormat, StreamMode, VerifyArgs, Via,
 };
 use crate::cluster::{self, ConnectOptions};
 use crate::exit::Classify;
@@ -76,6 +76,7 @@ fn load(args: LoadArgs) -> Result<ExitCode> {
             // --rate paces the writes, and through them a cql:// source's scan.
             cql_rate: 0,
             cql_from_token: None,
+            sort_always: args.merge == MergeMode::Sort,
         },
         mapping: mapping(&args.source)?,
         sink: match args.via {
@@ -244,6 +245,7 @@ fn verify(args: VerifyArgs) -> Result<ExitCode> {
             source_table: args.source.source_table.clone(),
             connection: Some(args.source.cluster.options(&args.connection.options())),
             allow_incomplete: args.source.allow_incomplete,
+            sort_always: args.merge == MergeMode::Sort,
             ..OpenOptions::default()
         },
         mapping: mapping(&args.source)?,
@@ -329,6 +331,7 @@ fn dump(args: DumpArgs) -> Result<ExitCode> {
             cql_ranges: None,
             cql_rate: args.rate,
             cql_from_token: None,
+            sort_always: args.merge == MergeMode::Sort,
         },
         mapping: MappingOptions::default(),
         sink: SinkSpec::Dump(DumpSinkOptions {

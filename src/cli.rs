@@ -418,6 +418,13 @@ pub struct LoadArgs {
     #[arg(long, default_value = "1GiB", value_name = "SIZE")]
     pub memory_limit: String,
 
+    /// How inputs already in token order (SSTables written under Murmur3Partitioner, a live
+    /// table's scan) are merged: as streams, each partition's copies met as they are read, with
+    /// no sort and in little memory (auto); or through the partition builder like any other
+    /// input (sort: to compare the two).
+    #[arg(long, value_enum, default_value_t = MergeMode::Auto)]
+    pub merge: MergeMode,
+
     /// Folder for spill files (removed on success, error and Ctrl-C).
     #[arg(long, value_name = "DIR")]
     pub temp_dir: Option<PathBuf>,
@@ -587,6 +594,13 @@ pub struct DumpArgs {
     #[arg(long, default_value = "1GiB", value_name = "SIZE")]
     pub memory_limit: String,
 
+    /// How inputs already in token order (SSTables written under Murmur3Partitioner, a live
+    /// table's scan) are merged: as streams, each partition's copies met as they are read, with
+    /// no sort and in little memory (auto); or through the partition builder like any other
+    /// input (sort: to compare the two).
+    #[arg(long, value_enum, default_value_t = MergeMode::Auto)]
+    pub merge: MergeMode,
+
     /// Folder for spill files (removed on success, error and Ctrl-C).
     #[arg(long, value_name = "DIR")]
     pub temp_dir: Option<PathBuf>,
@@ -607,6 +621,12 @@ pub struct DumpArgs {
 pub enum Via {
     Cql,
     Sstable,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MergeMode {
+    Auto,
+    Sort,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -690,6 +710,13 @@ pub struct VerifyArgs {
     /// past it.
     #[arg(long, default_value = "1GiB", value_name = "SIZE")]
     pub memory_limit: String,
+
+    /// How inputs already in token order (SSTables written under Murmur3Partitioner, a live
+    /// table's scan) are merged: as streams, each partition's copies met as they are read, with
+    /// no sort and in little memory (auto); or through the partition builder like any other
+    /// input (sort: to compare the two).
+    #[arg(long, value_enum, default_value_t = MergeMode::Auto)]
+    pub merge: MergeMode,
 
     /// Folder for spill files (removed on success, error and Ctrl-C).
     #[arg(long, value_name = "DIR")]

@@ -17,6 +17,8 @@ use crate::cluster::{self, ClusterError, ConnectOptions};
 use crate::exit::{Classified, Classify};
 use crate::intake::{RowBatch, TtlOrigin};
 use crate::merge::purge_tombstones;
+use crate::merge::streams::{MergeStreams, OutOfOrder};
+use crate::model::order::TableOrder;
 use crate::model::schema_cql::table_from_cql;
 use crate::model::{Partition, TableName, TableSchema};
 use crate::plan::MappingOptions;
@@ -98,6 +100,8 @@ pub enum LoadError {
     Runtime(std::io::Error),
     #[error("the {0} thread failed unexpectedly")]
     Thread(&'static str),
+    #[error(transparent)]
+    OutOfOrder(#[from] OutOfOrder),
 }
 
 impl Classify for LoadError {
@@ -109,7 +113,7 @@ impl Classify for LoadError {
             LoadError::Rejects(e) => e.is_usage(),
             LoadError::Checkpoint(e) => e.is_usage(),
             LoadError::NotResumable | LoadError::SchemaFile { .. } => true,
-            LoadError::Runtime(_) | LoadError::Thread(_) => false,
+            LoadError::Runtime(_) | LoadError::Thread(_) | LoadError::OutOfOrder(_) => false,
         }
     }
 }
@@ -227,10 +231,11 @@ pub fn run(job: LoadJob) -> Result<LoadReport, LoadError> {
         });
     }
     install_interrupt_cleanup();
-    let (sources, sizes, ordered) = start_inputs(planned)?;
+    let (sources, sizes, ordered) = start_inputs(planned, job.open.sort_always)?;
     let progress = Progress::start(counters.clone(), input_meter(sizes), job.quiet);
     let mut partitions = feed(
         sources,
+        &job.inputs,
         ordered,
         &schema,
         job.memory_limit,
@@ -327,28 +332,29 @@ pub(crate) fn state_plans(planned: &[Box<dyn Planned>]) -> (Vec<String>, Vec<Str
 }
 
 /// Starts every planned input: their events, how to measure their reading, and whether they
-/// are one stream already in token order.
+/// are all streams in token order (which are merged as streams, unless `--merge sort`).
 pub(crate) fn start_inputs(
     planned: Vec<Box<dyn Planned>>,
+    sort_always: bool,
 ) -> Result<(Vec<Events>, Vec<InputSize>, bool), LoadError> {
     let mut sources = Vec::with_capacity(planned.len());
     let mut sizes = Vec::with_capacity(planned.len());
-    let mut ordered = true;
+    let mut ordered = !sort_always;
     for planned in planned {
         let started = planned.start()?;
         sources.push(started.events);
         sizes.push(started.size);
         ordered &= started.ordered;
     }
-    let ordered = ordered && sources.len() == 1;
     Ok((sources, sizes, ordered))
 }
 
 /// The inputs' partitions merged and in token order: phase one of a load (every input read
-/// whole into the partition builder, rejects recorded), or one ordered input handed on as it
-/// is read (a live table's scan: nothing to sort or merge).
+/// whole into the partition builder, rejects recorded), or inputs already in token order
+/// merged as streams as they are read (nothing to sort).
 pub(crate) fn feed(
     mut sources: Vec<Events>,
+    names: &[String],
     ordered: bool,
     schema: &TableSchema,
     memory_limit: u64,
@@ -356,8 +362,22 @@ pub(crate) fn feed(
     counters: &Arc<Counters>,
     rejects: &Arc<Rejects>,
 ) -> Result<Feed, LoadError> {
-    if ordered && let Some(events) = sources.pop() {
-        return Ok(Feed::Direct(events, counters.clone(), rejects.clone(), 0));
+    if ordered {
+        let streams: Vec<(String, InOrder)> = sources
+            .drain(..)
+            .zip(names)
+            .map(|(events, name)| {
+                let input = InOrder {
+                    events,
+                    counters: counters.clone(),
+                    rejects: rejects.clone(),
+                };
+                (name.clone(), input)
+            })
+            .collect();
+        // One input goes through the merge too: it checks the order, and settles nothing twice.
+        let merged = MergeStreams::new(streams, TableOrder::new(schema));
+        return Ok(Feed::Merged(Box::new(merged)));
     }
     let builder = PartitionBuilder::new(
         schema,
@@ -372,19 +392,55 @@ pub(crate) fn feed(
     Ok(Feed::Built(Box::new(builder.finish()?)))
 }
 
-/// Where the sink's partitions come from: the partition builder, or an ordered input itself.
+/// One input in token order: its partitions, counted as read, its rejects recorded.
+pub(crate) struct InOrder {
+    events: Events,
+    counters: Arc<Counters>,
+    rejects: Arc<Rejects>,
+}
+
+impl Iterator for InOrder {
+    type Item = Result<Partition, LoadError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            match self.events.next()? {
+                Ok(SourceEvent::Partition(partition)) => {
+                    let rows = partition.rows.len() + usize::from(partition.static_row.is_some());
+                    Counters::add(&self.counters.rows_read, rows.max(1) as u64);
+                    return Some(Ok(partition));
+                }
+                Ok(SourceEvent::Reject(reject)) => {
+                    Counters::add(&self.counters.rows_read, 1);
+                    Counters::add(&self.counters.rows_rejected, 1);
+                    if let Err(e) = self.rejects.add(reject) {
+                        return Some(Err(e.into()));
+                    }
+                }
+                Ok(SourceEvent::Rows(_)) => {
+                    return Some(Err(LoadError::Thread("ordered reader")));
+                }
+                Err(e) => return Some(Err(e.into())),
+            }
+        }
+    }
+}
+
+/// Where the sink's partitions come from: the partition builder, or inputs in token order
+/// merged as streams.
 pub(crate) enum Feed {
     Built(Box<crate::sort::builder::Partitions>),
-    /// An ordered input, and the partitions it gave so far.
-    Direct(Events, Arc<Counters>, Arc<Rejects>, u64),
+    Merged(Box<MergeStreams<InOrder>>),
 }
 
 impl Feed {
     pub(crate) fn stats(&self) -> BuildStats {
         match self {
             Feed::Built(partitions) => partitions.stats().clone(),
-            Feed::Direct(.., count) => BuildStats {
-                partitions_out: *count,
+            Feed::Merged(merged) => BuildStats {
+                partitions_out: merged.partitions_out(),
+                duplicates_collapsed: merged.collapsed().pieces,
+                cells_collapsed: merged.collapsed().cells,
                 ..BuildStats::default()
             },
         }
@@ -397,28 +453,7 @@ impl Iterator for Feed {
     fn next(&mut self) -> Option<Self::Item> {
         match self {
             Feed::Built(partitions) => partitions.next().map(|p| p.map_err(LoadError::from)),
-            Feed::Direct(events, counters, rejects, count) => loop {
-                match events.next()? {
-                    Ok(SourceEvent::Partition(partition)) => {
-                        let rows =
-                            partition.rows.len() + usize::from(partition.static_row.is_some());
-                        Counters::add(&counters.rows_read, rows.max(1) as u64);
-                        *count += 1;
-                        return Some(Ok(partition));
-                    }
-                    Ok(SourceEvent::Reject(reject)) => {
-                        Counters::add(&counters.rows_read, 1);
-                        Counters::add(&counters.rows_rejected, 1);
-                        if let Err(e) = rejects.add(reject) {
-                            return Some(Err(e.into()));
-                        }
-                    }
-                    Ok(SourceEvent::Rows(_)) => {
-                        return Some(Err(LoadError::Thread("ordered reader")));
-                    }
-                    Err(e) => return Some(Err(e.into())),
-                }
-            },
+            Feed::Merged(merged) => merged.next(),
         }
     }
 }

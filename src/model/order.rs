@@ -81,6 +81,38 @@ pub fn cell_paths_are_bytewise(collection: &CqlType) -> bool {
     }
 }
 
+/// The orders within one table's partitions: its clustering, and the cell paths of each
+/// multi-cell column (by the column's index in the schema). What merging two versions of a
+/// partition or row needs to know about the table.
+#[derive(Clone, Debug)]
+pub struct TableOrder {
+    clustering: ClusteringComparator,
+    column_types: Vec<CqlType>,
+}
+
+impl TableOrder {
+    pub fn new(schema: &TableSchema) -> TableOrder {
+        TableOrder {
+            clustering: ClusteringComparator::new(schema),
+            column_types: schema.columns.iter().map(|c| c.cql_type.clone()).collect(),
+        }
+    }
+
+    /// The table's clustering order.
+    pub fn clustering(&self) -> &ClusteringComparator {
+        &self.clustering
+    }
+
+    /// The order of cell paths within column `column` (multi-cell collections and UDTs);
+    /// unsigned bytes for any other column.
+    pub fn path_order(&self, column: usize, a: &[u8], b: &[u8]) -> Ordering {
+        match self.column_types.get(column) {
+            Some(t) if t.is_multi_cell() => compare_cell_paths(t, a, b),
+            _ => a.cmp(b),
+        }
+    }
+}
+
 /// Compares clustering prefixes column by column with each column's type and direction (DESC
 /// reverses, as `ReversedType` does, so an empty value sorts *last* in a DESC column).
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -951,5 +951,78 @@ mod tests {
             // A budget of a few entries spills several runs.
             proptest::prop_assert_eq!(built(&shuffled, 400), expected);
         }
+
+        #[test]
+        fn inputs_in_token_order_merged_as_streams_give_what_the_builder_gives(
+            inputs in proptest::collection::vec(
+                proptest::collection::vec((0u8..5, arb_piece()), 0..12),
+                1..5,
+            ),
+        ) {
+            use crate::merge::streams::{MergeStreams, OutOfOrder};
+            use crate::merge::{Collapsed, merge_partitions};
+            use crate::model::order::TableOrder;
+            let order = TableOrder::new(&schema());
+            // A replica's exact copy of the first input too.
+            let mut inputs = inputs;
+            inputs.push(inputs[0].clone());
+            // Each input as an SSTable holds it: each partition once, in token order, its rows
+            // in clustering order, its deletions not yet applied.
+            let streams: Vec<Vec<Partition>> = inputs
+                .iter()
+                .map(|pieces| {
+                    let mut by_key: Vec<Partition> = Vec::new();
+                    for (key, piece) in pieces {
+                        let mut p = piece_partition(piece);
+                        let key = Value::Text(format!("k{key}")).to_bytes();
+                        p.token = Token::of_key(&key);
+                        p.key = key;
+                        match by_key.iter().position(|q| q.key == p.key) {
+                            Some(i) => {
+                                let q = by_key.swap_remove(i);
+                                by_key.push(merge_partitions(q, p, &order, &mut Collapsed::default()));
+                            }
+                            None => by_key.push(p),
+                        }
+                    }
+                    by_key.sort_by(|a, b| (a.token, &a.key).cmp(&(b.token, &b.key)));
+                    by_key
+                })
+                .collect();
+            let (expected, stats) = build(streams.iter().flatten().cloned().collect(), usize::MAX);
+            let named = streams
+                .into_iter()
+                .enumerate()
+                .map(|(i, s)| (format!("input {i}"), s.into_iter().map(Ok::<_, OutOfOrder>)))
+                .collect();
+            let mut merged = MergeStreams::new(named, order);
+            let got: Vec<Partition> = merged.by_ref().map(Result::unwrap).collect();
+            proptest::prop_assert_eq!(&got, &expected);
+            proptest::prop_assert_eq!(merged.partitions_out(), stats.partitions_out);
+        }
+    }
+
+    #[test]
+    fn an_input_out_of_token_order_is_refused_where_it_goes_wrong() {
+        use crate::merge::streams::{MergeStreams, OutOfOrder};
+        let mut keys: Vec<Partition> = ["a", "b", "c"]
+            .iter()
+            .map(|k| partition(k, 1, 1, "v"))
+            .collect();
+        keys.sort_by(|a, b| (a.token, &a.key).cmp(&(b.token, &b.key)));
+        keys.swap(1, 2);
+        let named = vec![(
+            "node1/nb-1-big-Data.db".to_owned(),
+            keys.into_iter().map(Ok),
+        )];
+        let out: Vec<Result<Partition, OutOfOrder>> =
+            MergeStreams::new(named, crate::model::order::TableOrder::new(&schema())).collect();
+        assert!(out[0].is_ok());
+        let refusal = out.last().unwrap().as_ref().unwrap_err().to_string();
+        assert!(
+            refusal.starts_with("node1/nb-1-big-Data.db: partition "),
+            "{refusal}"
+        );
+        assert!(refusal.contains("not in Murmur3 token order"), "{refusal}");
     }
 }

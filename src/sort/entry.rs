@@ -7,8 +7,8 @@
 use std::cmp::Ordering;
 
 use crate::merge::{merge_deletions, merge_rows};
-use crate::model::order::{ClusteringComparator, compare_cell_paths};
-use crate::model::{CqlType, Deletion, Partition, RangeDeletion, Row, TableSchema};
+use crate::model::order::{ClusteringComparator, TableOrder};
+use crate::model::{Deletion, Partition, RangeDeletion, Row, TableSchema};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum EntryKind {
@@ -111,15 +111,13 @@ impl Entry {
 
 /// The order of entries for one table.
 pub struct EntryOrder {
-    clustering: ClusteringComparator,
-    column_types: Vec<CqlType>,
+    table: TableOrder,
 }
 
 impl EntryOrder {
     pub fn new(schema: &TableSchema) -> EntryOrder {
         EntryOrder {
-            clustering: ClusteringComparator::new(schema),
-            column_types: schema.columns.iter().map(|c| c.cql_type.clone()).collect(),
+            table: TableOrder::new(schema),
         }
     }
 
@@ -135,10 +133,10 @@ impl EntryOrder {
             .then_with(|| a.kind.rank().cmp(&b.kind.rank()))
             .then_with(|| match (&a.kind, &b.kind) {
                 (EntryKind::Row(x), EntryKind::Row(y)) => {
-                    self.clustering.compare(&x.clustering, &y.clustering)
+                    self.clustering().compare(&x.clustering, &y.clustering)
                 }
                 (EntryKind::RangeDeletion(x), EntryKind::RangeDeletion(y)) => {
-                    self.clustering.compare_ranges(x, y)
+                    self.clustering().compare_ranges(x, y)
                 }
                 _ => Ordering::Equal,
             })
@@ -146,14 +144,11 @@ impl EntryOrder {
 
     /// The table's clustering order.
     pub fn clustering(&self) -> &ClusteringComparator {
-        &self.clustering
+        self.table.clustering()
     }
 
     /// The order of cell paths within column `column` (multi-cell collections).
     pub fn path_order(&self, column: usize, a: &[u8], b: &[u8]) -> Ordering {
-        match self.column_types.get(column) {
-            Some(t) if t.is_multi_cell() => compare_cell_paths(t, a, b),
-            _ => a.cmp(b),
-        }
+        self.table.path_order(column, a, b)
     }
 }

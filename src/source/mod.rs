@@ -56,6 +56,9 @@ pub struct OpenOptions {
     pub cql_concurrency: usize,
     /// Only the tokens `(start, end]` of a `cql://` source (default: the whole ring).
     pub cql_token_range: Option<(i64, i64)>,
+    /// `--merge sort`: inputs in token order (SSTables) go through the partition builder too,
+    /// rather than being merged as streams.
+    pub sort_always: bool,
     /// Exactly these token ranges `(start, end]`, in token order, instead of the ring (or
     /// `cql_token_range`) split evenly: a sample of the ring, or what a resumed run has left.
     pub cql_ranges: Option<std::sync::Arc<[(i64, i64)]>>,
@@ -124,8 +127,9 @@ pub trait Planned: Send {
 pub struct Started {
     pub events: Events,
     pub size: InputSize,
-    /// The events are whole partitions, each once, reconciled, in token order (a live table's
-    /// scan, or one SSTable): a job with this one input needs no partition builder.
+    /// The events are whole partitions, each once, reconciled and settled, in token order (a
+    /// live table's scan, SSTables merged as streams): such inputs are merged as streams
+    /// themselves, with no partition builder.
     pub ordered: bool,
 }
 

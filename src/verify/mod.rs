@@ -194,7 +194,7 @@ pub fn run(job: VerifyJob) -> Result<VerifyReport, VerifyError> {
         Arc::new(Rejects::new(job.rejects.as_deref(), job.max_errors).map_err(LoadError::from)?);
     let counters = Arc::new(Counters::default());
     crate::cleanup::install_interrupt_cleanup();
-    let (sources, sizes, ordered) = load::start_inputs(planned)?;
+    let (sources, sizes, ordered) = load::start_inputs(planned, job.open.sort_always)?;
     let reading = Progress::start(
         counters.clone(),
         load::input_meter(sizes),
@@ -202,6 +202,7 @@ pub fn run(job: VerifyJob) -> Result<VerifyReport, VerifyError> {
     );
     let mut feed = load::feed(
         sources,
+        &job.inputs,
         ordered,
         &schema,
         job.memory_limit,

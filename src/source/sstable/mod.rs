@@ -12,6 +12,7 @@
 //! chunk (`compression.rs`), checking every chunk's CRC32 and every row's size: a damaged or
 //! truncated file stops the load with the file and byte offset.
 
+mod ahead;
 mod compression;
 mod data;
 mod descriptor;
@@ -94,6 +95,8 @@ pub enum SstableError {
         first: String,
         other: String,
     },
+    #[error(transparent)]
+    OutOfOrder(#[from] crate::merge::streams::OutOfOrder),
     #[error(
         "{table} is a counter table: counters cannot be migrated by writes (a counter only adds); use nodetool import or sstableloader for counter tables"
     )]
@@ -180,6 +183,9 @@ fn dropped_in(dir: &Path) -> Result<dropped::Dropped, SstableError> {
 /// The SSTables of one input.
 pub struct SstableInput {
     sstables: Vec<Sstable>,
+    /// `--merge sort`: through the partition builder even when the SSTables could be merged
+    /// as streams.
+    sort_always: bool,
 }
 
 /// Every `*-Data.db` under `dir`: its own, or else those of its subfolders (a folder of
@@ -322,7 +328,10 @@ impl SstableInput {
             }
         }
         refuse_mixed_tables(input, &sstables)?;
-        Ok(SstableInput { sstables })
+        Ok(SstableInput {
+            sstables,
+            sort_always: false,
+        })
     }
 
     /// The partitioners the SSTables were written under (class names, each once).

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::exit::Classify;
-use crate::merge::settle;
+use crate::merge::streams::MergeStreams;
 use crate::model::TableSchema;
-use crate::model::order::ClusteringComparator;
+use crate::model::order::TableOrder;
 use crate::model::token::{MURMUR3_PARTITIONER, class_short_name};
 use crate::plan::MappingOptions;
 use crate::source::{
@@ -16,7 +16,7 @@ use crate::source::{
 };
 
 use super::{
-    Reader, SstableError, SstableInput, compression, data::RowPlan, descriptor::Descriptor,
+    Reader, SstableError, SstableInput, ahead, compression, data::RowPlan, descriptor::Descriptor,
     read_parallel,
 };
 
@@ -35,8 +35,10 @@ fn claims(input: &str) -> Claim {
     }
 }
 
-fn open(input: &str, _options: &OpenOptions) -> Result<Box<dyn Input>, SourceError> {
-    Ok(Box::new(SstableInput::open(input)?))
+fn open(input: &str, options: &OpenOptions) -> Result<Box<dyn Input>, SourceError> {
+    let mut input = SstableInput::open(input)?;
+    input.sort_always = options.sort_always;
+    Ok(Box::new(input))
 }
 
 impl Input for SstableInput {
@@ -54,6 +56,7 @@ impl Input for SstableInput {
             .map_or(0, |d| d.as_secs() as i64);
         let plans = SstableInput::plan(&self, &schema, mapping, now)?;
         let partitioners = self.partitioners().into_iter().map(str::to_owned).collect();
+        let sort_always = self.sort_always;
         let sstables = self
             .sstables
             .into_iter()
@@ -64,6 +67,7 @@ impl Input for SstableInput {
             sstables,
             schema,
             partitioners,
+            sort_always,
         }))
     }
 }
@@ -73,6 +77,7 @@ struct SstablePlanned {
     schema: Arc<TableSchema>,
     /// The partitioners' class names, each once.
     partitioners: Vec<String>,
+    sort_always: bool,
 }
 
 impl SstablePlanned {
@@ -107,12 +112,28 @@ fn digest_matches(d: &Descriptor) -> Option<bool> {
     Some(hasher.finalize() == expected)
 }
 
+/// Each SSTable's [`digest_matches`], read on every core; only for the uncompressed ones
+/// unless `all`.
+fn digests(sstables: &[(Descriptor, Arc<RowPlan>)], all: bool) -> Vec<Option<bool>> {
+    use rayon::prelude::*;
+    sstables
+        .par_iter()
+        .map(|(d, _)| {
+            let wanted = all || !d.component("CompressionInfo.db").exists();
+            wanted.then(|| digest_matches(d)).flatten()
+        })
+        .collect()
+}
+
 /// Refuses an uncompressed SSTable whose Data.db does not match its Digest.crc32. Its values
 /// carry no checksum of their own (compressed chunks do), so a flipped bit in one would load
 /// as a different value without a word.
-fn refuse_undigested(sstables: &[(Descriptor, Arc<RowPlan>)]) -> Result<(), SstableError> {
-    for (d, _) in sstables {
-        if !d.component("CompressionInfo.db").exists() && digest_matches(d) == Some(false) {
+fn refuse_undigested(
+    sstables: &[(Descriptor, Arc<RowPlan>)],
+    digests: &[Option<bool>],
+) -> Result<(), SstableError> {
+    for ((d, _), digest) in sstables.iter().zip(digests) {
+        if !d.component("CompressionInfo.db").exists() && *digest == Some(false) {
             return Err(SstableError::Damaged {
                 path: d.component("Data.db").display().to_string(),
                 offset: 0,
@@ -151,47 +172,43 @@ impl Planned for SstablePlanned {
         vec![line]
     }
 
-    /// Partitions of every SSTable, read on every core when there are several; progress in
-    /// bytes of uncompressed data. One SSTable whose Data.db matches its digest, written under
-    /// Murmur3Partitioner, is already whole partitions in the target's token order, each once:
-    /// it is handed on as read (settled as the partition builder would emit it), with no sort
-    /// and in little memory.
+    /// Partitions of every SSTable; progress in bytes of uncompressed data. SSTables written
+    /// under Murmur3Partitioner whose Data.db files all match their digests (read whole first,
+    /// so damage is found before anything is written) are each a stream of whole partitions in
+    /// the target's token order: they are merged as streams, each decoded ahead on the cores,
+    /// and handed on merged and settled as the partition builder would emit them, with no sort
+    /// and in little memory. Any others are read on every core in any order, for the builder.
     fn start(self: Box<Self>) -> Result<Started, SourceError> {
-        refuse_undigested(&self.sstables)?;
-        let ordered = self.sstables.len() == 1
-            && self.in_target_order()
-            && digest_matches(&self.sstables[0].0) == Some(true);
+        let streamable = self.in_target_order() && !self.sort_always;
+        let digests = digests(&self.sstables, streamable);
+        refuse_undigested(&self.sstables, &digests)?;
+        let streamed = streamable && digests.iter().all(|d| *d == Some(true));
         let sizes: Vec<u64> = self.sstables.iter().map(|(d, _)| data_length(d)).collect();
         let total = sizes.iter().sum();
         let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let (events, read): (Box<dyn Iterator<Item = _> + Send>, Vec<Arc<AtomicU64>>) =
-            if workers > 1 && self.sstables.len() > 1 {
-                let (events, counters) = read_parallel(self.sstables, workers, &sizes);
-                (Box::new(events), counters)
-            } else {
-                let read = Arc::new(AtomicU64::new(0));
-                (
-                    Box::new(Reader::new(self.sstables, read.clone())),
-                    vec![read],
-                )
-            };
-        let clustering = ordered.then(|| ClusteringComparator::new(&self.schema));
-        let events = events.map(move |r| {
-            r.map(|mut partition| {
-                if let Some(clustering) = &clustering {
-                    settle(&mut partition, clustering);
-                }
-                SourceEvent::Partition(partition)
-            })
-            .map_err(SourceError::from)
-        });
+        let (events, read): (Box<dyn Iterator<Item = _> + Send>, Vec<Arc<AtomicU64>>) = if streamed
+        {
+            let (streams, counters) = ahead::streams(self.sstables, workers)?;
+            let merged = MergeStreams::new(streams, TableOrder::new(&self.schema));
+            (Box::new(merged), counters)
+        } else if workers > 1 && self.sstables.len() > 1 {
+            let (events, counters) = read_parallel(self.sstables, workers, &sizes);
+            (Box::new(events), counters)
+        } else {
+            let read = Arc::new(AtomicU64::new(0));
+            (
+                Box::new(Reader::new(self.sstables, read.clone())),
+                vec![read],
+            )
+        };
+        let events = events.map(|r| r.map(SourceEvent::Partition).map_err(SourceError::from));
         Ok(Started {
             events: Box::new(events),
             size: InputSize::Bytes {
                 read: Arc::new(move || read.iter().map(|r| r.load(Ordering::Relaxed)).sum()),
                 total,
             },
-            ordered,
+            ordered: streamed,
         })
     }
 }

@@ -491,8 +491,15 @@ fn every_type_name_a_node_wrote_is_what_cassbulk_writes_for_the_same_type() {
 /// The partitions an input gives through the source seam, and whether it said they are in
 /// order (so a job skips the partition builder).
 fn started(input: &str, schema: &TableSchema) -> (bool, Vec<Partition>) {
+    started_with(input, schema, false)
+}
+
+/// [`started`], with `--merge sort` or not.
+fn started_with(input: &str, schema: &TableSchema, sort_always: bool) -> (bool, Vec<Partition>) {
     use crate::source::{Input, SourceEvent};
-    let input: Box<dyn Input> = Box::new(SstableInput::open(input).unwrap());
+    let mut input = SstableInput::open(input).unwrap();
+    input.sort_always = sort_always;
+    let input: Box<dyn Input> = Box::new(input);
     let planned = input
         .plan(
             std::sync::Arc::new(schema.clone()),
@@ -554,10 +561,23 @@ fn one_sstable_is_handed_on_in_order_exactly_as_the_partition_builder_would_emit
 }
 
 #[test]
-fn several_sstables_or_a_digest_that_does_not_match_go_through_the_partition_builder() {
-    let (ordered, _) = started(&fixture("nb"), &everything());
-    assert!(!ordered, "two generations in one folder");
+fn several_sstables_are_merged_as_streams_exactly_as_the_partition_builder_merges_them() {
+    for format in ["nb", "oa", "da"] {
+        let (ordered, streamed) = started(&fixture(format), &everything());
+        assert!(
+            ordered,
+            "{format}: two generations in one folder, merged as streams"
+        );
+        let (ordered, read) = started_with(&fixture(format), &everything(), true);
+        assert!(!ordered, "{format}: --merge sort");
+        let expected = built(read, &everything());
+        assert!(!expected.is_empty());
+        assert_eq!(streamed, expected, "{format}");
+    }
+}
 
+#[test]
+fn a_digest_that_does_not_match_or_none_goes_through_the_partition_builder() {
     // A copy of a one-SSTable folder whose Digest.crc32 does not match its Data.db.
     let mismatched = |table: &str| {
         let copy = tempfile::tempdir().unwrap();

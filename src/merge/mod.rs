@@ -9,12 +9,17 @@
 //! - Deletions (partition, row, collection): the higher timestamp wins, then the later local
 //!   deletion time. A deletion shadows every cell and row liveness written at or before it.
 //! - Multi-cell collections merge element by element (by cell path).
+//! - Two versions of a partition merge piece by piece ([`merge_partitions`]): rows with equal
+//!   clusterings, the static rows, equal range deletions; [`settle`] then applies the deletions
+//!   once every version is in. `streams` merges inputs that are already in token order this way.
 
 use std::cmp::Ordering;
 
 use crate::model::cell::{ColumnData, NO_DELETION_TIME, RowLiveness};
-use crate::model::order::{ClusteringComparator, Side};
+use crate::model::order::{ClusteringComparator, Side, TableOrder};
 use crate::model::{Cell, Deletion, Liveness, Partition, RangeDeletion, Row, SliceBound};
+
+pub mod streams;
 
 /// The order of two versions of one cell: `Greater` means `a` wins.
 pub fn compare_cells(a: &Cell, b: &Cell) -> Ordering {
@@ -94,10 +99,22 @@ pub fn merge_row_liveness(a: Option<RowLiveness>, b: Option<RowLiveness>) -> Opt
 /// Merges two versions of a column's data. `cells` must be sorted by path with `path_order`
 /// (for simple columns there is one cell with an empty path); the result is too.
 pub fn merge_column(
-    a: ColumnData,
-    b: ColumnData,
+    mut a: ColumnData,
+    mut b: ColumnData,
     path_order: &dyn Fn(&[u8], &[u8]) -> Ordering,
 ) -> ColumnData {
+    // A simple column: one cell each, no path, no collection deletion.
+    if a.cells.len() == 1
+        && b.cells.len() == 1
+        && a.complex_deletion.is_none()
+        && b.complex_deletion.is_none()
+        && a.cells[0].path.is_empty()
+        && b.cells[0].path.is_empty()
+    {
+        let (x, y) = (a.cells.remove(0), b.cells.remove(0));
+        a.cells.push(reconcile(x, y));
+        return a;
+    }
     let complex_deletion = merge_deletions(a.complex_deletion, b.complex_deletion);
     let mut cells = Vec::with_capacity(a.cells.len().max(b.cells.len()));
     let mut left = a.cells.into_iter().peekable();
@@ -356,6 +373,111 @@ pub fn normalize_ranges(
         });
     }
     out
+}
+
+/// What merging versions of partitions collapsed: pieces (rows, static rows, range deletions,
+/// partition deletions) that were versions of one another, and the cells reconciliation
+/// dropped, as the partition builder counts them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Collapsed {
+    pub pieces: u64,
+    pub cells: u64,
+}
+
+fn cells_of(row: &Row) -> usize {
+    row.columns.iter().map(|c| c.cells.len()).sum()
+}
+
+/// Merges two versions of one row, counting what collapsed.
+fn merge_counted(a: Row, b: Row, order: &TableOrder, collapsed: &mut Collapsed) -> Row {
+    let before = cells_of(&a) + cells_of(&b);
+    let row = merge_rows(a, b, &|column, x, y| order.path_order(column, x, y));
+    collapsed.pieces += 1;
+    collapsed.cells += (before - cells_of(&row)) as u64;
+    row
+}
+
+/// Merges two versions of one partition (the same token and key), each with its rows in
+/// clustering order, as the partition builder merges their pieces: the later partition
+/// deletion, static rows and rows of equal clustering merged ([`merge_rows`]), range deletions
+/// in order with equal ranges merged. Deletions are not applied yet: [`settle`] the partition
+/// once every version is merged in.
+pub fn merge_partitions(
+    a: Partition,
+    b: Partition,
+    order: &TableOrder,
+    collapsed: &mut Collapsed,
+) -> Partition {
+    // Replicas that agree (the common case): the same partition twice merges into itself.
+    if a == b {
+        collapsed.pieces += (usize::from(a.deletion.is_some())
+            + usize::from(a.static_row.is_some())
+            + a.range_deletions.len()
+            + a.rows.len()) as u64;
+        collapsed.cells += (b.static_row.iter().map(cells_of).sum::<usize>()
+            + b.rows.iter().map(cells_of).sum::<usize>()) as u64;
+        return a;
+    }
+    if a.deletion.is_some() && b.deletion.is_some() {
+        collapsed.pieces += 1;
+    }
+    let deletion = merge_deletions(a.deletion, b.deletion);
+    let static_row = match (a.static_row, b.static_row) {
+        (Some(x), Some(y)) => Some(merge_counted(x, y, order, collapsed)),
+        (x, y) => x.or(y),
+    };
+    let clustering = order.clustering();
+    let mut range_deletions = a.range_deletions;
+    if range_deletions.is_empty() {
+        range_deletions = b.range_deletions;
+    } else if !b.range_deletions.is_empty() {
+        range_deletions.extend(b.range_deletions);
+        range_deletions.sort_by(|x, y| clustering.compare_ranges(x, y));
+        range_deletions.dedup_by(|later, kept| {
+            let equal = clustering.compare_ranges(later, kept) == Ordering::Equal;
+            if equal {
+                kept.deletion = merge_deletions(Some(kept.deletion), Some(later.deletion))
+                    .unwrap_or(kept.deletion);
+                collapsed.pieces += 1;
+            }
+            equal
+        });
+    }
+    let rows = if a.rows.is_empty() {
+        b.rows
+    } else if b.rows.is_empty() {
+        a.rows
+    } else {
+        let mut rows = Vec::with_capacity(a.rows.len().max(b.rows.len()));
+        let mut left = a.rows.into_iter().peekable();
+        let mut right = b.rows.into_iter().peekable();
+        loop {
+            let side = match (left.peek(), right.peek()) {
+                (None, None) => break,
+                (Some(_), None) => Ordering::Less,
+                (None, Some(_)) => Ordering::Greater,
+                (Some(l), Some(r)) => clustering.compare(&l.clustering, &r.clustering),
+            };
+            let next = match side {
+                Ordering::Less => left.next(),
+                Ordering::Greater => right.next(),
+                Ordering::Equal => match (left.next(), right.next()) {
+                    (Some(l), Some(r)) => Some(merge_counted(l, r, order, collapsed)),
+                    (l, r) => l.or(r),
+                },
+            };
+            rows.extend(next);
+        }
+        rows
+    };
+    Partition {
+        token: a.token,
+        key: a.key,
+        deletion,
+        range_deletions,
+        static_row,
+        rows,
+    }
 }
 
 /// The partition deletion of two versions of a partition.
