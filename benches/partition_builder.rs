@@ -1,10 +1,13 @@
-//! Criterion benches of the engine's hot paths: Murmur3 tokens, value encoding, and the
-//! partition builder's sort + merge, in memory and with forced spills to zstd runs.
+//! Criterion benches of the engine's hot paths: Murmur3 tokens, value encoding, the
+//! partition builder's sort + merge, in memory and with forced spills to zstd runs, and the
+//! stream merge of inputs already in token order (three replicas) against the builder.
 //! Run: `cargo bench --bench partition_builder` (numbers in docs/BENCHMARKS.md).
 
 use std::hint::black_box;
 
+use cassbulk::merge::streams::{MergeStreams, OutOfOrder};
 use cassbulk::model::cell::{ColumnData, RowLiveness};
+use cassbulk::model::order::TableOrder;
 use cassbulk::model::{Cell, Liveness, Partition, Row, TableSchema, Token, Value};
 use cassbulk::sort::builder::{BuilderOptions, PartitionBuilder};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
@@ -103,6 +106,56 @@ fn benches(c: &mut Criterion) {
         b.iter_batched(
             rows,
             |input| sort_and_merge(input, 4 << 20),
+            BatchSize::LargeInput,
+        )
+    });
+    group.finish();
+
+    // Three replicas of the same `ROWS / 2` partitions, each in token order; the third's every
+    // fifth partition is newer. What a migration of SSTables merges.
+    let replicas = || -> Vec<Vec<Partition>> {
+        let mut latest: Vec<Partition> = rows().split_off(ROWS / 2);
+        latest.sort_by(|a, b| (a.token, &a.key).cmp(&(b.token, &b.key)));
+        let mut third = latest.clone();
+        for p in third.iter_mut().step_by(5) {
+            for row in &mut p.rows {
+                for column in &mut row.columns {
+                    for cell in &mut column.cells {
+                        cell.timestamp += 1;
+                    }
+                }
+            }
+        }
+        vec![latest.clone(), latest, third]
+    };
+    let mut group = c.benchmark_group("merging three replicas");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(3 * ROWS as u64 / 2));
+    group.bench_function("as streams", |b| {
+        b.iter_batched(
+            replicas,
+            |inputs| {
+                let named = inputs
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, p)| {
+                        (
+                            format!("replica {i}"),
+                            p.into_iter().map(Ok::<_, OutOfOrder>),
+                        )
+                    })
+                    .collect();
+                MergeStreams::new(named, TableOrder::new(&schema()))
+                    .map(Result::unwrap)
+                    .count()
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    group.bench_function("through the partition builder", |b| {
+        b.iter_batched(
+            replicas,
+            |inputs| sort_and_merge(inputs.into_iter().flatten().collect(), usize::MAX),
             BatchSize::LargeInput,
         )
     });

@@ -234,8 +234,7 @@ pub fn run(job: LoadJob) -> Result<LoadReport, LoadError> {
     let (sources, sizes, ordered) = start_inputs(planned, job.open.sort_always)?;
     let progress = Progress::start(counters.clone(), input_meter(sizes), job.quiet);
     let mut partitions = feed(
-        sources,
-        &job.inputs,
+        job.inputs.iter().cloned().zip(sources).collect(),
         ordered,
         &schema,
         job.memory_limit,
@@ -353,8 +352,7 @@ pub(crate) fn start_inputs(
 /// whole into the partition builder, rejects recorded), or inputs already in token order
 /// merged as streams as they are read (nothing to sort).
 pub(crate) fn feed(
-    mut sources: Vec<Events>,
-    names: &[String],
+    sources: Vec<(String, Events)>,
     ordered: bool,
     schema: &TableSchema,
     memory_limit: u64,
@@ -364,15 +362,14 @@ pub(crate) fn feed(
 ) -> Result<Feed, LoadError> {
     if ordered {
         let streams: Vec<(String, InOrder)> = sources
-            .drain(..)
-            .zip(names)
-            .map(|(events, name)| {
+            .into_iter()
+            .map(|(name, events)| {
                 let input = InOrder {
                     events,
                     counters: counters.clone(),
                     rejects: rejects.clone(),
                 };
-                (name.clone(), input)
+                (name, input)
             })
             .collect();
         // One input goes through the merge too: it checks the order, and settles nothing twice.
@@ -387,6 +384,7 @@ pub(crate) fn feed(
             temp_dir: temp_dir.to_path_buf(),
         },
     );
+    let sources = sources.into_iter().map(|(_, events)| events).collect();
     let builder = read_inputs(sources, builder, counters, rejects)?;
     rejects.finish()?;
     Ok(Feed::Built(Box::new(builder.finish()?)))

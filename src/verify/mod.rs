@@ -201,8 +201,7 @@ pub fn run(job: VerifyJob) -> Result<VerifyReport, VerifyError> {
         job.quiet || ordered,
     );
     let mut feed = load::feed(
-        sources,
-        &job.inputs,
+        job.inputs.iter().cloned().zip(sources).collect(),
         ordered,
         &schema,
         job.memory_limit,

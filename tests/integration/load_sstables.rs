@@ -380,3 +380,70 @@ async fn a_damaged_or_truncated_sstable_is_refused_naming_the_file_and_offset_be
         assert!(rows.is_empty(), "{what}: {} rows written", rows.len());
     }
 }
+
+/// Three replicas' folders (each a copy of the nb fixture's two overlapping generations) are
+/// merged as streams, the default, and written once `--via sstable`, imported by the node with
+/// `--import-verify extended`: the table reads back equal to the same load through the
+/// partition builder (`--merge sort`), values, `writetime()` and `ttl()`.
+#[tokio::test]
+async fn three_replicas_merged_as_streams_read_back_as_the_partition_builder_merges_them() {
+    let session = common::session().await;
+    let ks = common::keyspace(&session, "sstables_streams").await;
+    let replicas = tempfile::Builder::new()
+        .prefix("replicas")
+        .tempdir()
+        .unwrap();
+    let source = fixtures().join("nb").join("everything");
+    for node in ["node1", "node2", "node3"] {
+        let dir = replicas.path().join(node);
+        std::fs::create_dir(&dir).unwrap();
+        for entry in std::fs::read_dir(&source).unwrap() {
+            let path = entry.unwrap().path();
+            std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    let nodetool = format!("{}/scripts/cassandra nodetool", env!("CARGO_MANIFEST_DIR"));
+    for (table, merge) in [("streamed", "auto"), ("sorted", "sort")] {
+        for statement in cql("schema.cql", &ks, table) {
+            if !statement.starts_with("CREATE TYPE") || table == "streamed" {
+                common::run(&session, &statement).await;
+            }
+        }
+        let staging = tempfile::Builder::new()
+            .prefix("staging")
+            .tempdir()
+            .unwrap();
+        let out = cassbulk()
+            .args(["load", "--table", &format!("{ks}.{table}"), "--no-progress"])
+            .args(["--merge", merge, "--via", "sstable", "--stream", "import"])
+            .args(["--import-verify", "extended", "--nodetool", &nodetool])
+            .arg("--sstable-dir")
+            .arg(staging.path())
+            .arg(replicas.path().join("node1"))
+            .arg(replicas.path().join("node2"))
+            .arg(replicas.path().join("node3"))
+            .output()
+            .unwrap();
+        let stderr = common::succeeded(&out);
+        assert!(stderr.contains("imported with nodetool import"), "{stderr}");
+    }
+    let ttls_from = 4 + 2 * (SIMPLE.len() + MULTI_CELL.len());
+    let streamed = state(&session, &ks, "streamed").await;
+    let sorted = state(&session, &ks, "sorted").await;
+    assert!(streamed.len() > 1000, "{} rows", streamed.len());
+    assert_eq!(streamed.len(), sorted.len(), "rows");
+    for (got, want) in streamed.iter().zip(&sorted) {
+        assert_eq!(got[..ttls_from], want[..ttls_from], "row {:?}", &want[..4]);
+        for (g, w) in got[ttls_from..].iter().zip(&want[ttls_from..]) {
+            let secs = |v: &Option<Vec<u8>>| {
+                v.as_ref()
+                    .map(|b| i64::from(i32::from_be_bytes(b[..4].try_into().unwrap())))
+            };
+            match (secs(g), secs(w)) {
+                (None, None) => {}
+                (Some(g), Some(w)) => assert!((g - w).abs() <= 30, "ttl {g} vs {w}"),
+                other => panic!("ttl of row {:?}: {other:?}", &want[..4]),
+            }
+        }
+    }
+}

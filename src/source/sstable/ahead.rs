@@ -113,12 +113,15 @@ impl Iterator for Ahead {
     }
 }
 
+/// Streams named by their Data.db paths, and each one's counter of bytes read.
+type Streams = (Vec<(String, Ahead)>, Vec<Arc<AtomicU64>>);
+
 /// Every SSTable as a stream named by its Data.db path, decoded on up to `workers` threads;
 /// with each stream's counter of bytes read.
 pub(super) fn streams(
     sstables: Vec<PlannedSstable>,
     workers: usize,
-) -> Result<(Vec<(String, Ahead)>, Vec<Arc<AtomicU64>>), SstableError> {
+) -> Result<Streams, SstableError> {
     let (jobs, queue) = crossbeam_channel::unbounded::<Job>();
     for n in 0..workers.clamp(1, sstables.len().max(1)) {
         let queue = queue.clone();
