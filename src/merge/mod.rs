@@ -201,12 +201,20 @@ pub fn normalize_row(row: &mut Row) {
             column.complex_deletion = None;
         }
         let complex = column.complex_deletion;
-        column
-            .cells
-            .retain(|c| !shadows(deletion, c.timestamp) && !shadows(complex, c.timestamp));
+        if deletion.is_some() || complex.is_some() {
+            column
+                .cells
+                .retain(|c| !shadows(deletion, c.timestamp) && !shadows(complex, c.timestamp));
+        }
     }
-    row.columns
-        .retain(|c| !c.cells.is_empty() || c.complex_deletion.is_some());
+    if row
+        .columns
+        .iter()
+        .any(|c| c.cells.is_empty() && c.complex_deletion.is_none())
+    {
+        row.columns
+            .retain(|c| !c.cells.is_empty() || c.complex_deletion.is_some());
+    }
 }
 
 /// Applies a partition deletion to a row: drops what it shadows, and the row deletion itself if

@@ -1,11 +1,11 @@
-//! Each SSTable of an input as a stream of its own, decoded ahead on a few worker threads (as
-//! many as there are cores, whatever the number of SSTables): while the stream merge takes one
-//! chunk of an SSTable's partitions, a worker decodes its next. At most two chunks of each
-//! SSTable are in memory. A worker that stops (a panic) ends its stream with an error, never a
-//! short stream.
+//! Each SSTable as a stream of its own, decoded ahead on one pool of worker threads for the
+//! whole process (as many as there are cores, whatever the number of inputs and SSTables):
+//! while the stream merge takes one chunk of an SSTable's partitions, a worker decodes its next.
+//! At most two chunks of each SSTable are in memory. A worker that stops (a panic) ends its
+//! stream with an error, never a short stream.
 
-use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, OnceLock};
 
 use crossbeam_channel::{Receiver, Sender};
 
@@ -66,18 +66,47 @@ pub(super) struct Ahead {
     error: Option<SstableError>,
     /// Where the next chunk comes from, while one is being decoded.
     pending: Option<Receiver<Chunk>>,
-    jobs: Sender<Job>,
     path: String,
+}
+
+/// The process's decoding workers, started on first use; `None` when none could be started.
+fn pool() -> Option<&'static Sender<Job>> {
+    static POOL: OnceLock<Option<Sender<Job>>> = OnceLock::new();
+    POOL.get_or_init(|| {
+        let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let (jobs, queue) = crossbeam_channel::unbounded::<Job>();
+        let started = (0..workers)
+            .filter(|n| {
+                let queue = queue.clone();
+                std::thread::Builder::new()
+                    .name(format!("sstable-read-{n}"))
+                    .spawn(move || {
+                        for job in queue {
+                            job.run();
+                        }
+                    })
+                    .is_ok()
+            })
+            .count();
+        (started > 0).then_some(jobs)
+    })
+    .as_ref()
 }
 
 impl Ahead {
     fn submit(&mut self, reader: Reader) {
         let (reply, chunk) = crossbeam_channel::bounded(1);
-        if self.jobs.send(Job { reader, reply }).is_ok() {
-            self.pending = Some(chunk);
-        } else {
-            self.error = Some(self.stopped());
+        let job = Job { reader, reply };
+        match pool() {
+            Some(jobs) => {
+                if let Err(unsent) = jobs.send(job) {
+                    unsent.into_inner().run();
+                }
+            }
+            // No worker thread could start: decoded here, when it is needed.
+            None => job.run(),
         }
+        self.pending = Some(chunk);
     }
 
     fn stopped(&self) -> SstableError {
@@ -113,30 +142,11 @@ impl Iterator for Ahead {
     }
 }
 
-/// Streams named by their Data.db paths, and each one's counter of bytes read.
-type Streams = (Vec<(String, Ahead)>, Vec<Arc<AtomicU64>>);
-
-/// Every SSTable as a stream named by its Data.db path, decoded on up to `workers` threads;
-/// with each stream's counter of bytes read.
+/// Every SSTable as a stream named by its Data.db path, decoded ahead by the pool; with each
+/// stream's counter of bytes read.
 pub(super) fn streams(
     sstables: Vec<PlannedSstable>,
-    workers: usize,
-) -> Result<Streams, SstableError> {
-    let (jobs, queue) = crossbeam_channel::unbounded::<Job>();
-    for n in 0..workers.clamp(1, sstables.len().max(1)) {
-        let queue = queue.clone();
-        std::thread::Builder::new()
-            .name(format!("sstable-read-{n}"))
-            .spawn(move || {
-                for job in queue {
-                    job.run();
-                }
-            })
-            .map_err(|source| SstableError::Io {
-                path: "a reader thread".into(),
-                source,
-            })?;
-    }
+) -> (Vec<(String, Ahead)>, Vec<Arc<AtomicU64>>) {
     let mut out = Vec::with_capacity(sstables.len());
     let mut counters = Vec::with_capacity(sstables.len());
     for sstable in sstables {
@@ -147,11 +157,10 @@ pub(super) fn streams(
             current: Vec::new().into_iter(),
             error: None,
             pending: None,
-            jobs: jobs.clone(),
             path: path.clone(),
         };
         stream.submit(Reader::new(vec![sstable], read));
         out.push((path, stream));
     }
-    Ok((out, counters))
+    (out, counters)
 }

@@ -188,7 +188,7 @@ impl Planned for SstablePlanned {
         let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
         let (events, read): (Box<dyn Iterator<Item = _> + Send>, Vec<Arc<AtomicU64>>) = if streamed
         {
-            let (streams, counters) = ahead::streams(self.sstables, workers)?;
+            let (streams, counters) = ahead::streams(self.sstables);
             let merged = MergeStreams::new(streams, TableOrder::new(&self.schema));
             (Box::new(merged), counters)
         } else if workers > 1 && self.sstables.len() > 1 {
