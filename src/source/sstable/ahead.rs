@@ -13,14 +13,19 @@ use crate::model::Partition;
 
 use super::{PlannedSstable, Reader, SstableError};
 
-/// A chunk ends after this many partitions, or once it holds this many rows.
+/// A chunk ends after this many partitions, or once it has read its stream's share of
+/// `IN_FLIGHT` bytes of data (within `CHUNK_BYTES`): however many SSTables are merged, their
+/// chunks together hold about twice `IN_FLIGHT` of data, besides partitions larger than that.
 const CHUNK_PARTITIONS: usize = 256;
-const CHUNK_ROWS: usize = 4096;
+const IN_FLIGHT: u64 = 64 << 20;
+const CHUNK_BYTES: (u64, u64) = (16 << 10, 1 << 20);
 
 /// What a worker decodes: the next chunk of one SSTable's reader, sent back on `reply`.
 struct Job {
     reader: Reader,
     reply: Sender<Chunk>,
+    /// Bytes of data a chunk reads at most (it stops after the partition that passes it).
+    bytes: u64,
 }
 
 /// A decoded chunk, with the reader to go on with (`None` when the SSTable is done or failed).
@@ -32,14 +37,15 @@ struct Chunk {
 
 impl Job {
     fn run(mut self) {
-        let mut partitions = Vec::with_capacity(CHUNK_PARTITIONS);
-        let (mut rows, mut error, mut done) = (0, None, false);
-        while partitions.len() < CHUNK_PARTITIONS && rows < CHUNK_ROWS {
+        use std::sync::atomic::Ordering;
+        let mut partitions = Vec::new();
+        let (mut error, mut done) = (None, false);
+        let start = self.reader.read.load(Ordering::Relaxed);
+        while partitions.len() < CHUNK_PARTITIONS
+            && self.reader.read.load(Ordering::Relaxed) - start < self.bytes
+        {
             match self.reader.next() {
-                Some(Ok(p)) => {
-                    rows += p.rows.len() + 1;
-                    partitions.push(p);
-                }
+                Some(Ok(p)) => partitions.push(p),
                 Some(Err(e)) => {
                     error = Some(e);
                     break;
@@ -67,6 +73,8 @@ pub(super) struct Ahead {
     /// Where the next chunk comes from, while one is being decoded.
     pending: Option<Receiver<Chunk>>,
     path: String,
+    /// Bytes of data each chunk reads at most.
+    chunk: u64,
 }
 
 /// The process's decoding workers, started on first use; `None` when none could be started.
@@ -96,7 +104,11 @@ fn pool() -> Option<&'static Sender<Job>> {
 impl Ahead {
     fn submit(&mut self, reader: Reader) {
         let (reply, chunk) = crossbeam_channel::bounded(1);
-        let job = Job { reader, reply };
+        let job = Job {
+            reader,
+            reply,
+            bytes: self.chunk,
+        };
         match pool() {
             Some(jobs) => {
                 if let Err(unsent) = jobs.send(job) {
@@ -149,6 +161,7 @@ pub(super) fn streams(
 ) -> (Vec<(String, Ahead)>, Vec<Arc<AtomicU64>>) {
     let mut out = Vec::with_capacity(sstables.len());
     let mut counters = Vec::with_capacity(sstables.len());
+    let chunk = (IN_FLIGHT / sstables.len().max(1) as u64).clamp(CHUNK_BYTES.0, CHUNK_BYTES.1);
     for sstable in sstables {
         let path = sstable.0.component("Data.db").display().to_string();
         let read = Arc::new(AtomicU64::new(0));
@@ -158,6 +171,7 @@ pub(super) fn streams(
             error: None,
             pending: None,
             path: path.clone(),
+            chunk,
         };
         stream.submit(Reader::new(vec![sstable], read));
         out.push((path, stream));
