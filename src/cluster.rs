@@ -70,11 +70,13 @@ pub enum ClusterError {
 
 impl Classify for ClusterError {
     /// A missing password or an unreadable password file is reported as a failure, as before;
-    /// so is everything the cluster answers.
+    /// so is everything the cluster answers, but that the table named does not exist.
     fn is_usage(&self) -> bool {
         // A TLS flag naming a file that is not a certificate or key is the command's to fix.
         match self {
-            ClusterError::Tls(_) | ClusterError::NoLocalDc { .. } => true,
+            ClusterError::Tls(_)
+            | ClusterError::NoLocalDc { .. }
+            | ClusterError::Schema(SchemaError::NoSuchTable(_)) => true,
             ClusterError::Srv(e) => e.is_usage(),
             _ => false,
         }

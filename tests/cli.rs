@@ -275,3 +275,25 @@ fn a_damaged_or_cut_3x_sstable_is_refused_naming_the_file_and_byte_before_a_dump
         }
     }
 }
+
+/// `--source-table a,b` is a list: refused (exit 2) before any connection, never loaded as its
+/// first table alone.
+#[test]
+fn a_list_given_to_source_table_is_refused_rather_than_loaded_as_its_first_table() {
+    let dump =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/accounts/accounts.dump");
+    for list in [
+        "public.accounts,public.nosuch",
+        "public.accounts,public.accounts",
+    ] {
+        let out = cassbulk()
+            .args(["load", "--table", "ks.accounts", "--hosts", "127.0.0.1:1"])
+            .args(["--source-table", list, "--no-progress"])
+            .arg(&dump)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{list}: {stderr}");
+        assert!(stderr.contains(&format!("`{list}` is a list")), "{stderr}");
+    }
+}

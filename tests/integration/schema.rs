@@ -203,4 +203,16 @@ async fn reading_a_table_that_does_not_exist_names_it_in_the_error() {
             .contains(&format!("{ks}.nope does not exist")),
         "{err}"
     );
+    // A load into it is refused as a usage error (exit 2), before anything is read.
+    let out = crate::common::cassbulk()
+        .args(["load", "--table", &format!("{ks}.nope"), "--no-progress"])
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fixtures/accounts/accounts.dump"
+        ))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("does not exist"), "{stderr}");
 }

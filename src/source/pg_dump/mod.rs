@@ -226,6 +226,10 @@ pub enum DumpError {
         "`{spec}` names more than one table in the dump ({candidates}); give it as schema.name"
     )]
     AmbiguousTable { spec: String, candidates: String },
+    #[error(
+        "--source-table `{spec}` is a list: a load reads one table of a dump; load each table with a command of its own (a name with a comma in it is written quoted: \"a,b\")"
+    )]
+    TableList { spec: String },
 }
 
 /// Where a table's data is.
@@ -338,8 +342,17 @@ impl Dump {
             candidates.push((Some(schema.to_owned()), name.to_owned()));
         }
         candidates.push((None, spec.to_owned()));
-        if let Ok(parsed) = lexer::Tokens::new(spec.as_bytes(), true).qualified_name() {
-            candidates.push((parsed.schema, parsed.name));
+        let mut tokens = lexer::Tokens::new(spec.as_bytes(), true);
+        let mut is_list = false;
+        if let Ok(parsed) = tokens.qualified_name() {
+            // The whole spec is one name, or it is not a name (`public.a,public.b` is a list,
+            // never the first table alone).
+            let at_end = matches!(tokens.peek(), Ok(None));
+            if at_end {
+                candidates.push((parsed.schema, parsed.name));
+            } else {
+                is_list = tokens.eat_punct(b',') == Ok(true);
+            }
         }
         for (schema, name) in candidates {
             matches = self
@@ -353,6 +366,9 @@ impl Dump {
         }
         match matches.as_slice() {
             [table] => Ok(table),
+            [] if is_list => Err(DumpError::TableList {
+                spec: spec.to_owned(),
+            }),
             [] => Err(DumpError::NoSuchTable {
                 spec: spec.to_owned(),
                 available: list(self.tables.iter()),

@@ -262,7 +262,9 @@ impl Classify for DumpError {
     fn is_usage(&self) -> bool {
         matches!(
             self,
-            DumpError::NoSuchTable { .. } | DumpError::AmbiguousTable { .. }
+            DumpError::NoSuchTable { .. }
+                | DumpError::AmbiguousTable { .. }
+                | DumpError::TableList { .. }
         )
     }
 }

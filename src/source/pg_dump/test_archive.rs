@@ -428,6 +428,37 @@ mod tests {
     }
 
     #[test]
+    fn a_list_of_tables_is_refused_never_read_as_its_first_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = Spec {
+            minor: COMBINATIONS[0].0,
+            compression: COMBINATIONS[0].1,
+            offsets: false,
+            blobs: false,
+        };
+        directory(dir.path(), &spec, &[items(5), orders()]);
+        let dump = Dump::open(dir.path()).unwrap();
+        for list in [
+            "public.items,sales.orders",
+            "public.items, sales.orders",
+            "public.items,public.nosuch",
+            "items,orders",
+        ] {
+            let refusal = dump.table(list).unwrap_err();
+            assert!(
+                matches!(refusal, DumpError::TableList { .. }),
+                "{list}: {refusal}"
+            );
+            assert!(refusal.to_string().contains("is a list"), "{refusal}");
+        }
+        assert!(dump.table("sales.orders").is_ok());
+        assert!(matches!(
+            dump.table("public.nosuch").unwrap_err(),
+            DumpError::NoSuchTable { .. }
+        ));
+    }
+
+    #[test]
     fn directory_archives_with_each_compression_read_back() {
         for &(minor, compression) in COMBINATIONS {
             let dir = tempfile::tempdir().unwrap();
