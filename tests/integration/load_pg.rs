@@ -1010,3 +1010,75 @@ async fn a_table_comes_back_to_postgresql_unchanged_through_cassandra_and_a_pgco
     let expected = expected_rows().len();
     assert_eq!(differing.trim(), format!("0|0|{expected}"));
 }
+
+/// Columns of domain types load as their base types (`CREATE DOMAIN year AS integer` into a CQL
+/// `int`), domains over domains and arrays of a domain too, from plain and custom dumps of a
+/// schema (a dump of the table alone has no domains).
+#[tokio::test]
+async fn domain_columns_load_as_their_base_types_from_plain_and_custom_dumps() {
+    let session = common::session().await;
+    let ks = common::keyspace(&session, "pg_domains").await;
+    let schema = format!("dom_{}", ks.trim_start_matches("cb_"));
+    common::psql(&format!(
+        "DROP SCHEMA IF EXISTS {schema} CASCADE;
+         CREATE SCHEMA {schema};
+         CREATE DOMAIN {schema}.year AS integer CONSTRAINT recent CHECK (VALUE > 1900);
+         CREATE DOMAIN {schema}.born AS {schema}.year NOT NULL;
+         CREATE DOMAIN {schema}.tag AS character varying(10);
+         CREATE TABLE {schema}.films (id integer PRIMARY KEY, made {schema}.year,
+             born {schema}.born, tags {schema}.tag[], title text);
+         INSERT INTO {schema}.films VALUES (1, 1999, 1950, ARRAY['noir', 'rain'], 'one'),
+             (2, NULL, 1960, NULL, 'two');"
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    for (format, flag) in [("plain", "-Fp"), ("custom", "-Fc")] {
+        let path = dir.path().join(format!("{format}.dump"));
+        common::postgres(&["dump", flag, "-n", &schema, "-f", path.to_str().unwrap()]);
+        let target = format!("films_{format}");
+        common::run(
+            &session,
+            &format!(
+                "CREATE TABLE {ks}.{target} (id int PRIMARY KEY, made int, born int, \
+                 tags list<text>, title text)"
+            ),
+        )
+        .await;
+        let out = load(
+            &path,
+            &format!("{schema}.films"),
+            &format!("{ks}.{target}"),
+            &["--writetime", "1700000000000000"],
+        );
+        assert_success(&out);
+        let rows = common::rows(
+            &session,
+            &format!("SELECT id, made, born, tags, title FROM {ks}.{target}"),
+        )
+        .await;
+        let mut rows: Vec<_> = rows
+            .into_iter()
+            .map(|r| {
+                let int = |v: &Option<Vec<u8>>| {
+                    v.as_ref()
+                        .map(|b| i32::from_be_bytes(b[..4].try_into().unwrap()))
+                };
+                (
+                    int(&r[0]),
+                    int(&r[1]),
+                    int(&r[2]),
+                    r[3].is_some(),
+                    r[4].clone(),
+                )
+            })
+            .collect();
+        rows.sort();
+        assert_eq!(
+            rows,
+            vec![
+                (Some(1), Some(1999), Some(1950), true, Some(b"one".to_vec())),
+                (Some(2), None, Some(1960), false, Some(b"two".to_vec())),
+            ],
+            "{format}"
+        );
+    }
+}

@@ -123,6 +123,73 @@ fn column(sql: &[u8], element: &[(Token, usize)], end: usize) -> Option<PgColumn
     })
 }
 
+/// Parses `CREATE DOMAIN name [AS] type [constraints]`: the domain and its base type as
+/// written (`integer`, `character varying(20)`, `public.other_domain`). `Ok(None)` for any other
+/// statement.
+pub(crate) fn parse_create_domain(
+    sql: &[u8],
+    std_strings: bool,
+) -> Result<Option<(QualifiedName, String)>, String> {
+    let mut t = Tokens::new(sql, std_strings);
+    if !t.eat_keyword("create")? || !t.eat_keyword("domain")? {
+        return Ok(None);
+    }
+    let domain = t.qualified_name()?;
+    t.eat_keyword("as")?;
+    let mut start = None;
+    let mut end = sql.len();
+    while let Some((token, at)) = t.next_token()? {
+        let stops = matches!(&token, Token::Word(w) if CONSTRAINT_WORDS.contains(&w.as_str()))
+            || matches!(token, Token::Punct(b';'));
+        if stops {
+            end = at;
+            break;
+        }
+        start.get_or_insert(at);
+    }
+    let Some(start) = start else {
+        return Err("CREATE DOMAIN without a type".into());
+    };
+    let base = String::from_utf8_lossy(sql.get(start..end).unwrap_or_default())
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    Ok(Some((domain, base)))
+}
+
+/// Replaces every column type that names one of `domains` (`(schema, name, base type)`) with
+/// the domain's base type, as PostgreSQL stores the values: a domain over `integer` loads as an
+/// integer. Arrays of a domain become arrays of its base type; a domain over a domain resolves
+/// all the way down.
+pub(crate) fn resolve_domains(columns: &mut [PgColumn], domains: &[(QualifiedName, String)]) {
+    if domains.is_empty() {
+        return;
+    }
+    let unquoted = |text: &str| text.replace('"', "");
+    let base_of = |name: &str| {
+        let name = unquoted(name);
+        domains.iter().find_map(|(domain, base)| {
+            let bare = domain.name.as_str();
+            let matches = match &domain.schema {
+                Some(schema) => name == format!("{schema}.{bare}") || name == bare,
+                None => name == bare,
+            };
+            matches.then(|| base.clone())
+        })
+    };
+    for column in columns {
+        // A chain of domains is as long as the dump's domains at most.
+        for _ in 0..=domains.len() {
+            let element = column.type_name.trim_end_matches("[]");
+            let brackets = &column.type_name[element.len()..];
+            match base_of(element) {
+                Some(base) => column.type_name = format!("{base}{brackets}"),
+                None => break,
+            }
+        }
+    }
+}
+
 /// A `COPY table (columns) FROM stdin` statement.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct CopyFrom {
@@ -290,5 +357,52 @@ mod tests {
             .unwrap();
         assert_eq!(csv.options.as_deref(), Some("WITH (FORMAT csv)"));
         assert_eq!(parse_copy(b"COPY t TO stdout;", true), Ok(None));
+    }
+
+    #[test]
+    fn a_domain_is_read_with_its_base_type_and_columns_of_it_resolve_to_that_type() {
+        let domain = |sql: &str| parse_create_domain(sql.as_bytes(), true).unwrap();
+        let (year, base) = domain(
+            "CREATE DOMAIN public.year AS integer CONSTRAINT year_check CHECK (VALUE > 1900);",
+        )
+        .unwrap();
+        assert_eq!(
+            (year.schema.as_deref(), year.name.as_str()),
+            (Some("public"), "year")
+        );
+        assert_eq!(base, "integer");
+        let (_, base) =
+            domain("CREATE DOMAIN public.code character varying(10) NOT NULL;").unwrap();
+        assert_eq!(base, "character varying(10)");
+        let (born, base) =
+            domain("CREATE DOMAIN public.born AS public.year DEFAULT 1970;").unwrap();
+        assert_eq!((born.name.as_str(), base.as_str()), ("born", "public.year"));
+        assert_eq!(domain("CREATE TABLE public.t (a integer);"), None);
+        assert!(parse_create_domain(b"CREATE DOMAIN public.x AS;", true).is_err());
+
+        let domains = vec![
+            (year, "integer".to_owned()),
+            (born, "public.year".to_owned()),
+        ];
+        let mut columns: Vec<PgColumn> = [
+            "public.year",
+            "public.born",
+            "public.\"year\"[]",
+            "year",
+            "text",
+        ]
+        .iter()
+        .map(|t| PgColumn {
+            name: "c".into(),
+            type_name: (*t).into(),
+            not_null: false,
+        })
+        .collect();
+        resolve_domains(&mut columns, &domains);
+        let types: Vec<&str> = columns.iter().map(|c| c.type_name.as_str()).collect();
+        assert_eq!(
+            types,
+            ["integer", "integer", "integer[]", "integer", "text"]
+        );
     }
 }

@@ -583,7 +583,16 @@ impl Dump {
         let std_strings = toc.setting("STDSTRINGS").is_some_and(|v| v == "on");
         let mut tables: Vec<DumpTable> = Vec::new();
         let mut sources: Vec<Source> = Vec::new();
+        let mut domains = Vec::new();
         for entry in &toc.entries {
+            if entry.desc == "DOMAIN" {
+                if let Ok(Some(domain)) =
+                    ddl::parse_create_domain(entry.defn.as_bytes(), std_strings)
+                {
+                    domains.push(domain);
+                }
+                continue;
+            }
             let is_table = entry.desc == "TABLE";
             if !is_table && entry.desc != "TABLE DATA" {
                 continue;
@@ -640,6 +649,9 @@ impl Dump {
                     inserts,
                 },
             };
+        }
+        for table in &mut tables {
+            ddl::resolve_domains(&mut table.columns, &domains);
         }
         Ok(Dump {
             path: path.to_owned(),

@@ -82,8 +82,8 @@ impl PgType {
         }
     }
 
-    /// True for the types of `name` that pg_dump declares with `CREATE TYPE ... AS ENUM` or
-    /// domains: we cannot tell them from here, so they map to text like enums.
+    /// True for text, JSON and the types pg_dump declares with `CREATE TYPE ... AS ENUM`
+    /// (domains are their base types by now: `ddl::resolve_domains`), which load into text.
     fn is_textual(&self) -> bool {
         matches!(self, PgType::Text | PgType::Json | PgType::Other(_))
     }

@@ -15,7 +15,7 @@ use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 
 use super::copy_text::{line_content, row_event};
-use super::ddl::{CopyFrom, parse_copy, parse_create_table};
+use super::ddl::{CopyFrom, parse_copy, parse_create_domain, parse_create_table, resolve_domains};
 use super::lexer::{QualifiedName, Token, Tokens};
 use super::sql_literal;
 use super::stream::DataStream;
@@ -521,6 +521,7 @@ pub(crate) struct PlainData {
 pub(crate) fn scan(stream: DataStream) -> Result<Vec<PlainTable>, DumpError> {
     let mut scanner = Scanner::new(stream, 1, Settings::default());
     let mut tables: Vec<PlainTable> = Vec::new();
+    let mut domains = Vec::new();
     let mut index: HashMap<(String, String), usize> = HashMap::new();
     let mut entry = |tables: &mut Vec<PlainTable>, key: (String, String)| -> usize {
         *index.entry(key.clone()).or_insert_with(|| {
@@ -586,6 +587,10 @@ pub(crate) fn scan(stream: DataStream) -> Result<Vec<PlainTable>, DumpError> {
                     if let Some(t) = tables.get_mut(i) {
                         t.table.columns = create.columns;
                     }
+                } else if let Ok(Some(domain)) =
+                    parse_create_domain(&stmt.text, settings.std_strings)
+                {
+                    domains.push(domain);
                 }
             }
             Ok(Some(first)) if first.is_keyword("insert") => {
@@ -606,6 +611,9 @@ pub(crate) fn scan(stream: DataStream) -> Result<Vec<PlainTable>, DumpError> {
             }
             _ => {}
         }
+    }
+    for t in &mut tables {
+        resolve_domains(&mut t.table.columns, &domains);
     }
     Ok(tables)
 }
