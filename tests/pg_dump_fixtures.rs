@@ -116,6 +116,7 @@ fn the_custom_archive_lists_the_accounts_table_with_its_golden_columns() {
             ],
             data_columns: ACCOUNTS_COLUMNS.map(String::from).to_vec(),
             has_data: true,
+            partitions: None,
         }]
     );
 }

@@ -1082,3 +1082,57 @@ async fn domain_columns_load_as_their_base_types_from_plain_and_custom_dumps() {
         );
     }
 }
+
+/// A partitioned table's rows are in its partitions, which pg_dump writes as tables of their
+/// own: `--source-table` of the parent is refused (exit 2) naming them, in plain and custom
+/// dumps, and a partition loads.
+#[tokio::test]
+async fn a_partitioned_parent_is_refused_naming_its_partitions_and_a_partition_loads() {
+    let session = common::session().await;
+    let ks = common::keyspace(&session, "pg_partitioned").await;
+    let schema = format!("part_{}", ks.trim_start_matches("cb_"));
+    common::psql(&format!(
+        "DROP SCHEMA IF EXISTS {schema} CASCADE;
+         CREATE SCHEMA {schema};
+         CREATE TABLE {schema}.payment (id integer NOT NULL, at date NOT NULL, amount integer)
+             PARTITION BY RANGE (at);
+         CREATE TABLE {schema}.payment_2022 PARTITION OF {schema}.payment
+             FOR VALUES FROM ('2022-01-01') TO ('2023-01-01');
+         CREATE TABLE {schema}.payment_2023 PARTITION OF {schema}.payment
+             FOR VALUES FROM ('2023-01-01') TO ('2024-01-01');
+         INSERT INTO {schema}.payment VALUES (1, '2022-05-01', 10), (2, '2023-05-01', 20);"
+    ));
+    common::run(
+        &session,
+        &format!("CREATE TABLE {ks}.payment (id int PRIMARY KEY, at date, amount int)"),
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    for (format, flag) in [("plain", "-Fp"), ("custom", "-Fc")] {
+        let path = dir.path().join(format!("{format}.dump"));
+        common::postgres(&["dump", flag, "-n", &schema, "-f", path.to_str().unwrap()]);
+        let out = load(
+            &path,
+            &format!("{schema}.payment"),
+            &format!("{ks}.payment"),
+            &["--writetime", "1700000000000000"],
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{format}: {stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "{schema}.payment is a partitioned table: its rows are in its partitions ({schema}.payment_2022, {schema}.payment_2023)"
+            )),
+            "{format}: {stderr}"
+        );
+        let out = load(
+            &path,
+            &format!("{schema}.payment_2023"),
+            &format!("{ks}.payment"),
+            &["--writetime", "1700000000000000"],
+        );
+        assert_success(&out);
+    }
+    let rows = common::rows(&session, &format!("SELECT id FROM {ks}.payment")).await;
+    assert_eq!(rows, vec![vec![Some(2i32.to_be_bytes().to_vec())]]);
+}

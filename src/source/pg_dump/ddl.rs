@@ -10,6 +10,8 @@ pub(crate) struct CreateTable {
     pub(crate) table: QualifiedName,
     /// Empty for a table whose columns come from elsewhere (`PARTITION OF`, `OF type`).
     pub(crate) columns: Vec<PgColumn>,
+    /// `PARTITION BY ...`: a partitioned table, whose rows are in its partitions.
+    pub(crate) partitioned: bool,
 }
 
 /// Keywords that end a column's type in a column definition.
@@ -64,6 +66,7 @@ pub(crate) fn parse_create_table(
         return Ok(Some(CreateTable {
             table,
             columns: Vec::new(),
+            partitioned: false,
         }));
     }
     let mut columns = Vec::new();
@@ -86,7 +89,12 @@ pub(crate) fn parse_create_table(
             columns.push(column);
         }
         if last {
-            return Ok(Some(CreateTable { table, columns }));
+            let partitioned = t.eat_keyword("partition")? && t.eat_keyword("by")?;
+            return Ok(Some(CreateTable {
+                table,
+                columns,
+                partitioned,
+            }));
         }
     }
 }
@@ -121,6 +129,25 @@ fn column(sql: &[u8], element: &[(Token, usize)], end: usize) -> Option<PgColumn
         type_name,
         not_null,
     })
+}
+
+/// Parses `ALTER TABLE [ONLY] parent ATTACH PARTITION child ...`, how pg_dump attaches a
+/// partition to its partitioned table: `(parent, child)`. `Ok(None)` for any other statement.
+pub(crate) fn parse_attach(
+    sql: &[u8],
+    std_strings: bool,
+) -> Result<Option<(QualifiedName, QualifiedName)>, String> {
+    let mut t = Tokens::new(sql, std_strings);
+    if !t.eat_keyword("alter")? || !t.eat_keyword("table")? {
+        return Ok(None);
+    }
+    t.eat_keyword("only")?;
+    let parent = t.qualified_name()?;
+    if !t.eat_keyword("attach")? || !t.eat_keyword("partition")? {
+        return Ok(None);
+    }
+    let child = t.qualified_name()?;
+    Ok(Some((parent, child)))
 }
 
 /// Parses `CREATE DOMAIN name [AS] type [constraints]`: the domain and its base type as
@@ -333,6 +360,36 @@ mod tests {
         .unwrap()
         .unwrap();
         assert!(partition.columns.is_empty());
+        let parent = parse_create_table(
+            b"CREATE TABLE public.payment (id integer NOT NULL, at date NOT NULL) PARTITION BY RANGE (at);",
+            true,
+        )
+        .unwrap()
+        .unwrap();
+        assert!(parent.partitioned);
+        assert_eq!(parent.columns.len(), 2);
+    }
+
+    #[test]
+    fn an_attached_partition_names_its_parent_and_itself() {
+        let (parent, child) = parse_attach(
+            b"ALTER TABLE ONLY public.payment ATTACH PARTITION public.payment_p2022_01 FOR VALUES FROM ('2022-01-01') TO ('2022-02-01');",
+            true,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            (parent.schema.as_deref(), parent.name.as_str()),
+            (Some("public"), "payment")
+        );
+        assert_eq!(child.name, "payment_p2022_01");
+        assert_eq!(
+            parse_attach(
+                b"ALTER TABLE ONLY public.t ADD CONSTRAINT t_pkey PRIMARY KEY (id);",
+                true
+            ),
+            Ok(None)
+        );
     }
 
     #[test]

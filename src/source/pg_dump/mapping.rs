@@ -468,6 +468,7 @@ mod tests {
                 .map(String::from)
                 .to_vec(),
             has_data: true,
+            partitions: None,
         };
         let options = MappingOptions {
             writetime_column: Some("updated".into()),

@@ -89,6 +89,9 @@ pub struct DumpTable {
     /// the table has no data.
     pub data_columns: Vec<String>,
     pub has_data: bool,
+    /// For a partitioned table (`PARTITION BY`), the partitions attached to it
+    /// (`schema.name`), which hold its rows as tables of their own.
+    pub partitions: Option<Vec<String>>,
 }
 
 impl DumpTable {
@@ -584,7 +587,14 @@ impl Dump {
         let mut tables: Vec<DumpTable> = Vec::new();
         let mut sources: Vec<Source> = Vec::new();
         let mut domains = Vec::new();
+        let mut attached = Vec::new();
         for entry in &toc.entries {
+            if entry.desc == "TABLE ATTACH" {
+                if let Ok(Some(pair)) = ddl::parse_attach(entry.defn.as_bytes(), std_strings) {
+                    attached.push(pair);
+                }
+                continue;
+            }
             if entry.desc == "DOMAIN" {
                 if let Ok(Some(domain)) =
                     ddl::parse_create_domain(entry.defn.as_bytes(), std_strings)
@@ -609,6 +619,7 @@ impl Dump {
                         columns: Vec::new(),
                         data_columns: Vec::new(),
                         has_data: false,
+                        partitions: None,
                     });
                     sources.push(Source::None);
                     tables.len() - 1
@@ -623,6 +634,9 @@ impl Dump {
                     ddl::parse_create_table(entry.defn.as_bytes(), std_strings)
                 {
                     table.columns = create.columns;
+                    if create.partitioned {
+                        table.partitions = Some(Vec::new());
+                    }
                 }
                 continue;
             }
@@ -653,6 +667,7 @@ impl Dump {
         for table in &mut tables {
             ddl::resolve_domains(&mut table.columns, &domains);
         }
+        attach_partitions(&mut tables, &attached, None);
         Ok(Dump {
             path: path.to_owned(),
             format,
@@ -711,6 +726,31 @@ fn is_tar(head: &[u8]) -> bool {
 }
 
 /// `schema.name` of each table, comma-separated, at most 20.
+/// Records each `(parent, child)` attachment in the parent's partitions; names without a schema
+/// are in `default_schema` (a plain dump's `search_path`), else `public`.
+pub(crate) fn attach_partitions<'a>(
+    tables: impl IntoIterator<Item = &'a mut DumpTable>,
+    attached: &[(lexer::QualifiedName, lexer::QualifiedName)],
+    default_schema: Option<&str>,
+) {
+    let mut tables: Vec<&mut DumpTable> = tables.into_iter().collect();
+    let schema_of = |name: &lexer::QualifiedName| {
+        name.schema
+            .clone()
+            .unwrap_or_else(|| default_schema.unwrap_or("public").to_owned())
+    };
+    for (parent, child) in attached {
+        let parent_schema = schema_of(parent);
+        if let Some(table) = tables
+            .iter_mut()
+            .find(|t| t.schema == parent_schema && t.name == parent.name)
+            && let Some(partitions) = &mut table.partitions
+        {
+            partitions.push(format!("{}.{}", schema_of(child), child.name));
+        }
+    }
+}
+
 fn list<'a>(tables: impl Iterator<Item = &'a DumpTable>) -> String {
     let names: Vec<String> = tables.map(DumpTable::qualified_name).collect();
     if names.is_empty() {

@@ -15,7 +15,9 @@ use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 
 use super::copy_text::{line_content, row_event};
-use super::ddl::{CopyFrom, parse_copy, parse_create_domain, parse_create_table, resolve_domains};
+use super::ddl::{
+    CopyFrom, parse_attach, parse_copy, parse_create_domain, parse_create_table, resolve_domains,
+};
 use super::lexer::{QualifiedName, Token, Tokens};
 use super::sql_literal;
 use super::stream::DataStream;
@@ -522,6 +524,7 @@ pub(crate) fn scan(stream: DataStream) -> Result<Vec<PlainTable>, DumpError> {
     let mut scanner = Scanner::new(stream, 1, Settings::default());
     let mut tables: Vec<PlainTable> = Vec::new();
     let mut domains = Vec::new();
+    let mut attached = Vec::new();
     let mut index: HashMap<(String, String), usize> = HashMap::new();
     let mut entry = |tables: &mut Vec<PlainTable>, key: (String, String)| -> usize {
         *index.entry(key.clone()).or_insert_with(|| {
@@ -532,6 +535,7 @@ pub(crate) fn scan(stream: DataStream) -> Result<Vec<PlainTable>, DumpError> {
                     columns: Vec::new(),
                     data_columns: Vec::new(),
                     has_data: false,
+                    partitions: None,
                 },
                 data: None,
             });
@@ -586,11 +590,26 @@ pub(crate) fn scan(stream: DataStream) -> Result<Vec<PlainTable>, DumpError> {
                     let i = entry(&mut tables, settings.resolve(&create.table));
                     if let Some(t) = tables.get_mut(i) {
                         t.table.columns = create.columns;
+                        if create.partitioned {
+                            t.table.partitions = Some(Vec::new());
+                        }
                     }
                 } else if let Ok(Some(domain)) =
                     parse_create_domain(&stmt.text, settings.std_strings)
                 {
                     domains.push(domain);
+                }
+            }
+            Ok(Some(first)) if first.is_keyword("alter") => {
+                if let Ok(Some((parent, child))) = parse_attach(&stmt.text, settings.std_strings) {
+                    let qualified = |name| {
+                        let (schema, name) = settings.resolve(&name);
+                        QualifiedName {
+                            schema: Some(schema),
+                            name,
+                        }
+                    };
+                    attached.push((qualified(parent), qualified(child)));
                 }
             }
             Ok(Some(first)) if first.is_keyword("insert") => {
@@ -615,6 +634,7 @@ pub(crate) fn scan(stream: DataStream) -> Result<Vec<PlainTable>, DumpError> {
     for t in &mut tables {
         resolve_domains(&mut t.table.columns, &domains);
     }
+    super::attach_partitions(tables.iter_mut().map(|t| &mut t.table), &attached, None);
     Ok(tables)
 }
 

@@ -38,6 +38,10 @@ pub enum TableChoiceError {
     SeveralTables { path: String, tables: String },
     #[error("{path} holds no table data")]
     NoTables { path: String },
+    #[error(
+        "{table} is a partitioned table: its rows are in its partitions ({partitions}), which the dump holds as tables of their own; load each into the same table with --source-table PARTITION"
+    )]
+    Partitioned { table: String, partitions: String },
 }
 
 impl Classify for TableChoiceError {
@@ -76,7 +80,21 @@ fn open(input: &str, options: &OpenOptions) -> Result<Box<dyn Input>, SourceErro
 /// Picks the table to load: `--source-table`, or the only table with data.
 fn choose_table(dump: &Dump, path: &Path, spec: Option<&str>) -> Result<DumpTable, SourceError> {
     if let Some(spec) = spec {
-        return Ok(dump.table(spec)?.clone());
+        let table = dump.table(spec)?;
+        if let Some(partitions) = &table.partitions
+            && !table.has_data
+        {
+            return Err(TableChoiceError::Partitioned {
+                table: table.qualified_name(),
+                partitions: if partitions.is_empty() {
+                    "none is attached in this dump".to_owned()
+                } else {
+                    partitions.join(", ")
+                },
+            }
+            .into());
+        }
+        return Ok(table.clone());
     }
     let with_data: Vec<&DumpTable> = dump.tables().iter().filter(|t| t.has_data).collect();
     match with_data.as_slice() {
