@@ -367,13 +367,16 @@ fn native(class: &str) -> Option<NativeType> {
     })
 }
 
+/// The text a hex string spells (a UDT's name or field names); `None` for anything that is not
+/// pairs of hex digits spelling UTF-8.
 fn unhex(hex: &str) -> Option<String> {
-    if !hex.len().is_multiple_of(2) {
-        return None;
-    }
-    let bytes: Option<Vec<u8>> = (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).ok())
+    let digit = |b: u8| char::from(b).to_digit(16).map(|d| d as u8);
+    let pairs = hex.as_bytes().chunks(2);
+    let bytes: Option<Vec<u8>> = pairs
+        .map(|pair| match pair {
+            [high, low] => Some(digit(*high)? << 4 | digit(*low)?),
+            _ => None,
+        })
         .collect();
     String::from_utf8(bytes?).ok()
 }
@@ -387,6 +390,19 @@ mod tests {
 
     fn cql(s: &str) -> CqlType {
         parse_type(s, &NoUdts).unwrap()
+    }
+
+    #[test]
+    fn hex_names_that_are_not_pairs_of_hex_digits_are_refused_without_a_panic() {
+        assert_eq!(unhex("6164647265737373").as_deref(), Some("addresss"));
+        assert_eq!(unhex("4F4b").as_deref(), Some("OK"));
+        // What the fuzzer found: a multi-byte character where a hex digit belongs.
+        assert_eq!(unhex("6\u{6e3}1646472657373"), None);
+        assert_eq!(unhex("616"), None);
+        assert_eq!(unhex("zz"), None);
+        assert_eq!(unhex("+1"), None);
+        assert_eq!(unhex("c3"), None, "not UTF-8 on its own");
+        assert!(parse(&format!("{M}UserType(ks,6\u{6e3}1646472657373)")).is_err());
     }
 
     #[test]
