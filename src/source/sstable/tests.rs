@@ -560,6 +560,30 @@ fn one_sstable_is_handed_on_in_order_exactly_as_the_partition_builder_would_emit
     }
 }
 
+/// The partitions with every TTL set to 0 and each expiry kept: two reads of an SSTable a
+/// second apart give each live expiring cell the TTL left at the time, one second less.
+fn expiries_only(mut partitions: Vec<Partition>) -> Vec<Partition> {
+    use crate::model::Liveness;
+    let clear = |liveness: &mut Liveness| {
+        if let Liveness::Expiring { ttl, .. } = liveness {
+            *ttl = 0;
+        }
+    };
+    for p in &mut partitions {
+        for row in p.static_row.iter_mut().chain(p.rows.iter_mut()) {
+            if let Some(l) = &mut row.liveness {
+                clear(&mut l.liveness);
+            }
+            for column in &mut row.columns {
+                for cell in &mut column.cells {
+                    clear(&mut cell.liveness);
+                }
+            }
+        }
+    }
+    partitions
+}
+
 #[test]
 fn several_sstables_are_merged_as_streams_exactly_as_the_partition_builder_merges_them() {
     for format in ["nb", "oa", "da"] {
@@ -572,7 +596,7 @@ fn several_sstables_are_merged_as_streams_exactly_as_the_partition_builder_merge
         assert!(!ordered, "{format}: --merge sort");
         let expected = built(read, &everything());
         assert!(!expected.is_empty());
-        assert_eq!(streamed, expected, "{format}");
+        assert_eq!(expiries_only(streamed), expiries_only(expected), "{format}");
     }
 }
 
@@ -598,7 +622,10 @@ fn a_digest_that_does_not_match_or_none_goes_through_the_partition_builder() {
     let (copy, digest) = mismatched("snappy");
     let (ordered, partitions) = started(&copy.path().display().to_string(), &plain_table());
     assert!(!ordered, "a Data.db that is not what its digest says");
-    assert_eq!(partitions, started(&more("snappy"), &plain_table()).1);
+    assert_eq!(
+        expiries_only(partitions),
+        expiries_only(started(&more("snappy"), &plain_table()).1)
+    );
 
     std::fs::remove_file(&digest).unwrap();
     let (ordered, _) = started(&copy.path().display().to_string(), &plain_table());
