@@ -372,8 +372,9 @@ pub(crate) fn feed(
                 (name, input)
             })
             .collect();
-        // One input goes through the merge too: it checks the order, and settles nothing twice.
-        let merged = MergeStreams::new(streams, TableOrder::new(schema));
+        // One input goes through the merge too, which checks its order; what each input gives
+        // is settled already, so only merged copies are settled again.
+        let merged = MergeStreams::of_settled(streams, TableOrder::new(schema));
         return Ok(Feed::Merged(Box::new(merged)));
     }
     let builder = PartitionBuilder::new(

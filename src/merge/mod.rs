@@ -116,31 +116,55 @@ pub fn merge_column(
         return a;
     }
     let complex_deletion = merge_deletions(a.complex_deletion, b.complex_deletion);
-    let mut cells = Vec::with_capacity(a.cells.len().max(b.cells.len()));
-    let mut left = a.cells.into_iter().peekable();
-    let mut right = b.cells.into_iter().peekable();
-    loop {
-        let next = match (left.peek(), right.peek()) {
-            (None, None) => break,
-            (Some(_), None) => left.next(),
-            (None, Some(_)) => right.next(),
-            (Some(l), Some(r)) => match path_order(&l.path, &r.path) {
-                Ordering::Less => left.next(),
-                Ordering::Greater => right.next(),
-                Ordering::Equal => match (left.next(), right.next()) {
-                    (Some(l), Some(r)) => Some(reconcile(l, r)),
-                    (l, r) => l.or(r),
-                },
-            },
-        };
-        cells.extend(next);
-    }
+    let mut cells = merge_sorted(
+        a.cells,
+        b.cells,
+        |l, r| path_order(&l.path, &r.path),
+        reconcile,
+    );
     cells.retain(|c| !shadows(complex_deletion, c.timestamp));
     ColumnData {
         column: a.column,
         cells,
         complex_deletion,
     }
+}
+
+/// Two sequences sorted by `order` as one, in that order; `both` merges an item of each that
+/// the order puts level.
+fn merge_sorted<T>(
+    a: Vec<T>,
+    b: Vec<T>,
+    order: impl Fn(&T, &T) -> Ordering,
+    mut both: impl FnMut(T, T) -> T,
+) -> Vec<T> {
+    if a.is_empty() {
+        return b;
+    }
+    if b.is_empty() {
+        return a;
+    }
+    let mut out = Vec::with_capacity(a.len().max(b.len()));
+    let mut left = a.into_iter().peekable();
+    let mut right = b.into_iter().peekable();
+    loop {
+        let side = match (left.peek(), right.peek()) {
+            (None, None) => break,
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (Some(l), Some(r)) => order(l, r),
+        };
+        let next = match side {
+            Ordering::Less => left.next(),
+            Ordering::Greater => right.next(),
+            Ordering::Equal => match (left.next(), right.next()) {
+                (Some(l), Some(r)) => Some(both(l, r)),
+                (l, r) => l.or(r),
+            },
+        };
+        out.extend(next);
+    }
+    out
 }
 
 /// The order of the cell paths of column `usize` (multi-cell collections).
@@ -152,28 +176,15 @@ pub fn merge_rows(a: Row, b: Row, path_order: PathOrder) -> Row {
     let deletion = merge_deletions(a.deletion, b.deletion);
     let liveness =
         merge_row_liveness(a.liveness, b.liveness).filter(|l| !shadows(deletion, l.timestamp));
-    let mut columns = Vec::with_capacity(a.columns.len().max(b.columns.len()));
-    let mut left = a.columns.into_iter().peekable();
-    let mut right = b.columns.into_iter().peekable();
-    loop {
-        let next = match (left.peek(), right.peek()) {
-            (None, None) => break,
-            (Some(_), None) => left.next(),
-            (None, Some(_)) => right.next(),
-            (Some(l), Some(r)) => match l.column.cmp(&r.column) {
-                Ordering::Less => left.next(),
-                Ordering::Greater => right.next(),
-                Ordering::Equal => match (left.next(), right.next()) {
-                    (Some(l), Some(r)) => {
-                        let column = l.column;
-                        Some(merge_column(l, r, &|x, y| path_order(column, x, y)))
-                    }
-                    (l, r) => l.or(r),
-                },
-            },
-        };
-        columns.extend(next);
-    }
+    let columns = merge_sorted(
+        a.columns,
+        b.columns,
+        |l, r| l.column.cmp(&r.column),
+        |l, r| {
+            let column = l.column;
+            merge_column(l, r, &|x, y| path_order(column, x, y))
+        },
+    );
     let mut row = Row {
         clustering: a.clustering,
         liveness,
@@ -451,33 +462,12 @@ pub fn merge_partitions(
             equal
         });
     }
-    let rows = if a.rows.is_empty() {
-        b.rows
-    } else if b.rows.is_empty() {
-        a.rows
-    } else {
-        let mut rows = Vec::with_capacity(a.rows.len().max(b.rows.len()));
-        let mut left = a.rows.into_iter().peekable();
-        let mut right = b.rows.into_iter().peekable();
-        loop {
-            let side = match (left.peek(), right.peek()) {
-                (None, None) => break,
-                (Some(_), None) => Ordering::Less,
-                (None, Some(_)) => Ordering::Greater,
-                (Some(l), Some(r)) => clustering.compare(&l.clustering, &r.clustering),
-            };
-            let next = match side {
-                Ordering::Less => left.next(),
-                Ordering::Greater => right.next(),
-                Ordering::Equal => match (left.next(), right.next()) {
-                    (Some(l), Some(r)) => Some(merge_counted(l, r, order, collapsed)),
-                    (l, r) => l.or(r),
-                },
-            };
-            rows.extend(next);
-        }
-        rows
-    };
+    let rows = merge_sorted(
+        a.rows,
+        b.rows,
+        |l, r| clustering.compare(&l.clustering, &r.clustering),
+        |l, r| merge_counted(l, r, order, collapsed),
+    );
     Partition {
         token: a.token,
         key: a.key,

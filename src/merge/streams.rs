@@ -66,6 +66,9 @@ pub struct MergeStreams<I> {
     inputs: Vec<(String, I)>,
     heap: BinaryHeap<Reverse<Head>>,
     order: TableOrder,
+    /// The inputs' partitions are settled already (`Started::ordered`): only merged copies
+    /// need settling.
+    settled: bool,
     started: bool,
     failed: bool,
     collapsed: Collapsed,
@@ -77,15 +80,27 @@ where
     I: Iterator<Item = Result<Partition, E>>,
     E: From<OutOfOrder>,
 {
+    /// The merge of inputs whose partitions are as read (an SSTable's): every partition given
+    /// is settled.
     pub fn new(inputs: Vec<(String, I)>, order: TableOrder) -> MergeStreams<I> {
         MergeStreams {
             heap: BinaryHeap::with_capacity(inputs.len()),
             inputs,
             order,
+            settled: false,
             started: false,
             failed: false,
             collapsed: Collapsed::default(),
             partitions_out: 0,
+        }
+    }
+
+    /// The merge of inputs whose partitions are settled already: a partition only one input
+    /// has is handed on as it is, and merged copies are settled.
+    pub fn of_settled(inputs: Vec<(String, I)>, order: TableOrder) -> MergeStreams<I> {
+        MergeStreams {
+            settled: true,
+            ..MergeStreams::new(inputs, order)
         }
     }
 
@@ -138,6 +153,7 @@ where
             Some((first.partition.token, &first.partition.key)),
         )?;
         let mut partition = first.partition;
+        let mut merged = false;
         while self.heap.peek().is_some_and(|Reverse(h)| {
             h.partition.token == partition.token && h.partition.key == partition.key
         }) {
@@ -150,8 +166,11 @@ where
             )?;
             partition =
                 merge_partitions(partition, other.partition, &self.order, &mut self.collapsed);
+            merged = true;
         }
-        settle(&mut partition, self.order.clustering());
+        if merged || !self.settled {
+            settle(&mut partition, self.order.clustering());
+        }
         self.partitions_out += 1;
         Ok(Some(partition))
     }

@@ -990,6 +990,26 @@ mod tests {
                 })
                 .collect();
             let (expected, stats) = build(streams.iter().flatten().cloned().collect(), usize::MAX);
+            // Inputs settled each on its own (as `Started::ordered` promises) merge the same.
+            let settled = streams
+                .iter()
+                .enumerate()
+                .map(|(i, s)| {
+                    let s: Vec<Partition> = s
+                        .iter()
+                        .cloned()
+                        .map(|mut p| {
+                            crate::merge::settle(&mut p, order.clustering());
+                            p
+                        })
+                        .collect();
+                    (format!("input {i}"), s.into_iter().map(Ok::<_, OutOfOrder>))
+                })
+                .collect();
+            let got: Vec<Partition> = MergeStreams::of_settled(settled, order.clone())
+                .map(Result::unwrap)
+                .collect();
+            proptest::prop_assert_eq!(&got, &expected);
             let named = streams
                 .into_iter()
                 .enumerate()

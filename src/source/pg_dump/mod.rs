@@ -667,7 +667,7 @@ impl Dump {
         for table in &mut tables {
             ddl::resolve_domains(&mut table.columns, &domains);
         }
-        attach_partitions(&mut tables, &attached, None);
+        attach_partitions(&mut tables, &attached);
         Ok(Dump {
             path: path.to_owned(),
             format,
@@ -727,18 +727,14 @@ fn is_tar(head: &[u8]) -> bool {
 
 /// `schema.name` of each table, comma-separated, at most 20.
 /// Records each `(parent, child)` attachment in the parent's partitions; names without a schema
-/// are in `default_schema` (a plain dump's `search_path`), else `public`.
+/// are in `public` (pg_dump qualifies them; a plain dump's are resolved before).
 pub(crate) fn attach_partitions<'a>(
     tables: impl IntoIterator<Item = &'a mut DumpTable>,
     attached: &[(lexer::QualifiedName, lexer::QualifiedName)],
-    default_schema: Option<&str>,
 ) {
     let mut tables: Vec<&mut DumpTable> = tables.into_iter().collect();
-    let schema_of = |name: &lexer::QualifiedName| {
-        name.schema
-            .clone()
-            .unwrap_or_else(|| default_schema.unwrap_or("public").to_owned())
-    };
+    let schema_of =
+        |name: &lexer::QualifiedName| name.schema.clone().unwrap_or_else(|| "public".to_owned());
     for (parent, child) in attached {
         let parent_schema = schema_of(parent);
         if let Some(table) = tables

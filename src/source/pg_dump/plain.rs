@@ -634,7 +634,7 @@ pub(crate) fn scan(stream: DataStream) -> Result<Vec<PlainTable>, DumpError> {
     for t in &mut tables {
         resolve_domains(&mut t.table.columns, &domains);
     }
-    super::attach_partitions(tables.iter_mut().map(|t| &mut t.table), &attached, None);
+    super::attach_partitions(tables.iter_mut().map(|t| &mut t.table), &attached);
     Ok(tables)
 }
 

@@ -112,28 +112,23 @@ fn digest_matches(d: &Descriptor) -> Option<bool> {
     Some(hasher.finalize() == expected)
 }
 
-/// Each SSTable's [`digest_matches`], read on every core; only for the uncompressed ones
-/// unless `all`.
-fn digests(sstables: &[(Descriptor, Arc<RowPlan>)], all: bool) -> Vec<Option<bool>> {
+/// Checks the SSTables' Data.db files against their Digest.crc32, on every core: every
+/// uncompressed one, whose values carry no checksum of their own (compressed chunks do), so a
+/// flipped bit in one would load as a different value without a word; with `all`, every one.
+/// Refuses an uncompressed SSTable that does not match; returns whether all were checked and
+/// matched.
+fn check_digests(sstables: &[(Descriptor, Arc<RowPlan>)], all: bool) -> Result<bool, SstableError> {
     use rayon::prelude::*;
-    sstables
+    let checked: Vec<(bool, Option<bool>)> = sstables
         .par_iter()
         .map(|(d, _)| {
-            let wanted = all || !d.component("CompressionInfo.db").exists();
-            wanted.then(|| digest_matches(d)).flatten()
+            let compressed = d.component("CompressionInfo.db").exists();
+            let matches = (all || !compressed).then(|| digest_matches(d)).flatten();
+            (compressed, matches)
         })
-        .collect()
-}
-
-/// Refuses an uncompressed SSTable whose Data.db does not match its Digest.crc32. Its values
-/// carry no checksum of their own (compressed chunks do), so a flipped bit in one would load
-/// as a different value without a word.
-fn refuse_undigested(
-    sstables: &[(Descriptor, Arc<RowPlan>)],
-    digests: &[Option<bool>],
-) -> Result<(), SstableError> {
-    for ((d, _), digest) in sstables.iter().zip(digests) {
-        if !d.component("CompressionInfo.db").exists() && *digest == Some(false) {
+        .collect();
+    for ((d, _), (compressed, matches)) in sstables.iter().zip(&checked) {
+        if !compressed && *matches == Some(false) {
             return Err(SstableError::Damaged {
                 path: d.component("Data.db").display().to_string(),
                 offset: 0,
@@ -141,7 +136,7 @@ fn refuse_undigested(
             });
         }
     }
-    Ok(())
+    Ok(all && checked.iter().all(|(_, matches)| *matches == Some(true)))
 }
 
 /// The uncompressed length of an SSTable's data (what reading counts), best effort.
@@ -179,10 +174,7 @@ impl Planned for SstablePlanned {
     /// and handed on merged and settled as the partition builder would emit them, with no sort
     /// and in little memory. Any others are read on every core in any order, for the builder.
     fn start(self: Box<Self>) -> Result<Started, SourceError> {
-        let streamable = self.in_target_order() && !self.sort_always;
-        let digests = digests(&self.sstables, streamable);
-        refuse_undigested(&self.sstables, &digests)?;
-        let streamed = streamable && digests.iter().all(|d| *d == Some(true));
+        let streamed = check_digests(&self.sstables, self.in_target_order() && !self.sort_always)?;
         let sizes: Vec<u64> = self.sstables.iter().map(|(d, _)| data_length(d)).collect();
         let total = sizes.iter().sum();
         let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
