@@ -1,5 +1,6 @@
-//! Cassandra 3.0 and 3.11 SSTables (`ma` to `me`), written by Cassandra's own offline writer
-//! (`fixtures/sstables-3x/make`), loaded into Cassandra 5.0 tables on Murmur3Partitioner. The
+//! Cassandra 3.0 and 3.11 SSTables (`ma` to `me`), and 5.0's development format `nc`, written by
+//! Cassandra's own offline writer (`fixtures/sstables-3x/make`), loaded into Cassandra 5.0 tables
+//! on Murmur3Partitioner. The
 //! referee is the 5.0 node itself: `nodetool import` of the same files into a table of the same
 //! shape, read back over CQL. Both must read back equal: every value, `writetime()` of every
 //! column and `ttl()` of the simple ones (within seconds: both count down from the same expiry).
@@ -26,7 +27,7 @@ fn folders(letter: &str, prefix: &str) -> Vec<(String, PathBuf)> {
         .filter(|p| p.is_dir())
         .filter_map(|p| {
             let name = p.file_name()?.to_str()?.to_owned();
-            let table = name.rsplit_once('-')?.0.to_owned();
+            let table = name.split_once('-')?.0.to_owned();
             table.starts_with(prefix).then_some((table, p))
         })
         .collect();
@@ -198,11 +199,12 @@ fn assert_dumps_alike(letter: &str, table: &str, dir: &Path, ks: &str, referee: 
 }
 
 #[tokio::test]
-async fn every_type_loads_and_dumps_from_ma_to_me_as_the_node_reads_the_same_files() {
+async fn every_type_loads_and_dumps_from_ma_to_me_and_nc_as_the_node_reads_the_same_files() {
     let session = common::session().await;
     let ks = common::keyspace(&session, "sst3x").await;
     let mut checked = 0;
-    for letter in LETTERS {
+    // nc (5.0-alpha2): one LZ4 every_type, in seven SSTables (one per statement shape).
+    for letter in LETTERS.into_iter().chain(["nc"]) {
         // LZ4 (the default), Snappy, Deflate and uncompressed copies of the same writes.
         for (table, dir) in folders(letter, "every_type") {
             let schema = schema_of(letter, &table);
@@ -234,17 +236,22 @@ async fn every_type_loads_and_dumps_from_ma_to_me_as_the_node_reads_the_same_fil
         }
     }
     assert_eq!(
-        checked, 20,
-        "four copies of every_type for each of five versions"
+        checked, 21,
+        "four copies of every_type for each of five versions, and nc's"
     );
 }
 
 #[tokio::test]
-async fn a_random_partitioner_table_migrates_into_murmur3_with_every_row_readable_by_key() {
+async fn random_and_byte_ordered_partitioner_tables_migrate_into_murmur3_every_row_readable_by_key()
+{
     let session = common::session().await;
     let ks = common::keyspace(&session, "sst3x_rp").await;
-    for letter in LETTERS {
-        let (table, dir) = folders(letter, "random_partitioner").remove(0);
+    let sources = LETTERS
+        .map(|letter| (letter, "random_partitioner", "RandomPartitioner"))
+        .into_iter()
+        .chain([("nc", "byte_ordered", "ByteOrderedPartitioner")]);
+    for (letter, prefix, partitioner) in sources {
+        let (table, dir) = folders(letter, prefix).remove(0);
         let loaded = format!("{table}_{letter}");
         let reference = format!("{table}_{letter}_ref");
         for name in [&loaded, &reference] {
@@ -252,8 +259,8 @@ async fn a_random_partitioner_table_migrates_into_murmur3_with_every_row_readabl
                 common::run(&session, &statement).await;
             }
         }
-        // A Murmur3 node cannot import RandomPartitioner files: the referee is the writes
-        // themselves, sent over CQL.
+        // A Murmur3 node cannot import these files: the referee is the writes themselves, sent
+        // over CQL.
         let writes =
             std::fs::read_to_string(fixtures().join(letter).join(format!("writes-{table}.cql")))
                 .unwrap();
@@ -270,12 +277,15 @@ async fn a_random_partitioner_table_migrates_into_murmur3_with_every_row_readabl
         let out = load(&format!("{ks}.{loaded}"), &dir, &[]);
         let stderr = common::succeeded(&out);
         assert!(
-            stderr.contains("written under RandomPartitioner: every token is computed again"),
+            stderr.contains(&format!(
+                "written under {partitioner}: every token is computed again"
+            )),
             "{stderr}"
         );
         let schema = schema_of(letter, &table);
         let want = state(&session, &ks, &reference, &schema).await;
         let got = state(&session, &ks, &loaded, &schema).await;
+        assert_eq!(want.0.len(), 200, "{letter} {table}: the writes replayed");
         assert_same(&format!("{letter} {table}"), true, &got, &want);
         // Each row by its key: the node finds it on the token Murmur3 gives it.
         for row in &want.0 {
@@ -308,6 +318,24 @@ async fn inspect_names_each_3x_sstable_its_version_and_partitioner() {
         stdout.contains("-big-Data.db (big ma, RandomPartitioner)"),
         "{stdout}"
     );
+    // 5.0's development format nc, on ByteOrderedPartitioner and on Murmur3Partitioner.
+    for (prefix, partitioner) in [
+        ("byte_ordered", "ByteOrderedPartitioner"),
+        ("every_type", "Murmur3Partitioner"),
+    ] {
+        let (_, dir) = folders("nc", prefix).remove(0);
+        let out = cassbulk().arg("inspect").arg(&dir).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{prefix}: {stdout}");
+        assert!(
+            stdout.contains(&format!("partitioner: {partitioner}")),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains(&format!("-big-Data.db (big nc, {partitioner})")),
+            "{stdout}"
+        );
+    }
     // Two tables' folders in one input are refused, naming both.
     let (_, other) = folders("ma", "every_type").remove(0);
     let mixed = tempfile::tempdir().unwrap();
