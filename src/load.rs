@@ -5,6 +5,11 @@
 //! the merged partitions, in token order, into the sink, which records a checkpoint that a
 //! rerun of the same command resumes from. The job names no concrete source or sink: it opens
 //! inputs through [`Source`] and writes through [`sink::open`].
+//!
+//! Inputs in token order already (SSTables, a live scan) skip the builder: they are merged as
+//! streams. When every input can seek to a token (SSTables with an Index.db) and the sink can
+//! write slices (SSTables), the ring is cut into token slices, one per core (fewer for a small
+//! input), and each slice is read, merged and written on a thread of its own.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -231,6 +236,43 @@ pub fn run(job: LoadJob) -> Result<LoadReport, LoadError> {
         });
     }
     install_interrupt_cleanup();
+    let mut planned = planned;
+    if job.checkpoint.is_none() && sink.takes_slices() && sliceable(&mut planned, &job.open)? {
+        let n = slice_count(&planned);
+        let line = match n {
+            1 => "merging as streams on one thread: reading, merging and writing".to_owned(),
+            n => format!(
+                "merging as streams in {n} token slices, each read, merged and written on a thread of its own"
+            ),
+        };
+        eprintln!("plan: {line}");
+        let mut inputs = inputs;
+        inputs.push(line);
+        let (slices, sizes, stats) = start_slices(
+            planned,
+            &job.inputs,
+            n,
+            &schema,
+            &counters,
+            &rejects,
+            gc_before,
+        )?;
+        let progress = Progress::start(counters.clone(), input_meter(sizes), job.quiet);
+        sink.write_slices(slices)?;
+        rejects.finish()?;
+        let sink_report = sink.finish()?;
+        let mut summary = progress.finish();
+        summary.inputs = inputs;
+        summary.columns_not_filled = not_filled;
+        let stats = stats.lock().map(|s| s.clone()).unwrap_or_default();
+        return Ok(LoadReport {
+            summary,
+            build: stats.build,
+            resumed_past: 0,
+            sink: sink_report,
+            purged: gc_grace.map(|g| (stats.purged, g)),
+        });
+    }
     let (sources, sizes, ordered) = start_inputs(planned, job.open.sort_always)?;
     let progress = Progress::start(counters.clone(), input_meter(sizes), job.quiet);
     let mut partitions = feed(
@@ -259,15 +301,10 @@ pub fn run(job: LoadJob) -> Result<LoadReport, LoadError> {
                     skipped += 1;
                     continue;
                 }
-                if let Some(gc_before) = gc_before {
-                    purged += purge_tombstones(&mut partition, gc_before);
-                    if partition.deletion.is_none()
-                        && partition.range_deletions.is_empty()
-                        && partition.static_row.is_none()
-                        && partition.rows.is_empty()
-                    {
-                        continue;
-                    }
+                if let Some(gc_before) = gc_before
+                    && !purge(&mut partition, gc_before, &mut purged)
+                {
+                    continue;
                 }
                 if tx.blocking_send(partition).is_err() {
                     break;
@@ -304,6 +341,146 @@ pub fn run(job: LoadJob) -> Result<LoadReport, LoadError> {
 /// folders read, calendars rebased) and which source columns fill which table columns (on
 /// stderr, whatever the progress display); returns the input lines and the table columns no
 /// input fills, for the summary.
+/// Leaves out `partition`'s tombstones older than `gc_before`, counting them in `purged`;
+/// false when nothing of it is left to write.
+fn purge(partition: &mut Partition, gc_before: i64, purged: &mut u64) -> bool {
+    *purged += purge_tombstones(partition, gc_before);
+    partition.deletion.is_some()
+        || !partition.range_deletions.is_empty()
+        || partition.static_row.is_some()
+        || !partition.rows.is_empty()
+}
+
+/// Whether every input can be read by token slice (asked of each, in turn, so that each does
+/// its checks before anything is written); never with `--merge sort`.
+fn sliceable(planned: &mut [Box<dyn Planned>], open: &OpenOptions) -> Result<bool, LoadError> {
+    if open.sort_always {
+        return Ok(false);
+    }
+    for input in planned.iter_mut() {
+        if !input.sliceable()? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Input data each token slice should have at least: below it, fewer slices than cores (a
+/// small load is one slice, and one SSTable per replica set). `CASSBULK_SLICE_BYTES` sets
+/// another (tests, benchmarks).
+const SLICE_BYTES: u64 = 32 << 20;
+
+/// One slice per core, fewer for a small input (see [`SLICE_BYTES`]).
+fn slice_count(planned: &[Box<dyn Planned>]) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let per_slice = std::env::var("CASSBULK_SLICE_BYTES")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(SLICE_BYTES)
+        .max(1);
+    let bytes: u64 = planned.iter().map(|p| p.data_bytes()).sum();
+    usize::try_from(bytes / per_slice)
+        .unwrap_or(usize::MAX)
+        .clamp(1, cores)
+}
+
+/// What the slices merged and purged, added up as each slice ends.
+#[derive(Debug, Clone, Default)]
+struct SliceStats {
+    build: BuildStats,
+    purged: u64,
+}
+
+/// The slices' feeds, every input's size in each slice, and what they will have merged.
+type Slices = (
+    Vec<sink::SliceFeed>,
+    Vec<InputSize>,
+    Arc<std::sync::Mutex<SliceStats>>,
+);
+
+/// One slice: its inputs merged as streams, tombstones purged, counted into `stats` at the end.
+struct Slice {
+    merged: MergeStreams<InOrder>,
+    gc_before: Option<i64>,
+    purged: u64,
+    stats: Arc<std::sync::Mutex<SliceStats>>,
+}
+
+impl Iterator for Slice {
+    type Item = Result<Partition, sink::SinkError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let mut partition = match self.merged.next()? {
+                Ok(p) => p,
+                Err(e) => return Some(Err(e.into())),
+            };
+            match self.gc_before {
+                Some(gc_before) if !purge(&mut partition, gc_before, &mut self.purged) => {}
+                _ => return Some(Ok(partition)),
+            }
+        }
+    }
+}
+
+impl Drop for Slice {
+    fn drop(&mut self) {
+        if let Ok(mut stats) = self.stats.lock() {
+            stats.build.partitions_out += self.merged.partitions_out();
+            stats.build.duplicates_collapsed += self.merged.collapsed().pieces;
+            stats.build.cells_collapsed += self.merged.collapsed().cells;
+            stats.purged += self.purged;
+        }
+    }
+}
+
+/// The ring cut into `cores` slices, and each slice of every input merged as streams on its
+/// own: decoding, merging and writing a slice happen on the thread the sink gives it.
+fn start_slices(
+    planned: Vec<Box<dyn Planned>>,
+    names: &[String],
+    cores: usize,
+    schema: &TableSchema,
+    counters: &Arc<Counters>,
+    rejects: &Arc<Rejects>,
+    gc_before: Option<i64>,
+) -> Result<Slices, LoadError> {
+    let slices = crate::model::token::slices(cores);
+    let mut per_slice: Vec<Vec<(String, InOrder)>> = slices.iter().map(|_| Vec::new()).collect();
+    let mut sizes = Vec::new();
+    for (name, input) in names.iter().zip(planned) {
+        let started = input.start_slices(&slices)?;
+        if started.len() != slices.len() {
+            return Err(LoadError::Thread("slicing"));
+        }
+        for (slice, started) in per_slice.iter_mut().zip(started) {
+            sizes.push(started.size);
+            slice.push((
+                name.clone(),
+                InOrder {
+                    events: started.events,
+                    counters: counters.clone(),
+                    rejects: rejects.clone(),
+                },
+            ));
+        }
+    }
+    let stats = Arc::new(std::sync::Mutex::new(SliceStats::default()));
+    let feeds = per_slice
+        .into_iter()
+        .map(|inputs| {
+            let slice = Slice {
+                merged: MergeStreams::of_settled(inputs, TableOrder::new(schema)),
+                gc_before,
+                purged: 0,
+                stats: stats.clone(),
+            };
+            Box::new(slice) as sink::SliceFeed
+        })
+        .collect();
+    Ok((feeds, sizes, stats))
+}
+
 pub(crate) fn state_plans(planned: &[Box<dyn Planned>]) -> (Vec<String>, Vec<String>) {
     let mut inputs = Vec::new();
     let mut not_filled: Option<Vec<String>> = None;

@@ -50,6 +50,21 @@ impl Token {
     }
 }
 
+/// The Murmur3 ring cut into `n` slices of equal width, in ring order: each slice's first and
+/// last token, both included; together they cover every token once. Murmur3 spreads keys
+/// evenly, so each slice holds about as much of any table.
+pub fn slices(n: usize) -> Vec<(i64, i64)> {
+    let n = n.max(1) as i128;
+    let (min, span) = (i128::from(i64::MIN), 1i128 << 64);
+    (0..n)
+        .map(|i| {
+            let first = min + span * i / n;
+            let last = min + span * (i + 1) / n - 1;
+            (first as i64, last as i64)
+        })
+        .collect()
+}
+
 /// A composite key component longer than the 16-bit length can say.
 #[derive(Debug, thiserror::Error)]
 #[error("partition key component {index} is {len} bytes; Cassandra allows at most 65535")]
@@ -103,6 +118,27 @@ pub fn split_key(key: &[u8], n: usize) -> Option<Vec<&[u8]>> {
 mod tests {
     use super::*;
     use crate::model::value::Value;
+
+    #[test]
+    fn slices_cover_the_ring_once_in_order_and_evenly() {
+        assert_eq!(slices(1), vec![(i64::MIN, i64::MAX)]);
+        assert_eq!(slices(2), vec![(i64::MIN, -1), (0, i64::MAX)]);
+        for n in [3, 7, 64] {
+            let s = slices(n);
+            assert_eq!(s.len(), n);
+            assert_eq!(s[0].0, i64::MIN);
+            assert_eq!(s[n - 1].1, i64::MAX);
+            for w in s.windows(2) {
+                assert_eq!(w[0].1 + 1, w[1].0);
+            }
+            let widths: Vec<i128> = s
+                .iter()
+                .map(|(a, b)| i128::from(*b) - i128::from(*a))
+                .collect();
+            let (lo, hi) = (widths.iter().min().unwrap(), widths.iter().max().unwrap());
+            assert!(hi - lo <= 1, "{n}: {widths:?}");
+        }
+    }
 
     // Golden values from Cassandra (`SELECT token(k) FROM t`) for the keys shown.
     #[test]

@@ -159,6 +159,19 @@ impl crate::exit::Classify for NotMurmur3 {
 
 /// Partitions handed on at a time: one wake-up of the sink's thread per chunk, not per
 /// partition.
+/// One token slice's partitions, for [`Sink::write_slices`].
+pub type SliceFeed = Box<dyn Iterator<Item = Result<Partition, SinkError>> + Send>;
+
+#[derive(Debug, thiserror::Error)]
+#[error("this sink writes one stream of partitions, not token slices at once")]
+pub struct OneStream;
+
+impl crate::exit::Classify for OneStream {
+    fn is_usage(&self) -> bool {
+        false
+    }
+}
+
 const CHUNK: usize = 64;
 
 /// Merged partitions in token order, handed from the partition builder's thread to a sink:
@@ -288,6 +301,20 @@ pub trait Sink: Send {
     /// `marks` the last partition up to which everything is durable, whenever `marks.due()`
     /// and once at the end.
     fn write(&mut self, partitions: PartitionStream, marks: &mut Marks) -> Result<(), SinkError>;
+
+    /// Whether [`Sink::write_slices`] can take the ring in slices. Default: no.
+    fn takes_slices(&self) -> bool {
+        false
+    }
+
+    /// Writes token slices at once, each on a thread of its own: each slice's partitions
+    /// merged and in token order, the slices in ring order and apart. Fails on the first
+    /// error of any slice, its own or its feed's. A job calls it only when
+    /// [`Sink::takes_slices`] (the default refuses: it writes one stream).
+    fn write_slices(&mut self, slices: Vec<SliceFeed>) -> Result<(), SinkError> {
+        drop(slices);
+        Err(SinkError::from(OneStream))
+    }
 
     /// Makes everything written durable (closes files, waits for acknowledgements). Default:
     /// nothing, for sinks whose `write` returns only when all is durable.

@@ -110,6 +110,28 @@ pub trait Planned: Send {
     /// Starts reading: the events, and how far along the reading is.
     fn start(self: Box<Self>) -> Result<Started, SourceError>;
 
+    /// Whether [`Planned::start_slices`] can read this input one token slice at a time, each
+    /// slice ordered (SSTables that can seek to a token). May do work `start` would do first
+    /// (SSTables check their digests here), so that nothing is written before it.
+    fn sliceable(&mut self) -> Result<bool, SourceError> {
+        Ok(false)
+    }
+
+    /// Bytes of data the input holds, as far as known before reading (0 if not): how many
+    /// slices are worth starting.
+    fn data_bytes(&self) -> u64 {
+        0
+    }
+
+    /// Starts reading in token slices (`slices`: each one's first and last token, in ring
+    /// order, covering the ring): one ordered [`Started`] per slice, each read by its own
+    /// thread. Called only when [`Planned::sliceable`] said yes; otherwise the whole input is
+    /// one slice.
+    fn start_slices(self: Box<Self>, slices: &[(i64, i64)]) -> Result<Vec<Started>, SourceError> {
+        let _ = slices;
+        Ok(vec![self.start()?])
+    }
+
     /// Which source columns fill which table columns, for sources that match columns by name
     /// (`None`: the input's columns are the table's own, as in SSTables and live tables).
     fn columns(&self) -> Option<&crate::plan::ColumnPlan> {
@@ -239,34 +261,59 @@ impl Planned for Guarded {
         let Guarded { name, inner } = *self;
         let started = guard::catch(|| inner.start())
             .map_err(|message| damaged(&name, "when it started".to_owned(), message))??;
-        let read = match &started.size {
-            InputSize::Bytes { read, .. } => Some(read.clone()),
-            _ => None,
-        };
-        let mut events = started.events;
-        let mut stopped = false;
-        let guarded = std::iter::from_fn(move || {
-            if stopped {
-                return None;
+        Ok(guarded(name, started))
+    }
+
+    fn data_bytes(&self) -> u64 {
+        self.inner.data_bytes()
+    }
+
+    fn sliceable(&mut self) -> Result<bool, SourceError> {
+        let Guarded { name, inner } = self;
+        guard::catch(|| inner.sliceable())
+            .map_err(|message| damaged(name, "when it started".to_owned(), message))?
+    }
+
+    fn start_slices(self: Box<Self>, slices: &[(i64, i64)]) -> Result<Vec<Started>, SourceError> {
+        let Guarded { name, inner } = *self;
+        let started = guard::catch(|| inner.start_slices(slices))
+            .map_err(|message| damaged(&name, "when it started".to_owned(), message))??;
+        Ok(started
+            .into_iter()
+            .map(|slice| guarded(name.clone(), slice))
+            .collect())
+    }
+}
+
+/// `started`'s events guarded: a panic ends them with an error naming the input `name`.
+fn guarded(name: String, started: Started) -> Started {
+    let read = match &started.size {
+        InputSize::Bytes { read, .. } => Some(read.clone()),
+        _ => None,
+    };
+    let mut events = started.events;
+    let mut stopped = false;
+    let guarded = std::iter::from_fn(move || {
+        if stopped {
+            return None;
+        }
+        match guard::catch(|| events.next()) {
+            Ok(event) => event,
+            Err(message) => {
+                // What the reader holds after a panic is unknown: read no further.
+                stopped = true;
+                let at = match &read {
+                    Some(read) => format!("near byte {} of its data", read()),
+                    None => "while reading it".to_owned(),
+                };
+                Some(Err(damaged(&name, at, message)))
             }
-            match guard::catch(|| events.next()) {
-                Ok(event) => event,
-                Err(message) => {
-                    // What the reader holds after a panic is unknown: read no further.
-                    stopped = true;
-                    let at = match &read {
-                        Some(read) => format!("near byte {} of its data", read()),
-                        None => "while reading it".to_owned(),
-                    };
-                    Some(Err(damaged(&name, at, message)))
-                }
-            }
-        });
-        Ok(Started {
-            events: Box::new(guarded),
-            size: started.size,
-            ordered: started.ordered,
-        })
+        }
+    });
+    Started {
+        events: Box::new(guarded),
+        size: started.size,
+        ordered: started.ordered,
     }
 }
 

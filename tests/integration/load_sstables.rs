@@ -403,7 +403,13 @@ async fn three_replicas_merged_as_streams_read_back_as_the_partition_builder_mer
         }
     }
     let nodetool = format!("{}/scripts/cassandra nodetool", env!("CARGO_MANIFEST_DIR"));
-    for (table, merge) in [("streamed", "auto"), ("sorted", "sort")] {
+    // `sliced`: the stream merge cut into one token slice per core however small the input
+    // (each slice read, merged and written on its own thread, into SSTables of its own).
+    for (table, merge, slice_bytes) in [
+        ("streamed", "auto", None),
+        ("sliced", "auto", Some("1")),
+        ("sorted", "sort", None),
+    ] {
         for statement in cql("schema.cql", &ks, table) {
             if !statement.starts_with("CREATE TYPE") || table == "streamed" {
                 common::run(&session, &statement).await;
@@ -413,7 +419,11 @@ async fn three_replicas_merged_as_streams_read_back_as_the_partition_builder_mer
             .prefix("staging")
             .tempdir()
             .unwrap();
-        let out = cassbulk()
+        let mut command = cassbulk();
+        if let Some(bytes) = slice_bytes {
+            command.env("CASSBULK_SLICE_BYTES", bytes);
+        }
+        let out = command
             .args(["load", "--table", &format!("{ks}.{table}"), "--no-progress"])
             .args(["--merge", merge, "--via", "sstable", "--stream", "import"])
             .args(["--import-verify", "extended", "--nodetool", &nodetool])
@@ -426,13 +436,31 @@ async fn three_replicas_merged_as_streams_read_back_as_the_partition_builder_mer
             .unwrap();
         let stderr = common::succeeded(&out);
         assert!(stderr.contains("imported with nodetool import"), "{stderr}");
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if table == "sliced" && cores > 1 {
+            assert!(
+                stderr.contains(&format!("merging as streams in {cores} token slices")),
+                "{stderr}"
+            );
+        }
     }
     let ttls_from = 4 + 2 * (SIMPLE.len() + MULTI_CELL.len());
-    let streamed = state(&session, &ks, "streamed").await;
     let sorted = state(&session, &ks, "sorted").await;
-    assert!(streamed.len() > 1000, "{} rows", streamed.len());
-    assert_eq!(streamed.len(), sorted.len(), "rows");
-    for (got, want) in streamed.iter().zip(&sorted) {
+    for table in ["streamed", "sliced"] {
+        let streamed = state(&session, &ks, table).await;
+        assert!(streamed.len() > 1000, "{table}: {} rows", streamed.len());
+        assert_eq!(streamed.len(), sorted.len(), "{table}: rows");
+        assert_like(&streamed, &sorted, ttls_from);
+    }
+}
+
+/// Rows equal, TTLs within 30 s of each other.
+fn assert_like(
+    streamed: &[Vec<Option<Vec<u8>>>],
+    sorted: &[Vec<Option<Vec<u8>>>],
+    ttls_from: usize,
+) {
+    for (got, want) in streamed.iter().zip(sorted) {
         assert_eq!(got[..ttls_from], want[..ttls_from], "row {:?}", &want[..4]);
         for (g, w) in got[ttls_from..].iter().zip(&want[ttls_from..]) {
             let secs = |v: &Option<Vec<u8>>| {

@@ -634,15 +634,7 @@ impl Sink for SstableSink {
         let writers = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
             .clamp(1, MAX_WRITERS);
-        let job = WriterJob {
-            ring: &self.ring,
-            folders: &self.folders,
-            schema: &self.schema,
-            format: self.format,
-            sstable_size: self.options.sstable_size,
-            counters: &self.counters,
-            generation: AtomicU64::new(0),
-        };
+        let job = self.job();
         let written = if writers == 1 {
             let mut out = Written::default();
             let ring = &self.ring;
@@ -651,6 +643,89 @@ impl Sink for SstableSink {
         } else {
             job.write_parallel(partitions, writers)
         };
+        self.record(written.map_err(SinkError::from))
+    }
+
+    fn takes_slices(&self) -> bool {
+        true
+    }
+
+    /// Each slice on its own thread, its partitions written as they come (decoding, merging
+    /// and writing on one core), into SSTables of its own: slices are apart on the ring, so
+    /// their SSTables never overlap.
+    fn write_slices(&mut self, slices: Vec<crate::sink::SliceFeed>) -> Result<(), SinkError> {
+        let job = self.job();
+        // Set by the first slice that fails: the others stop at their next partition.
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        let written = std::thread::scope(|scope| {
+            let threads: Vec<_> = slices
+                .into_iter()
+                .map(|slice| {
+                    let (job, stop) = (&job, &stop);
+                    scope.spawn(move || -> Result<Written, SinkError> {
+                        let mut failed = None;
+                        let partitions = slice.map_while(|p| match p {
+                            _ if stop.load(AtomicOrdering::Relaxed) => None,
+                            Ok(p) => Some((job.ring.region(p.token.0), p)),
+                            Err(e) => {
+                                failed = Some(e);
+                                None
+                            }
+                        });
+                        let mut out = Written::default();
+                        let result = job
+                            .write_all(partitions, &mut out)
+                            .map_err(SinkError::from)
+                            .and_then(|()| failed.map_or(Ok(()), Err));
+                        if result.is_err() {
+                            stop.store(true, AtomicOrdering::Relaxed);
+                        }
+                        result.map(|()| out)
+                    })
+                })
+                .collect();
+            let mut written = Written::default();
+            let mut first_error = None;
+            for thread in threads {
+                match thread.join() {
+                    Ok(Ok(out)) => {
+                        written.bytes += out.bytes;
+                        written.regions.extend(out.regions);
+                    }
+                    Ok(Err(e)) => {
+                        first_error.get_or_insert(e);
+                    }
+                    Err(_) => {
+                        first_error.get_or_insert(SstableSinkError::Thread.into());
+                    }
+                }
+            }
+            first_error.map_or(Ok(written), Err)
+        });
+        self.record(written)
+    }
+
+    fn finish(self: Box<Self>) -> Result<SinkReport, SinkError> {
+        self.finish_run()
+    }
+}
+
+impl SstableSink {
+    /// What every writer thread shares.
+    fn job(&self) -> WriterJob<'_> {
+        WriterJob {
+            ring: &self.ring,
+            folders: &self.folders,
+            schema: &self.schema,
+            format: self.format,
+            sstable_size: self.options.sstable_size,
+            counters: &self.counters,
+            generation: AtomicU64::new(0),
+        }
+    }
+
+    /// Takes note of what the writers wrote, or, when they failed, removes it all.
+    fn record(&mut self, written: Result<Written, SinkError>) -> Result<(), SinkError> {
         let written = match written {
             Ok(written) => written,
             Err(e) => {
@@ -659,7 +734,7 @@ impl Sink for SstableSink {
                     let _ = std::fs::remove_dir_all(folder);
                     remove_empty_parents(folder, &self.options.dir);
                 }
-                return Err(e.into());
+                return Err(e);
             }
         };
         self.bytes += written.bytes;
@@ -673,7 +748,7 @@ impl Sink for SstableSink {
         Ok(())
     }
 
-    fn finish(self: Box<Self>) -> Result<SinkReport, SinkError> {
+    fn finish_run(self: Box<Self>) -> Result<SinkReport, SinkError> {
         let mut notes = Vec::new();
         let pending = match &self.resumed {
             Some(left) => {
@@ -844,6 +919,98 @@ mod tests {
             })
             .collect();
         out.sort_by(|a, b| (a.token, &a.key).cmp(&(b.token, &b.key)));
+        out
+    }
+
+    /// A sink writing nb SSTables under `dir` for a ring of three nodes' regions.
+    fn sink_in(dir: &Path, counters: Arc<Counters>) -> SstableSink {
+        let nodes = |n: &str| vec![n.to_string()];
+        let ring = Ring::from_ranges([
+            (-3_000_000_000_000_000_000, nodes("a")),
+            (0, nodes("b")),
+            (3_000_000_000_000_000_000, nodes("c")),
+        ]);
+        let options = SstableSinkOptions {
+            dir: dir.to_owned(),
+            sstable_size: 64 * 1024,
+            stream: Stream::None,
+            format: None,
+            job: String::new(),
+            local_dc_only: false,
+            local_dc: None,
+        };
+        let mut sink = SstableSink::new(Arc::new(schema()), options, counters, Format::Nb, ring);
+        sink.open().unwrap();
+        sink
+    }
+
+    /// `input` cut into the ring's token slices, each a feed.
+    fn slice_feeds(input: &[Partition], n: usize) -> Vec<crate::sink::SliceFeed> {
+        crate::model::token::slices(n)
+            .into_iter()
+            .map(|(first, last)| {
+                let slice: Vec<Partition> = input
+                    .iter()
+                    .filter(|p| (first..=last).contains(&p.token.0))
+                    .cloned()
+                    .collect();
+                Box::new(slice.into_iter().map(Ok)) as crate::sink::SliceFeed
+            })
+            .collect()
+    }
+
+    #[test]
+    fn token_slices_written_at_once_hold_every_partition_once_none_crossing_a_region() {
+        let dir = tempfile::tempdir().unwrap();
+        let counters = Arc::new(Counters::default());
+        let mut sink = sink_in(dir.path(), counters.clone());
+        let input = partitions(20_000);
+        sink.write_slices(slice_feeds(&input, 3)).unwrap();
+        assert_eq!(Counters::get(&counters.rows_written), 20_000);
+        let mut read: Vec<Partition> = Vec::new();
+        for (set, folder) in sink.folders.iter().enumerate() {
+            for s in read_as_written(folder.to_str().unwrap(), &schema()) {
+                let regions: Vec<usize> = s
+                    .partitions
+                    .iter()
+                    .map(|p| sink.ring.region(p.token.0))
+                    .collect();
+                assert!(regions.windows(2).all(|w| w[0] == w[1]), "one region each");
+                assert_eq!(sink.ring.owner(regions[0]), set, "in its owner's folder");
+                read.extend(s.partitions);
+            }
+        }
+        read.sort_by(|a, b| (a.token, &a.key).cmp(&(b.token, &b.key)));
+        assert_eq!(read, input);
+    }
+
+    #[test]
+    fn a_slice_whose_feed_fails_fails_the_write_and_leaves_no_sstable_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sink = sink_in(dir.path(), Arc::new(Counters::default()));
+        let input = partitions(5_000);
+        let mut feeds = slice_feeds(&input, 2);
+        let second = feeds.pop().unwrap();
+        let failing = second.take(100).chain(std::iter::once(Err(SinkError::from(
+            crate::sink::OneStream,
+        ))));
+        feeds.push(Box::new(failing));
+        let err = sink.write_slices(feeds).unwrap_err();
+        assert!(err.to_string().contains("one stream"), "{err}");
+        let left: Vec<_> = walkdir(dir.path());
+        assert!(left.iter().all(|p| !p.ends_with("-Data.db")), "{left:?}");
+    }
+
+    fn walkdir(dir: &Path) -> Vec<String> {
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                out.extend(walkdir(&path));
+            } else {
+                out.push(path.display().to_string());
+            }
+        }
         out
     }
 

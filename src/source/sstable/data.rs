@@ -153,6 +153,25 @@ impl Cursor {
         self.base + self.pos as u64
     }
 
+    /// Moves to `offset` of the uncompressed data (a partition's start, from Index.db): the
+    /// chunk holding it is the next one loaded, and its bytes before `offset` are skipped.
+    pub fn seek(&mut self, offset: u64) -> Result<()> {
+        let chunk = match &self.file.compression {
+            Some(info) => info.chunk_length.max(1),
+            None => BLOCK,
+        } as u64;
+        self.next_chunk = usize::try_from(offset / chunk).unwrap_or(usize::MAX);
+        self.base = offset / chunk * chunk;
+        self.buf.clear();
+        self.pos = 0;
+        let skip = (offset - self.base) as usize;
+        if skip > 0 {
+            self.fill(skip, "the start of a token slice")?;
+            self.pos = skip;
+        }
+        Ok(())
+    }
+
     fn damage(&self, reason: impl Into<String>) -> Damage {
         Damage {
             offset: self.offset(),
@@ -281,6 +300,8 @@ impl Cursor {
 pub struct Partitions {
     cursor: Cursor,
     plan: Arc<RowPlan>,
+    /// Where reading stops (a token slice's end), short of the file's end.
+    end: Option<u64>,
 }
 
 impl Partitions {
@@ -288,7 +309,25 @@ impl Partitions {
         Partitions {
             cursor: Cursor::new(file),
             plan,
+            end: None,
         }
+    }
+
+    /// The partitions that start in `[start, end)` of the uncompressed data: a token slice,
+    /// with `start` and `end` partition starts from Index.db.
+    pub fn between(
+        file: Arc<DataFile>,
+        plan: Arc<RowPlan>,
+        start: u64,
+        end: u64,
+    ) -> Result<Partitions> {
+        let mut cursor = Cursor::new(file);
+        cursor.seek(start)?;
+        Ok(Partitions {
+            cursor,
+            plan,
+            end: Some(end),
+        })
     }
 
     /// How far into the uncompressed data reading is.
@@ -298,7 +337,7 @@ impl Partitions {
 
     /// The next partition, `None` at the end of the file.
     pub fn next_partition(&mut self) -> Result<Option<Partition>> {
-        if self.cursor.at_end()? {
+        if self.end.is_some_and(|end| self.cursor.offset() >= end) || self.cursor.at_end()? {
             return Ok(None);
         }
         let c = &mut self.cursor;
@@ -732,4 +771,46 @@ fn read_cell(
         path,
         value,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An uncompressed Data.db of `len` bytes, byte `i` being `i % 251`.
+    fn uncompressed(len: usize) -> (tempfile::NamedTempFile, Arc<DataFile>) {
+        use std::io::Write;
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        let bytes: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+        file.write_all(&bytes).unwrap();
+        let map = unsafe { Mmap::map(file.as_file()) }.unwrap();
+        let data = Arc::new(DataFile {
+            map,
+            compression: None,
+        });
+        (file, data)
+    }
+
+    #[test]
+    fn a_seek_lands_on_the_byte_asked_for_across_block_boundaries() {
+        let len = 3 * BLOCK + 123;
+        let (_file, data) = uncompressed(len);
+        for at in [0, 1, BLOCK - 1, BLOCK, BLOCK + 7, 2 * BLOCK, len - 5] {
+            let mut cursor = Cursor::new(data.clone());
+            cursor.seek(at as u64).unwrap();
+            assert_eq!(cursor.offset(), at as u64);
+            let bytes = cursor.take(5, "five bytes").unwrap().to_vec();
+            let want: Vec<u8> = (at..at + 5).map(|i| (i % 251) as u8).collect();
+            assert_eq!(bytes, want, "at {at}");
+            assert_eq!(cursor.offset(), at as u64 + 5);
+        }
+        let mut cursor = Cursor::new(data.clone());
+        cursor.seek(len as u64).unwrap();
+        assert!(cursor.at_end().unwrap(), "a seek to the end reads nothing");
+        let mut cursor = Cursor::new(data);
+        assert!(
+            cursor.seek(len as u64 + 1).is_err(),
+            "past the end is damage"
+        );
+    }
 }

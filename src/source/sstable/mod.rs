@@ -17,6 +17,7 @@ mod compression;
 mod data;
 mod descriptor;
 mod dropped;
+mod index;
 mod inspect;
 mod seam;
 mod statistics;
@@ -608,11 +609,15 @@ fn column_plans<E>(
 /// An SSTable with the plan to read it by.
 type PlannedSstable = (Descriptor, Arc<RowPlan>);
 
-/// Reads every partition of every SSTable of a planned input, in turn.
+/// Reads every partition of every SSTable of a planned input, in turn (or, for a token slice,
+/// those that start within each SSTable's byte range of it).
 struct Reader {
     sstables: Vec<(Descriptor, Arc<RowPlan>)>,
+    /// Each SSTable's `[start, end)` of uncompressed data, when reading a token slice.
+    ranges: Option<Vec<(u64, u64)>>,
     next: usize,
-    current: Option<(String, Partitions)>,
+    /// The current SSTable's partitions, and where in its data they began.
+    current: Option<(String, Partitions, u64)>,
     read: Arc<std::sync::atomic::AtomicU64>,
     done_bytes: u64,
     failed: bool,
@@ -625,6 +630,7 @@ impl Reader {
     ) -> Reader {
         Reader {
             sstables,
+            ranges: None,
             next: 0,
             current: None,
             read,
@@ -633,13 +639,35 @@ impl Reader {
         }
     }
 
+    /// One SSTable's partitions that start in `[start, end)` of its uncompressed data.
+    fn between(
+        sstable: PlannedSstable,
+        (start, end): (u64, u64),
+        read: Arc<std::sync::atomic::AtomicU64>,
+    ) -> Reader {
+        Reader {
+            ranges: Some(vec![(start, end)]),
+            ..Reader::new(vec![sstable], read)
+        }
+    }
+
     fn open_next(&mut self) -> Result<bool, SstableError> {
         let Some((descriptor, plan)) = self.sstables.get(self.next) else {
             return Ok(false);
         };
+        let range = self.ranges.as_ref().and_then(|r| r.get(self.next).copied());
         self.next += 1;
         let (name, file) = open_data(descriptor)?;
-        self.current = Some((name, Partitions::new(Arc::new(file), plan.clone())));
+        let file = Arc::new(file);
+        let (partitions, start) = match range {
+            None => (Partitions::new(file, plan.clone()), 0),
+            Some((start, end)) => (
+                Partitions::between(file, plan.clone(), start, end)
+                    .map_err(|damage| SstableError::at(name.clone(), damage))?,
+                start,
+            ),
+        };
+        self.current = Some((name, partitions, start));
         Ok(true)
     }
 }
@@ -653,15 +681,15 @@ impl Iterator for Reader {
             return None;
         }
         loop {
-            if let Some((name, partitions)) = &mut self.current {
+            if let Some((name, partitions, start)) = &mut self.current {
                 match partitions.next_partition() {
                     Ok(Some(p)) => {
-                        self.read
-                            .store(self.done_bytes + partitions.offset(), Ordering::Relaxed);
+                        let read = self.done_bytes + (partitions.offset() - *start);
+                        self.read.store(read, Ordering::Relaxed);
                         return Some(Ok(p));
                     }
                     Ok(None) => {
-                        self.done_bytes += partitions.offset();
+                        self.done_bytes += partitions.offset() - *start;
                         self.current = None;
                     }
                     Err(damage) => {

@@ -68,6 +68,7 @@ impl Input for SstableInput {
             schema,
             partitioners,
             sort_always,
+            streamed: None,
         }))
     }
 }
@@ -78,12 +79,26 @@ struct SstablePlanned {
     /// The partitioners' class names, each once.
     partitioners: Vec<String>,
     sort_always: bool,
+    /// Whether the SSTables can be merged as streams, once [`SstablePlanned::streams`] checked.
+    streamed: Option<bool>,
 }
 
 impl SstablePlanned {
     /// Whether the partitions are in the order of the target's tokens (Murmur3's).
     fn in_target_order(&self) -> bool {
         self.partitioners.iter().all(|p| p == MURMUR3_PARTITIONER)
+    }
+
+    /// Whether the SSTables are merged as streams: in the target's order, not `--merge sort`,
+    /// and every Data.db matching its digest (checked once, here; an uncompressed one that
+    /// does not is refused).
+    fn streams(&mut self) -> Result<bool, SstableError> {
+        if let Some(streamed) = self.streamed {
+            return Ok(streamed);
+        }
+        let streamed = check_digests(&self.sstables, self.in_target_order() && !self.sort_always)?;
+        self.streamed = Some(streamed);
+        Ok(streamed)
     }
 }
 
@@ -173,8 +188,8 @@ impl Planned for SstablePlanned {
     /// the target's token order: they are merged as streams, each decoded ahead on the cores,
     /// and handed on merged and settled as the partition builder would emit them, with no sort
     /// and in little memory. Any others are read on every core in any order, for the builder.
-    fn start(self: Box<Self>) -> Result<Started, SourceError> {
-        let streamed = check_digests(&self.sstables, self.in_target_order() && !self.sort_always)?;
+    fn start(mut self: Box<Self>) -> Result<Started, SourceError> {
+        let streamed = self.streams()?;
         let sizes: Vec<u64> = self.sstables.iter().map(|(d, _)| data_length(d)).collect();
         let total = sizes.iter().sum();
         let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -203,6 +218,89 @@ impl Planned for SstablePlanned {
             ordered: streamed,
         })
     }
+
+    /// Bytes of Data.db on disk.
+    fn data_bytes(&self) -> u64 {
+        self.sstables
+            .iter()
+            .map(|(d, _)| std::fs::metadata(d.component("Data.db")).map_or(0, |m| m.len()))
+            .sum()
+    }
+
+    /// SSTables merged as streams whose Index.db can say where each token starts (big format;
+    /// BTI's Partitions.db is not read here).
+    fn sliceable(&mut self) -> Result<bool, SourceError> {
+        let indexed = self
+            .sstables
+            .iter()
+            .all(|(d, _)| d.component("Index.db").is_file());
+        Ok(indexed && self.streams()?)
+    }
+
+    /// Each slice: every SSTable's partitions within it (where they start, from Index.db),
+    /// read on the slice's own thread and merged as streams, with no pool and no queue.
+    fn start_slices(self: Box<Self>, slices: &[(i64, i64)]) -> Result<Vec<Started>, SourceError> {
+        let ranges = slice_ranges(&self.sstables, slices)?;
+        let order = TableOrder::new(&self.schema);
+        let mut started = Vec::with_capacity(slices.len());
+        for ranges in ranges {
+            let mut streams = Vec::new();
+            let mut counters = Vec::new();
+            let mut total = 0;
+            for (sstable, range) in self.sstables.iter().zip(ranges) {
+                if range.0 >= range.1 {
+                    continue;
+                }
+                total += range.1 - range.0;
+                let read = Arc::new(AtomicU64::new(0));
+                counters.push(read.clone());
+                let path = sstable.0.component("Data.db").display().to_string();
+                streams.push((path, Reader::between(sstable.clone(), range, read)));
+            }
+            let merged = MergeStreams::new(streams, order.clone());
+            let events = merged.map(|r| r.map(SourceEvent::Partition).map_err(SourceError::from));
+            started.push(Started {
+                events: Box::new(events),
+                size: InputSize::Bytes {
+                    read: Arc::new(move || {
+                        counters.iter().map(|r| r.load(Ordering::Relaxed)).sum()
+                    }),
+                    total,
+                },
+                ordered: true,
+            });
+        }
+        Ok(started)
+    }
+}
+
+/// Which partitions of each SSTable fall in each slice: per slice, per SSTable, the
+/// `[start, end)` of its uncompressed data, found in its Index.db.
+fn slice_ranges(
+    sstables: &[(Descriptor, Arc<RowPlan>)],
+    slices: &[(i64, i64)],
+) -> Result<Vec<Vec<(u64, u64)>>, SstableError> {
+    use rayon::prelude::*;
+    let starts: Vec<i64> = slices.iter().map(|s| s.0).collect();
+    let per_sstable: Vec<Vec<(u64, u64)>> = sstables
+        .par_iter()
+        .map(|(d, _)| {
+            let length = data_length(d);
+            let index = d.component("Index.db");
+            let offsets = super::index::offsets_of(&index, length, &starts).map_err(|reason| {
+                SstableError::Damaged {
+                    path: index.display().to_string(),
+                    offset: 0,
+                    reason,
+                }
+            })?;
+            let ends = offsets.iter().skip(1).copied().chain([length]);
+            Ok(offsets.iter().copied().zip(ends).collect())
+        })
+        .collect::<Result<_, SstableError>>()?;
+    Ok((0..slices.len())
+        .map(|slice| per_sstable.iter().map(|ranges| ranges[slice]).collect())
+        .collect())
 }
 
 impl Classify for SstableError {

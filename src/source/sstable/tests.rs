@@ -660,3 +660,104 @@ fn an_uncompressed_sstable_that_does_not_match_its_digest_is_refused_before_a_pa
     );
     assert!(refusal.contains("Digest.crc32"), "{refusal}");
 }
+
+/// An input's partitions read in `n` token slices, each slice's in turn; None when the input
+/// says it cannot be sliced.
+fn sliced(input: &str, schema: &TableSchema, n: usize) -> Option<Vec<Vec<Partition>>> {
+    use crate::source::{Input, SourceEvent};
+    let input: Box<dyn Input> = Box::new(SstableInput::open(input).unwrap());
+    let mut planned = input
+        .plan(
+            std::sync::Arc::new(schema.clone()),
+            &MappingOptions::default(),
+        )
+        .unwrap();
+    if !planned.sliceable().unwrap() {
+        return None;
+    }
+    let slices = planned
+        .start_slices(&crate::model::token::slices(n))
+        .unwrap();
+    assert_eq!(slices.len(), n);
+    Some(
+        slices
+            .into_iter()
+            .map(|s| {
+                assert!(s.ordered);
+                s.events
+                    .map(|e| match e.unwrap() {
+                        SourceEvent::Partition(p) => p,
+                        _ => panic!("an SSTable gives partitions"),
+                    })
+                    .collect()
+            })
+            .collect(),
+    )
+}
+
+/// A 3.x fixture folder's table, from its schema file.
+fn fixture_3x(letter: &str, table: &str) -> (String, TableSchema) {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/sstables-3x/");
+    let script = std::fs::read_to_string(format!("{root}{letter}/schema-{table}.cql")).unwrap();
+    let schema = crate::model::schema_cql::table_from_cql(
+        &script,
+        &TableName::parse(&format!("legacy.{table}")).unwrap(),
+    )
+    .unwrap();
+    let dir = std::fs::read_dir(format!("{root}{letter}"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.is_dir()
+                && p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with(&format!("{table}-"))
+        })
+        .unwrap();
+    (dir.display().to_string(), schema)
+}
+
+#[test]
+fn token_slices_read_one_after_another_give_exactly_the_whole_inputs_partitions() {
+    let mut inputs = vec![
+        (fixture("nb"), everything()),
+        (fixture("oa"), everything()),
+        (more("plain"), plain_table()),
+    ];
+    // A promoted index (IndexInfo blocks) in Index.db, and 3.x's every kind of cell.
+    inputs.push(fixture_3x("ma", "wide_partition"));
+    inputs.push(fixture_3x("me", "every_type"));
+    inputs.push(fixture_3x("nc", "every_type"));
+    inputs.push(fixture_3x("ma", "every_type_uncompressed"));
+    inputs.push((more("zstd"), plain_table()));
+    for (input, schema) in &inputs {
+        let (_, whole) = started(input, schema);
+        assert!(!whole.is_empty(), "{input}");
+        for n in [1, 2, 3, 7, 64] {
+            let slices = sliced(input, schema, n).unwrap_or_else(|| panic!("{input}"));
+            let bounds = crate::model::token::slices(n);
+            for (slice, (first, last)) in slices.iter().zip(&bounds) {
+                for p in slice {
+                    assert!(
+                        (*first..=*last).contains(&p.token.0),
+                        "{input}: {n} slices: a partition outside its slice"
+                    );
+                }
+            }
+            let joined: Vec<Partition> = slices.into_iter().flatten().collect();
+            assert_eq!(
+                expiries_only(joined),
+                expiries_only(whole.clone()),
+                "{input}: {n} slices"
+            );
+        }
+    }
+}
+
+#[test]
+fn bti_sstables_and_sstables_in_another_order_are_not_sliced() {
+    assert!(sliced(&fixture("da"), &everything(), 2).is_none(), "da");
+    let (dir, schema) = fixture_3x("ma", "random_partitioner");
+    assert!(sliced(&dir, &schema, 2).is_none(), "RandomPartitioner");
+}
