@@ -210,10 +210,18 @@ impl Cursor {
     }
 
     /// Makes `n` bytes available from the position, or says the file ends too soon.
+    #[inline]
     fn fill(&mut self, n: usize, what: &str) -> Result<()> {
         if self.buf.len() - self.pos >= n {
             return Ok(());
         }
+        self.refill(n, what)
+    }
+
+    /// [`Cursor::fill`] when the bytes are not there yet: the next chunks are loaded.
+    #[cold]
+    #[inline(never)]
+    fn refill(&mut self, n: usize, what: &str) -> Result<()> {
         if self.pos > 0 {
             self.buf.drain(..self.pos);
             self.base += self.pos as u64;
@@ -240,6 +248,7 @@ impl Cursor {
         Ok(false)
     }
 
+    #[inline]
     fn take(&mut self, n: usize, what: &str) -> Result<&[u8]> {
         self.fill(n, what)?;
         let out = &self.buf[self.pos..self.pos + n];
@@ -247,22 +256,27 @@ impl Cursor {
         Ok(out)
     }
 
+    #[inline]
     fn u8(&mut self, what: &str) -> Result<u8> {
         Ok(self.take(1, what)?[0])
     }
 
+    #[inline]
     fn u16(&mut self, what: &str) -> Result<u16> {
         Ok(u16::from_be_bytes(self.take(2, what)?.try_into().unwrap()))
     }
 
+    #[inline]
     fn i32(&mut self, what: &str) -> Result<i32> {
         Ok(i32::from_be_bytes(self.take(4, what)?.try_into().unwrap()))
     }
 
+    #[inline]
     fn i64(&mut self, what: &str) -> Result<i64> {
         Ok(i64::from_be_bytes(self.take(8, what)?.try_into().unwrap()))
     }
 
+    #[inline]
     fn uvint(&mut self, what: &str) -> Result<u64> {
         self.fill(1, what)?;
         let extra = self.buf[self.pos].leading_ones() as usize;
@@ -277,6 +291,7 @@ impl Cursor {
     }
 
     /// A value: `fixed` bytes, or a vint length and that many bytes.
+    #[inline]
     fn value(&mut self, fixed: Option<usize>, what: &str) -> Result<SmallBytes> {
         let len = match fixed {
             Some(n) => n,
@@ -285,6 +300,7 @@ impl Cursor {
         Ok(SmallBytes::from(self.take(len, what)?))
     }
 
+    #[inline]
     fn length(&mut self, what: &str) -> Result<usize> {
         let len = self.uvint(what)?;
         if len > self.file.len() {
