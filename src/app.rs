@@ -525,7 +525,10 @@ async fn connect(args: &ConnectOptions) -> Result<scylla::client::session::Sessi
 
 async fn copy_schema(args: CopySchemaArgs) -> Result<ExitCode> {
     let target = args.connection.options();
-    let from = if args.from_schema.is_empty() {
+    let from = if let Some(dump) = &args.from_pgdump {
+        check_inputs(&[dump.display().to_string()])?;
+        crate::schema_copy::From::PgDump(dump.clone())
+    } else if args.from_schema.is_empty() {
         crate::schema_copy::From::Cluster(Box::new(ConnectOptions {
             hosts: args.from_hosts.clone(),
             ..target.clone()

@@ -773,10 +773,19 @@ pub struct CopySchemaArgs {
         long,
         value_delimiter = ',',
         value_name = "HOST[:PORT],...",
-        required_unless_present = "from_schema",
-        conflicts_with = "from_schema"
+        required_unless_present_any = ["from_schema", "from_pgdump"],
+        conflicts_with_all = ["from_schema", "from_pgdump"]
     )]
     pub from_hosts: Vec<String>,
+
+    /// Instead of a cluster: a pg_dump (plain, -Fc or -Fd), whose tables become CQL tables in
+    /// the one --keyspace (which must exist): each column the CQL type that holds its values
+    /// exactly (domains as their base types; enums, json, interval, tsvector ... as text;
+    /// arrays as lists), the primary key's first column the partition key and the rest
+    /// clustering columns, a partitioned table one table (its partitions none). Review them
+    /// with --dry-run first.
+    #[arg(long, value_name = "DUMP", conflicts_with = "from_schema")]
+    pub from_pgdump: Option<PathBuf>,
 
     /// Instead of a cluster: `schema.cql` files, such as the one `nodetool snapshot` writes
     /// beside the SSTables (the keyspace must then exist on the target: its replication is
@@ -785,7 +794,7 @@ pub struct CopySchemaArgs {
     pub from_schema: Vec<String>,
 
     /// Create the keyspace's contents under this name instead (one keyspace only).
-    #[arg(long, value_name = "KS")]
+    #[arg(long, value_name = "KS", conflicts_with = "from_pgdump")]
     pub to_keyspace: Option<String>,
 
     /// Print the statements instead of running them on the target.

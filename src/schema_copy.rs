@@ -31,6 +31,22 @@ pub enum SchemaCopyError {
     NoKeyspace { keyspace: String },
     #[error("the target refused `{statement}`: {reason}")]
     Apply { statement: String, reason: String },
+    #[error(transparent)]
+    Dump(#[from] crate::source::pg_dump::DumpError),
+    #[error("--from-pgdump makes the tables of one keyspace; {0} were given")]
+    DumpKeyspaces(usize),
+    #[error(
+        "--from-pgdump: no table can be made for {}; leave {} out with --tables, or fix what is said",
+        .0.iter().map(|(t, why)| format!("{t} ({why})")).collect::<Vec<_>>().join("; "),
+        if .0.len() == 1 { "it" } else { "them" }
+    )]
+    DumpTables(Vec<(String, String)>),
+    #[error(
+        "--from-pgdump: tables {0} and {1} of the dump would both be CQL table {2}; name the ones to create with --tables"
+    )]
+    DumpSameName(String, String, String),
+    #[error("--tables: the dump has no table {0}; it has {1}")]
+    DumpNoTable(String, String),
 }
 
 impl Classify for SchemaCopyError {
@@ -41,7 +57,12 @@ impl Classify for SchemaCopyError {
                 | SchemaCopyError::Empty { .. }
                 | SchemaCopyError::Rename(_)
                 | SchemaCopyError::NoKeyspace { .. }
+                | SchemaCopyError::DumpKeyspaces(_)
+                | SchemaCopyError::DumpTables(_)
+                | SchemaCopyError::DumpSameName(..)
+                | SchemaCopyError::DumpNoTable(..)
         ) || matches!(self, SchemaCopyError::Cluster(e) if e.is_usage())
+            || matches!(self, SchemaCopyError::Dump(e) if e.is_usage())
     }
 }
 
@@ -50,6 +71,8 @@ pub enum From {
     Cluster(Box<ConnectOptions>),
     /// `schema.cql` files (a snapshot's).
     Files(Vec<String>),
+    /// A pg_dump's table definitions, made CQL tables in the one keyspace named.
+    PgDump(std::path::PathBuf),
 }
 
 /// What to copy, and where to.
@@ -211,6 +234,72 @@ fn unquote(s: &str) -> String {
 
 /// The statement made idempotent (`IF NOT EXISTS`) and, with `rename`, moved to another
 /// keyspace (its own name and qualified names in it).
+/// The dump's tables (those `--tables` names, by name or `schema.name`) as CQL tables in the
+/// job's one keyspace; refuses, before anything is created, tables no CQL table can be made
+/// for and two tables that would share a name.
+fn dump_tables(path: &std::path::Path, job: &CopySchema) -> Result<Vec<Create>, SchemaCopyError> {
+    use crate::source::pg_dump::{Dump, cql_tables::cql_tables};
+    let [keyspace] = job.keyspaces.as_slice() else {
+        return Err(SchemaCopyError::DumpKeyspaces(job.keyspaces.len()));
+    };
+    let dump = Dump::open(path)?;
+    let tables = cql_tables(&dump, keyspace);
+    for wanted in &job.tables {
+        if !tables
+            .iter()
+            .any(|t| &t.name == wanted || &t.source == wanted)
+        {
+            let names: Vec<&str> = tables.iter().map(|t| t.source.as_str()).collect();
+            return Err(SchemaCopyError::DumpNoTable(
+                wanted.clone(),
+                names.join(", "),
+            ));
+        }
+    }
+    let chosen: Vec<_> = tables
+        .into_iter()
+        .filter(|t| {
+            job.tables.is_empty() || job.tables.iter().any(|w| *w == t.name || *w == t.source)
+        })
+        .collect();
+    let refused: Vec<(String, String)> = chosen
+        .iter()
+        .filter_map(|t| {
+            t.cql
+                .as_ref()
+                .err()
+                .map(|why| (t.source.clone(), why.clone()))
+        })
+        .collect();
+    if !refused.is_empty() {
+        return Err(SchemaCopyError::DumpTables(refused));
+    }
+    for (i, a) in chosen.iter().enumerate() {
+        if let Some(b) = chosen[i + 1..].iter().find(|b| b.name == a.name) {
+            return Err(SchemaCopyError::DumpSameName(
+                a.source.clone(),
+                b.source.clone(),
+                a.name.clone(),
+            ));
+        }
+    }
+    if chosen.is_empty() {
+        return Err(SchemaCopyError::Empty {
+            keyspace: keyspace.clone(),
+            hint: " in the dump: it defines no table".into(),
+        });
+    }
+    Ok(chosen
+        .into_iter()
+        .map(|t| Create {
+            kind: "TABLE".into(),
+            keyspace: keyspace.clone(),
+            name: t.name,
+            cql: t.cql.unwrap_or_default(),
+        })
+        .collect())
+}
+
 pub fn rewrite(create: &Create, rename: Option<&str>) -> String {
     let mut cql = create.cql.clone();
     let upper = cql.to_ascii_uppercase();
@@ -258,6 +347,7 @@ pub async fn statements(job: &CopySchema) -> Result<Vec<Create>, SchemaCopyError
                 creates.extend(parse_script(&script));
             }
         }
+        From::PgDump(path) => return dump_tables(path, job),
     }
     // With --tables: every type (tables may use them), the tables named, their indexes.
     let wanted = |c: &Create| {
@@ -284,6 +374,7 @@ pub async fn statements(job: &CopySchema) -> Result<Vec<Create>, SchemaCopyError
                 hint: match &job.from {
                     From::Files(_) => " in the files given".into(),
                     From::Cluster(_) => " on the source cluster (check the name)".into(),
+                    From::PgDump(_) => " in the dump".into(),
                 },
             });
         }

@@ -117,6 +117,9 @@ fn the_custom_archive_lists_the_accounts_table_with_its_golden_columns() {
             data_columns: ACCOUNTS_COLUMNS.map(String::from).to_vec(),
             has_data: true,
             partitions: None,
+            // pg_dump's `ALTER TABLE ... ADD CONSTRAINT accounts_pkey PRIMARY KEY (username)`.
+            primary_key: vec!["username".to_owned()],
+            partition_of: None,
         }]
     );
 }

@@ -12,6 +12,9 @@ pub(crate) struct CreateTable {
     pub(crate) columns: Vec<PgColumn>,
     /// `PARTITION BY ...`: a partitioned table, whose rows are in its partitions.
     pub(crate) partitioned: bool,
+    /// Its primary key when the statement declares it (a column's `PRIMARY KEY` or a table
+    /// constraint's: hand-written SQL; pg_dump adds it later with `ALTER TABLE`).
+    pub(crate) primary_key: Vec<String>,
 }
 
 /// Keywords that end a column's type in a column definition.
@@ -67,9 +70,11 @@ pub(crate) fn parse_create_table(
             table,
             columns: Vec::new(),
             partitioned: false,
+            primary_key: Vec::new(),
         }));
     }
     let mut columns = Vec::new();
+    let mut primary_key = Vec::new();
     loop {
         // One element: the tokens up to the next comma or closing parenthesis at depth 0.
         let mut element: Vec<(Token, usize)> = Vec::new();
@@ -85,8 +90,14 @@ pub(crate) fn parse_create_table(
             }
             element.push((token, at));
         };
+        let declared = declared_key(&element);
         if let Some(column) = column(sql, &element, end) {
+            if declared.is_some() {
+                primary_key = vec![column.name.clone()];
+            }
             columns.push(column);
+        } else if let Some(key) = declared.filter(|k| !k.is_empty()) {
+            primary_key = key;
         }
         if last {
             let partitioned = t.eat_keyword("partition")? && t.eat_keyword("by")?;
@@ -94,9 +105,29 @@ pub(crate) fn parse_create_table(
                 table,
                 columns,
                 partitioned,
+                primary_key,
             }));
         }
     }
+}
+
+/// Whether an element of a column list declares the primary key: `Some` of the columns a
+/// table constraint's `PRIMARY KEY (a, b)` lists (empty for a column's own `PRIMARY KEY`).
+fn declared_key(element: &[(Token, usize)]) -> Option<Vec<String>> {
+    let at = element
+        .windows(2)
+        .position(|pair| pair[0].0.is_keyword("primary") && pair[1].0.is_keyword("key"))?;
+    let rest = &element[at + 2..];
+    if !matches!(rest.first(), Some((Token::Punct(b'('), _))) {
+        return Some(Vec::new());
+    }
+    Some(
+        rest[1..]
+            .iter()
+            .take_while(|(token, _)| !matches!(token, Token::Punct(b')')))
+            .filter_map(|(token, _)| token.identifier().map(str::to_owned))
+            .collect(),
+    )
 }
 
 /// The column an element of a column list defines, or `None` for a table constraint.
@@ -148,6 +179,30 @@ pub(crate) fn parse_attach(
     }
     let child = t.qualified_name()?;
     Ok(Some((parent, child)))
+}
+
+/// Parses `ALTER TABLE [ONLY] name ADD CONSTRAINT c PRIMARY KEY (a, b, ...)`, how pg_dump gives
+/// a table its primary key: `(table, columns)`. `Ok(None)` for any other statement.
+pub(crate) fn parse_primary_key(
+    sql: &[u8],
+    std_strings: bool,
+) -> Result<Option<(QualifiedName, Vec<String>)>, String> {
+    let mut t = Tokens::new(sql, std_strings);
+    if !t.eat_keyword("alter")? || !t.eat_keyword("table")? {
+        return Ok(None);
+    }
+    t.eat_keyword("only")?;
+    let table = t.qualified_name()?;
+    if !t.eat_keyword("add")? {
+        return Ok(None);
+    }
+    if t.eat_keyword("constraint")? {
+        t.identifier("the constraint's name")?;
+    }
+    if !t.eat_keyword("primary")? || !t.eat_keyword("key")? || !t.eat_punct(b'(')? {
+        return Ok(None);
+    }
+    Ok(Some((table, t.identifier_list()?)))
 }
 
 /// Parses `CREATE DOMAIN name [AS] type [constraints]`: the domain and its base type as
@@ -368,6 +423,40 @@ mod tests {
         .unwrap();
         assert!(parent.partitioned);
         assert_eq!(parent.columns.len(), 2);
+    }
+
+    #[test]
+    fn a_primary_key_is_read_from_pg_dumps_alter_table_and_from_create_table() {
+        let (table, key) = parse_primary_key(
+            b"ALTER TABLE ONLY public.rental\n    ADD CONSTRAINT rental_pkey PRIMARY KEY (rental_id, \"Store\");",
+            true,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(table.name, "rental");
+        assert_eq!(key, ["rental_id", "Store"]);
+        for other in [
+            &b"ALTER TABLE ONLY public.t ADD CONSTRAINT t_u UNIQUE (a);"[..],
+            b"ALTER TABLE ONLY public.t ATTACH PARTITION public.c DEFAULT;",
+            b"ALTER TABLE public.t OWNER TO postgres;",
+        ] {
+            assert_eq!(parse_primary_key(other, true).unwrap(), None);
+        }
+        let inline = parse_create_table(b"CREATE TABLE t (id integer PRIMARY KEY, v text)", true)
+            .unwrap()
+            .unwrap();
+        assert_eq!(inline.primary_key, ["id"]);
+        let constraint = parse_create_table(
+            b"CREATE TABLE t (a int, b text, CONSTRAINT t_pk PRIMARY KEY (b, a))",
+            true,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(constraint.primary_key, ["b", "a"]);
+        let none = parse_create_table(b"CREATE TABLE t (a int NOT NULL)", true)
+            .unwrap()
+            .unwrap();
+        assert!(none.primary_key.is_empty());
     }
 
     #[test]

@@ -469,6 +469,8 @@ mod tests {
                 .to_vec(),
             has_data: true,
             partitions: None,
+            primary_key: Vec::new(),
+            partition_of: None,
         };
         let options = MappingOptions {
             writetime_column: Some("updated".into()),

@@ -27,6 +27,7 @@
 mod ahead;
 mod archive;
 mod copy_text;
+pub mod cql_tables;
 mod ddl;
 mod lexer;
 pub mod mapping;
@@ -92,6 +93,11 @@ pub struct DumpTable {
     /// For a partitioned table (`PARTITION BY`), the partitions attached to it
     /// (`schema.name`), which hold its rows as tables of their own.
     pub partitions: Option<Vec<String>>,
+    /// The columns of its primary key (`ALTER TABLE ... ADD CONSTRAINT ... PRIMARY KEY`), in
+    /// key order; empty when it has none.
+    pub primary_key: Vec<String>,
+    /// The partitioned table this one is a partition of (`schema.name`), if any.
+    pub partition_of: Option<String>,
 }
 
 impl DumpTable {
@@ -588,10 +594,17 @@ impl Dump {
         let mut sources: Vec<Source> = Vec::new();
         let mut domains = Vec::new();
         let mut attached = Vec::new();
+        let mut keys = Vec::new();
         for entry in &toc.entries {
             if entry.desc == "TABLE ATTACH" {
                 if let Ok(Some(pair)) = ddl::parse_attach(entry.defn.as_bytes(), std_strings) {
                     attached.push(pair);
+                }
+                continue;
+            }
+            if entry.desc == "CONSTRAINT" {
+                if let Ok(Some(key)) = ddl::parse_primary_key(entry.defn.as_bytes(), std_strings) {
+                    keys.push(key);
                 }
                 continue;
             }
@@ -620,6 +633,8 @@ impl Dump {
                         data_columns: Vec::new(),
                         has_data: false,
                         partitions: None,
+                        primary_key: Vec::new(),
+                        partition_of: None,
                     });
                     sources.push(Source::None);
                     tables.len() - 1
@@ -634,6 +649,7 @@ impl Dump {
                     ddl::parse_create_table(entry.defn.as_bytes(), std_strings)
                 {
                     table.columns = create.columns;
+                    table.primary_key = create.primary_key;
                     if create.partitioned {
                         table.partitions = Some(Vec::new());
                     }
@@ -668,6 +684,7 @@ impl Dump {
             ddl::resolve_domains(&mut table.columns, &domains);
         }
         attach_partitions(&mut tables, &attached);
+        set_primary_keys(&mut tables, &keys);
         Ok(Dump {
             path: path.to_owned(),
             format,
@@ -737,12 +754,37 @@ pub(crate) fn attach_partitions<'a>(
         |name: &lexer::QualifiedName| name.schema.clone().unwrap_or_else(|| "public".to_owned());
     for (parent, child) in attached {
         let parent_schema = schema_of(parent);
+        let child_schema = schema_of(child);
         if let Some(table) = tables
             .iter_mut()
             .find(|t| t.schema == parent_schema && t.name == parent.name)
             && let Some(partitions) = &mut table.partitions
         {
-            partitions.push(format!("{}.{}", schema_of(child), child.name));
+            partitions.push(format!("{child_schema}.{}", child.name));
+        }
+        if let Some(table) = tables
+            .iter_mut()
+            .find(|t| t.schema == child_schema && t.name == child.name)
+        {
+            table.partition_of = Some(format!("{parent_schema}.{}", parent.name));
+        }
+    }
+}
+
+/// Gives each table its primary key columns from the dump's `ADD CONSTRAINT ... PRIMARY KEY`
+/// statements (`(table, columns)`; a name without a schema is in `public`).
+pub(crate) fn set_primary_keys<'a>(
+    tables: impl IntoIterator<Item = &'a mut DumpTable>,
+    keys: &[(lexer::QualifiedName, Vec<String>)],
+) {
+    let mut tables: Vec<&mut DumpTable> = tables.into_iter().collect();
+    for (name, columns) in keys {
+        let schema = name.schema.as_deref().unwrap_or("public");
+        if let Some(table) = tables
+            .iter_mut()
+            .find(|t| t.schema == schema && t.name == name.name)
+        {
+            table.primary_key = columns.clone();
         }
     }
 }

@@ -82,6 +82,36 @@ impl PgType {
         }
     }
 
+    /// The CQL type a table made from the dump gives a column of this type (`copy-schema
+    /// --from-pgdump`): the one that holds every value exactly. Text, JSON, enums and
+    /// types without a CQL counterpart (interval, money, tsvector, ...) become `text`, as
+    /// they load; an array a `list` (of frozen lists when it has more dimensions).
+    pub fn natural_cql(&self) -> String {
+        let name = match self {
+            PgType::Text | PgType::Json | PgType::Other(_) => "text",
+            PgType::Int2 => "smallint",
+            PgType::Int4 => "int",
+            PgType::Int8 => "bigint",
+            PgType::Numeric => "decimal",
+            PgType::Float4 => "float",
+            PgType::Float8 => "double",
+            PgType::Bool => "boolean",
+            PgType::Bytea => "blob",
+            PgType::Uuid => "uuid",
+            PgType::Timestamp | PgType::Timestamptz => "timestamp",
+            PgType::Date => "date",
+            PgType::Time => "time",
+            PgType::Inet => "inet",
+            PgType::Array(elem) => {
+                return match elem.as_ref() {
+                    PgType::Array(_) => format!("list<frozen<{}>>", elem.natural_cql()),
+                    _ => format!("list<{}>", elem.natural_cql()),
+                };
+            }
+        };
+        name.to_owned()
+    }
+
     /// True for text, JSON and the types pg_dump declares with `CREATE TYPE ... AS ENUM`
     /// (domains are their base types by now: `ddl::resolve_domains`), which load into text.
     fn is_textual(&self) -> bool {
@@ -546,6 +576,57 @@ pub fn parse_array(text: &str) -> Result<Vec<Option<String>>, String> {
 mod tests {
     use super::*;
     use crate::model::types::{NoUdts, parse_type};
+
+    #[test]
+    fn every_postgresql_type_loads_into_the_cql_type_copy_schema_gives_it() {
+        let names = [
+            "text",
+            "character varying(64)",
+            "character(3)",
+            "json",
+            "jsonb",
+            "smallint",
+            "integer",
+            "bigint",
+            "numeric(12,2)",
+            "real",
+            "double precision",
+            "boolean",
+            "bytea",
+            "uuid",
+            "timestamp without time zone",
+            "timestamp(3) with time zone",
+            "date",
+            "time without time zone",
+            "inet",
+            "cidr",
+            "public.mood",
+            "interval",
+            "money",
+            "tsvector",
+            "text[]",
+            "integer[]",
+            "numeric[]",
+            "public.mood[]",
+            "integer[][]",
+        ];
+        for name in names {
+            let pg = PgType::parse(name);
+            let cql = pg.natural_cql();
+            let cql_type = parse_type(&cql, &NoUdts).unwrap_or_else(|e| panic!("{name}: {e}"));
+            Converter::new("c", pg, cql_type).unwrap_or_else(|e| panic!("{name} -> {cql}: {e}"));
+        }
+        let golden = [
+            ("numeric(12,2)", "decimal"),
+            ("timestamp(3) with time zone", "timestamp"),
+            ("public.mood", "text"),
+            ("integer[]", "list<int>"),
+            ("integer[][]", "list<frozen<list<int>>>"),
+        ];
+        for (pg, cql) in golden {
+            assert_eq!(PgType::parse(pg).natural_cql(), cql, "{pg}");
+        }
+    }
 
     fn conv(pg: &str, cql: &str, text: &str) -> Result<Value, String> {
         Converter::new("c", PgType::parse(pg), parse_type(cql, &NoUdts).unwrap())

@@ -16,7 +16,8 @@ use std::path::{Path, PathBuf};
 
 use super::copy_text::{line_content, row_event};
 use super::ddl::{
-    CopyFrom, parse_attach, parse_copy, parse_create_domain, parse_create_table, resolve_domains,
+    CopyFrom, parse_attach, parse_copy, parse_create_domain, parse_create_table, parse_primary_key,
+    resolve_domains,
 };
 use super::lexer::{QualifiedName, Token, Tokens};
 use super::sql_literal;
@@ -525,6 +526,7 @@ pub(crate) fn scan(stream: DataStream) -> Result<Vec<PlainTable>, DumpError> {
     let mut tables: Vec<PlainTable> = Vec::new();
     let mut domains = Vec::new();
     let mut attached = Vec::new();
+    let mut keys = Vec::new();
     let mut index: HashMap<(String, String), usize> = HashMap::new();
     let mut entry = |tables: &mut Vec<PlainTable>, key: (String, String)| -> usize {
         *index.entry(key.clone()).or_insert_with(|| {
@@ -536,6 +538,8 @@ pub(crate) fn scan(stream: DataStream) -> Result<Vec<PlainTable>, DumpError> {
                     data_columns: Vec::new(),
                     has_data: false,
                     partitions: None,
+                    primary_key: Vec::new(),
+                    partition_of: None,
                 },
                 data: None,
             });
@@ -590,6 +594,7 @@ pub(crate) fn scan(stream: DataStream) -> Result<Vec<PlainTable>, DumpError> {
                     let i = entry(&mut tables, settings.resolve(&create.table));
                     if let Some(t) = tables.get_mut(i) {
                         t.table.columns = create.columns;
+                        t.table.primary_key = create.primary_key;
                         if create.partitioned {
                             t.table.partitions = Some(Vec::new());
                         }
@@ -601,15 +606,19 @@ pub(crate) fn scan(stream: DataStream) -> Result<Vec<PlainTable>, DumpError> {
                 }
             }
             Ok(Some(first)) if first.is_keyword("alter") => {
+                let qualified = |name| {
+                    let (schema, name) = settings.resolve(&name);
+                    QualifiedName {
+                        schema: Some(schema),
+                        name,
+                    }
+                };
                 if let Ok(Some((parent, child))) = parse_attach(&stmt.text, settings.std_strings) {
-                    let qualified = |name| {
-                        let (schema, name) = settings.resolve(&name);
-                        QualifiedName {
-                            schema: Some(schema),
-                            name,
-                        }
-                    };
                     attached.push((qualified(parent), qualified(child)));
+                } else if let Ok(Some((table, columns))) =
+                    parse_primary_key(&stmt.text, settings.std_strings)
+                {
+                    keys.push((qualified(table), columns));
                 }
             }
             Ok(Some(first)) if first.is_keyword("insert") => {
@@ -635,6 +644,7 @@ pub(crate) fn scan(stream: DataStream) -> Result<Vec<PlainTable>, DumpError> {
         resolve_domains(&mut t.table.columns, &domains);
     }
     super::attach_partitions(tables.iter_mut().map(|t| &mut t.table), &attached);
+    super::set_primary_keys(tables.iter_mut().map(|t| &mut t.table), &keys);
     Ok(tables)
 }
 
