@@ -142,6 +142,7 @@ fn load(args: LoadArgs) -> Result<ExitCode> {
             (true, None) => Purge::TableGcGrace,
             (true, Some(seconds)) => Purge::OlderThan(i64::from(seconds)),
         },
+        since: args.since,
         schema_file: None,
     };
     run_job(job, "load", args.summary_json.as_deref())
@@ -377,6 +378,7 @@ fn dump(args: DumpArgs) -> Result<ExitCode> {
         temp_dir: args.temp_dir.clone().unwrap_or_else(std::env::temp_dir),
         checkpoint: None,
         purge: Purge::Keep,
+        since: None,
         schema_file: args.schema.clone(),
     };
     run_job(job, "dump", args.summary_json.as_deref())
@@ -437,6 +439,11 @@ fn run_job(job: LoadJob, what: &str, summary_json: Option<&Path>) -> Result<Exit
             String::new()
         }
     );
+    if let Some((left_out, since)) = report.since {
+        eprintln!(
+            "{what}: --since {since}: {left_out} rows older than it left out (and older cells and deletions of the rows written)"
+        );
+    }
     if let Some((purged, gc_grace)) = report.purged {
         eprintln!(
             "{what}: {purged} tombstones older than gc_grace_seconds ({gc_grace} s) left out"

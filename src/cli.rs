@@ -504,6 +504,14 @@ pub struct LoadArgs {
     #[arg(long, value_name = "SECONDS", requires = "purge_tombstones")]
     pub gc_grace: Option<u32>,
 
+    /// A delta load: write only what was written at TIME or later (RFC 3339 or microseconds
+    /// since the epoch), by the write times the load gives each cell (--writetime-column, a
+    /// snapshot's own); older rows, cells and deletions are left out and counted. Use the
+    /// newest write time of the last full load, or a little before it: rewriting what is
+    /// already there changes nothing.
+    #[arg(long, value_name = "TIME", value_parser = crate::plan::parse_writetime)]
+    pub since: Option<i64>,
+
     /// Also write the final summary as JSON to this file.
     #[arg(long, value_name = "FILE")]
     pub summary_json: Option<PathBuf>,

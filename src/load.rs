@@ -21,8 +21,8 @@ use crate::cleanup::install_interrupt_cleanup;
 use crate::cluster::{self, ClusterError, ConnectOptions};
 use crate::exit::{Classified, Classify};
 use crate::intake::{RowBatch, TtlOrigin};
-use crate::merge::purge_tombstones;
 use crate::merge::streams::{MergeStreams, OutOfOrder};
+use crate::merge::{keep_since, purge_tombstones};
 use crate::model::order::TableOrder;
 use crate::model::schema_cql::table_from_cql;
 use crate::model::{Partition, TableName, TableSchema};
@@ -66,6 +66,8 @@ pub struct LoadJob {
     pub temp_dir: PathBuf,
     pub checkpoint: Option<PathBuf>,
     pub purge: Purge,
+    /// `--since`: only writes at or after this time (microseconds) are written.
+    pub since: Option<i64>,
     /// The table's schema from this CQL file (a snapshot's `schema.cql`) instead of the
     /// cluster: no connection at all (dumps of SSTable folders).
     pub schema_file: Option<PathBuf>,
@@ -134,6 +136,8 @@ pub struct LoadReport {
     pub sink: SinkReport,
     /// Tombstones left out by `--purge-tombstones`, and the gc_grace_seconds that decided.
     pub purged: Option<(u64, i64)>,
+    /// Rows left out whole by `--since`, and its time.
+    pub since: Option<(u64, i64)>,
 }
 
 /// Runs the load and reports what it did.
@@ -233,6 +237,7 @@ pub fn run(job: LoadJob) -> Result<LoadReport, LoadError> {
             resumed_past: 0,
             sink: sink_report,
             purged: None,
+            since: None,
         });
     }
     install_interrupt_cleanup();
@@ -255,7 +260,10 @@ pub fn run(job: LoadJob) -> Result<LoadReport, LoadError> {
             &schema,
             &counters,
             &rejects,
-            gc_before,
+            Filters {
+                gc_before,
+                since: job.since,
+            },
         )?;
         let progress = Progress::start(counters.clone(), input_meter(sizes), job.quiet);
         sink.write_slices(slices)?;
@@ -271,6 +279,7 @@ pub fn run(job: LoadJob) -> Result<LoadReport, LoadError> {
             resumed_past: 0,
             sink: sink_report,
             purged: gc_grace.map(|g| (stats.purged, g)),
+            since: job.since.map(|s| (stats.left_out, s)),
         });
     }
     let (sources, sizes, ordered) = start_inputs(planned, job.open.sort_always)?;
@@ -293,17 +302,19 @@ pub fn run(job: LoadJob) -> Result<LoadReport, LoadError> {
     let (mut tx, stream) = PartitionStream::channel(CHANNEL_DEPTH);
     let mut marks = Marks::new(job.checkpoint.as_deref(), &job.table.to_string());
     let (written, fed) = std::thread::scope(|scope| {
-        let feeder = scope.spawn(|| -> Result<(u64, u64, BuildStats), LoadError> {
-            let (mut skipped, mut purged) = (0, 0);
+        let feeder = scope.spawn(|| -> Result<(u64, u64, u64, BuildStats), LoadError> {
+            let (mut skipped, mut purged, mut left_out) = (0, 0, 0);
             for partition in partitions.by_ref() {
                 let mut partition = partition?;
                 if resume.as_ref().is_some_and(|m| m.covers(&partition)) {
                     skipped += 1;
                     continue;
                 }
-                if let Some(gc_before) = gc_before
-                    && !purge(&mut partition, gc_before, &mut purged)
-                {
+                let filters = Filters {
+                    gc_before,
+                    since: job.since,
+                };
+                if !filters.apply(&mut partition, &mut purged, &mut left_out) {
                     continue;
                 }
                 if tx.blocking_send(partition).is_err() {
@@ -311,13 +322,14 @@ pub fn run(job: LoadJob) -> Result<LoadReport, LoadError> {
                 }
             }
             drop(tx);
-            Ok((skipped, purged, partitions.stats()))
+            Ok((skipped, purged, left_out, partitions.stats()))
         });
         let written = sink.write(stream, &mut marks).and_then(|()| sink.flush());
         (written, feeder.join())
     });
     // A failed feeder (a corrupt spill file) explains a short write; report it first.
-    let (resumed_past, purged, build) = fed.map_err(|_| LoadError::Thread("feeder"))??;
+    let (resumed_past, purged, left_out, build) =
+        fed.map_err(|_| LoadError::Thread("feeder"))??;
     written?;
     rejects.finish()?;
     let sink_report = sink.finish()?;
@@ -334,6 +346,7 @@ pub fn run(job: LoadJob) -> Result<LoadReport, LoadError> {
         resumed_past,
         sink: sink_report,
         purged: gc_grace.map(|g| (purged, g)),
+        since: job.since.map(|s| (left_out, s)),
     })
 }
 
@@ -341,14 +354,32 @@ pub fn run(job: LoadJob) -> Result<LoadReport, LoadError> {
 /// folders read, calendars rebased) and which source columns fill which table columns (on
 /// stderr, whatever the progress display); returns the input lines and the table columns no
 /// input fills, for the summary.
-/// Leaves out `partition`'s tombstones older than `gc_before`, counting them in `purged`;
-/// false when nothing of it is left to write.
-fn purge(partition: &mut Partition, gc_before: i64, purged: &mut u64) -> bool {
-    *purged += purge_tombstones(partition, gc_before);
-    partition.deletion.is_some()
-        || !partition.range_deletions.is_empty()
-        || partition.static_row.is_some()
-        || !partition.rows.is_empty()
+/// What a load leaves out of each merged partition: tombstones older than `gc_before`
+/// (`--purge-tombstones`), writes older than `since` (`--since`).
+#[derive(Debug, Clone, Copy)]
+struct Filters {
+    gc_before: Option<i64>,
+    since: Option<i64>,
+}
+
+impl Filters {
+    /// Applies both to `partition`, counting tombstones purged and rows left out whole; false
+    /// when nothing of it is left to write.
+    fn apply(&self, partition: &mut Partition, purged: &mut u64, left_out: &mut u64) -> bool {
+        if self.gc_before.is_none() && self.since.is_none() {
+            return true;
+        }
+        if let Some(gc_before) = self.gc_before {
+            *purged += purge_tombstones(partition, gc_before);
+        }
+        if let Some(since) = self.since {
+            *left_out += keep_since(partition, since);
+        }
+        partition.deletion.is_some()
+            || !partition.range_deletions.is_empty()
+            || partition.static_row.is_some()
+            || !partition.rows.is_empty()
+    }
 }
 
 /// Whether every input can be read by token slice (asked of each, in turn, so that each does
@@ -389,6 +420,7 @@ fn slice_count(planned: &[Box<dyn Planned>]) -> usize {
 struct SliceStats {
     build: BuildStats,
     purged: u64,
+    left_out: u64,
 }
 
 /// The slices' feeds, every input's size in each slice, and what they will have merged.
@@ -401,8 +433,9 @@ type Slices = (
 /// One slice: its inputs merged as streams, tombstones purged, counted into `stats` at the end.
 struct Slice {
     merged: MergeStreams<InOrder>,
-    gc_before: Option<i64>,
+    filters: Filters,
     purged: u64,
+    left_out: u64,
     stats: Arc<std::sync::Mutex<SliceStats>>,
 }
 
@@ -415,9 +448,11 @@ impl Iterator for Slice {
                 Ok(p) => p,
                 Err(e) => return Some(Err(e.into())),
             };
-            match self.gc_before {
-                Some(gc_before) if !purge(&mut partition, gc_before, &mut self.purged) => {}
-                _ => return Some(Ok(partition)),
+            if self
+                .filters
+                .apply(&mut partition, &mut self.purged, &mut self.left_out)
+            {
+                return Some(Ok(partition));
             }
         }
     }
@@ -430,6 +465,7 @@ impl Drop for Slice {
             stats.build.duplicates_collapsed += self.merged.collapsed().pieces;
             stats.build.cells_collapsed += self.merged.collapsed().cells;
             stats.purged += self.purged;
+            stats.left_out += self.left_out;
         }
     }
 }
@@ -443,7 +479,7 @@ fn start_slices(
     schema: &TableSchema,
     counters: &Arc<Counters>,
     rejects: &Arc<Rejects>,
-    gc_before: Option<i64>,
+    filters: Filters,
 ) -> Result<Slices, LoadError> {
     let slices = crate::model::token::slices(cores);
     let mut per_slice: Vec<Vec<(String, InOrder)>> = slices.iter().map(|_| Vec::new()).collect();
@@ -471,8 +507,9 @@ fn start_slices(
         .map(|inputs| {
             let slice = Slice {
                 merged: MergeStreams::of_settled(inputs, TableOrder::new(schema)),
-                gc_before,
+                filters,
                 purged: 0,
+                left_out: 0,
                 stats: stats.clone(),
             };
             Box::new(slice) as sink::SliceFeed

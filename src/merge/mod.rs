@@ -337,6 +337,42 @@ fn purge_row(row: &mut Row, gc_before: i64) -> u64 {
     purged
 }
 
+/// Leaves out every write older than `since` (microseconds, the write timestamps): the
+/// partition's, ranges' and rows' deletions, row markers, collection deletions and cells; what
+/// is at `since` or newer stays (a delta load's overlap with the last one is rewritten, which
+/// changes nothing). For merged partitions, as the builder emits them. Returns the rows
+/// (static rows included) left out whole.
+pub fn keep_since(partition: &mut Partition, since: i64) -> u64 {
+    let old = |d: &Deletion| d.timestamp < since;
+    if partition.deletion.as_ref().is_some_and(old) {
+        partition.deletion = None;
+    }
+    partition.range_deletions.retain(|r| !old(&r.deletion));
+    let mut dropped = 0;
+    for row in partition.static_row.iter_mut().chain(&mut partition.rows) {
+        if row.deletion.as_ref().is_some_and(old) {
+            row.deletion = None;
+        }
+        if row.liveness.as_ref().is_some_and(|l| l.timestamp < since) {
+            row.liveness = None;
+        }
+        for column in &mut row.columns {
+            if column.complex_deletion.as_ref().is_some_and(old) {
+                column.complex_deletion = None;
+            }
+            column.cells.retain(|c| c.timestamp >= since);
+        }
+        row.columns
+            .retain(|c| !c.cells.is_empty() || c.complex_deletion.is_some());
+        dropped += u64::from(row_is_empty(row));
+    }
+    partition.rows.retain(|r| !row_is_empty(r));
+    if partition.static_row.as_ref().is_some_and(row_is_empty) {
+        partition.static_row = None;
+    }
+    dropped
+}
+
 /// A partition's range deletions as Cassandra stores them (`RangeTombstoneList`): in order,
 /// none overlapping, each place covered by the newest deletion of the ranges that cover it;
 /// neighbours with the same deletion joined. What any row reads as deleted is unchanged.
@@ -937,5 +973,55 @@ mod tests {
         assert_eq!(partition.range_deletions, vec![range(200)]);
         assert_eq!(partition.static_row, None);
         assert_eq!(purge_tombstones(&mut partition, 150), 0);
+    }
+
+    #[test]
+    fn a_delta_keeps_the_writes_at_or_after_since_and_counts_the_rows_left_out_whole() {
+        use crate::model::cell::{ColumnData, RowLiveness};
+        let deletion = |timestamp| Deletion {
+            timestamp,
+            local_deletion_time: 0,
+        };
+        let row = |c: u8, marker: i64, cells: &[(usize, i64)]| Row {
+            clustering: vec![vec![c]],
+            liveness: Some(RowLiveness {
+                timestamp: marker,
+                liveness: Liveness::Live,
+            }),
+            deletion: None,
+            columns: cells
+                .iter()
+                .map(|&(column, ts)| ColumnData {
+                    column,
+                    cells: vec![live(ts, b"v")],
+                    complex_deletion: None,
+                })
+                .collect(),
+        };
+        let mut partition = Partition {
+            token: crate::model::Token(0),
+            key: vec![1],
+            deletion: Some(deletion(5)),
+            range_deletions: vec![],
+            static_row: Some(row(0, 7, &[(1, 7)])),
+            rows: vec![
+                row(1, 5, &[(2, 5), (3, 20)]),
+                row(2, 9, &[(2, 9)]),
+                row(3, 10, &[(2, 10)]),
+            ],
+        };
+        assert_eq!(
+            keep_since(&mut partition, 10),
+            2,
+            "the static row and row 2"
+        );
+        assert_eq!(partition.deletion, None);
+        assert_eq!(partition.static_row, None);
+        let mut first = row(1, 5, &[(3, 20)]);
+        first.liveness = None;
+        assert_eq!(partition.rows, vec![first, row(3, 10, &[(2, 10)])]);
+        let before = partition.clone();
+        assert_eq!(keep_since(&mut partition, 10), 0);
+        assert_eq!(partition, before, "a second pass changes nothing");
     }
 }

@@ -1136,3 +1136,76 @@ async fn a_partitioned_parent_is_refused_naming_its_partitions_and_a_partition_l
     let rows = common::rows(&session, &format!("SELECT id FROM {ks}.payment")).await;
     assert_eq!(rows, vec![vec![Some(2i32.to_be_bytes().to_vec())]]);
 }
+
+/// Two nights of one table: the second night's dump loaded `--since` the first night's newest
+/// write time leaves out the rows that did not change (and says how many), and leaves the table
+/// equal, values and write times, to a full load of the second dump.
+#[tokio::test]
+async fn a_delta_load_since_last_night_writes_only_the_changed_rows_and_ends_like_a_full_load() {
+    let session = common::session().await;
+    let ks = common::keyspace(&session, "pg_delta").await;
+    let schema = format!("delta_{}", ks.trim_start_matches("cb_"));
+    common::psql(&format!(
+        "DROP SCHEMA IF EXISTS {schema} CASCADE;
+         CREATE SCHEMA {schema};
+         CREATE TABLE {schema}.users (id integer PRIMARY KEY, name text, updated timestamptz);
+         INSERT INTO {schema}.users
+             SELECT i, 'user ' || i, timestamptz '2026-12-01 00:00:00+00' + i * interval '1 minute'
+             FROM generate_series(1, 20) i;"
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let night = |n: u32| {
+        let path = dir.path().join(format!("night{n}.dump"));
+        common::postgres(&["dump", "-Fc", "-n", &schema, "-f", path.to_str().unwrap()]);
+        path
+    };
+    let first = night(1);
+    common::psql(&format!(
+        "UPDATE {schema}.users SET name = 'renamed', updated = '2026-12-02 08:00:00+00'
+             WHERE id IN (3, 7);
+         INSERT INTO {schema}.users VALUES (21, 'new', '2026-12-02 09:00:00+00');"
+    ));
+    let second = night(2);
+    for table in ["delta", "complete"] {
+        common::run(
+            &session,
+            &format!("CREATE TABLE {ks}.{table} (id int PRIMARY KEY, name text)"),
+        )
+        .await;
+    }
+    let users = format!("{schema}.users");
+    let by_updated = ["--writetime-column", "updated"];
+    assert_success(&load(&first, &users, &format!("{ks}.delta"), &by_updated));
+    // The first night's newest write: user 20's, 2026-12-01 00:20.
+    let since = [&by_updated[..], &["--since", "2026-12-01T00:20:00Z"]].concat();
+    let out = load(&second, &users, &format!("{ks}.delta"), &since);
+    assert_success(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("17 rows older than it left out"),
+        "users 1 to 19 but 3 and 7 are older than --since (20 is at it): {stderr}"
+    );
+    assert_success(&load(
+        &second,
+        &users,
+        &format!("{ks}.complete"),
+        &by_updated,
+    ));
+    let state = |table: &'static str| {
+        let session = &session;
+        let ks = &ks;
+        async move {
+            let mut rows = common::rows(
+                session,
+                &format!("SELECT id, name, writetime(name) FROM {ks}.{table}"),
+            )
+            .await;
+            rows.sort();
+            rows
+        }
+    };
+    let (delta, full) = (state("delta").await, state("complete").await);
+    assert_eq!(delta.len(), 21);
+    assert_eq!(delta, full);
+    common::psql(&format!("DROP SCHEMA {schema} CASCADE"));
+}
