@@ -66,6 +66,7 @@ fn load(args: LoadArgs) -> Result<ExitCode> {
         inputs: args.inputs.clone(),
         table: table_name(&args.table)?,
         open: OpenOptions {
+            since: args.since,
             source_table: args.source.source_table.clone(),
             connection: Some(args.source.cluster.options(&args.connection.options())),
             allow_incomplete: args.source.allow_incomplete,
@@ -310,6 +311,7 @@ fn dump(args: DumpArgs) -> Result<ExitCode> {
             source_table: None,
             connection: Some(args.connection.options()),
             allow_incomplete: false,
+            since: None,
             // One live table, nothing to merge, no times written: read the values alone.
             cql_without_times: url.is_some()
                 && args.inputs.len() == 1

@@ -66,6 +66,9 @@ pub struct OpenOptions {
     pub cql_rate: u64,
     /// Only tokens from this one on (a resumed load: everything before it is written).
     pub cql_from_token: Option<i64>,
+    /// `--since`: writes older than this (microseconds) are left out, so inputs that hold
+    /// only older ones (SSTables, by their Statistics.db) need not be read.
+    pub since: Option<i64>,
 }
 
 /// How sure a source is that it reads an input, from its name and first bytes alone.

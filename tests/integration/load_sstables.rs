@@ -475,3 +475,31 @@ fn assert_like(
         }
     }
 }
+
+/// `--since` past every write leaves both generations' SSTables unread (their Statistics.db
+/// says what their newest write is) and writes nothing; `--since` before every write reads them.
+#[tokio::test]
+async fn since_leaves_sstables_whose_newest_write_is_older_unread() {
+    let session = common::session().await;
+    let ks = common::keyspace(&session, "sstables_since").await;
+    let folder = fixtures().join("nb").join("everything");
+    for (table, since, unread, loaded) in [
+        ("past_all", "9000000000000000", true, false),
+        ("before_all", "0", false, true),
+    ] {
+        for statement in cql("schema.cql", &ks, table) {
+            if !statement.starts_with("CREATE TYPE") || table == "past_all" {
+                common::run(&session, &statement).await;
+            }
+        }
+        let out = load(&format!("{ks}.{table}"), &folder, &["--since", since]);
+        let stderr = common::succeeded(&out);
+        assert_eq!(
+            stderr.contains("2 SSTable(s) left unread"),
+            unread,
+            "{table}: {stderr}"
+        );
+        let rows = common::rows(&session, &format!("SELECT * FROM {ks}.{table}")).await;
+        assert_eq!(!rows.is_empty(), loaded, "{table}: {} rows", rows.len());
+    }
+}

@@ -135,6 +135,8 @@ struct Sstable {
     /// The partitioner's class name, from Statistics.db.
     partitioner: String,
     header: Header,
+    /// The newest write in it, from Statistics.db.
+    max_timestamp: Option<i64>,
     dropped: Arc<dropped::Dropped>,
 }
 
@@ -187,6 +189,19 @@ pub struct SstableInput {
     /// `--merge sort`: through the partition builder even when the SSTables could be merged
     /// as streams.
     sort_always: bool,
+    /// SSTables left unread by `--since`: every write in them is older.
+    older_than_since: usize,
+}
+
+impl SstableInput {
+    /// Leaves out, unread, the SSTables whose newest write (Statistics.db) is older than
+    /// `since`: `--since` would leave out all they hold.
+    fn skip_older_than(&mut self, since: i64) {
+        let before = self.sstables.len();
+        self.sstables
+            .retain(|s| s.max_timestamp.is_none_or(|newest| newest >= since));
+        self.older_than_since += before - self.sstables.len();
+    }
 }
 
 /// Every `*-Data.db` under `dir`: its own, or else those of its subfolders (a folder of
@@ -293,6 +308,7 @@ impl SstableInput {
             let statistics::Statistics {
                 partitioner,
                 header,
+                max_timestamp,
             } = statistics::read(&bytes, descriptor.has_metadata_checksum()).map_err(|reason| {
                 SstableError::Component {
                     path: stats.display().to_string(),
@@ -312,6 +328,7 @@ impl SstableInput {
                 layout,
                 partitioner,
                 header,
+                max_timestamp,
                 dropped,
             });
         }
@@ -332,6 +349,7 @@ impl SstableInput {
         Ok(SstableInput {
             sstables,
             sort_always: false,
+            older_than_since: 0,
         })
     }
 

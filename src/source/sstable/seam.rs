@@ -38,6 +38,9 @@ fn claims(input: &str) -> Claim {
 fn open(input: &str, options: &OpenOptions) -> Result<Box<dyn Input>, SourceError> {
     let mut input = SstableInput::open(input)?;
     input.sort_always = options.sort_always;
+    if let Some(since) = options.since {
+        input.skip_older_than(since);
+    }
     Ok(Box::new(input))
 }
 
@@ -57,6 +60,7 @@ impl Input for SstableInput {
         let plans = SstableInput::plan(&self, &schema, mapping, now)?;
         let partitioners = self.partitioners().into_iter().map(str::to_owned).collect();
         let sort_always = self.sort_always;
+        let older_than_since = self.older_than_since;
         let sstables = self
             .sstables
             .into_iter()
@@ -69,6 +73,7 @@ impl Input for SstableInput {
             partitioners,
             sort_always,
             streamed: None,
+            older_than_since,
         }))
     }
 }
@@ -81,6 +86,8 @@ struct SstablePlanned {
     sort_always: bool,
     /// Whether the SSTables can be merged as streams, once [`SstablePlanned::streams`] checked.
     streamed: Option<bool>,
+    /// SSTables `--since` left unread.
+    older_than_since: usize,
 }
 
 impl SstablePlanned {
@@ -179,7 +186,14 @@ impl Planned for SstablePlanned {
                 ": every token is computed again with Murmur3Partitioner for the target, and the partitions sorted into its order",
             );
         }
-        vec![line]
+        let mut notes = vec![line];
+        if self.older_than_since > 0 {
+            notes.push(format!(
+                "{} SSTable(s) left unread: every write in them is older than --since (their Statistics.db)",
+                self.older_than_since
+            ));
+        }
+        notes
     }
 
     /// Partitions of every SSTable; progress in bytes of uncompressed data. SSTables written

@@ -12,6 +12,7 @@ use crate::model::marshal::{self, HeaderType};
 use crate::model::sstable_format::{DELETION_TIME_EPOCH, TIMESTAMP_EPOCH};
 
 const VALIDATION: i32 = 0;
+const STATS: i32 = 2;
 const HEADER: i32 = 3;
 
 /// The serialization header.
@@ -33,6 +34,9 @@ pub struct Statistics {
     /// (`org.apache.cassandra.dht.Murmur3Partitioner`).
     pub partitioner: String,
     pub header: Header,
+    /// The newest write timestamp in the SSTable (cells and deletions alike), from the stats
+    /// metadata (ordinal 2); `None` when the file has none or it cannot be read.
+    pub max_timestamp: Option<i64>,
 }
 
 fn crc_of(parts: &[&[u8]]) -> u32 {
@@ -57,10 +61,30 @@ pub fn read(bytes: &[u8], checksummed: bool) -> Result<Statistics, String> {
     let (_, validation) = component(VALIDATION, "validation metadata")?;
     let partitioner = Bytes::new(validation).utf("the partitioner's class name")?;
     let (start, body) = component(HEADER, "serialization header")?;
+    // Only for leaving SSTables unread: one whose stats cannot be read is read.
+    let max_timestamp = component(STATS, "stats metadata")
+        .ok()
+        .and_then(|(_, stats)| max_timestamp(stats).ok());
     Ok(Statistics {
         partitioner,
         header: header(body, start)?,
+        max_timestamp,
     })
+}
+
+/// The maximum timestamp of the stats metadata, the same place from `ma` to `oa`: after two
+/// estimated histograms (`i32 n`, n × (i64, i64)) and the commit log position (i64, i32),
+/// the minimum timestamp, then the maximum.
+fn max_timestamp(stats: &[u8]) -> Result<i64, String> {
+    let mut b = Bytes::new(stats);
+    for what in ["the partition size histogram", "the cell count histogram"] {
+        let n = b.i32(what)?;
+        let n = usize::try_from(n).map_err(|_| format!("{what} has {n} buckets"))?;
+        b.take(n.saturating_mul(16), what)?;
+    }
+    b.take(12, "the commit log position")?;
+    b.i64("the minimum timestamp")?;
+    b.i64("the maximum timestamp")
 }
 
 /// A component the table of contents lists: its ordinal, where it starts and its bytes

@@ -761,3 +761,59 @@ fn bti_sstables_and_sstables_in_another_order_are_not_sliced() {
     let (dir, schema) = fixture_3x("ma", "random_partitioner");
     assert!(sliced(&dir, &schema, 2).is_none(), "RandomPartitioner");
 }
+
+/// The newest write timestamp in partitions: cells, row markers and every kind of deletion.
+fn newest_write(partitions: &[Partition]) -> i64 {
+    let mut newest = i64::MIN;
+    for p in partitions {
+        let mut see = |t: i64| newest = newest.max(t);
+        p.deletion.iter().for_each(|d| see(d.timestamp));
+        p.range_deletions
+            .iter()
+            .for_each(|r| see(r.deletion.timestamp));
+        for row in p.static_row.iter().chain(&p.rows) {
+            row.liveness.iter().for_each(|l| see(l.timestamp));
+            row.deletion.iter().for_each(|d| see(d.timestamp));
+            for column in &row.columns {
+                column
+                    .complex_deletion
+                    .iter()
+                    .for_each(|d| see(d.timestamp));
+                column.cells.iter().for_each(|c| see(c.timestamp));
+            }
+        }
+    }
+    newest
+}
+
+#[test]
+fn statistics_give_each_sstables_newest_write_and_since_leaves_older_ones_unread() {
+    let mut inputs: Vec<(String, TableSchema)> = Vec::new();
+    for format in ["nb", "oa", "da"] {
+        for entry in std::fs::read_dir(fixture(format)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.to_string_lossy().ends_with("-Data.db") {
+                inputs.push((path.display().to_string(), everything()));
+            }
+        }
+    }
+    inputs.push(fixture_3x("ma", "every_type"));
+    inputs.push(fixture_3x("me", "every_type"));
+    for (input, schema) in &inputs {
+        let opened = SstableInput::open(input).unwrap();
+        let stated = opened.sstables[0].max_timestamp.expect(input);
+        let (_, partitions) = started(input, schema);
+        assert_eq!(stated, newest_write(&partitions), "{input}");
+        let mut kept = SstableInput::open(input).unwrap();
+        kept.skip_older_than(stated);
+        assert_eq!(
+            kept.sstables.len(),
+            1,
+            "{input}: its newest write is at --since"
+        );
+        let mut skipped = SstableInput::open(input).unwrap();
+        skipped.skip_older_than(stated + 1);
+        assert!(skipped.sstables.is_empty(), "{input}");
+        assert_eq!(skipped.older_than_since, 1);
+    }
+}
